@@ -1,0 +1,144 @@
+//! The decoded form of one conntrack event: every attribute ctnetlink sends
+//! for a connection, with kernel names in comments so a reader can match
+//! them to `include/uapi/linux/netfilter/nfnetlink_conntrack.h`.
+
+use std::net::IpAddr;
+
+/// Which multicast group an event belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    New,
+    Update,
+    Destroy,
+}
+
+impl EventType {
+    /// NFNLGRP_CONNTRACK_NEW / _UPDATE / _DESTROY.
+    pub fn group(self) -> u32 {
+        match self {
+            EventType::New => 1,
+            EventType::Update => 2,
+            EventType::Destroy => 3,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventType::New => "new",
+            EventType::Update => "update",
+            EventType::Destroy => "destroy",
+        }
+    }
+}
+
+/// CTA_TUPLE_ORIG / CTA_TUPLE_REPLY / CTA_TUPLE_MASTER.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tuple {
+    /// CTA_IP_V4_SRC / CTA_IP_V6_SRC
+    pub src: Option<IpAddr>,
+    /// CTA_IP_V4_DST / CTA_IP_V6_DST
+    pub dst: Option<IpAddr>,
+    /// CTA_PROTO_NUM
+    pub proto: Option<u8>,
+    /// CTA_PROTO_SRC_PORT (the source key for GRE), host order
+    pub sport: Option<u16>,
+    /// CTA_PROTO_DST_PORT (the destination key for GRE), host order
+    pub dport: Option<u16>,
+    /// CTA_PROTO_ICMP_TYPE / CTA_PROTO_ICMPV6_TYPE
+    pub icmp_type: Option<u8>,
+    /// CTA_PROTO_ICMP_CODE / CTA_PROTO_ICMPV6_CODE
+    pub icmp_code: Option<u8>,
+    /// CTA_PROTO_ICMP_ID / CTA_PROTO_ICMPV6_ID, host order
+    pub icmp_id: Option<u16>,
+    /// CTA_TUPLE_ZONE
+    pub zone: Option<u16>,
+}
+
+/// CTA_COUNTERS_ORIG / CTA_COUNTERS_REPLY (64-bit, or the old 32-bit form).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// Which CTA_PROTOINFO_* nest carried the protocol state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtoInfo {
+    /// CTA_PROTOINFO_TCP_STATE (TCP_CONNTRACK_*)
+    Tcp { state: u8 },
+    /// CTA_PROTOINFO_SCTP_STATE (SCTP_CONNTRACK_*)
+    Sctp { state: u8 },
+    /// CTA_PROTOINFO_DCCP_STATE (CT_DCCP_*)
+    Dccp { state: u8 },
+}
+
+/// One conntrack event as the kernel sent it. `None` means the kernel did
+/// not send that attribute, which formats must keep distinct from zero.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub kind: EventType,
+    /// nfgenmsg family: AF_INET (2) or AF_INET6 (10)
+    pub family: u8,
+    /// nlmsg_pid: the netlink port of the process that caused the event, 0 for the kernel
+    pub portid: u32,
+    pub orig: Tuple,
+    pub reply: Tuple,
+    /// CTA_STATUS (IPS_* bits)
+    pub status: Option<u32>,
+    /// CTA_TIMEOUT, seconds
+    pub timeout: Option<u32>,
+    /// CTA_MARK
+    pub mark: Option<u32>,
+    /// CTA_SECMARK
+    pub secmark: Option<u32>,
+    /// CTA_ZONE
+    pub zone: Option<u16>,
+    /// CTA_USE
+    pub use_count: Option<u32>,
+    /// CTA_ID
+    pub id: Option<u32>,
+    /// CTA_PROTOINFO
+    pub protoinfo: Option<ProtoInfo>,
+    pub counters_orig: Option<Counters>,
+    pub counters_reply: Option<Counters>,
+    /// CTA_TIMESTAMP_START, ns since the epoch
+    pub start: Option<u64>,
+    /// CTA_TIMESTAMP_STOP, ns since the epoch
+    pub stop: Option<u64>,
+    /// CTA_TIMESTAMP_EVENT, ns since the epoch (newer kernels)
+    pub event_time: Option<u64>,
+    /// CTA_HELP / CTA_HELP_NAME
+    pub helper: Option<String>,
+    /// CTA_SECCTX / CTA_SECCTX_NAME
+    pub secctx: Option<String>,
+    /// CTA_LABELS: a bit set, kept as the kernel's bytes
+    pub labels: Option<Vec<u8>>,
+}
+
+impl Event {
+    pub fn new(kind: EventType, family: u8, portid: u32) -> Self {
+        Event {
+            kind,
+            family,
+            portid,
+            orig: Tuple::default(),
+            reply: Tuple::default(),
+            status: None,
+            timeout: None,
+            mark: None,
+            secmark: None,
+            zone: None,
+            use_count: None,
+            id: None,
+            protoinfo: None,
+            counters_orig: None,
+            counters_reply: None,
+            start: None,
+            stop: None,
+            event_time: None,
+            helper: None,
+            secctx: None,
+            labels: None,
+        }
+    }
+}

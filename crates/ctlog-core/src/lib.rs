@@ -1,0 +1,13 @@
+//! ctlog-core: reads Linux conntrack events from a NETLINK_NETFILTER socket
+//! and decodes them. No Node.js here: the napi binding is a separate crate.
+
+pub mod decode;
+pub mod event;
+pub mod reader;
+pub mod socket;
+pub mod wire;
+
+pub use decode::{decode_message, DecodeError, Messages};
+pub use event::{Counters, Event, EventType, ProtoInfo, Tuple};
+pub use reader::{Reader, ReaderOptions, Shared, Sink};
+pub use socket::CtSocket;

@@ -1,0 +1,298 @@
+//! The reader thread: drains the socket, decodes, and hands batches to a
+//! [`Sink`] without ever waiting on it.
+//!
+//! Delivery contract:
+//! - Order: events reach the sink in the order the kernel queued them.
+//! - Batching: a batch is handed over when the socket is empty or when it
+//!   holds `max_batch` events, so a trickle is seen at once and a flood
+//!   crosses in few, large batches.
+//! - Backpressure: at most `queue_size` events may be handed over and not yet
+//!   consumed ([`Shared::consumed`]). A batch that would exceed that is
+//!   dropped and counted (`dropped`); the thread never blocks on the sink.
+//! - Overflow: when the kernel reports ENOBUFS (the receive buffer was full),
+//!   reading goes on; the error is counted and the exact number of messages
+//!   the kernel dropped is read from the socket (`lost`).
+//! - A message that cannot be decoded is counted (`decode_errors`), its text
+//!   kept as `last_error`, and the rest of the read is still decoded.
+//! - Stop: the thread drains what the socket already holds, hands it over in
+//!   a final batch (flag FINAL), and exits; the socket closes with it.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::decode::{decode_message, Messages};
+use crate::event::EventType;
+use crate::socket::CtSocket;
+use crate::wire::{BatchWriter, Notices};
+
+/// The largest ctnetlink event is a few hundred bytes; one recv returns one
+/// message (one skb), so this only needs to hold the largest.
+const RECV_BUF: usize = 64 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct ReaderOptions {
+    pub groups: Vec<EventType>,
+    /// Bytes asked for with SO_RCVBUFFORCE.
+    pub rcvbuf: usize,
+    /// Events that may wait between the socket and the sink.
+    pub queue_size: u64,
+    /// Events per batch at most.
+    pub max_batch: u32,
+    /// NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS.
+    pub reliable: bool,
+}
+
+/// The sink receives finished batches on the reader thread. It must not
+/// block: queue the batch and return. `false` means it could not take it.
+pub trait Sink: Send + 'static {
+    fn deliver(&mut self, batch: Vec<u8>, events: u32) -> bool;
+}
+
+/// Counters shared between the reader thread, the sink and the owner.
+#[derive(Default)]
+pub struct Shared {
+    pub received: AtomicU64,
+    pub decode_errors: AtomicU64,
+    pub enobufs: AtomicU64,
+    pub dropped: AtomicU64,
+    pub lost: AtomicU64,
+    pub batches: AtomicU64,
+    pub in_flight: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    /// The sink calls this once the events of a batch are consumed.
+    pub fn consumed(&self, events: u32) {
+        self.in_flight.fetch_sub(events.into(), Ordering::AcqRel);
+    }
+
+    fn set_error(&self, e: String) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+}
+
+pub struct Reader {
+    socket: Arc<CtSocket>,
+    shared: Arc<Shared>,
+    wake: OwnedFd,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Reader {
+    /// Opens the socket and starts the reader thread. Errors opening the
+    /// socket (EPERM without CAP_NET_ADMIN) are returned here, before any
+    /// thread starts.
+    pub fn start<S: Sink>(opts: ReaderOptions, shared: Arc<Shared>, sink: S) -> io::Result<Self> {
+        let socket = Arc::new(CtSocket::open(&opts.groups, opts.rcvbuf, opts.reliable)?);
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if efd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let wake = unsafe { OwnedFd::from_raw_fd(efd) };
+        let mut ctx = Loop {
+            socket: socket.clone(),
+            shared: shared.clone(),
+            wake: wake.as_raw_fd(),
+            sink,
+            batch: BatchWriter::new(),
+            notices: Notices::default(),
+            lost_seen: 0,
+            max_batch: opts
+                .max_batch
+                .clamp(1, u32::try_from(opts.queue_size).unwrap_or(u32::MAX).max(1)),
+            queue_size: opts.queue_size,
+            buf: vec![0; RECV_BUF],
+        };
+        let thread = std::thread::Builder::new()
+            .name("ctlog-reader".into())
+            .spawn(move || ctx.run())?;
+        Ok(Reader {
+            socket,
+            shared,
+            wake,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub fn socket(&self) -> &CtSocket {
+        &self.socket
+    }
+
+    /// Asks the thread to stop, and waits for it to hand over its final
+    /// batch and exit.
+    pub fn stop(&mut self) {
+        let one: u64 = 1;
+        unsafe {
+            libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Loop<S: Sink> {
+    socket: Arc<CtSocket>,
+    shared: Arc<Shared>,
+    wake: i32,
+    sink: S,
+    batch: BatchWriter,
+    notices: Notices,
+    lost_seen: u64,
+    max_batch: u32,
+    queue_size: u64,
+    buf: Vec<u8>,
+}
+
+impl<S: Sink> Loop<S> {
+    fn run(&mut self) {
+        loop {
+            let stopping = self.wait();
+            // A panic in decoding must not take the thread (or Node) down:
+            // it is counted as a decode error and reading goes on.
+            let drained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.drain()));
+            if drained.is_err() {
+                self.batch.discard();
+                self.notices.decode_errors += 1;
+                self.shared.decode_errors.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .set_error("decoder panicked; batch discarded".into());
+            }
+            self.check_lost();
+            self.flush(stopping);
+            if stopping {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the socket or the stop signal; true when asked to stop.
+    /// Wakes once a second to notice kernel drops even when idle.
+    fn wait(&mut self) -> bool {
+        let mut fds = [
+            libc::pollfd {
+                fd: self.socket.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.wake,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
+        r > 0 && fds[1].revents != 0
+    }
+
+    /// Reads until the socket is empty, flushing full batches on the way.
+    fn drain(&mut self) {
+        // The buffer is moved out while its messages are decoded, so the
+        // loop can update its own counters meanwhile.
+        let mut buf = std::mem::take(&mut self.buf);
+        loop {
+            match self.socket.recv(&mut buf) {
+                Ok(None) => break,
+                Ok(Some(n)) => {
+                    self.decode_read(&buf[..n]);
+                    if self.batch.len() >= self.max_batch {
+                        self.flush(false);
+                    }
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    self.notices.enobufs += 1;
+                    self.shared.enobufs.fetch_add(1, Ordering::Relaxed);
+                    self.check_lost();
+                }
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    self.decode_error(e.to_string())
+                }
+                Err(e) => {
+                    // Not expected on a bound netlink socket; report it and
+                    // wait for the next poll rather than spin.
+                    self.decode_error(format!("recv: {e}"));
+                    break;
+                }
+            }
+        }
+        self.buf = buf;
+    }
+
+    fn decode_read(&mut self, read: &[u8]) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        for msg in Messages::new(read) {
+            match msg.and_then(decode_message) {
+                Ok(Some(ev)) => {
+                    self.shared.received.fetch_add(1, Ordering::Relaxed);
+                    self.batch.push(&ev, now);
+                }
+                Ok(None) => {}
+                Err(e) => self.decode_error(e.to_string()),
+            }
+        }
+    }
+
+    fn decode_error(&mut self, e: String) {
+        self.notices.decode_errors += 1;
+        self.shared.decode_errors.fetch_add(1, Ordering::Relaxed);
+        self.shared.set_error(e);
+    }
+
+    fn check_lost(&mut self) {
+        if let Ok(drops) = self.socket.drops() {
+            if drops > self.lost_seen {
+                let d = drops - self.lost_seen;
+                self.lost_seen = drops;
+                self.notices.lost += d;
+                self.shared.lost.fetch_add(d, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Hands the batch to the sink, or drops and counts it when the queue is
+    /// full. Notices travel with the next batch that is delivered.
+    fn flush(&mut self, final_batch: bool) {
+        if self.batch.is_empty() && self.notices.is_empty() && !final_batch {
+            return;
+        }
+        let n = self.batch.len();
+        let in_flight = self.shared.in_flight.load(Ordering::Acquire);
+        if n > 0 && in_flight + u64::from(n) > self.queue_size {
+            self.batch.discard();
+            self.notices.dropped += u64::from(n);
+            self.shared.dropped.fetch_add(n.into(), Ordering::Relaxed);
+            if !final_batch {
+                return;
+            }
+        }
+        let n = self.batch.len();
+        self.shared.in_flight.fetch_add(n.into(), Ordering::AcqRel);
+        let bytes = self
+            .batch
+            .finish(std::mem::take(&mut self.notices), final_batch);
+        if self.sink.deliver(bytes, n) {
+            self.shared.batches.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.shared.consumed(n);
+            self.shared.dropped.fetch_add(n.into(), Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The NETLINK_NETFILTER socket: bound, joined to the conntrack groups asked
+//! for, with a receive buffer sized for bursts.
+//!
+//! netlink-sys is used rather than neli because it wraps every socket option
+//! this needs (NETLINK_ADD/DROP_MEMBERSHIP, NETLINK_BROADCAST_ERROR,
+//! NETLINK_NO_ENOBUFS) and hands out the raw fd for recv into our own buffer;
+//! only SO_RCVBUFFORCE and SO_MEMINFO go through libc.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Mutex;
+
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
+
+use crate::event::EventType;
+
+/// SK_MEMINFO_DROPS in `struct sk_meminfo` (linux/sock_diag.h).
+const SK_MEMINFO_DROPS: usize = 8;
+const SK_MEMINFO_VARS: usize = 9;
+
+pub struct CtSocket {
+    sock: Socket,
+    /// Groups joined now, as a bit set of NFNLGRP_CONNTRACK_* numbers.
+    joined: Mutex<u32>,
+}
+
+impl CtSocket {
+    /// Opens and binds the socket and joins `groups`. `rcvbuf` is asked for
+    /// with SO_RCVBUFFORCE (root may exceed net.core.rmem_max), falling back
+    /// to SO_RCVBUF. `reliable` sets NETLINK_BROADCAST_ERROR and
+    /// NETLINK_NO_ENOBUFS: the kernel then keeps DESTROY events it could not
+    /// deliver and retries them, instead of reporting an overrun.
+    pub fn open(groups: &[EventType], rcvbuf: usize, reliable: bool) -> io::Result<Self> {
+        let mut sock = Socket::new(NETLINK_NETFILTER)?;
+        sock.bind(&SocketAddr::new(0, 0))?;
+        let s = CtSocket {
+            sock,
+            joined: Mutex::new(0),
+        };
+        s.set_rcvbuf(rcvbuf)?;
+        if reliable {
+            s.sock.set_broadcast_error(true)?;
+            s.sock.set_no_enobufs(true)?;
+        }
+        s.set_groups(groups)?;
+        Ok(s)
+    }
+
+    fn set_rcvbuf(&self, size: usize) -> io::Result<()> {
+        let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+        let set = |opt| unsafe {
+            libc::setsockopt(
+                self.fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if set(libc::SO_RCVBUFFORCE) == 0 || set(libc::SO_RCVBUF) == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// The receive buffer the kernel granted (it doubles what was asked for).
+    pub fn rcvbuf(&self) -> usize {
+        self.sock.get_rx_buf_sz().unwrap_or(0)
+    }
+
+    /// Joins the groups in `groups` and leaves the others, on the same
+    /// socket, so nothing queued in it is lost.
+    pub fn set_groups(&self, groups: &[EventType]) -> io::Result<()> {
+        let mut joined = self.joined.lock().unwrap_or_else(|p| p.into_inner());
+        let want = groups.iter().fold(0u32, |acc, g| acc | 1 << g.group());
+        for g in [EventType::New, EventType::Update, EventType::Destroy] {
+            let bit = 1 << g.group();
+            if want & bit != 0 && *joined & bit == 0 {
+                self.sock.add_membership(g.group())?;
+                *joined |= bit;
+            } else if want & bit == 0 && *joined & bit != 0 {
+                self.sock.drop_membership(g.group())?;
+                *joined &= !bit;
+            }
+        }
+        Ok(())
+    }
+
+    /// Messages the kernel dropped because the receive buffer was full
+    /// (sk_drops, read through SO_MEMINFO). Exact, unlike counting ENOBUFS.
+    pub fn drops(&self) -> io::Result<u64> {
+        let mut info = [0u32; SK_MEMINFO_VARS];
+        let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd(),
+                libc::SOL_SOCKET,
+                libc::SO_MEMINFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(info[SK_MEMINFO_DROPS].into())
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+
+    /// One non-blocking recv into `buf`. `Ok(None)` when the socket is empty.
+    /// A message larger than `buf` is reported as `InvalidData`.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        loop {
+            let n = unsafe {
+                libc::recv(
+                    self.fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                )
+            };
+            if n >= 0 {
+                let n = n as usize;
+                if n > buf.len() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("message of {n} bytes truncated to {}", buf.len()),
+                    ));
+                }
+                return Ok(Some(n));
+            }
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) => return Ok(None),
+                _ => return Err(err),
+            }
+        }
+    }
+}

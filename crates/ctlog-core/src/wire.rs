@@ -1,0 +1,381 @@
+//! The compact batch format that carries events to JavaScript: one buffer
+//! per batch, so a batch crosses into Node once. `src/wire.ts` reads it; the
+//! two must change together (WIRE_VERSION).
+//!
+//! Little-endian. Batch header (32 bytes):
+//!   u8 version, u8 flags (FLAG_FINAL), u16 reserved, u32 event count,
+//!   u32 ENOBUFS errors seen, u32 messages that failed to decode,
+//!   u64 events dropped because the queue was full, u64 events the kernel
+//!   dropped (socket overrun), all since the previous batch.
+//! Each event:
+//!   u8 type (0 new, 1 update, 2 destroy), u8 family, u16 reserved,
+//!   u32 presence bits (F_*), u32 portid, u64 time read (ns since epoch),
+//!   then each present field in bit order.
+//! A tuple: u16 presence bits (T_*), then each present field in bit order;
+//! addresses are u8 length (4 or 16) + bytes.
+//! Strings and labels: u16 length + bytes.
+
+use crate::event::{Counters, Event, EventType, ProtoInfo, Tuple};
+
+pub const WIRE_VERSION: u8 = 1;
+pub const HEADER_LEN: usize = 32;
+pub const FLAG_FINAL: u8 = 1;
+
+pub const F_ORIG: u32 = 1 << 0;
+pub const F_REPLY: u32 = 1 << 1;
+pub const F_STATUS: u32 = 1 << 2;
+pub const F_TIMEOUT: u32 = 1 << 3;
+pub const F_MARK: u32 = 1 << 4;
+pub const F_SECMARK: u32 = 1 << 5;
+pub const F_ZONE: u32 = 1 << 6;
+pub const F_USE: u32 = 1 << 7;
+pub const F_ID: u32 = 1 << 8;
+pub const F_PROTOINFO: u32 = 1 << 9;
+pub const F_COUNTERS_ORIG: u32 = 1 << 10;
+pub const F_COUNTERS_REPLY: u32 = 1 << 11;
+pub const F_START: u32 = 1 << 12;
+pub const F_STOP: u32 = 1 << 13;
+pub const F_EVENT_TIME: u32 = 1 << 14;
+pub const F_HELPER: u32 = 1 << 15;
+pub const F_SECCTX: u32 = 1 << 16;
+pub const F_LABELS: u32 = 1 << 17;
+
+pub const T_SRC: u16 = 1 << 0;
+pub const T_DST: u16 = 1 << 1;
+pub const T_PROTO: u16 = 1 << 2;
+pub const T_SPORT: u16 = 1 << 3;
+pub const T_DPORT: u16 = 1 << 4;
+pub const T_ICMP_TYPE: u16 = 1 << 5;
+pub const T_ICMP_CODE: u16 = 1 << 6;
+pub const T_ICMP_ID: u16 = 1 << 7;
+pub const T_ZONE: u16 = 1 << 8;
+
+pub const PROTOINFO_TCP: u8 = 1;
+pub const PROTOINFO_DCCP: u8 = 2;
+pub const PROTOINFO_SCTP: u8 = 3;
+
+/// What happened since the previous batch, besides the events in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Notices {
+    pub enobufs: u32,
+    pub decode_errors: u32,
+    pub dropped: u64,
+    pub lost: u64,
+}
+
+impl Notices {
+    pub fn is_empty(&self) -> bool {
+        *self == Notices::default()
+    }
+}
+
+/// A batch being filled. `finish` writes the header and hands out the bytes.
+pub struct BatchWriter {
+    buf: Vec<u8>,
+    count: u32,
+}
+
+impl Default for BatchWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BatchWriter {
+    pub fn new() -> Self {
+        BatchWriter {
+            buf: vec![0; HEADER_LEN],
+            count: 0,
+        }
+    }
+
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn push(&mut self, ev: &Event, time_ns: u64) {
+        let b = &mut self.buf;
+        b.push(match ev.kind {
+            EventType::New => 0,
+            EventType::Update => 1,
+            EventType::Destroy => 2,
+        });
+        b.push(ev.family);
+        b.extend_from_slice(&[0, 0]);
+        let bits_at = b.len();
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&ev.portid.to_le_bytes());
+        b.extend_from_slice(&time_ns.to_le_bytes());
+        let mut bits = F_ORIG | F_REPLY;
+        tuple(b, &ev.orig);
+        tuple(b, &ev.reply);
+        let u32s = [
+            (F_STATUS, ev.status),
+            (F_TIMEOUT, ev.timeout),
+            (F_MARK, ev.mark),
+            (F_SECMARK, ev.secmark),
+        ];
+        for (bit, v) in u32s {
+            if let Some(v) = v {
+                bits |= bit;
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        if let Some(v) = ev.zone {
+            bits |= F_ZONE;
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for (bit, v) in [(F_USE, ev.use_count), (F_ID, ev.id)] {
+            if let Some(v) = v {
+                bits |= bit;
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        if let Some(p) = ev.protoinfo {
+            bits |= F_PROTOINFO;
+            b.extend_from_slice(&match p {
+                ProtoInfo::Tcp { state } => [PROTOINFO_TCP, state],
+                ProtoInfo::Dccp { state } => [PROTOINFO_DCCP, state],
+                ProtoInfo::Sctp { state } => [PROTOINFO_SCTP, state],
+            });
+        }
+        for (bit, c) in [
+            (F_COUNTERS_ORIG, ev.counters_orig),
+            (F_COUNTERS_REPLY, ev.counters_reply),
+        ] {
+            if let Some(c) = c {
+                bits |= bit;
+                counters(b, &c);
+            }
+        }
+        for (bit, v) in [
+            (F_START, ev.start),
+            (F_STOP, ev.stop),
+            (F_EVENT_TIME, ev.event_time),
+        ] {
+            if let Some(v) = v {
+                bits |= bit;
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let strs = [
+            (F_HELPER, ev.helper.as_deref().map(str::as_bytes)),
+            (F_SECCTX, ev.secctx.as_deref().map(str::as_bytes)),
+            (F_LABELS, ev.labels.as_deref()),
+        ];
+        for (bit, v) in strs {
+            if let Some(v) = v {
+                bits |= bit;
+                bytes(b, v);
+            }
+        }
+        b[bits_at..bits_at + 4].copy_from_slice(&bits.to_le_bytes());
+        self.count += 1;
+    }
+
+    /// The finished batch; the writer is empty again afterwards.
+    pub fn finish(&mut self, notices: Notices, final_batch: bool) -> Vec<u8> {
+        let mut out = std::mem::replace(&mut self.buf, vec![0; HEADER_LEN]);
+        let h = &mut out[..HEADER_LEN];
+        h[0] = WIRE_VERSION;
+        h[1] = if final_batch { FLAG_FINAL } else { 0 };
+        h[4..8].copy_from_slice(&self.count.to_le_bytes());
+        h[8..12].copy_from_slice(&notices.enobufs.to_le_bytes());
+        h[12..16].copy_from_slice(&notices.decode_errors.to_le_bytes());
+        h[16..24].copy_from_slice(&notices.dropped.to_le_bytes());
+        h[24..32].copy_from_slice(&notices.lost.to_le_bytes());
+        self.count = 0;
+        out
+    }
+
+    /// Throws the pending events away (the queue is full); returns how many.
+    pub fn discard(&mut self) -> u32 {
+        let n = self.count;
+        self.buf.truncate(HEADER_LEN);
+        self.count = 0;
+        n
+    }
+}
+
+fn tuple(b: &mut Vec<u8>, t: &Tuple) {
+    let bits_at = b.len();
+    b.extend_from_slice(&[0, 0]);
+    let mut bits = 0u16;
+    if let Some(ip) = &t.src {
+        bits |= T_SRC;
+        addr(b, ip);
+    }
+    if let Some(ip) = &t.dst {
+        bits |= T_DST;
+        addr(b, ip);
+    }
+    if let Some(v) = t.proto {
+        bits |= T_PROTO;
+        b.push(v);
+    }
+    if let Some(v) = t.sport {
+        bits |= T_SPORT;
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    if let Some(v) = t.dport {
+        bits |= T_DPORT;
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    if let Some(v) = t.icmp_type {
+        bits |= T_ICMP_TYPE;
+        b.push(v);
+    }
+    if let Some(v) = t.icmp_code {
+        bits |= T_ICMP_CODE;
+        b.push(v);
+    }
+    if let Some(v) = t.icmp_id {
+        bits |= T_ICMP_ID;
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    if let Some(v) = t.zone {
+        bits |= T_ZONE;
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b[bits_at..bits_at + 2].copy_from_slice(&bits.to_le_bytes());
+}
+
+fn addr(b: &mut Vec<u8>, ip: &std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(a) => {
+            b.push(4);
+            b.extend_from_slice(&a.octets());
+        }
+        std::net::IpAddr::V6(a) => {
+            b.push(16);
+            b.extend_from_slice(&a.octets());
+        }
+    }
+}
+
+fn counters(b: &mut Vec<u8>, c: &Counters) {
+    b.extend_from_slice(&c.packets.to_le_bytes());
+    b.extend_from_slice(&c.bytes.to_le_bytes());
+}
+
+fn bytes(b: &mut Vec<u8>, s: &[u8]) {
+    // Kernel strings and label sets are far below 64 KiB; clamp regardless.
+    let s = &s[..s.len().min(u16::MAX as usize)];
+    b.extend_from_slice(&(s.len() as u16).to_le_bytes());
+    b.extend_from_slice(s);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Counters, Event, EventType, ProtoInfo, Tuple};
+    use std::net::IpAddr;
+
+    /// An event with every field set: the shared test vector that
+    /// `__test__/wire.test.ts` reads too, so both sides agree byte for byte.
+    fn full_event() -> Event {
+        let mut ev = Event::new(EventType::Destroy, 10, 4242);
+        ev.orig = Tuple {
+            src: Some("2001:db8::1".parse::<IpAddr>().unwrap()),
+            dst: Some("::ffff:192.0.2.7".parse::<IpAddr>().unwrap()),
+            proto: Some(6),
+            sport: Some(40000),
+            dport: Some(443),
+            icmp_type: None,
+            icmp_code: None,
+            icmp_id: None,
+            zone: Some(3),
+        };
+        ev.reply = Tuple {
+            src: Some("192.0.2.7".parse::<IpAddr>().unwrap()),
+            dst: Some("10.0.0.1".parse::<IpAddr>().unwrap()),
+            proto: Some(58),
+            icmp_type: Some(129),
+            icmp_code: Some(0),
+            icmp_id: Some(77),
+            ..Tuple::default()
+        };
+        ev.status = Some(0x18e);
+        ev.timeout = Some(431999);
+        ev.mark = Some(0xffff_ffff);
+        ev.secmark = Some(5);
+        ev.zone = Some(7);
+        ev.use_count = Some(1);
+        ev.id = Some(3_588_929_973);
+        ev.protoinfo = Some(ProtoInfo::Tcp { state: 3 });
+        ev.counters_orig = Some(Counters {
+            packets: (1 << 53) + 1,
+            bytes: u64::MAX,
+        });
+        ev.counters_reply = Some(Counters {
+            packets: 0,
+            bytes: 29,
+        });
+        ev.start = Some(1_795_709_861_292_510_123);
+        ev.stop = Some(1_795_709_891_292_510_999);
+        ev.event_time = Some(1_795_709_891_300_000_000);
+        ev.helper = Some("ftp".into());
+        ev.secctx = Some("system_u:object_r:ssh_t:s0".into());
+        ev.labels = Some(vec![0x01, 0x00, 0x80]);
+        ev
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn full_event_matches_the_shared_vector() {
+        let mut w = BatchWriter::new();
+        w.push(&full_event(), 1_795_709_891_400_000_001);
+        w.push(&Event::new(EventType::New, 2, 0), 0);
+        let notices = Notices {
+            enobufs: 2,
+            decode_errors: 3,
+            dropped: 4,
+            lost: 5,
+        };
+        let got = hex(&w.finish(notices, true));
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/wire-full-event.hex"
+        );
+        if std::env::var_os("CTLOG_BLESS").is_some() {
+            std::fs::write(path, format!("{got}\n")).expect("write vector");
+        }
+        let want = std::fs::read_to_string(path)
+            .expect("testdata/wire-full-event.hex (CTLOG_BLESS=1 writes it)");
+        assert_eq!(got, want.trim());
+        assert!(w.is_empty(), "finish empties the writer");
+    }
+
+    #[test]
+    fn header_counts_and_flags() {
+        let mut w = BatchWriter::new();
+        w.push(&Event::new(EventType::Update, 2, 1), 9);
+        let b = w.finish(Notices::default(), false);
+        assert_eq!(b[0], WIRE_VERSION);
+        assert_eq!(b[1], 0);
+        assert_eq!(u32::from_le_bytes([b[4], b[5], b[6], b[7]]), 1);
+        // type, family, reserved, presence (orig+reply only), portid, time, 2 empty tuples
+        assert_eq!(b.len(), HEADER_LEN + 20 + 2 + 2);
+        assert_eq!(&b[HEADER_LEN..HEADER_LEN + 2], &[1, 2]);
+        assert_eq!(
+            u32::from_le_bytes(b[HEADER_LEN + 4..HEADER_LEN + 8].try_into().unwrap()),
+            F_ORIG | F_REPLY
+        );
+    }
+
+    #[test]
+    fn discard_empties_the_batch() {
+        let mut w = BatchWriter::new();
+        w.push(&full_event(), 0);
+        assert_eq!(w.discard(), 1);
+        assert!(w.is_empty());
+        assert_eq!(w.finish(Notices::default(), false).len(), HEADER_LEN);
+    }
+}
