@@ -78,7 +78,6 @@ impl Shared {
 
 pub struct Reader {
     socket: Arc<CtSocket>,
-    shared: Arc<Shared>,
     wake: OwnedFd,
     thread: Option<JoinHandle<()>>,
 }
@@ -96,7 +95,7 @@ impl Reader {
         let wake = unsafe { OwnedFd::from_raw_fd(efd) };
         let mut ctx = Loop {
             socket: socket.clone(),
-            shared: shared.clone(),
+            shared,
             wake: wake.as_raw_fd(),
             sink,
             batch: BatchWriter::new(),
@@ -113,14 +112,9 @@ impl Reader {
             .spawn(move || ctx.run())?;
         Ok(Reader {
             socket,
-            shared,
             wake,
             thread: Some(thread),
         })
-    }
-
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
     }
 
     pub fn socket(&self) -> &CtSocket {

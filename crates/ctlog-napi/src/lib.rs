@@ -80,10 +80,12 @@ impl Sink for JsSink {
     }
 }
 
-/// A running capture.
+/// A running capture. Its counters stay readable after `stop()`.
 #[napi]
 pub struct Capture {
     reader: Option<Reader>,
+    shared: Arc<Shared>,
+    rcvbuf: usize,
 }
 
 fn parse_events(names: Option<Vec<String>>) -> Result<Vec<EventType>> {
@@ -141,9 +143,12 @@ pub fn start_capture(
         tsfn,
         shared: shared.clone(),
     };
-    let reader = Reader::start(opts, shared, sink).map_err(io_error)?;
+    let reader = Reader::start(opts, shared.clone(), sink).map_err(io_error)?;
+    let rcvbuf = reader.socket().rcvbuf();
     Ok(Capture {
         reader: Some(reader),
+        shared,
+        rcvbuf,
     })
 }
 
@@ -170,11 +175,10 @@ impl Capture {
     }
 
     #[napi]
-    pub fn stats(&self) -> Option<CaptureStats> {
-        let r = self.reader.as_ref()?;
-        let s = r.shared();
+    pub fn stats(&self) -> CaptureStats {
+        let s = &self.shared;
         let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
-        Some(CaptureStats {
+        CaptureStats {
             received: n(&s.received),
             decode_errors: n(&s.decode_errors),
             enobufs: n(&s.enobufs),
@@ -182,9 +186,9 @@ impl Capture {
             dropped: n(&s.dropped),
             batches: n(&s.batches),
             queued: n(&s.in_flight),
-            rcvbuf: r.socket().rcvbuf() as i64,
+            rcvbuf: self.rcvbuf as i64,
             last_error: s.last_error.lock().ok().and_then(|e| e.clone()),
-        })
+        }
     }
 }
 

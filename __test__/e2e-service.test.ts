@@ -1,0 +1,74 @@
+/**
+ * The service on real kernel events: the config's event/protocol filters,
+ * and SIGTERM right after a burst (nothing already received is lost).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { checkPrerequisites, Netns, startCtlogd, stop } from './helpers/netns.js';
+
+function configFile(obj: unknown): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-'));
+  const file = path.join(dir, 'ctlogd.json');
+  writeFileSync(file, JSON.stringify(obj));
+  return file;
+}
+
+interface J {
+  type: string;
+  proto: string;
+  orig: Record<string, string | number>;
+}
+
+test('filters: event types by group, protocols by the config, as VyOS does', async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('filter');
+  t.after(() => ns.destroy());
+  // VyOS's own file shape: numbers as strings, flat protocol keys.
+  const tcpNewUdpIcmpDestroy = await startCtlogd(ns, ['--format', 'json', '-c', configFile({
+    event: { new: { tcp: {} }, destroy: { udp: {}, icmp: {} } },
+    queue_size: '10000',
+    log_level: 'debug',
+  })]);
+  const other = await startCtlogd(ns, ['--format', 'json', '-c', configFile({ event: { new: { other: {} } } })]);
+  const all = await startCtlogd(ns, ['--format', 'json']);
+  ns.traffic('tcp:7000', 'udp:5300', 'ping', 'ping@::1', 'udp:5301@::1');
+  ns.exec('conntrack', ['-F']);
+  // Every event is in each ctlogd's socket once the commands have returned;
+  // SIGTERM makes each write out all it received before it exits.
+  for (const l of [tcpNewUdpIcmpDestroy, other, all]) assert.equal(await stop(l), 0);
+
+  const seen = (lines: string[]) => lines.map((l) => JSON.parse(l) as J).map((e) => `${e.type} ${e.proto}`);
+  const everything = seen(all.lines);
+  assert.ok(everything.includes('update tcp') && everything.includes('destroy icmpv6'), 'all events were made');
+
+  // new: tcp only; no update subscribed; destroy: udp (v4 and v6) and IPv4 icmp, not icmpv6.
+  const a = seen(tcpNewUdpIcmpDestroy.lines);
+  assert.deepEqual([...new Set(a)].sort(), ['destroy icmp', 'destroy udp', 'new tcp']);
+  assert.equal(a.filter((x) => x === 'destroy udp').length, 2);
+  assert.equal(a.length, everything.filter((x) => ['new tcp', 'destroy udp', 'destroy icmp'].includes(x)).length);
+
+  // `other` is every protocol but tcp, udp and icmp: ICMPv6 included.
+  const o = seen(other.lines);
+  assert.deepEqual(o, ['new icmpv6']);
+});
+
+test('SIGTERM right after a burst: every event already received is written, exit 0', async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('burst');
+  t.after(() => ns.destroy());
+  const n = 3000;
+  const out = await startCtlogd(ns, ['--format', 'json']);
+  ns.traffic(`udpflood:${n}:20000`);
+  ns.exec('conntrack', ['-F']);
+  // The flush has returned: every DESTROY is in ctlogd's socket or beyond.
+  const started = Date.now();
+  assert.equal(await stop(out), 0);
+  assert.ok(Date.now() - started < 2000, 'stopped within 2 s');
+  const types = out.lines.map((l) => (JSON.parse(l) as J).type);
+  assert.equal(types.filter((x) => x === 'new').length, n);
+  assert.equal(types.filter((x) => x === 'destroy').length, n);
+  assert.doesNotMatch(out.stderr, /lost|dropped/);
+});

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Everything CI runs, from a fresh clone: installs what the tests need,
+# builds, lints, and runs the Rust and the JavaScript/end-to-end tests.
+# Needs root (the end-to-end tests make network namespaces).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for tool in conntrack:conntrack nft:nftables ip:iproute2 ping:iputils-ping; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# npm ci runs `prepare`: the native addon (cargo, release) and the TypeScript.
+npm ci --no-audit --no-fund
+
+# The generated binding files are committed; a build must not change them.
+git diff --exit-code -- index.js index.d.ts || {
+  echo "index.js / index.d.ts differ from what napi-rs generates: commit the regenerated files" >&2
+  exit 1
+}
+
+npx tsc -p tsconfig.json --noEmit
+npx tsc -p __test__/tsconfig.json --noEmit
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+status=0
+cargo test --workspace || status=1
+node --import tsx --test --test-concurrency=1 __test__/*.test.ts || status=1
+exit $status

@@ -1,0 +1,100 @@
+/**
+ * The library's event stream: a capture of conntrack events from the
+ * kernel, delivered in batches of typed events.
+ */
+import type { ConntrackEvent, EventType } from './event.js';
+import { native, type NativeCapture, type NativeStats } from './native.js';
+import { readBatch, type Notices } from './wire.js';
+
+export interface CaptureOptions {
+  /** Event types to subscribe to; the kernel sends no others. Default: all. */
+  events?: EventType[];
+  /** Socket receive buffer in bytes (SO_RCVBUFFORCE). Default 64 MiB. */
+  rcvbuf?: number;
+  /** Events that may wait for the callback before new ones are dropped. Default 100000. */
+  queueSize?: number;
+  /** NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS. Default false. */
+  reliable?: boolean;
+}
+
+export type CaptureStats = NativeStats;
+
+export type BatchHandler = (events: ConntrackEvent[], notices: Notices) => void;
+
+/** Thrown when the socket cannot be opened; `code` is the errno name. */
+export class CaptureError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'CaptureError';
+  }
+}
+
+/**
+ * A running capture. Events arrive on the JavaScript thread through
+ * `onBatch`, in the order the kernel delivered them, one call per batch.
+ *
+ * Delivery contract: a native thread drains the socket and never waits on
+ * JavaScript. If `onBatch` falls behind by more than `queueSize` events,
+ * further batches are dropped and counted (`notices.dropped`). When the
+ * kernel's socket buffer overflows (ENOBUFS), reading goes on and the loss
+ * is reported (`notices.enobufs`, `notices.lost`). `stop()` reads what the
+ * socket holds, delivers it, and resolves after the last batch.
+ */
+export class Capture {
+  private ended!: Promise<void>;
+  private constructor(private readonly inner: NativeCapture, ended: Promise<void>) {
+    this.ended = ended;
+  }
+
+  static async start(options: CaptureOptions, onBatch: BatchHandler): Promise<Capture> {
+    const { startCapture } = await native();
+    let resolveEnded!: () => void;
+    const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
+    let inner: NativeCapture;
+    try {
+      inner = startCapture(
+        {
+          events: options.events,
+          rcvbuf: options.rcvbuf,
+          queueSize: options.queueSize,
+          reliable: options.reliable,
+        },
+        (buf: Buffer) => {
+          const batch = readBatch(buf);
+          try {
+            if (batch.events.length > 0 || hasNotices(batch.notices)) onBatch(batch.events, batch.notices);
+          } finally {
+            if (batch.final) resolveEnded();
+          }
+        },
+      );
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      const code = /^([A-Z]+):/.exec(msg)?.[1] ?? 'EIO';
+      throw new CaptureError(msg.replace(/^[A-Z]+: /, ''), code);
+    }
+    return new Capture(inner, ended);
+  }
+
+  /** Joins and leaves groups on the same socket; nothing queued is lost. */
+  setEvents(events: EventType[]): void {
+    this.inner.setEvents(events);
+  }
+
+  stats(): CaptureStats {
+    return this.inner.stats();
+  }
+
+  /** Stops reading; resolves once every event already read was delivered. */
+  async stop(): Promise<void> {
+    this.inner.stop();
+    await this.ended;
+  }
+}
+
+function hasNotices(n: Notices): boolean {
+  return n.enobufs > 0 || n.decodeErrors > 0 || n.dropped > 0 || n.lost > 0;
+}
