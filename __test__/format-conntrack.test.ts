@@ -32,15 +32,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 
 import { IPS, type ConntrackEvent, type Tuple } from '../src/event.js';
 import { formatConntrack } from '../src/format/conntrack.js';
 import { l3Name, protoName, stateName } from '../src/names.js';
-import { clearPrognameCache, prognameOf, setProcRoot } from '../src/progname.js';
 
 // ctime() in -o ktimestamp is local time; the capture ran with TZ=UTC.
 process.env.TZ = 'UTC';
@@ -698,72 +693,4 @@ test('names: protocol, family and state tables of libnetfilter_conntrack 1.0.9',
   assert.equal(stateName('sctp', 9), 'HEARTBEAT_ACKED');
   assert.equal(stateName('dccp', 4), 'OPEN'); // dccp_states, not sctp_states
   assert.equal(stateName('dccp', 12), 'NONE');
-});
-
-// ---------------------------------------------------------------- progname lookup
-
-test('prognameOf: finds the socket owner in a procfs tree, and caches', () => {
-  const root = mkdtempSync(join(tmpdir(), 'ctfmt-proc-'));
-  try {
-    mkdirSync(join(root, 'net'));
-    writeFileSync(
-      join(root, 'net', 'netlink'),
-      'sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode\n' +
-        'ffff8d5f42a2e000 0   1          00000000 0        0        0     2        0        100\n' +
-        'ffff8d5f42a2e800 12  4000000001 00000000 0        0        0     2        0        5555\n' +
-        'ffff8d5f42a2f000 12  321        00000000 0        0        0     2        0        6666\n',
-    );
-    // pid 321 holds socket 6666 (port id = pid: found on the first try)
-    mkdirSync(join(root, '321', 'fd'), { recursive: true });
-    symlinkSync('socket:[6666]', join(root, '321', 'fd', '3'));
-    writeFileSync(join(root, '321', 'stat'), '321 (python3) S 1 321 321 0 -1\n');
-    // pid 77 holds socket 5555 under a kernel-chosen port id (found by the scan)
-    mkdirSync(join(root, '77', 'fd'), { recursive: true });
-    symlinkSync('/dev/null', join(root, '77', 'fd', '0'));
-    symlinkSync('socket:[5555]', join(root, '77', 'fd', '4'));
-    writeFileSync(join(root, '77', 'stat'), '77 (my prog) (x) S 1 77 77 0 -1\n');
-
-    const old = setProcRoot(root);
-    try {
-      assert.equal(prognameOf(321), 'python3');
-      assert.equal(prognameOf(4000000001), 'my prog'); // cut at the first ')', as scanf does
-      assert.equal(prognameOf(999), undefined); // no such socket
-      assert.equal(prognameOf(0), undefined); // the kernel
-
-      // Cached: gone from /proc, still answered within the TTL...
-      rmSync(join(root, '77'), { recursive: true });
-      assert.equal(prognameOf(4000000001), 'my prog');
-      // ...and looked up again once the cache is dropped.
-      clearPrognameCache();
-      assert.equal(prognameOf(4000000001), undefined);
-    } finally {
-      setProcRoot(old);
-    }
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
-
-test('prognameOf: a real process holding a NETLINK_NETFILTER socket', async (t) => {
-  // python3 opens a netfilter netlink socket, prints its port id, and waits.
-  const py = spawn('python3', [
-    '-c',
-    'import socket,sys\ns=socket.socket(socket.AF_NETLINK,socket.SOCK_RAW,12)\ns.bind((0,0))\nprint(s.getsockname()[0],flush=True)\nsys.stdin.read()',
-  ]);
-  const portid = await new Promise<number | undefined>((resolve) => {
-    py.on('error', () => resolve(undefined));
-    py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-    py.once('exit', () => resolve(undefined));
-  });
-  try {
-    if (portid === undefined || !Number.isFinite(portid)) {
-      t.skip('python3 with AF_NETLINK not available');
-      return;
-    }
-    clearPrognameCache();
-    const name = prognameOf(portid);
-    assert.ok(name !== undefined && /^python3/.test(name), `got ${String(name)}`);
-  } finally {
-    py.kill('SIGTERM');
-  }
 });

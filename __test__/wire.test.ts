@@ -45,6 +45,7 @@ test('every field of the shared vector', () => {
     helper: 'ftp',
     secctx: 'system_u:object_r:ssh_t:s0',
     labels: new Uint8Array([1, 0, 0x80]),
+    progname: 'conntrack',
   });
   assert.deepEqual(bare, { type: 'new', family: 'ipv4', proto: 0, protoName: 'unknown', orig: {}, reply: {}, portid: 0, time: 0n });
 });

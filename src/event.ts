@@ -81,6 +81,8 @@ export interface ConntrackEvent {
   labels?: Uint8Array;
   /** Netlink port id of the process that caused the event; 0 for the kernel. */
   portid: number;
+  /** The program owning `portid`, looked up in /proc when the event was read. */
+  progname?: string;
   /** When ctlogd read the event, ns since the epoch. */
   time: bigint;
 }

@@ -28,6 +28,7 @@ const F_EVENT_TIME = 1 << 14;
 const F_HELPER = 1 << 15;
 const F_SECCTX = 1 << 16;
 const F_LABELS = 1 << 17;
+const F_PROGNAME = 1 << 18;
 
 const T_SRC = 1 << 0;
 const T_DST = 1 << 1;
@@ -123,6 +124,7 @@ class Reader {
     if (bits & F_HELPER) ev.helper = this.bytes().toString('utf8');
     if (bits & F_SECCTX) ev.secctx = this.bytes().toString('utf8');
     if (bits & F_LABELS) ev.labels = new Uint8Array(this.bytes());
+    if (bits & F_PROGNAME) ev.progname = this.bytes().toString('utf8');
     return ev;
   }
 

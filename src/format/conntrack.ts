@@ -15,7 +15,6 @@
 
 import { IPS, type ConntrackEvent, type Family, type Tuple } from '../event.js';
 import { IPPROTO, l3Name, l3Num, protoName, stateName } from '../names.js';
-import { prognameOf } from '../progname.js';
 
 /**
  * `conntrack -E -o ...` output flags that change the line. All of them
@@ -46,13 +45,14 @@ const CONNTRACK_BUF = 1024;
  * Format one event as `conntrack -E` does.
  *
  * @param progname finds the program owning a netlink port id, for the
- *   `[USERSPACE]` suffix; defaults to {@link prognameOf} (a /proc scan, as
- *   conntrack does). Pass `() => undefined` to never print `progname=`.
+ *   `[USERSPACE]` suffix; by default the name the reader looked up in /proc
+ *   when it read the event (`ev.progname`), as conntrack does.
+ *   Pass `() => undefined` to never print `progname=`.
  */
 export function formatConntrack(
   ev: ConntrackEvent,
   opts: ConntrackFormatOptions = {},
-  progname: (portid: number) => string | undefined = prognameOf,
+  progname: (portid: number) => string | undefined = () => ev.progname,
 ): string {
   let line = '';
 

@@ -1,7 +1,6 @@
 /** Picks the line formatter for the configured format. */
 import type { Config } from '../config.js';
 import type { ConntrackEvent } from '../event.js';
-import { prognameOf } from '../progname.js';
 import { formatConntrack, type ConntrackFormatOptions } from './conntrack.js';
 import { formatJson } from './json.js';
 import { formatVyos } from './vyos.js';
@@ -17,7 +16,7 @@ export function makeFormatter(config: Pick<Config, 'format' | 'conntrackOptions'
     case 'conntrack': {
       const opts: ConntrackFormatOptions = {};
       for (const o of config.conntrackOptions) opts[o as keyof ConntrackFormatOptions] = true;
-      return (ev) => formatConntrack(ev, opts, prognameOf);
+      return (ev) => formatConntrack(ev, opts);
     }
   }
 }

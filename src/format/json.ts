@@ -118,5 +118,7 @@ export function formatJson(ev: ConntrackEvent): string {
   // Can be negative if the wall clock was stepped back during the flow.
   if (ev.start !== undefined && ev.stop !== undefined) s += `,"duration_ns":"${ev.stop - ev.start}"`;
   if (ev.eventTime !== undefined) s += `,"event_time":"${ev.eventTime}"`;
-  return `${s},"portid":${ev.portid}}`;
+  s += `,"portid":${ev.portid}`;
+  if (ev.progname !== undefined) s += `,"progname":${JSON.stringify(ev.progname)}`;
+  return `${s}}`;
 }

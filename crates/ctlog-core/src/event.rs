@@ -113,6 +113,9 @@ pub struct Event {
     pub secctx: Option<String>,
     /// CTA_LABELS: a bit set, kept as the kernel's bytes
     pub labels: Option<Vec<u8>>,
+    /// Not a kernel attribute: the program owning `portid`, looked up in
+    /// /proc when the event is read (see `progname`).
+    pub progname: Option<String>,
 }
 
 impl Event {
@@ -139,6 +142,7 @@ impl Event {
             helper: None,
             secctx: None,
             labels: None,
+            progname: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod event;
+pub mod progname;
 pub mod reader;
 pub mod socket;
 pub mod wire;

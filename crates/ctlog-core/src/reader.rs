@@ -26,6 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::decode::{decode_message, Messages};
 use crate::event::EventType;
+use crate::progname::Prognames;
 use crate::socket::CtSocket;
 use crate::wire::{BatchWriter, Notices};
 
@@ -106,6 +107,7 @@ impl Reader {
                 .clamp(1, u32::try_from(opts.queue_size).unwrap_or(u32::MAX).max(1)),
             queue_size: opts.queue_size,
             buf: vec![0; RECV_BUF],
+            prognames: Prognames::default(),
         };
         let thread = std::thread::Builder::new()
             .name("ctlog-reader".into())
@@ -151,6 +153,7 @@ struct Loop<S: Sink> {
     max_batch: u32,
     queue_size: u64,
     buf: Vec<u8>,
+    prognames: Prognames,
 }
 
 impl<S: Sink> Loop<S> {
@@ -234,7 +237,9 @@ impl<S: Sink> Loop<S> {
             .unwrap_or(0);
         for msg in Messages::new(read) {
             match msg.and_then(decode_message) {
-                Ok(Some(ev)) => {
+                Ok(Some(mut ev)) => {
+                    // Now, not later: the process may exit any moment.
+                    ev.progname = self.prognames.lookup(ev.portid);
                     self.shared.received.fetch_add(1, Ordering::Relaxed);
                     self.batch.push(&ev, now);
                 }

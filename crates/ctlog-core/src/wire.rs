@@ -39,6 +39,7 @@ pub const F_EVENT_TIME: u32 = 1 << 14;
 pub const F_HELPER: u32 = 1 << 15;
 pub const F_SECCTX: u32 = 1 << 16;
 pub const F_LABELS: u32 = 1 << 17;
+pub const F_PROGNAME: u32 = 1 << 18;
 
 pub const T_SRC: u16 = 1 << 0;
 pub const T_DST: u16 = 1 << 1;
@@ -166,6 +167,7 @@ impl BatchWriter {
             (F_HELPER, ev.helper.as_deref().map(str::as_bytes)),
             (F_SECCTX, ev.secctx.as_deref().map(str::as_bytes)),
             (F_LABELS, ev.labels.as_deref()),
+            (F_PROGNAME, ev.progname.as_deref().map(str::as_bytes)),
         ];
         for (bit, v) in strs {
             if let Some(v) = v {
@@ -321,6 +323,7 @@ mod tests {
         ev.helper = Some("ftp".into());
         ev.secctx = Some("system_u:object_r:ssh_t:s0".into());
         ev.labels = Some(vec![0x01, 0x00, 0x80]);
+        ev.progname = Some("conntrack".into());
         ev
     }
 
