@@ -179,6 +179,15 @@ pub fn decode_message(msg: &[u8]) -> Result<Option<Event>> {
             "message shorter than its header",
         ));
     }
+    // Only the bytes nlmsg_len claims belong to this message.
+    let len = u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]) as usize;
+    if len < NLMSG_HDRLEN || len > msg.len() {
+        return Err(DecodeError::new(
+            "nlmsghdr",
+            format!("nlmsg_len {len} does not fit the {} bytes given", msg.len()),
+        ));
+    }
+    let msg = &msg[..len];
     let nl_type = u16::from_ne_bytes([msg[4], msg[5]]);
     let flags = u16::from_ne_bytes([msg[6], msg[7]]);
     let portid = u32::from_ne_bytes([msg[12], msg[13], msg[14], msg[15]]);
