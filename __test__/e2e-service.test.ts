@@ -70,5 +70,43 @@ test('SIGTERM right after a burst: every event already received is written, exit
   const types = out.lines.map((l) => (JSON.parse(l) as J).type);
   assert.equal(types.filter((x) => x === 'new').length, n);
   assert.equal(types.filter((x) => x === 'destroy').length, n);
-  assert.doesNotMatch(out.stderr, /lost|dropped/);
+  assert.doesNotMatch(out.stderr, /overflow|queue full/);
+  assert.match(out.stderr, new RegExp(`stats: received=${2 * n} filtered=0 written=${2 * n} dropped=0 lost=0 `));
+});
+
+/** Sums the counts in the warning lines that match `re` (one capture group). */
+function sum(text: string, re: RegExp): number {
+  return [...text.matchAll(re)].reduce((acc, m) => acc + Number(m[1]), 0);
+}
+
+test('kernel overflow (a tiny receive buffer): loss is counted exactly and reported, reading goes on', async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('overflow');
+  t.after(() => ns.destroy());
+  const n = 20000;
+  const out = await startCtlogd(ns, ['--format', 'json', '--receive-buffer', '65536']);
+  ns.traffic(`udpflood:${n}:20000`);
+  ns.exec('conntrack', ['-F']);
+  assert.equal(await stop(out), 0);
+  const lost = sum(out.stderr, /kernel overflow: (\d+) events lost \(receive buffer full, ENOBUFS \d+x\)/g);
+  assert.ok(lost > 0, `a 128 KiB buffer must overflow on a ${n}-event flush:\n${out.stderr}`);
+  // The socket's drop counter is exact: every event is either written or counted lost.
+  assert.equal(out.lines.length + lost, 2 * n);
+  assert.match(out.stderr, new RegExp(`stats: received=${out.lines.length} .* lost=${lost} enobufs=[1-9]`));
+  assert.ok(out.lines.at(-1)!.includes('"destroy"'), 'still reading after the overflow');
+});
+
+test('queue full (queue_size 1): dropped events are counted and reported, never silent', async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('queuefull');
+  t.after(() => ns.destroy());
+  const n = 3000;
+  const out = await startCtlogd(ns, ['--format', 'json', '-c', configFile({ event: { new: {}, destroy: {} }, queue_size: '1' })]);
+  ns.traffic(`udpflood:${n}:20000`);
+  ns.exec('conntrack', ['-F']);
+  assert.equal(await stop(out), 0);
+  const dropped = sum(out.stderr, /queue full: (\d+) events dropped/g);
+  assert.ok(dropped > 0, out.stderr);
+  assert.equal(out.lines.length + dropped, 2 * n);
+  assert.match(out.stderr, new RegExp(`stats: received=${2 * n} filtered=0 written=${out.lines.length} dropped=${dropped} lost=0`));
 });

@@ -29,7 +29,8 @@ Environment variables CTLOGD_FORMAT, CTLOGD_QUEUE_SIZE, CTLOGD_LOG_LEVEL,
 CTLOGD_RECEIVE_BUFFER, CTLOGD_RELIABLE, CTLOGD_CONNTRACK_OPTIONS override the
 file; flags override both.
 
-Signals: TERM/INT stop (everything received is written), HUP reloads.
+Signals: TERM/INT stop (everything received is written), HUP reloads,
+USR1 prints the counters on stderr.
 Exit codes: 0 stopped, 64 bad command line, 70 internal error,
 77 no permission (needs CAP_NET_ADMIN), 78 bad config.
 `;

@@ -34,7 +34,8 @@ export class Daemon {
   private p: Pipeline;
   private capture?: Capture;
   private stopping?: Promise<void>;
-  readonly counts = { received: 0, filtered: 0, written: 0 };
+  /** Events the filter dropped, and lines written. */
+  readonly counts = { filtered: 0, written: 0 };
 
   constructor(
     private readonly loadOpts: LoadOptions,
@@ -66,7 +67,6 @@ export class Daemon {
     for (const ev of events) {
       if (filter(ev)) lines.push(format(ev));
     }
-    this.counts.received += events.length;
     this.counts.filtered += events.length - lines.length;
     this.counts.written += lines.length;
     this.out.write(lines);
@@ -114,11 +114,22 @@ export class Daemon {
     this.log.info('configuration reloaded');
   }
 
+  /** One line with every counter since start; `received` counts what the native reader decoded. */
+  statsLine(): string {
+    const s = this.capture?.stats();
+    const c = this.counts;
+    return (
+      `stats: received=${s?.received ?? 0} filtered=${c.filtered} written=${c.written}` +
+      ` dropped=${s?.dropped ?? 0} lost=${s?.lost ?? 0} enobufs=${s?.enobufs ?? 0} decode_errors=${s?.decodeErrors ?? 0}`
+    );
+  }
+
   /** Stops reading, writes out everything received, closes the output. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.capture?.stop();
       await this.out.close();
+      this.log.info(this.statsLine());
     })();
     return this.stopping;
   }
@@ -136,6 +147,8 @@ export class Daemon {
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       process.on('SIGHUP', () => this.reload());
+      // Also keeps SIGUSR1 from opening Node's inspector in a daemon.
+      process.on('SIGUSR1', () => this.log.info(this.statsLine()));
     });
   }
 }

@@ -313,14 +313,15 @@ fn tuple(attr: &'static str, buf: &[u8]) -> Result<Tuple> {
                                 _ => {}
                             }
                         }
-                        CTA_PROTO_ICMP_ID | CTA_PROTO_ICMPV6_ID => {
-                            t.icmp_id = Some(be_u16("CTA_PROTO_ICMP_ID", v)?)
+                        CTA_PROTO_ICMP_ID => t.icmp_id = Some(be_u16("CTA_PROTO_ICMP_ID", v)?),
+                        CTA_PROTO_ICMP_TYPE => t.icmp_type = Some(u8_("CTA_PROTO_ICMP_TYPE", v)?),
+                        CTA_PROTO_ICMP_CODE => t.icmp_code = Some(u8_("CTA_PROTO_ICMP_CODE", v)?),
+                        CTA_PROTO_ICMPV6_ID => t.icmp_id = Some(be_u16("CTA_PROTO_ICMPV6_ID", v)?),
+                        CTA_PROTO_ICMPV6_TYPE => {
+                            t.icmp_type = Some(u8_("CTA_PROTO_ICMPV6_TYPE", v)?)
                         }
-                        CTA_PROTO_ICMP_TYPE | CTA_PROTO_ICMPV6_TYPE => {
-                            t.icmp_type = Some(u8_("CTA_PROTO_ICMP_TYPE", v)?)
-                        }
-                        CTA_PROTO_ICMP_CODE | CTA_PROTO_ICMPV6_CODE => {
-                            t.icmp_code = Some(u8_("CTA_PROTO_ICMP_CODE", v)?)
+                        CTA_PROTO_ICMPV6_CODE => {
+                            t.icmp_code = Some(u8_("CTA_PROTO_ICMPV6_CODE", v)?)
                         }
                         _ => {}
                     }
