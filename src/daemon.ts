@@ -36,6 +36,7 @@ export class Daemon {
   private stopping?: Promise<void>;
   /** Events the filter dropped, and lines written. */
   readonly counts = { filtered: 0, written: 0 };
+  private formatErrors = 0;
 
   constructor(
     private readonly loadOpts: LoadOptions,
@@ -65,9 +66,19 @@ export class Daemon {
     const { filter, format } = this.p;
     const lines: string[] = [];
     for (const ev of events) {
-      if (filter(ev)) lines.push(format(ev));
+      if (!filter(ev)) {
+        this.counts.filtered++;
+        continue;
+      }
+      try {
+        lines.push(format(ev));
+      } catch (e) {
+        // An event no format can print is counted like an undecodable
+        // message: reported, never fatal, the rest of the batch goes on.
+        this.formatErrors++;
+        this.log.warn(`event ${ev.id ?? '?'} could not be formatted: ${(e as Error).message}`);
+      }
     }
-    this.counts.filtered += events.length - lines.length;
     this.counts.written += lines.length;
     this.out.write(lines);
     this.report(notices);
@@ -120,7 +131,8 @@ export class Daemon {
     const c = this.counts;
     return (
       `stats: received=${s?.received ?? 0} filtered=${c.filtered} written=${c.written}` +
-      ` dropped=${s?.dropped ?? 0} lost=${s?.lost ?? 0} enobufs=${s?.enobufs ?? 0} decode_errors=${s?.decodeErrors ?? 0}`
+      ` dropped=${s?.dropped ?? 0} lost=${s?.lost ?? 0} enobufs=${s?.enobufs ?? 0}` +
+      ` decode_errors=${(s?.decodeErrors ?? 0) + this.formatErrors}`
     );
   }
 
