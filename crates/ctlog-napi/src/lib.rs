@@ -1,6 +1,8 @@
 //! The Node.js face of ctlog-core: start a capture, stop it, read its
 //! counters. Batches cross as one Buffer each (see ctlog-core's `wire`).
-//! Nothing here decodes or decides policy.
+//! Nothing here decodes or decides policy. Entry points that touch data
+//! catch panics (`catch_unwind`) so none unwinds into Node; the reader
+//! thread catches its own.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -122,7 +124,7 @@ fn io_error(e: std::io::Error) -> Error {
 /// handed over and not yet consumed, further batches are dropped and
 /// counted. ENOBUFS is counted and reading goes on. Errors opening the
 /// socket are thrown here, with the errno name first ("EPERM: ...").
-#[napi]
+#[napi(catch_unwind)]
 pub fn start_capture(
     options: CaptureOptions,
     on_batch: Function<'_, Buffer, ()>,
@@ -195,7 +197,7 @@ impl Capture {
 /// Decodes raw netlink bytes (one or more messages, as recv returns them)
 /// into one batch, without a socket. For tests and offline tools; a message
 /// that cannot be decoded is counted in the batch header.
-#[napi]
+#[napi(catch_unwind)]
 pub fn decode_messages(bytes: Buffer, time_ns: Option<i64>) -> Buffer {
     let mut batch = BatchWriter::new();
     let mut notices = Notices::default();
