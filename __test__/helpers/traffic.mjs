@@ -9,8 +9,8 @@
 //   udp:PORT[@HOST]         one datagram and its answer
 //   udpsend:PORT[@HOST]     one datagram, no answer
 //   ping[@HOST]             one ICMP / ICMPv6 echo and its reply
-//   udpflood:N:PORT[@HOST]  N new UDP flows at once: one datagram from one
-//                           socket to each of PORT..PORT+N-1, no answers
+//   udpflood:N:PORT[@HOST]  N new UDP flows at once: one datagram to each of
+//                           PORT..PORT+49999, from a new socket per 50,000
 // Prints the local port of each TCP/UDP client, one per line.
 import net from 'node:net';
 import dgram from 'node:dgram';
@@ -62,13 +62,16 @@ async function udp(port, host, answer) {
 }
 
 async function udpflood(n, base, host) {
-  const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  await new Promise((r) => sock.bind(0, host, r));
   const payload = Buffer.from('x');
-  for (let i = 0; i < n; i++) {
-    await new Promise((resolve, reject) => sock.send(payload, base + (i % 50000), host, (e) => (e ? reject(e) : resolve())));
+  // One source socket per 50,000 destination ports: every datagram is a new flow.
+  for (let done = 0; done < n; done += 50000) {
+    const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    await new Promise((r) => sock.bind(0, host, r));
+    for (let i = 0; i < Math.min(50000, n - done); i++) {
+      await new Promise((resolve, reject) => sock.send(payload, base + i, host, (e) => (e ? reject(e) : resolve())));
+    }
+    sock.close();
   }
-  sock.close();
 }
 
 for (const step of process.argv.slice(2)) {
