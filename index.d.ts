@@ -17,9 +17,36 @@ export declare class Capture {
    * thread has ended; the final batch arrives on a later tick.
    */
   stop(): void
+  /**
+   * Applies a new receive buffer, queue size and reliable mode to the
+   * running capture, on the same socket (used on reload).
+   */
+  reconfigure(queueSize: number, rcvbuf: number, reliable: boolean): void
   /** Joins and leaves groups on the same socket (used on reload). */
   setEvents(events: Array<string>): void
   stats(): CaptureStats
+}
+
+/**
+ * A connected unix datagram socket, for the local syslog socket (Node has
+ * none). Non-blocking: a full receiver queue is reported, never waited on
+ * in the JavaScript thread (`writable()` waits on the thread pool).
+ */
+export declare class UnixDatagram {
+  /** Connects to the datagram socket at `path`; throws "ENOENT: ..." etc. */
+  static connect(path: string): UnixDatagram
+  /**
+   * Sends one datagram. Returns null when it was sent, else the errno
+   * name: "EAGAIN" when the receiver's queue is full (see `writable`),
+   * "ECONNREFUSED" when the receiver went away, "EMSGSIZE" when too long.
+   */
+  send(data: Buffer): string | null
+  /**
+   * Resolves true once the receiver's queue has room (POLLOUT), false
+   * after `timeoutMs` or when closed. Waits on the libuv thread pool.
+   */
+  writable(timeoutMs: number): Promise<boolean>
+  close(): void
 }
 
 /**
@@ -56,16 +83,16 @@ export interface CaptureOptions {
 
 /** Counters of a capture since it started. */
 export interface CaptureStats {
-  /** Events decoded. */
-  received: number
+  /** Events decoded, per type. */
+  received: TypeCounts
   /** Messages that could not be decoded. */
   decodeErrors: number
   /** ENOBUFS errors: times the kernel found the receive buffer full. */
   enobufs: number
   /** Events the kernel dropped because the receive buffer was full. */
   lost: number
-  /** Events dropped because the queue to JavaScript was full. */
-  dropped: number
+  /** Events dropped because the queue to JavaScript was full, per type. */
+  dropped: TypeCounts
   /** Batches handed to JavaScript. */
   batches: number
   /** Events handed to JavaScript and not yet consumed. */
@@ -94,3 +121,10 @@ export declare function decodeMessages(bytes: Buffer, timeNs?: number | undefine
  * socket are thrown here, with the errno name first ("EPERM: ...").
  */
 export declare function startCapture(options: CaptureOptions, onBatch: (arg: Buffer) => void): Capture
+
+/** A count per event type. */
+export interface TypeCounts {
+  new: number
+  update: number
+  destroy: number
+}

@@ -773,8 +773,9 @@ if (
   }
 }
 
-const { Capture, decodeMessages, startCapture } = nativeBinding
+const { Capture, UnixDatagram, decodeMessages, startCapture } = nativeBinding
 export { Capture }
+export { UnixDatagram }
 export { decodeMessages }
 export { startCapture }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -37,12 +37,12 @@ test('an unknown flag: one line, exit 64', () => {
 test('a bad config: one line naming key, value and what is allowed, exit 78', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-cli-'));
   const cases: Array<[unknown, RegExp]> = [
-    [{ event: { new: { sctp: {} } } }, /event: new: unknown protocol "sctp"; allowed: tcp, udp, icmp, other/],
+    [{ event: { new: { sctp: {} } } }, /event\.new: unknown protocol "sctp"; allowed: tcp, udp, icmp, other/],
     [{ event: { create: {} } }, /unknown event type "create"; allowed: new, update, destroy/],
-    [{ event: { new: {} }, queue_size: '0' }, /queue_size: must be an integer from 1 to 2147483647 .*: value was 0$/m],
-    [{ event: { new: {} }, colour: 'red' }, /unknown key 'colour'/],
-    [{}, /event: is missing or empty/],
-    [{ event: [] }, /event: must be of type Object: value was \[\]/],
+    [{ event: { new: {} }, queue_size: '0' }, /queue_size: must be an integer from 1 to 2147483647 .*: value was "0"$/m],
+    [{ event: { new: {} }, colour: 'red' }, /colour: unknown key; allowed: /],
+    [{}, /event: missing; must be an object naming at least one event type/],
+    [{ event: [] }, /event: must be an object naming at least one event type .*: value was \[\]/],
   ];
   for (const [conf, re] of cases) {
     const f = path.join(dir, 'c.json');
@@ -57,7 +57,7 @@ test('a bad config: one line naming key, value and what is allowed, exit 78', ()
   assert.match(missing.err, /nope\.json: cannot read: no such file/);
   const badFormat = run(['--format', 'xml']);
   assert.equal(badFormat.code, 78);
-  assert.match(badFormat.err, /format: must be one of the possible values: \["vyos","conntrack","json"\]: value was "xml"/);
+  assert.match(badFormat.err, /--format \(format\): must be one of vyos, conntrack, json: value was "xml"/);
 });
 
 test('without CAP_NET_ADMIN: one line saying so, exit 77', () => {

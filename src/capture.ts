@@ -3,7 +3,7 @@
  * kernel, delivered in batches of typed events.
  */
 import type { ConntrackEvent, EventType } from './event.js';
-import { native, type NativeCapture, type NativeStats } from './native.js';
+import { startCapture, type NativeCapture, type NativeStats } from './native.js';
 import { readBatch, type Notices } from './wire.js';
 
 export interface CaptureOptions {
@@ -50,7 +50,6 @@ export class Capture {
   }
 
   static async start(options: CaptureOptions, onBatch: BatchHandler): Promise<Capture> {
-    const { startCapture } = await native();
     let resolveEnded!: () => void;
     const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
     let inner: NativeCapture;
@@ -77,6 +76,11 @@ export class Capture {
       throw new CaptureError(msg.replace(/^[A-Z]+: /, ''), code);
     }
     return new Capture(inner, ended);
+  }
+
+  /** New receive buffer, queue size and reliable mode, on the same socket. */
+  reconfigure(options: Required<Pick<CaptureOptions, 'queueSize' | 'rcvbuf' | 'reliable'>>): void {
+    this.inner.reconfigure(options.queueSize, options.rcvbuf, options.reliable);
   }
 
   /** Joins and leaves groups on the same socket; nothing queued is lost. */

@@ -5,35 +5,61 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, configKeys, loadConfig, type ConfigKey } from './config.js';
 import { CaptureError, Daemon, EXIT } from './daemon.js';
+import { OutputError } from './output/index.js';
 
-const HELP = `Usage: ctlogd [options]
+/** Short forms of the most used flags. */
+const SHORT: Record<string, string> = { config: 'c', format: 'f', output: 'o', help: 'h', version: 'V' };
 
-Logs Linux conntrack events (NEW, UPDATE, DESTROY) to stdout, one line each.
+/** Every config key with a flag can be given on the command line; the schema says which. */
+const CONFIG_FLAGS = configKeys().filter((k): k is ConfigKey & { arg: string } => k.arg !== undefined);
+
+/** Words of `text` in lines of at most `width`, each indented by `indent`. */
+function wrap(text: string, indent: string, width = 78): string {
+  const out: string[] = [];
+  let line = indent;
+  for (const word of text.split(/\s+/)) {
+    if (line.length + word.length + 1 > width && line.trim()) {
+      out.push(line);
+      line = indent;
+    }
+    line += (line.trim() ? ' ' : '') + word;
+  }
+  out.push(line);
+  return out.join('\n');
+}
+
+function help(): string {
+  const flag = (name: string, value = '') => `  ${SHORT[name] ? `-${SHORT[name]}, ` : ''}--${name}${value ? ` ${value}` : ''}`;
+  const entries = CONFIG_FLAGS.map((k) => {
+    const isBool = typeof k.default === 'boolean';
+    const doc = `${k.doc.replace(/`/g, '')} Default: ${JSON.stringify(k.default)}.`;
+    return `${flag(k.arg, isBool ? '' : 'VALUE')}\n${wrap(doc, '        ')}`;
+  });
+  return `Usage: ctlogd [options]
+
+Logs Linux conntrack events (NEW, UPDATE, DESTROY), one line each.
 
 Options:
-  -c, --config FILE           JSON config (VyOS's vyos-conntrack-logger file is
-                              accepted as-is); without it: every event type and
-                              protocol, vyos format
-  -f, --format FORMAT         vyos (default), conntrack, json
-      --conntrack-options L   for --format conntrack: extended,timestamp,id,ktimestamp
-      --queue-size N          events that may wait for the output
-      --receive-buffer BYTES  netlink socket receive buffer
-      --reliable              kernel-side reliable delivery of DESTROY events
-      --log-level LEVEL       info (default) or debug
-  -h, --help                  this text
-  -V, --version               the version
+${flag('config', 'FILE')}
+${wrap("JSON config (VyOS's vyos-conntrack-logger file is accepted as-is); without it: every event type and protocol, vyos format, stdout.", '        ')}
+${entries.join('\n')}
+${flag('help')}
+        This text.
+${flag('version')}
+        The version.
 
-Environment variables CTLOGD_FORMAT, CTLOGD_QUEUE_SIZE, CTLOGD_LOG_LEVEL,
-CTLOGD_RECEIVE_BUFFER, CTLOGD_RELIABLE, CTLOGD_CONNTRACK_OPTIONS override the
-file; flags override both.
+Keys with a flag also have an environment variable, CTLOGD_ and the key in
+capitals (CTLOGD_QUEUE_SIZE, ...): it overrides the file; flags override both.
 
 Signals: TERM/INT stop (everything received is written), HUP reloads,
 USR1 prints the counters on stderr.
 Exit codes: 0 stopped, 64 bad command line, 70 internal error,
-77 no permission (needs CAP_NET_ADMIN), 78 bad config.
+73 cannot open the output, 77 no permission (needs CAP_NET_ADMIN),
+78 bad config.
 `;
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -52,23 +78,24 @@ export async function main(argv: string[]): Promise<void> {
       args: argv,
       options: {
         config: { type: 'string', short: 'c' },
-        format: { type: 'string', short: 'f' },
-        'conntrack-options': { type: 'string' },
-        'queue-size': { type: 'string' },
-        'receive-buffer': { type: 'string' },
-        reliable: { type: 'boolean' },
-        'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
+        ...Object.fromEntries(
+          CONFIG_FLAGS.map((k) => {
+            const type = typeof k.default === 'boolean' ? ('boolean' as const) : ('string' as const);
+            return [k.arg, SHORT[k.arg] ? { type, short: SHORT[k.arg] } : { type }] as const;
+          }),
+        ),
       },
       strict: true,
       allowPositionals: false,
     }));
   } catch (e) {
-    die(EXIT.USAGE, `${(e as Error).message}; see ctlogd --help`);
+    // node's parseArgs may explain over several lines: the first says it.
+    die(EXIT.USAGE, `${(e as Error).message.split('\n')[0]}; see ctlogd --help`);
   }
   if (values.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(help());
     return;
   }
   if (values.version) {
@@ -87,6 +114,7 @@ export async function main(argv: string[]): Promise<void> {
     daemon = new Daemon(loadOpts, loadConfig(loadOpts));
   } catch (e) {
     if (e instanceof ConfigError) die(EXIT.CONFIG, e.message);
+    if (e instanceof OutputError) die(EXIT.CANTCREAT, e.message);
     throw e;
   }
   try {

@@ -1,7 +1,12 @@
 /**
  * The configuration: the JSON that VyOS writes for `set system conntrack
  * log ...`, accepted unchanged, plus ctlogd's own keys. The convict schema
- * below is the one source of every user-facing default.
+ * below is the one source of every user-facing default, environment
+ * variable, flag and allowed value (the README's key table is generated
+ * from it by scripts/config-doc.ts).
+ *
+ * Every bad input is refused with one line: where it came from (the file,
+ * a CTLOGD_* variable, a flag), the key, what is allowed, and the value.
  */
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
@@ -13,6 +18,15 @@ export type ProtocolKey = (typeof PROTOCOLS)[number];
 export const FORMATS = ['vyos', 'conntrack', 'json'] as const;
 export type Format = (typeof FORMATS)[number];
 export const CONNTRACK_OPTIONS = ['extended', 'timestamp', 'id', 'ktimestamp'] as const;
+export const OUTPUTS = ['stdout', 'file', 'syslog'] as const;
+export type Output = (typeof OUTPUTS)[number];
+/** RFC 5424 facility names, in code order (kern = 0 ... local7 = 23). */
+export const FACILITIES = [
+  'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp',
+  'ntp', 'security', 'console', 'solaris-cron',
+  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+] as const;
+export type Facility = (typeof FACILITIES)[number];
 
 /** `event` as VyOS writes it: `{}` for every protocol, or the protocols to keep. */
 export type EventConfig = Partial<Record<EventType, Partial<Record<ProtocolKey, object>>>>;
@@ -25,133 +39,289 @@ export const DEFAULT_CONFIG = {
 /** Thrown for any bad input; the CLI prints `message` as one line and exits 78. */
 export class ConfigError extends Error {
   readonly exitCode = 78;
+  constructor(message: string) {
+    // One line whatever the input: a path, an environment value or a JSON
+    // parser message may hold a newline or another control character.
+    super(message.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`));
+    this.name = 'ConfigError';
+  }
 }
 
-const QUEUE_MAX = 2147483647;
+const INT_MAX = 2147483647;
 
-function fail(msg: string): never {
-  throw new Error(msg);
+/**
+ * A bad value. `at` and `value` name the offending part when it is inside
+ * the key's value (`event.new.tcp`); otherwise the whole value is shown.
+ */
+class Invalid extends Error {
+  constructor(
+    message: string,
+    readonly at = '',
+    readonly value?: unknown,
+  ) {
+    super(message);
+  }
 }
+
+/** What one key accepts, said once for the error messages and the README. */
+interface Rule {
+  /** Completes "must be ...". */
+  allowed: string;
+  /** Throws Invalid, or returns for a good value (after coerce). */
+  check(v: unknown): void;
+  /** A string (environment, flag, or VyOS's file) to the key's type; bad strings unchanged. */
+  coerce?(v: string): unknown;
+}
+
+const RULES = new Map<string, Rule>();
+
+/**
+ * Registers a key's rule as a convict format, so that convict coerces
+ * strings with it (and validates with it), and returns the format's name.
+ */
+function rule(key: string, r: Rule): string {
+  const name = `ctlogd ${key}`;
+  convict.addFormat({ name, validate: (v: unknown) => r.check(v), coerce: r.coerce });
+  RULES.set(key, r);
+  return name;
+}
+
+function simple(allowed: string, ok: (v: unknown) => boolean, coerce?: (v: string) => unknown): Rule {
+  return {
+    allowed,
+    check(v) {
+      if (!ok(v)) throw new Invalid(`must be ${allowed}`);
+    },
+    coerce,
+  };
+}
+
+/** A number, or a string of decimal digits (VyOS writes numbers as strings); no sign, space, exponent or hex. */
+function integer(min: number, max: number): Rule {
+  return simple(
+    `an integer from ${min} to ${max} (a number or a string of digits)`,
+    (v) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max,
+    (s) => (/^\d+$/.test(s) ? Number(s) : s),
+  );
+}
+
+function oneOf(values: readonly string[]): Rule {
+  return simple(`one of ${values.join(', ')}`, (v) => typeof v === 'string' && values.includes(v));
+}
+
+const BOOLEAN = simple(
+  'true or false (a JSON boolean, or the string "true" or "false")',
+  (v) => typeof v === 'boolean',
+  // convict's own Boolean takes every string but "false" as true ("0", "no").
+  (s) => (s === 'true' ? true : s === 'false' ? false : s),
+);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/**
- * A number, or a string of digits (VyOS writes numbers as strings).
- * Registered with convict under a name, as convict takes coercing formats.
- */
-function integerIn(min: number, max: number): string {
-  const name = `integer ${min}..${max}`;
-  convict.addFormat({
-    name,
-    validate(v: unknown) {
-      const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-        // The value is named here: convict omits it when it is falsy (0).
-        fail(`must be an integer from ${min} to ${max} (a number or a string of digits): value was ${JSON.stringify(v)}`);
-      }
-    },
-    coerce: (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
-  });
-  return name;
-}
+const isEmptyObject = (v: unknown): boolean => isPlainObject(v) && Object.keys(v).length === 0;
 
-convict.addFormat({
-  name: 'conntrack-options',
-  validate(v: unknown) {
-    if (!Array.isArray(v)) fail(`must be a list of ${CONNTRACK_OPTIONS.join(', ')}`);
-    for (const o of v) {
-      if (!(CONNTRACK_OPTIONS as readonly unknown[]).includes(o)) {
-        fail(`unknown option ${JSON.stringify(o)}; allowed: ${CONNTRACK_OPTIONS.join(', ')}`);
+const PROTOCOLS_ALLOWED = `{} for every protocol, or an object of the protocols to keep (${PROTOCOLS.join(', ')}), each {}`;
+
+const EVENT: Rule = {
+  allowed: `an object naming at least one event type (${EVENT_TYPES.join(', ')}), each ${PROTOCOLS_ALLOWED}`,
+  check(v) {
+    if (!isPlainObject(v) || Object.keys(v).length === 0) throw new Invalid(`must be ${EVENT.allowed}`);
+    for (const [t, protos] of Object.entries(v)) {
+      if (!(EVENT_TYPES as readonly string[]).includes(t)) {
+        throw new Invalid(`unknown event type ${JSON.stringify(t)}; allowed: ${EVENT_TYPES.join(', ')}`);
+      }
+      if (!isPlainObject(protos)) throw new Invalid(`must be ${PROTOCOLS_ALLOWED}`, t, protos);
+      for (const [p, val] of Object.entries(protos)) {
+        if (!(PROTOCOLS as readonly string[]).includes(p)) {
+          throw new Invalid(`unknown protocol ${JSON.stringify(p)}; allowed: ${PROTOCOLS.join(', ')}`, t, protos);
+        }
+        if (!isEmptyObject(val)) throw new Invalid('must be {}', `${t}.${p}`, val);
       }
     }
   },
-  // From the environment or the command line: a comma-separated string.
-  coerce: (v: unknown) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v),
-});
+};
+
+const CONNTRACK_OPTIONS_RULE = simple(
+  `a list of ${CONNTRACK_OPTIONS.join(', ')} (a JSON array, or a comma-separated string)`,
+  (v) => Array.isArray(v) && v.every((o) => (CONNTRACK_OPTIONS as readonly unknown[]).includes(o)),
+  (s) => s.split(',').filter(Boolean),
+);
 
 const schema = {
   event: {
-    doc: 'Event types to log, each {} for every protocol or with the protocols to keep: tcp, udp, icmp, other. An absent type is not subscribed.',
-    // convict keeps an object value whole only with format Object; its
-    // contents are checked by checkEvent. {} merged with the file's object
-    // is the file's object.
+    doc:
+      'The event types to log; an absent type is not subscribed at all (the kernel never sends it). `{}` keeps every protocol; ' +
+      'otherwise the keys name the protocols to keep: `tcp`, `udp`, `icmp` (IPv4 ICMP only), `other` (every other protocol, ICMPv6 included).',
+    // Never merged with a file's `event` (values are set whole, see loadConfig).
     default: {} as EventConfig,
-    format: Object,
+    format: rule('event', EVENT),
   },
   queue_size: {
-    doc: 'Events that may wait between the kernel socket and the output before new ones are dropped (and counted).',
+    doc: 'Events that may wait between the kernel socket and the output; past it, new events are dropped and counted.',
     default: 100000 as number | string,
-    format: integerIn(1, QUEUE_MAX),
+    format: rule('queue_size', integer(1, INT_MAX)),
     env: 'CTLOGD_QUEUE_SIZE',
     arg: 'queue-size',
   },
   log_level: {
-    doc: 'info, or debug for the service\'s own diagnostics (event lines never change).',
+    doc: '`debug` adds the service\'s own diagnostics (on stderr); it never changes the event lines.',
     default: 'info',
-    format: ['info', 'debug'],
+    format: rule('log_level', oneOf(['info', 'debug'])),
     env: 'CTLOGD_LOG_LEVEL',
     arg: 'log-level',
   },
   timestamp: {
-    doc: 'VyOS sets {} to enable net.netfilter.nf_conntrack_timestamp; ctlogd warns if that sysctl is 0.',
+    doc: 'VyOS sets `{}` to enable `net.netfilter.nf_conntrack_timestamp`; ctlogd warns once if that sysctl is 0.',
     default: null as object | null,
     nullable: true,
-    format: Object,
+    format: rule('timestamp', simple('{} (or absent)', isEmptyObject)),
   },
   format: {
-    doc: 'Line format: vyos (VyOS logger\'s line), conntrack (as conntrack -E), json (one object per line).',
+    doc: 'Line format: `vyos` (the VyOS logger\'s line), `conntrack` (as `conntrack -E`), `json` (one object per line).',
     default: 'vyos' as Format,
-    format: [...FORMATS],
+    format: rule('format', oneOf(FORMATS)),
     env: 'CTLOGD_FORMAT',
     arg: 'format',
   },
   conntrack_options: {
-    doc: 'conntrack -E -o variants for the conntrack format: extended, timestamp, id, ktimestamp (a list, or a comma-separated string).',
+    doc: 'With format `conntrack`: the `conntrack -E -o` variants to print.',
     default: [] as string[],
-    format: 'conntrack-options',
+    format: rule('conntrack_options', CONNTRACK_OPTIONS_RULE),
     env: 'CTLOGD_CONNTRACK_OPTIONS',
     arg: 'conntrack-options',
   },
   receive_buffer: {
-    doc: 'Netlink socket receive buffer in bytes (SO_RCVBUFFORCE); absorbs bursts while the reader catches up.',
+    doc: 'Netlink socket receive buffer in bytes, set with SO_RCVBUFFORCE (the kernel doubles it): absorbs bursts while the reader catches up.',
     default: 64 * 1024 * 1024 as number | string,
-    format: integerIn(65536, QUEUE_MAX),
+    format: rule('receive_buffer', integer(65536, INT_MAX)),
     env: 'CTLOGD_RECEIVE_BUFFER',
     arg: 'receive-buffer',
   },
   reliable: {
-    doc: 'NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS: the kernel retries DESTROY events it could not deliver (see README).',
+    doc:
+      'Sets NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS: the kernel keeps DESTROY events it could not deliver and retries them, ' +
+      'instead of dropping them; NEW/UPDATE events can still be lost, and are then counted, not reported as ENOBUFS.',
     default: false,
-    format: Boolean,
+    format: rule('reliable', BOOLEAN),
     env: 'CTLOGD_RELIABLE',
     arg: 'reliable',
   },
+  output: {
+    doc: 'Where event lines go: `stdout` (journald-friendly), `file` (output_file, appended, reopened on SIGHUP), `syslog` (the syslog_* keys).',
+    default: 'stdout' as Output,
+    format: rule('output', oneOf(OUTPUTS)),
+    env: 'CTLOGD_OUTPUT',
+    arg: 'output',
+  },
+  output_file: {
+    doc: 'With output `file`: the file to append to (required then); reopened on SIGHUP (logrotate renames it, then signals).',
+    default: '',
+    format: rule('output_file', simple('a file path (a string)', (v) => typeof v === 'string' && !v.includes('\0'))),
+    env: 'CTLOGD_OUTPUT_FILE',
+    arg: 'output-file',
+  },
+  syslog_host: {
+    doc: 'With output `syslog`: a remote host; empty for the local socket (syslog_socket).',
+    default: '',
+    format: rule(
+      'syslog_host',
+      simple('a host name or IP address without spaces, or empty (a string)', (v) => typeof v === 'string' && /^[\x21-\x7e]*$/.test(v)),
+    ),
+    env: 'CTLOGD_SYSLOG_HOST',
+    arg: 'syslog-host',
+  },
+  syslog_port: {
+    doc: 'With a remote syslog_host: its port.',
+    default: 514 as number | string,
+    format: rule('syslog_port', integer(1, 65535)),
+    env: 'CTLOGD_SYSLOG_PORT',
+    arg: 'syslog-port',
+  },
+  syslog_protocol: {
+    doc: 'With a remote syslog_host: `udp`, or `tcp` (RFC 6587 octet-counting framing).',
+    default: 'udp',
+    format: rule('syslog_protocol', oneOf(['udp', 'tcp'])),
+    env: 'CTLOGD_SYSLOG_PROTOCOL',
+    arg: 'syslog-protocol',
+  },
+  syslog_socket: {
+    doc: 'With output `syslog` and no syslog_host: the local syslog socket.',
+    default: '/dev/log',
+    format: rule(
+      'syslog_socket',
+      simple('a Unix socket path (a non-empty string)', (v) => typeof v === 'string' && v !== '' && !v.includes('\0')),
+    ),
+    env: 'CTLOGD_SYSLOG_SOCKET',
+    arg: 'syslog-socket',
+  },
+  syslog_facility: {
+    doc: 'Syslog facility of event messages.',
+    default: 'daemon',
+    format: rule('syslog_facility', oneOf(FACILITIES)),
+    env: 'CTLOGD_SYSLOG_FACILITY',
+    arg: 'syslog-facility',
+  },
+  syslog_tag: {
+    doc: 'Syslog APP-NAME (tag) of event messages.',
+    default: 'ctlogd',
+    format: rule(
+      'syslog_tag',
+      simple('1 to 48 printable ASCII characters, no spaces (RFC 5424 APP-NAME)', (v) => typeof v === 'string' && /^[\x21-\x7e]{1,48}$/.test(v)),
+    ),
+    env: 'CTLOGD_SYSLOG_TAG',
+    arg: 'syslog-tag',
+  },
+  stats_interval: {
+    doc: 'Seconds between counter lines on stderr; 0 prints them only on SIGUSR1 and at exit.',
+    default: 0 as number | string,
+    format: rule('stats_interval', integer(0, 86400)),
+    env: 'CTLOGD_STATS_INTERVAL',
+    arg: 'stats-interval',
+  },
 };
 
-/** The contents of `event`, which convict only sees as an object. */
-function checkEvent(v: unknown): asserts v is EventConfig {
-  if (!isPlainObject(v)) fail(`must be an object with keys ${EVENT_TYPES.join(', ')}`);
-  const types = Object.keys(v);
-  if (types.length === 0) fail(`is missing or empty; name at least one event type: ${EVENT_TYPES.join(', ')}`);
-  for (const t of types) {
-    if (!(EVENT_TYPES as readonly string[]).includes(t)) {
-      fail(`unknown event type ${JSON.stringify(t)}; allowed: ${EVENT_TYPES.join(', ')}`);
-    }
-    const protos = v[t];
-    if (!isPlainObject(protos)) fail(`${t}: must be {} or an object of protocols (${PROTOCOLS.join(', ')}): value was ${JSON.stringify(protos)}`);
-    for (const [p, val] of Object.entries(protos)) {
-      if (!(PROTOCOLS as readonly string[]).includes(p)) {
-        fail(`${t}: unknown protocol ${JSON.stringify(p)}; allowed: ${PROTOCOLS.join(', ')}`);
-      }
-      if (!isPlainObject(val) || Object.keys(val).length > 0) fail(`${t}.${p}: must be {}: value was ${JSON.stringify(val)}`);
-    }
-  }
+type Key = keyof typeof schema;
+interface SchemaItem {
+  doc: string;
+  default: unknown;
+  env?: string;
+  arg?: string;
+}
+const ITEMS = schema as Record<Key, SchemaItem>;
+const KEYS = Object.keys(schema) as Key[];
+
+/** One key, as the documentation shows it. */
+export interface ConfigKey {
+  key: string;
+  /** What applies when the key is absent (for `event`: without --config). */
+  default: unknown;
+  /** Whether a config file must have the key. */
+  required: boolean;
+  doc: string;
+  /** The CTLOGD_* environment variable. */
+  env?: string;
+  /** The command-line flag, without its leading `--`. */
+  arg?: string;
+  /** Completes "must be ...": the same words as the error messages. */
+  allowed: string;
 }
 
-function checkTimestamp(v: unknown): void {
-  if (v !== null && (!isPlainObject(v) || Object.keys(v).length > 0)) fail(`must be {}: value was ${JSON.stringify(v)}`);
+/** The schema, for documentation (scripts/config-doc.ts writes the README's key table from it). */
+export function configKeys(): ConfigKey[] {
+  return KEYS.map((key) => {
+    const s = ITEMS[key];
+    return {
+      key,
+      default: key === 'event' ? DEFAULT_CONFIG.event : s.default,
+      required: key === 'event',
+      doc: s.doc,
+      env: s.env,
+      arg: s.arg,
+      allowed: RULES.get(key)!.allowed,
+    };
+  });
 }
 
 export interface Config {
@@ -163,55 +333,174 @@ export interface Config {
   conntrackOptions: string[];
   receiveBuffer: number;
   reliable: boolean;
+  output: Output;
+  outputFile: string;
+  syslog: {
+    host: string;
+    port: number;
+    protocol: 'udp' | 'tcp';
+    socket: string;
+    facility: Facility;
+    tag: string;
+  };
+  statsInterval: number;
 }
 
 export interface LoadOptions {
   /** Path of the JSON file; without it the embedded default is used. */
   path?: string;
-  /** Command-line overrides, as `--key value` pairs. */
+  /** Command-line overrides, as `--key value` (or `--key=value`) pairs. */
   args?: string[];
   env?: NodeJS.ProcessEnv;
 }
 
-/** Reads and validates the config. Throws ConfigError with one line. */
-export function loadConfig(opts: LoadOptions = {}): Config {
-  const where = opts.path ? `config ${opts.path}` : 'config';
-  let raw: unknown = DEFAULT_CONFIG;
-  if (opts.path) {
-    let text: string;
+/** A value as an error message shows it: JSON, on one line, not too long. */
+function show(v: unknown): string {
+  // JSON.stringify writes Infinity (a JSON 1e999) as null.
+  const s = typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v);
+  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
+}
+
+/**
+ * Where JSON.parse gave up, as an offset: V8 leaves it out of some
+ * messages ("Unexpected token 'x', ... is not valid JSON"). A prefix of
+ * the text is still viable while parsing it fails only at its end; the
+ * first prefix that fails earlier ends with the bad character.
+ */
+function jsonErrorOffset(text: string): number {
+  const viable = (n: number): boolean => {
     try {
-      text = readFileSync(opts.path, 'utf8');
+      JSON.parse(text.slice(0, n));
+      return true;
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
-      throw new ConfigError(`${where}: cannot read: ${why}; a JSON file is expected`);
+      const m = (e as Error).message;
+      return m.startsWith('Unexpected end of JSON input') || /at position (\d+)/.exec(m)?.[1] === String(n);
     }
-    try {
-      raw = JSON.parse(text);
-    } catch (e) {
-      throw new ConfigError(`${where}: not valid JSON: ${(e as Error).message}`);
-    }
-    if (!isPlainObject(raw)) throw new ConfigError(`${where}: must be a JSON object`);
+  };
+  if (viable(text.length)) return text.length;
+  let lo = 0; // viable
+  let hi = text.length; // not viable (JSON.parse failed)
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (viable(mid)) lo = mid;
+    else hi = mid;
   }
-  const c = convict(schema, { args: opts.args ?? [], env: opts.env ?? process.env });
+  return hi - 1;
+}
+
+function readJsonObject(path: string, where: string): Record<string, unknown> {
+  let text: string;
   try {
-    c.load(raw);
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why =
+      err.code === 'ENOENT' ? 'no such file'
+      : err.code === 'EISDIR' ? 'is a directory'
+      : err.code === 'EACCES' || err.code === 'EPERM' ? `permission denied (uid ${process.getuid?.()})`
+      : err.code === 'ENOTDIR' ? 'a component of the path is not a directory'
+      : err.message;
+    throw new ConfigError(`${where}: cannot read: ${why}; a JSON file is expected`);
+  }
+  // Some editors write one; JSON parsers may skip it (RFC 8259 §8.1).
+  if (text.startsWith('\ufeff')) text = text.slice(1);
+  if (text.trim() === '') throw new ConfigError(`${where}: is empty; a JSON object is expected, e.g. {"event": {"new": {}}}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    const offset = jsonErrorOffset(text);
+    const before = text.slice(0, offset);
+    const line = before.split('\n').length;
+    const column = offset - before.lastIndexOf('\n');
+    const why = (e as Error).message.replace(/(?: in JSON)? at position \d+.*$/s, '').replace(/, .*is not valid JSON$/s, '');
+    throw new ConfigError(`${where}: not valid JSON at line ${line}, column ${column}: ${why}`);
+  }
+  if (!isPlainObject(raw)) throw new ConfigError(`${where}: must be a JSON object with the keys ${KEYS.join(', ')}: value was ${show(raw)}`);
+  return raw;
+}
+
+/** `--name value` / `--name=value` pairs, as the CLI hands them over. */
+function parseFlags(args: string[]): Array<[Key, string, string]> {
+  const byArg = new Map(KEYS.filter((k) => ITEMS[k].arg).map((k) => [ITEMS[k].arg!, k]));
+  const allowed = [...byArg.keys()].map((a) => `--${a}`).join(', ');
+  const out: Array<[Key, string, string]> = [];
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([^=]+)(?:=(.*))?$/s.exec(args[i]);
+    const key = m ? byArg.get(m[1]) : undefined;
+    if (!m || !key) throw new ConfigError(`${args[i]}: unknown flag; allowed: ${allowed}`);
+    let value = m[2];
+    if (value === undefined) {
+      if (i + 1 >= args.length) throw new ConfigError(`--${m[1]} (${key}): needs a value; must be ${RULES.get(key)!.allowed}`);
+      value = args[++i];
+    }
+    out.push([key, `--${m[1]}`, value]);
+  }
+  return out;
+}
+
+/**
+ * Reads and validates the config. Throws ConfigError with one line.
+ *
+ * Precedence is convict's: defaults < file < CTLOGD_* environment < flags.
+ * The layers are applied here one by one with `set`, which coerces as
+ * convict's own import does, rather than by convict's `load`, because:
+ * - each value is checked where it came from, so the message can name the
+ *   variable or flag, and a bad value is refused even when a later layer
+ *   overrides it (convict keeps no record of a value's origin);
+ * - convict parses flags with yargs-parser, which rewrites values that look
+ *   like numbers ("0x10" becomes 16, "1e3" 1000, "1.0" 1) and strips quotes;
+ * - `load` merges a file's objects into the defaults and throws a
+ *   TypeError on an object nested twice under a key that is not format
+ *   Object (`"queue_size": {"a": {"b": 1}}`).
+ */
+export function loadConfig(opts: LoadOptions = {}): Config {
+  // `-c ''` is a missing file, not "no --config".
+  const where = opts.path !== undefined ? `config ${opts.path}` : 'config';
+  const file = opts.path !== undefined ? readJsonObject(opts.path, where) : DEFAULT_CONFIG;
+  const env = opts.env ?? process.env;
+  const flags = parseFlags(opts.args ?? []);
+
+  // Neither process.env nor process.argv: convict reads them when not given.
+  const c = convict(schema, { env: {}, args: [] });
+  const set = (key: Key, value: unknown, label: (name: string) => string): void => {
+    c.set(key, value as never);
+    try {
+      // convict coerces strings only; other values are checked as given,
+      // as c.get's deep copy would drop a "__proto__" key.
+      RULES.get(key)!.check(typeof value === 'string' ? c.get(key) : value);
+    } catch (e) {
+      if (!(e instanceof Invalid)) throw e;
+      const name = e.at ? `${key}.${e.at}` : key;
+      throw new ConfigError(`${label(name)}: ${e.message}: value was ${show(e.at ? e.value : value)}`);
+    }
+  };
+
+  for (const [key, value] of Object.entries(file)) {
+    if (!RULES.has(key)) throw new ConfigError(`${where}: ${key}: unknown key; allowed: ${KEYS.join(', ')}: value was ${show(value)}`);
+    set(key as Key, value, (name) => `${where}: ${name}`);
+  }
+  if (!('event' in file)) throw new ConfigError(`${where}: event: missing; must be ${EVENT.allowed}`);
+  for (const key of KEYS) {
+    const name = ITEMS[key].env;
+    if (name !== undefined && env[name] !== undefined) set(key, env[name], () => `${name} (${key})`);
+  }
+  for (const [key, flag, value] of flags) set(key, value, () => `${flag} (${key})`);
+
+  // Every value set above is checked; this also covers the defaults.
+  try {
     c.validate({ allowed: 'strict' });
   } catch (e) {
-    // convict appends the value again where the message already has it.
-    const line = (e as Error).message.split('\n')[0].replace(/(: value was .*?): value was .*$/, '$1');
-    throw new ConfigError(`${where}: ${line.replace(/^configuration param '([^']+)' not declared in the schema/, "unknown key '$1'; allowed: " + Object.keys(schema).join(', '))}`);
+    throw new ConfigError(`${where}: ${(e as Error).message.split('\n')[0]}`);
   }
   const p = c.getProperties();
-  for (const [key, check] of [['event', checkEvent], ['timestamp', checkTimestamp]] as const) {
-    try {
-      check(p[key]);
-    } catch (e) {
-      throw new ConfigError(`${where}: ${key}: ${(e as Error).message}`);
-    }
+  if (p.output === 'file' && p.output_file === '') {
+    throw new ConfigError(
+      `${where}: output_file: must be a file path when output is "file" (set output_file, CTLOGD_OUTPUT_FILE or --output-file): value was ""`,
+    );
   }
   return {
-    event: p.event as EventConfig,
+    event: p.event,
     queueSize: Number(p.queue_size),
     logLevel: p.log_level as 'info' | 'debug',
     timestamp: p.timestamp !== null,
@@ -219,5 +508,16 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     conntrackOptions: p.conntrack_options,
     receiveBuffer: Number(p.receive_buffer),
     reliable: p.reliable,
+    output: p.output,
+    outputFile: p.output_file,
+    syslog: {
+      host: p.syslog_host,
+      port: Number(p.syslog_port),
+      protocol: p.syslog_protocol as 'udp' | 'tcp',
+      socket: p.syslog_socket,
+      facility: p.syslog_facility as Facility,
+      tag: p.syslog_tag,
+    },
+    statsInterval: Number(p.stats_interval),
   };
 }

@@ -1,50 +1,65 @@
 /**
  * The service: a capture, the config's filter and format, and the output,
- * with the signals an operator uses. SIGTERM/SIGINT stop reading, write out
- * every event already received, and exit 0. SIGHUP re-reads the config and
- * applies it on the same socket; a bad new config is reported and the old
- * one kept.
+ * with the signals an operator uses.
+ * - SIGTERM/SIGINT: stop reading, write out every event already received,
+ *   exit 0 (within 2 s, whatever the output does).
+ * - SIGHUP: re-read the config and apply it on the same socket (groups,
+ *   filters, format, queue, buffer, output); a file output is reopened; a
+ *   bad new config is reported and the old one kept.
+ * - SIGUSR1: print the counters (also every stats_interval, and at exit).
  */
 import { readFileSync } from 'node:fs';
 import { Capture, CaptureError } from './capture.js';
 import { loadConfig, type Config, type LoadOptions } from './config.js';
-import type { ConntrackEvent } from './event.js';
+import type { ConntrackEvent, EventType } from './event.js';
 import { compileFilter, subscribedTypes, type Filter } from './filter.js';
 import { makeFormatter, type Formatter } from './format/index.js';
-import { diagnostics, stdoutSink, type Diagnostics, type EventSink } from './output.js';
+import { diagnostics, makeSink, outputKey, type Diagnostics, type EventSink } from './output/index.js';
 import type { Notices } from './wire.js';
 
 /** Exit codes (sysexits.h). */
-export const EXIT = { OK: 0, USAGE: 64, SOFTWARE: 70, NOPERM: 77, CONFIG: 78 } as const;
+export const EXIT = { OK: 0, USAGE: 64, SOFTWARE: 70, CANTCREAT: 73, NOPERM: 77, CONFIG: 78 } as const;
 
 /** SIGTERM must end the process within 2 s even if an output hangs. */
 const STOP_DEADLINE_MS = 1800;
+
+const TYPES: readonly EventType[] = ['new', 'update', 'destroy'];
+type PerType = Record<EventType, number>;
+const perType = (): PerType => ({ new: 0, update: 0, destroy: 0 });
 
 interface Pipeline {
   config: Config;
   filter: Filter;
   format: Formatter;
-}
-
-function pipeline(config: Config): Pipeline {
-  return { config, filter: compileFilter(config.event), format: makeFormatter(config) };
+  sink: EventSink;
 }
 
 export class Daemon {
   private p: Pipeline;
   private capture?: Capture;
   private stopping?: Promise<void>;
-  /** Events the filter dropped, and lines written. */
-  readonly counts = { filtered: 0, written: 0 };
+  private statsTimer?: NodeJS.Timeout;
+  /** Per event type: events the filter dropped, lines written. */
+  readonly counts = { filtered: perType(), written: perType() };
   private formatErrors = 0;
+  private readonly log: Diagnostics;
 
+  /** Opens the output; throws OutputError (exit 73) if it cannot. */
   constructor(
     private readonly loadOpts: LoadOptions,
     config: Config,
-    private readonly out: EventSink = stdoutSink(),
-    private readonly log: Diagnostics = diagnostics(config.logLevel),
   ) {
-    this.p = pipeline(config);
+    this.log = diagnostics(config.logLevel);
+    this.p = this.pipeline(config);
+  }
+
+  private pipeline(config: Config, sink?: EventSink): Pipeline {
+    return {
+      config,
+      filter: compileFilter(config.event),
+      format: makeFormatter(config),
+      sink: sink ?? makeSink(config, (msg) => this.log.error(msg)),
+    };
   }
 
   async start(): Promise<void> {
@@ -59,19 +74,22 @@ export class Daemon {
       },
       (events, notices) => this.onBatch(events, notices),
     );
-    this.log.debug(`listening: events ${subscribedTypes(c.event).join(',')}, format ${c.format}, receive buffer ${this.capture.stats().rcvbuf} bytes`);
+    this.armStats();
+    this.log.debug(`listening: events ${subscribedTypes(c.event).join(',')}, format ${c.format}, output ${c.output}, receive buffer ${this.capture.stats().rcvbuf} bytes`);
   }
 
   private onBatch(events: ConntrackEvent[], notices: Notices): void {
-    const { filter, format } = this.p;
+    const { filter, format, sink } = this.p;
+    const { filtered, written } = this.counts;
     const lines: string[] = [];
     for (const ev of events) {
       if (!filter(ev)) {
-        this.counts.filtered++;
+        filtered[ev.type]++;
         continue;
       }
       try {
         lines.push(format(ev));
+        written[ev.type]++;
       } catch (e) {
         // An event no format can print is counted like an undecodable
         // message: reported, never fatal, the rest of the batch goes on.
@@ -79,8 +97,7 @@ export class Daemon {
         this.log.warn(`event ${ev.id ?? '?'} could not be formatted: ${(e as Error).message}`);
       }
     }
-    this.counts.written += lines.length;
-    this.out.write(lines);
+    sink.write(lines);
     this.report(notices);
   }
 
@@ -106,32 +123,60 @@ export class Daemon {
     }
   }
 
-  /** SIGHUP: apply a new config on the same socket, or keep the old one. */
+  private armStats(): void {
+    clearInterval(this.statsTimer);
+    const s = this.p.config.statsInterval;
+    if (s > 0) this.statsTimer = setInterval(() => this.log.info(this.statsLine()), s * 1000).unref();
+  }
+
+  /**
+   * SIGHUP: apply a new config on the same socket, or keep the old one
+   * whole. A new output is opened before the old one is closed, so no line
+   * is lost; an unchanged file output is reopened (logrotate).
+   */
   reload(): void {
     let next: Config;
+    let sink: EventSink | undefined;
+    const old = this.p;
     try {
       next = loadConfig(this.loadOpts);
+      if (outputKey(next) !== outputKey(old.config)) sink = makeSink(next, (msg) => this.log.error(msg));
     } catch (e) {
       this.log.error(`reload refused, keeping the running config: ${(e as Error).message}`);
       return;
     }
     try {
       this.capture?.setEvents(subscribedTypes(next.event));
+      this.capture?.reconfigure({ queueSize: next.queueSize, rcvbuf: next.receiveBuffer, reliable: next.reliable });
     } catch (e) {
-      this.log.error(`reload failed to change event groups, keeping the running config: ${(e as Error).message}`);
+      this.log.error(`reload failed on the socket, keeping the running config: ${(e as Error).message}`);
+      this.capture?.setEvents(subscribedTypes(old.config.event));
+      void sink?.close();
       return;
     }
-    this.p = pipeline(next);
+    this.p = this.pipeline(next, sink ?? old.sink);
+    if (sink) void old.sink.close();
+    else old.sink.reopen();
+    this.log.level = next.logLevel;
+    this.armStats();
     this.log.info('configuration reloaded');
   }
 
-  /** One line with every counter since start; `received` counts what the native reader decoded. */
+  /**
+   * One line with every counter since start, totals then per type:
+   * received (decoded by the reader), filtered (dropped by the protocol
+   * filter), written, dropped (queue full); lost (kernel overflow) and
+   * decode errors have no type: the kernel does not say which were lost.
+   */
   statsLine(): string {
     const s = this.capture?.stats();
-    const c = this.counts;
+    const { filtered, written } = this.counts;
+    const zero = perType();
+    const part = (name: string, c: PerType) =>
+      `${name}=${TYPES.reduce((a, t) => a + c[t], 0)} (new ${c.new} update ${c.update} destroy ${c.destroy})`;
     return (
-      `stats: received=${s?.received ?? 0} filtered=${c.filtered} written=${c.written}` +
-      ` dropped=${s?.dropped ?? 0} lost=${s?.lost ?? 0} enobufs=${s?.enobufs ?? 0}` +
+      `stats: ${part('received', s?.received ?? zero)} ${part('filtered', filtered)} ${part('written', written)}` +
+      ` ${part('dropped', s?.dropped ?? zero)} lost=${s?.lost ?? 0} enobufs=${s?.enobufs ?? 0}` +
       ` decode_errors=${(s?.decodeErrors ?? 0) + this.formatErrors}`
     );
   }
@@ -139,8 +184,9 @@ export class Daemon {
   /** Stops reading, writes out everything received, closes the output. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      clearInterval(this.statsTimer);
       await this.capture?.stop();
-      await this.out.close();
+      await this.p.sink.close();
       this.log.info(this.statsLine());
     })();
     return this.stopping;

@@ -11,6 +11,8 @@
 //   ping[@HOST]             one ICMP / ICMPv6 echo and its reply
 //   udpflood:N:PORT[@HOST]  N new UDP flows at once: one datagram to each of
 //                           PORT..PORT+49999, from a new socket per 50,000
+//   udpstream:N:PORT:MS[@HOST]  N new UDP flows spread over MS milliseconds
+//                           (one datagram to each of PORT..PORT+N-1)
 // Prints the local port of each TCP/UDP client, one per line.
 import net from 'node:net';
 import dgram from 'node:dgram';
@@ -74,6 +76,18 @@ async function udpflood(n, base, host) {
   }
 }
 
+async function udpstream(n, base, ms, host) {
+  const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  await new Promise((r) => sock.bind(0, host, r));
+  const start = Date.now();
+  for (let i = 0; i < n; i++) {
+    const due = start + (i * ms) / n;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    await new Promise((resolve, reject) => sock.send('x', base + i, host, (e) => (e ? reject(e) : resolve())));
+  }
+  sock.close();
+}
+
 for (const step of process.argv.slice(2)) {
   const { kind, nums, host } = parse(step);
   if (kind === 'tcp') console.log(await tcp(nums[0], nums[0], host));
@@ -81,6 +95,7 @@ for (const step of process.argv.slice(2)) {
   else if (kind === 'udp') console.log(await udp(nums[0], host, true));
   else if (kind === 'udpsend') console.log(await udp(nums[0], host, false));
   else if (kind === 'udpflood') await udpflood(nums[0], nums[1], host);
+  else if (kind === 'udpstream') await udpstream(nums[0], nums[1], nums[2], host);
   else if (kind === 'ping') execFileSync('ping', ['-c', '1', '-W', '2', host], { stdio: 'ignore' });
   else throw new Error(`unknown step ${step}`);
 }

@@ -22,6 +22,11 @@ impl EventType {
         }
     }
 
+    /// 0, 1, 2: for per-type counters.
+    pub fn index(self) -> usize {
+        self.group() as usize - 1
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             EventType::New => "new",

@@ -56,13 +56,17 @@ pub trait Sink: Send + 'static {
 /// Counters shared between the reader thread, the sink and the owner.
 #[derive(Default)]
 pub struct Shared {
-    pub received: AtomicU64,
+    /// Per event type (EventType::index).
+    pub received: [AtomicU64; 3],
     pub decode_errors: AtomicU64,
     pub enobufs: AtomicU64,
-    pub dropped: AtomicU64,
+    /// Per event type (EventType::index).
+    pub dropped: [AtomicU64; 3],
     pub lost: AtomicU64,
     pub batches: AtomicU64,
     pub in_flight: AtomicU64,
+    /// The bound on `in_flight`; may change while running.
+    pub queue_size: AtomicU64,
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -79,6 +83,7 @@ impl Shared {
 
 pub struct Reader {
     socket: Arc<CtSocket>,
+    shared: Arc<Shared>,
     wake: OwnedFd,
     thread: Option<JoinHandle<()>>,
 }
@@ -89,6 +94,7 @@ impl Reader {
     /// thread starts.
     pub fn start<S: Sink>(opts: ReaderOptions, shared: Arc<Shared>, sink: S) -> io::Result<Self> {
         let socket = Arc::new(CtSocket::open(&opts.groups, opts.rcvbuf, opts.reliable)?);
+        shared.queue_size.store(opts.queue_size, Ordering::Relaxed);
         let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if efd < 0 {
             return Err(io::Error::last_os_error());
@@ -96,16 +102,13 @@ impl Reader {
         let wake = unsafe { OwnedFd::from_raw_fd(efd) };
         let mut ctx = Loop {
             socket: socket.clone(),
-            shared,
+            shared: shared.clone(),
             wake: wake.as_raw_fd(),
             sink,
             batch: BatchWriter::new(),
             notices: Notices::default(),
             lost_seen: 0,
-            max_batch: opts
-                .max_batch
-                .clamp(1, u32::try_from(opts.queue_size).unwrap_or(u32::MAX).max(1)),
-            queue_size: opts.queue_size,
+            max_batch: opts.max_batch.max(1),
             buf: vec![0; RECV_BUF],
             prognames: Prognames::default(),
         };
@@ -114,6 +117,7 @@ impl Reader {
             .spawn(move || ctx.run())?;
         Ok(Reader {
             socket,
+            shared,
             wake,
             thread: Some(thread),
         })
@@ -121,6 +125,15 @@ impl Reader {
 
     pub fn socket(&self) -> &CtSocket {
         &self.socket
+    }
+
+    /// Applies new settings to the running capture, on the same socket
+    /// (reload): nothing queued is lost.
+    pub fn reconfigure(&self, queue_size: u64, rcvbuf: usize, reliable: bool) -> io::Result<()> {
+        self.socket.set_rcvbuf(rcvbuf)?;
+        self.socket.set_reliable(reliable)?;
+        self.shared.queue_size.store(queue_size, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Asks the thread to stop, and waits for it to hand over its final
@@ -151,7 +164,6 @@ struct Loop<S: Sink> {
     notices: Notices,
     lost_seen: u64,
     max_batch: u32,
-    queue_size: u64,
     buf: Vec<u8>,
     prognames: Prognames,
 }
@@ -207,7 +219,7 @@ impl<S: Sink> Loop<S> {
                 Ok(None) => break,
                 Ok(Some(n)) => {
                     self.decode_read(&buf[..n]);
-                    if self.batch.len() >= self.max_batch {
+                    if self.batch.len() >= self.batch_limit() {
                         self.flush(false);
                     }
                 }
@@ -240,7 +252,7 @@ impl<S: Sink> Loop<S> {
                 Ok(Some(mut ev)) => {
                     // Now, not later: the process may exit any moment.
                     ev.progname = self.prognames.lookup(ev.portid);
-                    self.shared.received.fetch_add(1, Ordering::Relaxed);
+                    self.shared.received[ev.kind.index()].fetch_add(1, Ordering::Relaxed);
                     self.batch.push(&ev, now);
                 }
                 Ok(None) => {}
@@ -273,16 +285,18 @@ impl<S: Sink> Loop<S> {
             return;
         }
         let n = self.batch.len();
+        let types = self.batch.by_type();
         let in_flight = self.shared.in_flight.load(Ordering::Acquire);
-        if n > 0 && in_flight + u64::from(n) > self.queue_size {
+        if n > 0 && in_flight + u64::from(n) > self.shared.queue_size.load(Ordering::Relaxed) {
             self.batch.discard();
             self.notices.dropped += u64::from(n);
-            self.shared.dropped.fetch_add(n.into(), Ordering::Relaxed);
+            self.count_dropped(types);
             if !final_batch {
                 return;
             }
         }
         let n = self.batch.len();
+        let types = self.batch.by_type();
         self.shared.in_flight.fetch_add(n.into(), Ordering::AcqRel);
         let bytes = self
             .batch
@@ -291,7 +305,21 @@ impl<S: Sink> Loop<S> {
             self.shared.batches.fetch_add(1, Ordering::Relaxed);
         } else {
             self.shared.consumed(n);
-            self.shared.dropped.fetch_add(n.into(), Ordering::Relaxed);
+            self.count_dropped(types);
+        }
+    }
+
+    /// A batch never holds more than the queue may: it would always be dropped.
+    fn batch_limit(&self) -> u32 {
+        let q = self.shared.queue_size.load(Ordering::Relaxed);
+        self.max_batch
+            .min(u32::try_from(q).unwrap_or(u32::MAX))
+            .max(1)
+    }
+
+    fn count_dropped(&self, types: [u32; 3]) {
+        for (counter, n) in self.shared.dropped.iter().zip(types) {
+            counter.fetch_add(n.into(), Ordering::Relaxed);
         }
     }
 }

@@ -38,15 +38,18 @@ impl CtSocket {
             joined: Mutex::new(0),
         };
         s.set_rcvbuf(rcvbuf)?;
-        if reliable {
-            s.sock.set_broadcast_error(true)?;
-            s.sock.set_no_enobufs(true)?;
-        }
+        s.set_reliable(reliable)?;
         s.set_groups(groups)?;
         Ok(s)
     }
 
-    fn set_rcvbuf(&self, size: usize) -> io::Result<()> {
+    /// NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS, on or off.
+    pub fn set_reliable(&self, on: bool) -> io::Result<()> {
+        self.sock.set_broadcast_error(on)?;
+        self.sock.set_no_enobufs(on)
+    }
+
+    pub fn set_rcvbuf(&self, size: usize) -> io::Result<()> {
         let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
         let set = |opt| unsafe {
             libc::setsockopt(

@@ -74,6 +74,8 @@ impl Notices {
 pub struct BatchWriter {
     buf: Vec<u8>,
     count: u32,
+    /// Events in the batch per type (EventType::index), for the counters.
+    by_type: [u32; 3],
 }
 
 impl Default for BatchWriter {
@@ -87,6 +89,7 @@ impl BatchWriter {
         BatchWriter {
             buf: vec![0; HEADER_LEN],
             count: 0,
+            by_type: [0; 3],
         }
     }
 
@@ -96,6 +99,11 @@ impl BatchWriter {
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// Events in the batch per type: new, update, destroy.
+    pub fn by_type(&self) -> [u32; 3] {
+        self.by_type
     }
 
     pub fn push(&mut self, ev: &Event, time_ns: u64) {
@@ -177,6 +185,7 @@ impl BatchWriter {
         }
         b[bits_at..bits_at + 4].copy_from_slice(&bits.to_le_bytes());
         self.count += 1;
+        self.by_type[ev.kind.index()] += 1;
     }
 
     /// The finished batch; the writer is empty again afterwards.
@@ -191,15 +200,15 @@ impl BatchWriter {
         h[16..24].copy_from_slice(&notices.dropped.to_le_bytes());
         h[24..32].copy_from_slice(&notices.lost.to_le_bytes());
         self.count = 0;
+        self.by_type = [0; 3];
         out
     }
 
-    /// Throws the pending events away (the queue is full); returns how many.
-    pub fn discard(&mut self) -> u32 {
-        let n = self.count;
+    /// Throws the pending events away (the queue is full).
+    pub fn discard(&mut self) {
         self.buf.truncate(HEADER_LEN);
         self.count = 0;
-        n
+        self.by_type = [0; 3];
     }
 }
 
@@ -377,8 +386,11 @@ mod tests {
     fn discard_empties_the_batch() {
         let mut w = BatchWriter::new();
         w.push(&full_event(), 0);
-        assert_eq!(w.discard(), 1);
+        w.push(&Event::new(EventType::New, 2, 0), 0);
+        assert_eq!(w.by_type(), [1, 0, 1]);
+        w.discard();
         assert!(w.is_empty());
+        assert_eq!(w.by_type(), [0; 3]);
         assert_eq!(w.finish(Notices::default(), false).len(), HEADER_LEN);
     }
 }

@@ -4,14 +4,16 @@
 //! catch panics (`catch_unwind`) so none unwinds into Node; the reader
 //! thread catches its own.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ctlog_core::wire::{BatchWriter, Notices};
 use ctlog_core::{decode_message, EventType, Messages, Reader, ReaderOptions, Shared, Sink};
-use napi::bindgen_prelude::{Buffer, Function};
+use std::os::fd::AsRawFd;
+
+use napi::bindgen_prelude::{AsyncTask, Buffer, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Error, Result, Status};
+use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
 
 /// Options of a capture. The daemon passes every field from its config
@@ -35,19 +37,38 @@ pub struct CaptureOptions {
     pub reliable: Option<bool>,
 }
 
+/// A count per event type.
+#[napi(object)]
+pub struct TypeCounts {
+    pub new: i64,
+    pub update: i64,
+    pub destroy: i64,
+}
+
+impl TypeCounts {
+    fn of(a: &[AtomicU64; 3]) -> Self {
+        let n = |i: usize| a[i].load(Ordering::Relaxed) as i64;
+        TypeCounts {
+            new: n(0),
+            update: n(1),
+            destroy: n(2),
+        }
+    }
+}
+
 /// Counters of a capture since it started.
 #[napi(object)]
 pub struct CaptureStats {
-    /// Events decoded.
-    pub received: i64,
+    /// Events decoded, per type.
+    pub received: TypeCounts,
     /// Messages that could not be decoded.
     pub decode_errors: i64,
     /// ENOBUFS errors: times the kernel found the receive buffer full.
     pub enobufs: i64,
     /// Events the kernel dropped because the receive buffer was full.
     pub lost: i64,
-    /// Events dropped because the queue to JavaScript was full.
-    pub dropped: i64,
+    /// Events dropped because the queue to JavaScript was full, per type.
+    pub dropped: TypeCounts,
     /// Batches handed to JavaScript.
     pub batches: i64,
     /// Events handed to JavaScript and not yet consumed.
@@ -106,14 +127,105 @@ fn parse_events(names: Option<Vec<String>>) -> Result<Vec<EventType>> {
         .collect()
 }
 
-fn io_error(e: std::io::Error) -> Error {
-    let code = match e.raw_os_error() {
-        Some(1) => "EPERM",
-        Some(13) => "EACCES",
-        Some(93) => "EPROTONOSUPPORT",
-        _ => "EIO",
+/// The errno name JavaScript code tests for (as Node names them).
+fn errno_name(e: &std::io::Error) -> String {
+    let name = match e.raw_os_error() {
+        Some(libc::EPERM) => "EPERM",
+        Some(libc::EACCES) => "EACCES",
+        Some(libc::ENOENT) => "ENOENT",
+        Some(libc::EAGAIN) => "EAGAIN",
+        Some(libc::ECONNREFUSED) => "ECONNREFUSED",
+        Some(libc::ENOTCONN) => "ENOTCONN",
+        Some(libc::EMSGSIZE) => "EMSGSIZE",
+        Some(libc::ENOBUFS) => "ENOBUFS",
+        Some(libc::EPROTONOSUPPORT) => "EPROTONOSUPPORT",
+        Some(n) => return format!("E{n}"),
+        None => "EIO",
     };
-    Error::new(Status::GenericFailure, format!("{code}: {e}"))
+    name.to_string()
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::new(Status::GenericFailure, format!("{}: {e}", errno_name(&e)))
+}
+
+/// A connected unix datagram socket, for the local syslog socket (Node has
+/// none). Non-blocking: a full receiver queue is reported, never waited on
+/// in the JavaScript thread (`writable()` waits on the thread pool).
+#[napi]
+pub struct UnixDatagram {
+    sock: Option<Arc<std::os::unix::net::UnixDatagram>>,
+}
+
+#[napi]
+impl UnixDatagram {
+    /// Connects to the datagram socket at `path`; throws "ENOENT: ..." etc.
+    #[napi(factory)]
+    pub fn connect(path: String) -> Result<Self> {
+        let sock = std::os::unix::net::UnixDatagram::unbound().map_err(io_error)?;
+        sock.connect(&path).map_err(io_error)?;
+        sock.set_nonblocking(true).map_err(io_error)?;
+        Ok(UnixDatagram {
+            sock: Some(Arc::new(sock)),
+        })
+    }
+
+    /// Sends one datagram. Returns null when it was sent, else the errno
+    /// name: "EAGAIN" when the receiver's queue is full (see `writable`),
+    /// "ECONNREFUSED" when the receiver went away, "EMSGSIZE" when too long.
+    #[napi]
+    pub fn send(&self, data: Buffer) -> Option<String> {
+        let Some(sock) = self.sock.as_ref() else {
+            return Some("ENOTCONN".into());
+        };
+        match sock.send(&data) {
+            Ok(_) => None,
+            Err(e) => Some(errno_name(&e)),
+        }
+    }
+
+    /// Resolves true once the receiver's queue has room (POLLOUT), false
+    /// after `timeoutMs` or when closed. Waits on the libuv thread pool.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn writable(&self, timeout_ms: u32) -> AsyncTask<WaitWritable> {
+        AsyncTask::new(WaitWritable {
+            sock: self.sock.clone(),
+            timeout_ms,
+        })
+    }
+
+    #[napi]
+    pub fn close(&mut self) {
+        self.sock = None;
+    }
+}
+
+pub struct WaitWritable {
+    sock: Option<Arc<std::os::unix::net::UnixDatagram>>,
+    timeout_ms: u32,
+}
+
+impl Task for WaitWritable {
+    type Output = bool;
+    type JsValue = bool;
+
+    fn compute(&mut self) -> Result<bool> {
+        let Some(sock) = &self.sock else {
+            return Ok(false);
+        };
+        let mut fd = libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        let timeout = i32::try_from(self.timeout_ms).unwrap_or(i32::MAX);
+        let r = unsafe { libc::poll(&mut fd, 1, timeout) };
+        Ok(r > 0 && fd.revents & libc::POLLOUT != 0)
+    }
+
+    fn resolve(&mut self, _env: Env, output: bool) -> Result<bool> {
+        Ok(output)
+    }
 }
 
 /// Opens the conntrack socket, joins the groups for `events`, and starts the
@@ -166,6 +278,20 @@ impl Capture {
         }
     }
 
+    /// Applies a new receive buffer, queue size and reliable mode to the
+    /// running capture, on the same socket (used on reload).
+    #[napi]
+    pub fn reconfigure(&mut self, queue_size: u32, rcvbuf: u32, reliable: bool) -> Result<()> {
+        let r = self
+            .reader
+            .as_ref()
+            .ok_or_else(|| Error::new(Status::GenericFailure, "capture is stopped"))?;
+        r.reconfigure(queue_size.into(), rcvbuf as usize, reliable)
+            .map_err(io_error)?;
+        self.rcvbuf = r.socket().rcvbuf();
+        Ok(())
+    }
+
     /// Joins and leaves groups on the same socket (used on reload).
     #[napi]
     pub fn set_events(&self, events: Vec<String>) -> Result<()> {
@@ -179,13 +305,13 @@ impl Capture {
     #[napi]
     pub fn stats(&self) -> CaptureStats {
         let s = &self.shared;
-        let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed) as i64;
         CaptureStats {
-            received: n(&s.received),
+            received: TypeCounts::of(&s.received),
             decode_errors: n(&s.decode_errors),
             enobufs: n(&s.enobufs),
             lost: n(&s.lost),
-            dropped: n(&s.dropped),
+            dropped: TypeCounts::of(&s.dropped),
             batches: n(&s.batches),
             queued: n(&s.in_flight),
             rcvbuf: self.rcvbuf as i64,

@@ -1,0 +1,415 @@
+/**
+ * The configuration: VyOS's file accepted unchanged; every bad input (file,
+ * CTLOGD_* variable, flag) refused with one line naming where, the key, what
+ * is allowed and the value; precedence file < environment < flags; the
+ * README's key table generated from the schema.
+ *
+ * The CLI tests run bin/ctlogd.js, which needs `npm run build:ts` first.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, configKeys, loadConfig, type Config } from '../src/config.js';
+import { CTLOGD, ROOT } from './helpers/netns.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-config-'));
+// uid 65534 must reach the files of the permission test.
+chmodSync(dir, 0o755);
+after(() => rmSync(dir, { recursive: true, force: true }));
+let seq = 0;
+
+/** Writes a config file: a string as is, anything else as JSON. */
+function file(content: unknown): string {
+  const f = path.join(dir, `c${++seq}.json`);
+  writeFileSync(f, typeof content === 'string' ? content : JSON.stringify(content, null, 4));
+  return f;
+}
+
+/** The message loadConfig refuses with; fails the test if it accepts. */
+function refusal(opts: { path?: string; env?: NodeJS.ProcessEnv; args?: string[] }): string {
+  try {
+    loadConfig({ env: {}, ...opts });
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `not a ConfigError: ${(e as Error).stack}`);
+    assert.equal(e.exitCode, 78);
+    return e.message;
+  }
+  assert.fail(`accepted: ${JSON.stringify(opts)}`);
+}
+
+const E = { event: { new: {} } };
+const INT = (min: number, max: number) => `must be an integer from ${min} to ${max} \\(a number or a string of digits\\)`;
+const EVENT_ALLOWED = 'must be an object naming at least one event type \\(new, update, destroy\\), each \\{\\} for every protocol, or an object of the protocols to keep \\(tcp, udp, icmp, other\\), each \\{\\}';
+
+interface Bad {
+  /** The file: an object (written as JSON) or the exact text. */
+  conf: unknown;
+  env?: Record<string, string>;
+  args?: string[];
+  /** What the one line must match; `F` stands for `config <path>`. */
+  re: string;
+}
+
+const FILE = '^config \\S+: ';
+const catalogue: Bad[] = [
+  // Numbers: a JSON number or a string of decimal digits, in range.
+  { conf: { ...E, queue_size: 'abc' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "abc"$` },
+  { conf: { ...E, queue_size: 0 }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was 0$` },
+  { conf: { ...E, queue_size: '0' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "0"$` },
+  { conf: { ...E, queue_size: -1 }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was -1$` },
+  { conf: { ...E, queue_size: '-1' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "-1"$` },
+  { conf: { ...E, queue_size: 1.5 }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was 1.5$` },
+  { conf: { ...E, queue_size: 2147483648 }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was 2147483648$` },
+  { conf: { ...E, queue_size: '2147483648' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "2147483648"$` },
+  { conf: { ...E, queue_size: '1e3' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "1e3"$` },
+  { conf: { ...E, queue_size: ' 10' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was " 10"$` },
+  { conf: { ...E, queue_size: '0x10' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "0x10"$` },
+  { conf: { ...E, queue_size: '' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was ""$` },
+  { conf: { ...E, queue_size: null }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was null$` },
+  { conf: { ...E, queue_size: true }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was true$` },
+  { conf: { ...E, queue_size: [10] }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was \\[10\\]$` },
+  { conf: { ...E, queue_size: { a: { b: 1 } } }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was \\{"a":\\{"b":1\\}\\}$` },
+  { conf: `{"event": {"new": {}}, "queue_size": 1e999}`, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was Infinity$` },
+  { conf: { ...E, receive_buffer: 65535 }, re: `${FILE}receive_buffer: ${INT(65536, 2147483647)}: value was 65535$` },
+  { conf: { ...E, stats_interval: '86401' }, re: `${FILE}stats_interval: ${INT(0, 86400)}: value was "86401"$` },
+  { conf: { ...E, stats_interval: -1 }, re: `${FILE}stats_interval: ${INT(0, 86400)}: value was -1$` },
+  { conf: { ...E, syslog_port: 65536 }, re: `${FILE}syslog_port: ${INT(1, 65535)}: value was 65536$` },
+  { conf: { ...E, syslog_port: '0' }, re: `${FILE}syslog_port: ${INT(1, 65535)}: value was "0"$` },
+  // Enumerations: a string, one of the listed.
+  { conf: { ...E, log_level: 'warn' }, re: `${FILE}log_level: must be one of info, debug: value was "warn"$` },
+  { conf: { ...E, log_level: 'DEBUG' }, re: `${FILE}log_level: must be one of info, debug: value was "DEBUG"$` },
+  { conf: { ...E, log_level: 1 }, re: `${FILE}log_level: must be one of info, debug: value was 1$` },
+  { conf: { ...E, format: 'xml' }, re: `${FILE}format: must be one of vyos, conntrack, json: value was "xml"$` },
+  { conf: { ...E, format: ['vyos'] }, re: `${FILE}format: must be one of vyos, conntrack, json: value was \\["vyos"\\]$` },
+  { conf: { ...E, format: null }, re: `${FILE}format: must be one of vyos, conntrack, json: value was null$` },
+  { conf: { ...E, output: 'stderr' }, re: `${FILE}output: must be one of stdout, file, syslog: value was "stderr"$` },
+  { conf: { ...E, syslog_protocol: 'sctp' }, re: `${FILE}syslog_protocol: must be one of udp, tcp: value was "sctp"$` },
+  { conf: { ...E, syslog_facility: 'local8' }, re: `${FILE}syslog_facility: must be one of kern, user, .*, local7: value was "local8"$` },
+  // Lists.
+  { conf: { ...E, conntrack_options: ['bogus'] }, re: `${FILE}conntrack_options: must be a list of extended, timestamp, id, ktimestamp .*: value was \\["bogus"\\]$` },
+  { conf: { ...E, conntrack_options: 'extended,bogus' }, re: `${FILE}conntrack_options: must be a list of extended, timestamp, id, ktimestamp .*: value was "extended,bogus"$` },
+  { conf: { ...E, conntrack_options: [1] }, re: `${FILE}conntrack_options: must be a list of .*: value was \\[1\\]$` },
+  { conf: { ...E, conntrack_options: {} }, re: `${FILE}conntrack_options: must be a list of .*: value was \\{\\}$` },
+  // Booleans: true/false (also as strings; convict's own Boolean takes "0" and "no" as true).
+  { conf: { ...E, reliable: 'yes' }, re: `${FILE}reliable: must be true or false .*: value was "yes"$` },
+  { conf: { ...E, reliable: 1 }, re: `${FILE}reliable: must be true or false .*: value was 1$` },
+  { conf: { ...E, reliable: 'False' }, re: `${FILE}reliable: must be true or false .*: value was "False"$` },
+  { conf: { ...E, reliable: null }, re: `${FILE}reliable: must be true or false .*: value was null$` },
+  // Strings.
+  { conf: { ...E, output_file: 5 }, re: `${FILE}output_file: must be a file path \\(a string\\): value was 5$` },
+  { conf: { ...E, output_file: { path: '/x' } }, re: `${FILE}output_file: must be a file path \\(a string\\): value was \\{"path":"/x"\\}$` },
+  { conf: { ...E, output: 'file' }, re: `${FILE}output_file: must be a file path when output is "file" \\(set output_file, CTLOGD_OUTPUT_FILE or --output-file\\): value was ""$` },
+  { conf: { ...E, output: 'file', output_file: '' }, re: `${FILE}output_file: must be a file path when output is "file" .*: value was ""$` },
+  { conf: { ...E, syslog_host: 'log host' }, re: `${FILE}syslog_host: must be a host name or IP address without spaces, or empty .*: value was "log host"$` },
+  { conf: { ...E, syslog_host: 514 }, re: `${FILE}syslog_host: must be a host name .*: value was 514$` },
+  { conf: { ...E, syslog_socket: '' }, re: `${FILE}syslog_socket: must be a Unix socket path \\(a non-empty string\\): value was ""$` },
+  { conf: { ...E, syslog_tag: '' }, re: `${FILE}syslog_tag: must be 1 to 48 printable ASCII characters, no spaces .*: value was ""$` },
+  { conf: { ...E, syslog_tag: 'my tag' }, re: `${FILE}syslog_tag: must be 1 to 48 printable ASCII characters, no spaces .*: value was "my tag"$` },
+  { conf: { ...E, syslog_tag: 'x'.repeat(49) }, re: `${FILE}syslog_tag: must be 1 to 48 .*: value was "x{49}"$` },
+  { conf: { ...E, syslog_tag: 'tag\u00e9' }, re: `${FILE}syslog_tag: must be 1 to 48 printable ASCII .*: value was "tag\u00e9"$` },
+  // timestamp: {} as VyOS writes it.
+  { conf: { ...E, timestamp: true }, re: `${FILE}timestamp: must be \\{\\} \\(or absent\\): value was true$` },
+  { conf: { ...E, timestamp: '{}' }, re: `${FILE}timestamp: must be \\{\\} \\(or absent\\): value was "\\{\\}"$` },
+  { conf: { ...E, timestamp: { enable: 1 } }, re: `${FILE}timestamp: must be \\{\\} \\(or absent\\): value was \\{"enable":1\\}$` },
+  { conf: { ...E, timestamp: [] }, re: `${FILE}timestamp: must be \\{\\} \\(or absent\\): value was \\[\\]$` },
+  { conf: { ...E, timestamp: null }, re: `${FILE}timestamp: must be \\{\\} \\(or absent\\): value was null$` },
+  // event.
+  { conf: {}, re: `${FILE}event: missing; ${EVENT_ALLOWED}$` },
+  { conf: { queue_size: '10' }, re: `${FILE}event: missing; ${EVENT_ALLOWED}$` },
+  { conf: { event: {} }, re: `${FILE}event: ${EVENT_ALLOWED}: value was \\{\\}$` },
+  { conf: { event: [] }, re: `${FILE}event: ${EVENT_ALLOWED}: value was \\[\\]$` },
+  { conf: { event: null }, re: `${FILE}event: ${EVENT_ALLOWED}: value was null$` },
+  { conf: { event: '{"new": {}}' }, re: `${FILE}event: ${EVENT_ALLOWED}: value was "\\{\\\\"new\\\\": \\{\\}\\}"$` },
+  { conf: { event: 'new' }, re: `${FILE}event: ${EVENT_ALLOWED}: value was "new"$` },
+  { conf: { event: { create: {} } }, re: `${FILE}event: unknown event type "create"; allowed: new, update, destroy: value was \\{"create":\\{\\}\\}$` },
+  { conf: { event: { New: {} } }, re: `${FILE}event: unknown event type "New"; allowed: new, update, destroy: value was` },
+  { conf: `{"event": {"__proto__": {}}}`, re: `${FILE}event: unknown event type "__proto__"; allowed: new, update, destroy: value was \\{"__proto__":\\{\\}\\}$` },
+  { conf: { event: { new: { sctp: {} } } }, re: `${FILE}event.new: unknown protocol "sctp"; allowed: tcp, udp, icmp, other: value was \\{"sctp":\\{\\}\\}$` },
+  { conf: { event: { new: { icmpv6: {} } } }, re: `${FILE}event.new: unknown protocol "icmpv6"; allowed: tcp, udp, icmp, other: value was` },
+  { conf: { event: { new: { tcp: { x: 1 } } } }, re: `${FILE}event.new.tcp: must be \\{\\}: value was \\{"x":1\\}$` },
+  { conf: { event: { destroy: { udp: true } } }, re: `${FILE}event.destroy.udp: must be \\{\\}: value was true$` },
+  { conf: { event: { new: { tcp: [] } } }, re: `${FILE}event.new.tcp: must be \\{\\}: value was \\[\\]$` },
+  { conf: { event: { new: true } }, re: `${FILE}event.new: must be \\{\\} for every protocol, or an object of the protocols to keep \\(tcp, udp, icmp, other\\), each \\{\\}: value was true$` },
+  { conf: { event: { new: null } }, re: `${FILE}event.new: must be \\{\\} for every protocol, .*: value was null$` },
+  { conf: { event: { new: ['tcp'] } }, re: `${FILE}event.new: must be \\{\\} for every protocol, .*: value was \\["tcp"\\]$` },
+  { conf: { event: { update: 'tcp' } }, re: `${FILE}event.update: must be \\{\\} for every protocol, .*: value was "tcp"$` },
+  // Unknown keys.
+  { conf: { ...E, colour: 'red' }, re: `${FILE}colour: unknown key; allowed: event, queue_size, log_level, timestamp, format, .*, stats_interval: value was "red"$` },
+  { conf: { ...E, 'queue-size': '10' }, re: `${FILE}queue-size: unknown key; allowed: event, queue_size, .*: value was "10"$` },
+  { conf: { ...E, Format: 'json' }, re: `${FILE}Format: unknown key; allowed: .*: value was "json"$` },
+  { conf: { ...E, syslog: { host: 'x' } }, re: `${FILE}syslog: unknown key; allowed: .*: value was \\{"host":"x"\\}$` },
+  { conf: `{"event": {"new": {}}, "__proto__": {"queue_size": 1}}`, re: `${FILE}__proto__: unknown key; allowed: .*: value was \\{"queue_size":1\\}$` },
+  // Not an object, not JSON, empty.
+  { conf: [E], re: `${FILE}must be a JSON object with the keys event, queue_size, .*: value was \\[\\{"event":\\{"new":\\{\\}\\}\\}\\]$` },
+  { conf: '"event"', re: `${FILE}must be a JSON object with the keys .*: value was "event"$` },
+  { conf: 'null', re: `${FILE}must be a JSON object with the keys .*: value was null$` },
+  { conf: '42', re: `${FILE}must be a JSON object with the keys .*: value was 42$` },
+  { conf: '{\n    "event": {\n        "new": {},\n    }\n}\n', re: `${FILE}not valid JSON at line 4, column 5: Expected double-quoted property name$` },
+  { conf: '{\n  "event": {"new": tru}\n}', re: `${FILE}not valid JSON at line 2, column 23: Unexpected token '\\}'$` },
+  { conf: '{"event": {"new": {}}, "queue_size": [1,]}', re: `${FILE}not valid JSON at line 1, column 41: Unexpected token '\\]'$` },
+  { conf: "{'event': {}}", re: `${FILE}not valid JSON at line 1, column 2: Expected property name or '\\}'$` },
+  { conf: '{"event": {"new": {}}', re: `${FILE}not valid JSON at line 1, column 22: Expected ',' or '\\}' after property value$` },
+  { conf: '{"event": {"new": {}}} {}', re: `${FILE}not valid JSON at line 1, column 24: Unexpected non-whitespace character after JSON$` },
+  { conf: '{"event": {"new": {}}, "syslog_tag": "a\nb"}', re: `${FILE}not valid JSON at line 1, column 40: Bad control character in string literal$` },
+  { conf: '', re: `${FILE}is empty; a JSON object is expected` },
+  { conf: ' \n\t\n', re: `${FILE}is empty; a JSON object is expected` },
+  // The environment: the variable and the key are named.
+  { conf: E, env: { CTLOGD_QUEUE_SIZE: 'abc' }, re: `^CTLOGD_QUEUE_SIZE \\(queue_size\\): ${INT(1, 2147483647)}: value was "abc"$` },
+  { conf: E, env: { CTLOGD_QUEUE_SIZE: '' }, re: `^CTLOGD_QUEUE_SIZE \\(queue_size\\): ${INT(1, 2147483647)}: value was ""$` },
+  { conf: E, env: { CTLOGD_QUEUE_SIZE: '1e3' }, re: `^CTLOGD_QUEUE_SIZE \\(queue_size\\): ${INT(1, 2147483647)}: value was "1e3"$` },
+  { conf: E, env: { CTLOGD_RECEIVE_BUFFER: '64k' }, re: `^CTLOGD_RECEIVE_BUFFER \\(receive_buffer\\): ${INT(65536, 2147483647)}: value was "64k"$` },
+  { conf: E, env: { CTLOGD_RELIABLE: '0' }, re: `^CTLOGD_RELIABLE \\(reliable\\): must be true or false .*: value was "0"$` },
+  { conf: E, env: { CTLOGD_RELIABLE: 'yes' }, re: `^CTLOGD_RELIABLE \\(reliable\\): must be true or false .*: value was "yes"$` },
+  { conf: E, env: { CTLOGD_FORMAT: 'JSON' }, re: `^CTLOGD_FORMAT \\(format\\): must be one of vyos, conntrack, json: value was "JSON"$` },
+  { conf: E, env: { CTLOGD_LOG_LEVEL: 'trace' }, re: `^CTLOGD_LOG_LEVEL \\(log_level\\): must be one of info, debug: value was "trace"$` },
+  { conf: E, env: { CTLOGD_CONNTRACK_OPTIONS: 'extended;id' }, re: `^CTLOGD_CONNTRACK_OPTIONS \\(conntrack_options\\): must be a list of .*: value was "extended;id"$` },
+  { conf: E, env: { CTLOGD_SYSLOG_TAG: 'a\nb' }, re: `^CTLOGD_SYSLOG_TAG \\(syslog_tag\\): must be 1 to 48 .*: value was "a\\\\nb"$` },
+  { conf: E, env: { CTLOGD_SYSLOG_PORT: '70000' }, re: `^CTLOGD_SYSLOG_PORT \\(syslog_port\\): ${INT(1, 65535)}: value was "70000"$` },
+  { conf: E, env: { CTLOGD_OUTPUT: 'file' }, re: `${FILE}output_file: must be a file path when output is "file" .*: value was ""$` },
+  // Flags: the flag and the key are named; values are taken as typed (no "1e3" = 1000).
+  { conf: E, args: ['--queue-size', 'abc'], re: `^--queue-size \\(queue_size\\): ${INT(1, 2147483647)}: value was "abc"$` },
+  { conf: E, args: ['--queue-size', '1e3'], re: `^--queue-size \\(queue_size\\): ${INT(1, 2147483647)}: value was "1e3"$` },
+  { conf: E, args: ['--queue-size', '0x10'], re: `^--queue-size \\(queue_size\\): ${INT(1, 2147483647)}: value was "0x10"$` },
+  { conf: E, args: ['--queue-size', '1.0'], re: `^--queue-size \\(queue_size\\): ${INT(1, 2147483647)}: value was "1.0"$` },
+  { conf: E, args: ['--stats-interval=-1'], re: `^--stats-interval \\(stats_interval\\): ${INT(0, 86400)}: value was "-1"$` },
+  { conf: E, args: ['--format', 'xml'], re: `^--format \\(format\\): must be one of vyos, conntrack, json: value was "xml"$` },
+  { conf: E, args: ['--reliable', 'yes'], re: `^--reliable \\(reliable\\): must be true or false .*: value was "yes"$` },
+  { conf: E, args: ['--syslog-tag', 'a b'], re: `^--syslog-tag \\(syslog_tag\\): must be 1 to 48 .*: value was "a b"$` },
+  { conf: E, args: ['--conntrack-options', 'extended,x'], re: `^--conntrack-options \\(conntrack_options\\): must be a list of .*: value was "extended,x"$` },
+  { conf: E, args: ['--output', 'file'], re: `${FILE}output_file: must be a file path when output is "file" .*: value was ""$` },
+  { conf: E, args: ['--queue-size'], re: `^--queue-size \\(queue_size\\): needs a value; ${INT(1, 2147483647)}$` },
+  { conf: E, args: ['--frobnicate', '1'], re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval$` },
+  { conf: E, args: ['queue-size', '1'], re: `^queue-size: unknown flag; allowed: --queue-size, ` },
+  // A bad value is refused even when a later layer overrides it.
+  { conf: { ...E, queue_size: 'abc' }, env: { CTLOGD_QUEUE_SIZE: '10' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "abc"$` },
+  { conf: E, env: { CTLOGD_FORMAT: 'xml' }, args: ['--format', 'json'], re: `^CTLOGD_FORMAT \\(format\\): must be one of vyos, conntrack, json: value was "xml"$` },
+];
+
+test(`a catalogue of ${catalogue.length} bad configs: one line each, naming where, the key, what is allowed and the value`, () => {
+  assert.ok(catalogue.length >= 30);
+  for (const bad of catalogue) {
+    const f = file(bad.conf);
+    const msg = refusal({ path: f, env: bad.env, args: bad.args });
+    const input = JSON.stringify({ conf: bad.conf, env: bad.env, args: bad.args });
+    assert.doesNotMatch(msg, /[\n\r]/, `${input}: more than one line: ${msg}`);
+    assert.match(msg, new RegExp(bad.re), input);
+    // The file is named whenever the problem is in it.
+    if (bad.re.startsWith(FILE)) assert.ok(msg.startsWith(`config ${f}: `), msg);
+    // convict's own wording never leaks out.
+    assert.doesNotMatch(msg, /must be of type|possible values|configuration param|not declared in the schema/, msg);
+  }
+});
+
+test('files that cannot be read: missing, a directory, not a directory on the way, a control character in the path', () => {
+  assert.match(refusal({ path: path.join(dir, 'nope.json') }), /^config \S+nope\.json: cannot read: no such file; a JSON file is expected$/);
+  const sub = path.join(dir, 'a-directory.json');
+  mkdirSync(sub);
+  assert.match(refusal({ path: sub }), /^config \S+a-directory\.json: cannot read: is a directory; a JSON file is expected$/);
+  assert.match(refusal({ path: path.join(file(E), 'x') }), /: cannot read: a component of the path is not a directory; a JSON file is expected$/);
+  assert.match(refusal({ path: '' }), /^config : cannot read: no such file; a JSON file is expected$/);
+  const msg = refusal({ path: path.join(dir, 'new\nline.json') });
+  assert.match(msg, /^config \S+new\\x0aline\.json: cannot read: no such file/);
+  assert.doesNotMatch(msg, /\n/);
+});
+
+// ----- the real CLI -----
+
+/** Without the caller's CTLOGD_* variables, plus `extra`. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CTLOGD_')));
+  return { ...env, ...extra };
+}
+
+function cli(args: string[], env: Record<string, string> = {}, user?: string) {
+  const cmd = user ? 'setpriv' : process.execPath;
+  const argv = user
+    ? [`--reuid=${user}`, `--regid=${user}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, CTLOGD, ...args]
+    : [CTLOGD, ...args];
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 10000, env: cleanEnv(env) });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function assertCliRefuses(r: ReturnType<typeof cli>, re: RegExp): void {
+  assert.equal(r.code, 78, r.err);
+  assert.equal(r.out, '');
+  assert.match(r.err, /^ctlogd: [^\n]*\n$/, `not exactly one line: ${JSON.stringify(r.err)}`);
+  assert.match(r.err.trimEnd(), re);
+}
+
+test('the CLI: exit 78, one line on stderr, nothing on stdout', () => {
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [['-c', file({ ...E, queue_size: 'abc' })], {}, /^ctlogd: config \S+: queue_size: must be an integer from 1 to 2147483647 .*: value was "abc"$/],
+    [['-c', file({ event: [] })], {}, /^ctlogd: config \S+: event: must be an object naming at least one event type .*: value was \[\]$/],
+    [['-c', file({ event: { new: { tcp: { x: 1 } } } })], {}, /^ctlogd: config \S+: event\.new\.tcp: must be \{\}: value was \{"x":1\}$/],
+    [['-c', file({ ...E, colour: 'red' })], {}, /^ctlogd: config \S+: colour: unknown key; allowed: event, .*: value was "red"$/],
+    [['-c', file('{\n  "event": {"new": {}},\n}\n')], {}, /^ctlogd: config \S+: not valid JSON at line 3, column 1: Expected double-quoted property name$/],
+    [['-c', file('')], {}, /^ctlogd: config \S+: is empty; a JSON object is expected/],
+    [['-c', file('[]')], {}, /^ctlogd: config \S+: must be a JSON object with the keys .*: value was \[\]$/],
+    [['-c', path.join(dir, 'missing.json')], {}, /^ctlogd: config \S+missing\.json: cannot read: no such file; a JSON file is expected$/],
+    [['-c', dir], {}, /^ctlogd: config \S+: cannot read: is a directory; a JSON file is expected$/],
+    [['-c', file(E)], { CTLOGD_QUEUE_SIZE: 'abc' }, /^ctlogd: CTLOGD_QUEUE_SIZE \(queue_size\): must be an integer from 1 to 2147483647 .*: value was "abc"$/],
+    [['-c', file(E)], { CTLOGD_RELIABLE: 'no' }, /^ctlogd: CTLOGD_RELIABLE \(reliable\): must be true or false .*: value was "no"$/],
+    [['-c', file(E), '--queue-size', 'abc'], {}, /^ctlogd: --queue-size \(queue_size\): must be an integer from 1 to 2147483647 .*: value was "abc"$/],
+    [['--format', 'xml'], {}, /^ctlogd: --format \(format\): must be one of vyos, conntrack, json: value was "xml"$/],
+    [['-c', file(E), '--syslog-port', '0'], {}, /^ctlogd: --syslog-port \(syslog_port\): must be an integer from 1 to 65535 .*: value was "0"$/],
+  ];
+  for (const [args, env, re] of cases) assertCliRefuses(cli(args, env), re);
+});
+
+test('the CLI: a file it has no permission to read (mode 000, uid 65534)', () => {
+  const f = file(E);
+  chmodSync(f, 0o000);
+  assertCliRefuses(cli(['-c', f], {}, '65534'), /^ctlogd: config \S+: cannot read: permission denied \(uid 65534\); a JSON file is expected$/);
+});
+
+// ----- accepted -----
+
+const DEFAULTS: Omit<Config, 'event'> = {
+  queueSize: 100000,
+  logLevel: 'info',
+  timestamp: false,
+  format: 'vyos',
+  conntrackOptions: [],
+  receiveBuffer: 67108864,
+  reliable: false,
+  output: 'stdout',
+  outputFile: '',
+  syslog: { host: '', port: 514, protocol: 'udp', socket: '/dev/log', facility: 'daemon', tag: 'ctlogd' },
+  statsInterval: 0,
+};
+
+test('VyOS files are accepted unchanged', () => {
+  const cases: Array<[string, Config]> = [
+    // SPEC §2.1, as VyOS writes it.
+    [
+      '{\n    "event": {\n        "destroy": {},\n        "new": {\n            "tcp": {},\n            "udp": {}\n        }\n    },\n' +
+        '    "log_level": "debug",\n    "queue_size": "10000",\n    "timestamp": {}\n}\n',
+      { ...DEFAULTS, event: { destroy: {}, new: { tcp: {}, udp: {} } }, logLevel: 'debug', queueSize: 10000, timestamp: true },
+    ],
+    ['{"event":{"update":{"other":{}}},"queue_size":"1"}', { ...DEFAULTS, event: { update: { other: {} } }, queueSize: 1 }],
+    ['{"event": {"new": {}, "update": {}, "destroy": {}}}', { ...DEFAULTS, event: { new: {}, update: {}, destroy: {} } }],
+    [
+      '{"event": {"destroy": {"icmp": {}, "other": {}, "tcp": {}, "udp": {}}}, "log_level": "info", "queue_size": "2147483647"}',
+      { ...DEFAULTS, event: { destroy: { icmp: {}, other: {}, tcp: {}, udp: {} } }, queueSize: 2147483647 },
+    ],
+    ['{"event": {"new": {"icmp": {}}, "destroy": {"icmp": {}}}, "timestamp": {}}', { ...DEFAULTS, event: { new: { icmp: {} }, destroy: { icmp: {} } }, timestamp: true }],
+    // Numbers as numbers too, and ctlogd's own keys beside VyOS's.
+    [
+      '{"event": {"new": {}}, "queue_size": 500, "format": "json", "output": "file", "output_file": "/var/log/ctlogd/events.log", "reliable": true, ' +
+        '"receive_buffer": "65536", "conntrack_options": "extended,id", "syslog_port": "1514", "stats_interval": "60"}',
+      {
+        ...DEFAULTS,
+        event: { new: {} },
+        queueSize: 500,
+        format: 'json',
+        output: 'file',
+        outputFile: '/var/log/ctlogd/events.log',
+        reliable: true,
+        receiveBuffer: 65536,
+        conntrackOptions: ['extended', 'id'],
+        syslog: { ...DEFAULTS.syslog, port: 1514 },
+        statsInterval: 60,
+      },
+    ],
+    // A byte-order mark some editors add.
+    ['\ufeff{"event": {"destroy": {}}}', { ...DEFAULTS, event: { destroy: {} } }],
+  ];
+  for (const [text, want] of cases) assert.deepEqual(loadConfig({ path: file(text), env: {} }), want, text);
+  // Without --config: every event type and protocol.
+  assert.deepEqual(loadConfig({ env: {} }), { ...DEFAULTS, event: { new: {}, update: {}, destroy: {} } });
+});
+
+test('every combination of event types and protocols is accepted as written', () => {
+  const protos = ['tcp', 'udp', 'icmp', 'other'];
+  // Per type: absent, {} (every protocol), or one of the 15 non-empty protocol sets.
+  const choices: Array<Record<string, object> | undefined> = [undefined, {}];
+  for (let m = 1; m < 16; m++) choices.push(Object.fromEntries(protos.filter((_, i) => m & (1 << i)).map((p) => [p, {}])));
+  let n = 0;
+  for (const nw of choices) {
+    for (const up of choices) {
+      for (const de of choices) {
+        const event = Object.fromEntries(Object.entries({ new: nw, update: up, destroy: de }).filter(([, v]) => v !== undefined));
+        if (Object.keys(event).length === 0) continue;
+        const c = loadConfig({ path: file({ event, queue_size: '10000', timestamp: {} }), env: {} });
+        assert.deepEqual(c.event, event);
+        n++;
+      }
+    }
+  }
+  assert.equal(n, 17 ** 3 - 1);
+});
+
+// ----- precedence -----
+
+/** Per key with a variable and a flag: a file value, an env value, a flag value, and how Config shows each. */
+const LAYERS: Record<string, { values: [unknown, string, string]; want: [unknown, unknown, unknown]; get: (c: Config) => unknown }> = {
+  queue_size: { values: ['10', '20', '30'], want: [10, 20, 30], get: (c) => c.queueSize },
+  log_level: { values: ['debug', 'info', 'debug'], want: ['debug', 'info', 'debug'], get: (c) => c.logLevel },
+  format: { values: ['conntrack', 'json', 'vyos'], want: ['conntrack', 'json', 'vyos'], get: (c) => c.format },
+  conntrack_options: { values: [['id'], 'extended', 'timestamp,ktimestamp'], want: [['id'], ['extended'], ['timestamp', 'ktimestamp']], get: (c) => c.conntrackOptions },
+  receive_buffer: { values: [65536, '131072', '262144'], want: [65536, 131072, 262144], get: (c) => c.receiveBuffer },
+  reliable: { values: [true, 'false', 'true'], want: [true, false, true], get: (c) => c.reliable },
+  output: { values: ['syslog', 'stdout', 'syslog'], want: ['syslog', 'stdout', 'syslog'], get: (c) => c.output },
+  output_file: { values: ['/a', '/b', '/c'], want: ['/a', '/b', '/c'], get: (c) => c.outputFile },
+  syslog_host: { values: ['log.example', '192.0.2.1', ''], want: ['log.example', '192.0.2.1', ''], get: (c) => c.syslog.host },
+  syslog_port: { values: [1, '2', '3'], want: [1, 2, 3], get: (c) => c.syslog.port },
+  syslog_protocol: { values: ['tcp', 'udp', 'tcp'], want: ['tcp', 'udp', 'tcp'], get: (c) => c.syslog.protocol },
+  syslog_socket: { values: ['/a', '/b', '/c'], want: ['/a', '/b', '/c'], get: (c) => c.syslog.socket },
+  syslog_facility: { values: ['local0', 'local1', 'kern'], want: ['local0', 'local1', 'kern'], get: (c) => c.syslog.facility },
+  syslog_tag: { values: ['a', 'b', 'c'], want: ['a', 'b', 'c'], get: (c) => c.syslog.tag },
+  stats_interval: { values: [5, '6', '7'], want: [5, 6, 7], get: (c) => c.statsInterval },
+};
+
+test('precedence: file < CTLOGD_* environment < flags, for every key that has them', () => {
+  const keys = configKeys().filter((k) => k.env || k.arg);
+  assert.deepEqual(keys.map((k) => k.key).sort(), Object.keys(LAYERS).sort(), 'LAYERS must cover every key with a variable or a flag');
+  for (const k of keys) {
+    const { values: [inFile, inEnv, inFlag], want, get } = LAYERS[k.key];
+    assert.ok(k.env && k.arg, `${k.key}: both a variable and a flag`);
+    const f = file({ ...E, [k.key]: inFile });
+    const env = { [k.env]: inEnv };
+    const args = [`--${k.arg}`, inFlag];
+    assert.deepEqual(get(loadConfig({ path: f, env: {} })), want[0], `${k.key}: the file`);
+    assert.deepEqual(get(loadConfig({ path: f, env })), want[1], `${k.key}: ${k.env} over the file`);
+    assert.deepEqual(get(loadConfig({ path: f, env, args })), want[2], `${k.key}: --${k.arg} over both`);
+    assert.deepEqual(get(loadConfig({ path: f, env: {}, args })), want[2], `${k.key}: --${k.arg} over the file`);
+    assert.deepEqual(get(loadConfig({ path: file(E), env })), want[1], `${k.key}: ${k.env} over the default`);
+  }
+  // As the CLI hands a boolean flag over, and in the --key=value form.
+  assert.equal(loadConfig({ path: file({ ...E, reliable: false }), env: {}, args: ['--reliable', 'true'] }).reliable, true);
+  assert.equal(loadConfig({ path: file(E), env: {}, args: ['--queue-size=42'] }).queueSize, 42);
+  // output file with its path from another layer.
+  const c = loadConfig({ path: file({ ...E, output: 'file' }), env: { CTLOGD_OUTPUT_FILE: '/var/log/x' } });
+  assert.deepEqual([c.output, c.outputFile], ['file', '/var/log/x']);
+  // The last of a repeated flag wins.
+  assert.equal(loadConfig({ path: file(E), env: {}, args: ['--format', 'json', '--format', 'conntrack'] }).format, 'conntrack');
+});
+
+// ----- documentation -----
+
+test('configKeys: every key documented, with a variable and a flag named after it', () => {
+  for (const k of configKeys()) {
+    assert.ok(k.doc.length > 10 && k.allowed.length > 0, k.key);
+    if (k.env) assert.equal(k.env, `CTLOGD_${k.key.toUpperCase()}`);
+    if (k.arg) assert.equal(k.arg, k.key.replace(/_/g, '-'));
+  }
+  // The documented defaults are what a config without the key gets.
+  const byKey = Object.fromEntries(configKeys().map((k) => [k.key, k.default]));
+  const c = loadConfig({ env: {} });
+  assert.deepEqual(
+    [c.event, c.queueSize, c.format, c.receiveBuffer, c.syslog.port, c.syslog.tag, c.statsInterval],
+    [byKey.event, byKey.queue_size, byKey.format, byKey.receive_buffer, byKey.syslog_port, byKey.syslog_tag, byKey.stats_interval],
+  );
+});
+
+test('the README key table is what scripts/config-doc.ts generates', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/config-doc.ts')], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const m = /<!-- config-keys:start -->\n([\s\S]*?)<!-- config-keys:end -->/.exec(readme);
+  assert.ok(m, 'README.md has the config-keys markers');
+  assert.equal(m[1].trim(), r.stdout.trim(), 'README.md is out of date: npx tsx scripts/config-doc.ts --write');
+});

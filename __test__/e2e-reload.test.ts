@@ -1,0 +1,144 @@
+/**
+ * The service over time, on real kernel events: SIGHUP reloads on the same
+ * socket without losing an event, a bad new config is refused and the old
+ * one kept, a file output follows logrotate (rename, then HUP), counters on
+ * SIGUSR1 and every stats_interval.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { checkPrerequisites, CTLOGD, Lines, Netns, startCtlogd, stats, stop, TRAFFIC } from './helpers/netns.js';
+
+function tmp(): string {
+  return mkdtempSync(path.join(tmpdir(), 'ctlogd-reload-'));
+}
+
+interface J {
+  type: string;
+  proto: string;
+  orig: { dport?: number };
+}
+
+const parse = (lines: string[]) => lines.filter(Boolean).map((l) => JSON.parse(l) as J);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('SIGHUP under continuous traffic: several reloads, every flow logged once', async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('reload');
+  t.after(() => ns.destroy());
+  const dir = tmp();
+  const conf = path.join(dir, 'ctlogd.json');
+  const write = (o: object) => writeFileSync(conf, JSON.stringify({ event: { new: { udp: {} }, destroy: {} }, format: 'json', ...o }));
+  write({});
+  const out = await startCtlogd(ns, ['-c', conf]);
+  const n = 3000;
+  const gen = new Lines(ns.spawn(process.execPath, [TRAFFIC, `udpstream:${n}:20000:3000`]));
+  // Five reloads while the flows are being made, each changing something.
+  const changes = [{ queue_size: '50000' }, { receive_buffer: 8388608 }, { log_level: 'debug' }, { stats_interval: 1 }, { queue_size: 100000 }];
+  for (const c of changes) {
+    await sleep(450);
+    write(c);
+    out.child.kill('SIGHUP');
+  }
+  assert.equal(await gen.exited, 0, gen.stderr);
+  ns.exec('conntrack', ['-F']);
+  assert.equal(await stop(out), 0);
+  assert.equal(out.stderr.match(/configuration reloaded/g)?.length, changes.length, out.stderr);
+  const evs = parse(out.lines);
+  const ports = (type: string) => evs.filter((e) => e.type === type && e.proto === 'udp').map((e) => e.orig.dport!);
+  const want = Array.from({ length: n }, (_, i) => 20000 + i);
+  assert.deepEqual(ports('new'), want, 'every NEW, once, in order');
+  assert.deepEqual(ports('destroy').sort((a, b) => a - b), want, 'every DESTROY, once');
+  assert.doesNotMatch(out.stderr, /overflow|queue full|refused/);
+  const s = stats(out.stderr);
+  assert.equal(s['written.new'], n);
+  assert.equal(s['written.destroy'], n);
+});
+
+test('SIGHUP changes the groups on the same socket; a bad config is refused and the old one kept', async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('regroup');
+  t.after(() => ns.destroy());
+  const dir = tmp();
+  const conf = path.join(dir, 'ctlogd.json');
+  writeFileSync(conf, JSON.stringify({ event: { new: {} }, format: 'json' }));
+  const out = await startCtlogd(ns, ['-c', conf]);
+  ns.traffic('udpsend:6001');
+  // Only DESTROY from now on: NEW is left, DESTROY joined.
+  writeFileSync(conf, JSON.stringify({ event: { destroy: {} }, format: 'json' }));
+  out.child.kill('SIGHUP');
+  await out.until(() => out.stderr.includes('configuration reloaded'), 'the reload');
+  ns.traffic('udpsend:6002');
+  // A bad config: refused in one line, the running one stays.
+  writeFileSync(conf, JSON.stringify({ event: { destroy: { sctp: {} } }, format: 'json' }));
+  out.child.kill('SIGHUP');
+  await out.until(() => out.stderr.includes('reload refused'), 'the refusal');
+  ns.exec('conntrack', ['-F']);
+  assert.equal(await stop(out), 0);
+  assert.match(out.stderr, /^ctlogd: error: reload refused, keeping the running config: config .*ctlogd\.json: event\.destroy: unknown protocol "sctp"; allowed: tcp, udp, icmp, other: value was \{"sctp":\{\}\}$/m);
+  const seen = parse(out.lines).map((e) => `${e.type} ${e.orig.dport}`);
+  assert.deepEqual(seen.slice(0, 1), ['new 6001']);
+  assert.deepEqual(seen.slice(1).sort(), ['destroy 6001', 'destroy 6002']);
+});
+
+test('file output: appended, and reopened on SIGHUP after logrotate renames it', async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('rotate');
+  t.after(() => ns.destroy());
+  const dir = tmp();
+  const file = path.join(dir, 'conntrack.log');
+  writeFileSync(file, 'a line from before\n');
+  const out = await startCtlogd(ns, ['--format', 'json', '--output', 'file', '--output-file', file]);
+  ns.traffic('udpflood:500:30000');
+  await sleep(300);
+  renameSync(file, `${file}.1`);
+  out.child.kill('SIGHUP');
+  await out.until(() => out.stderr.includes('configuration reloaded'), 'the reload');
+  ns.traffic('udpflood:700:40000');
+  assert.equal(await stop(out), 0);
+  assert.deepEqual(out.lines, [], 'nothing on stdout');
+  const before = readFileSync(`${file}.1`, 'utf8').split('\n').filter(Boolean);
+  const after = parse(readFileSync(file, 'utf8').split('\n'));
+  assert.equal(before[0], 'a line from before', 'appended, not truncated');
+  assert.deepEqual(parse(before.slice(1)).map((e) => e.orig.dport), Array.from({ length: 500 }, (_, i) => 30000 + i));
+  assert.deepEqual(after.map((e) => e.orig.dport), Array.from({ length: 700 }, (_, i) => 40000 + i));
+});
+
+test('file output that cannot be opened: one line, exit 73', () => {
+  const dir = tmp();
+  const res = spawnSync(process.execPath, [CTLOGD, '--output', 'file', '--output-file', path.join(dir, 'no/such/dir/x.log')], { encoding: 'utf8' });
+  assert.equal(res.status, 73, res.stderr);
+  assert.match(res.stderr, /^ctlogd: output_file .*x\.log: cannot open for appending: ENOENT\n$/);
+});
+
+test('counters: per event type on SIGUSR1 and every stats_interval', async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('stats');
+  t.after(() => ns.destroy());
+  const dir = tmp();
+  const conf = path.join(dir, 'ctlogd.json');
+  writeFileSync(conf, JSON.stringify({ event: { new: { tcp: {} }, update: {}, destroy: {} }, format: 'json', stats_interval: '1' }));
+  const out = await startCtlogd(ns, ['-c', conf]);
+  ns.traffic('udp:5300', 'tcp:7000');
+  ns.exec('conntrack', ['-F']);
+  await sleep(200);
+  out.child.kill('SIGUSR1');
+  await out.until(() => (out.stderr.match(/stats: /g)?.length ?? 0) >= 2, 'a SIGUSR1 and an interval line', 5000);
+  const s = stats(out.stderr);
+  const evs = parse(out.lines);
+  const count = (type: string) => evs.filter((e) => e.type === type).length;
+  // udp NEW is filtered (new: tcp only); its UPDATE and DESTROY are not.
+  assert.equal(s['received.new'], 2);
+  assert.equal(s['filtered.new'], 1);
+  assert.equal(s['written.new'], count('new'));
+  assert.equal(s['written.update'], count('update'));
+  assert.equal(s['written.destroy'], 2);
+  assert.equal(s.written, evs.length);
+  assert.equal(s.received, s.filtered + s.written);
+  assert.equal(s.lost + s.dropped + s.decode_errors, 0);
+  assert.equal(await stop(out), 0);
+  assert.ok((out.stderr.match(/stats: /g)?.length ?? 0) >= 3, 'and once at exit');
+});

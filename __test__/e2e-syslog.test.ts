@@ -1,0 +1,333 @@
+/**
+ * The syslog output against a real rsyslog, on real kernel events. Each
+ * test makes a network namespace and starts rsyslogd in it with its own
+ * config and work directory in a temp dir, listening on loopback UDP and TCP
+ * (imudp, imtcp) and on a unix socket in the temp dir (imuxsock, rsyslog's
+ * defaults for it, as for /dev/log), and writing what each input receives to
+ * its own file with the raw fields to check. A second ctlogd writing to
+ * stdout is the reference: rsyslog must have every one of its lines, intact
+ * and in order, with the right PRI, APP-NAME and PROCID.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { checkPrerequisites, marker, Netns, startCtlogd, stop, type Lines } from './helpers/netns.js';
+
+const PORT = 5514;
+type Kind = 'udp' | 'tcp' | 'unix';
+
+/** Facility codes (RFC 5424) of the facilities used here; severity is info (6). */
+const PRI = { daemon: 3 * 8 + 6, user: 1 * 8 + 6, local3: 19 * 8 + 6, local7: 23 * 8 + 6 };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function checkRsyslog(): void {
+  try {
+    execFileSync('sh', ['-c', 'command -v rsyslogd'], { stdio: 'ignore' });
+  } catch {
+    throw new Error("the syslog end-to-end tests need 'rsyslogd' (Debian package rsyslog)");
+  }
+}
+
+/** One message as rsyslog parsed it. */
+interface Received {
+  pri: number;
+  app: string;
+  procid: string;
+  msgid: string;
+  sd: string;
+  msg: string;
+}
+
+/** rsyslogd in a test namespace, with files of what it received per input. */
+class Rsyslog {
+  readonly socket: string;
+  private readonly conf: string;
+  private readonly pidfile: string;
+  private proc?: ChildProcess;
+  private stderr = '';
+
+  constructor(
+    private readonly ns: Netns,
+    private readonly dir: string,
+  ) {
+    this.socket = path.join(dir, 'log');
+    this.conf = path.join(dir, 'rsyslog.conf');
+    this.pidfile = path.join(dir, 'rsyslogd.pid');
+    mkdirSync(path.join(dir, 'work'));
+    const file = (k: Kind) => path.join(dir, `${k}.log`);
+    writeFileSync(
+      this.conf,
+      `# Messages must reach the files unaltered: no #011 for a tab.
+global(workDirectory="${dir}/work" maxMessageSize="64k" parser.escapeControlCharactersOnReceive="off")
+module(load="imuxsock" SysSock.Use="off")
+module(load="imudp")
+module(load="imtcp")
+# The raw fields, then | and the message exactly as parsed.
+template(name="fields" type="string" string="%pri% %app-name% %procid% %msgid% %structured-data%|%msg%\\n")
+ruleset(name="udp") { action(type="omfile" file="${file('udp')}" template="fields") }
+ruleset(name="tcp") { action(type="omfile" file="${file('tcp')}" template="fields") }
+ruleset(name="unix") { action(type="omfile" file="${file('unix')}" template="fields") }
+input(type="imudp" address="127.0.0.1" port="${PORT}" rcvbufSize="4m" ruleset="udp")
+input(type="imtcp" address="127.0.0.1" port="${PORT}" ruleset="tcp")
+input(type="imuxsock" socket="${this.socket}" ratelimit.interval="0" ruleset="unix")
+`,
+    );
+  }
+
+  /** Starts rsyslogd and waits until all three inputs listen. */
+  async start(): Promise<void> {
+    const p = this.ns.spawn('rsyslogd', ['-n', '-f', this.conf, '-i', this.pidfile]);
+    this.proc = p;
+    p.stdout!.resume();
+    p.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    const deadline = Date.now() + 10000;
+    for (;;) {
+      if (p.exitCode !== null) throw new Error(`rsyslogd exited (${p.exitCode}):\n${this.stderr}`);
+      const listening = this.ns.exec('ss', ['-Hlntu']);
+      if (existsSync(this.socket) && listening.includes(`127.0.0.1:${PORT} `) && listening.split(`127.0.0.1:${PORT} `).length === 3) return;
+      if (Date.now() > deadline) throw new Error(`rsyslogd did not listen:\n${listening}\n${this.stderr}`);
+      await sleep(50);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    p.kill('SIGTERM');
+    await once(p, 'exit');
+  }
+
+  received(kind: Kind): Received[] {
+    const file = path.join(this.dir, `${kind}.log`);
+    if (!existsSync(file)) return [];
+    const text = readFileSync(file, 'utf8');
+    return text
+      .split('\n')
+      .slice(0, -1) // a line still being written has no newline yet
+      .map((l) => {
+        const m = /^(\d+) (\S+) (\S+) (\S+) (\S+)\|(.*)$/.exec(l);
+        assert.ok(m, `unexpected line in ${kind}.log: ${JSON.stringify(l)}`);
+        return { pri: Number(m[1]), app: m[2], procid: m[3], msgid: m[4], sd: m[5], msg: m[6] };
+      });
+  }
+
+  /** Waits until `n` messages have arrived on `kind`, and returns them. */
+  async until(kind: Kind, n: number, ms = 10000): Promise<Received[]> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const got = this.received(kind);
+      if (got.length >= n) return got;
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${n} messages on ${kind}, have ${got.length}:\n${got.map((r) => r.msg).join('\n')}\nrsyslogd stderr:\n${this.stderr}`);
+      }
+      await sleep(50);
+    }
+  }
+}
+
+/**
+ * A namespace whose syslog traffic conntrack does not see: otherwise every
+ * message to rsyslog would make events of its own (a TCP connection's
+ * states, a flow re-created after `conntrack -F`), and the two ctlogds,
+ * which stop at different times, would not see the same ones.
+ */
+function setup(t: TestContext, tag: string): { ns: Netns; rs: Rsyslog } {
+  checkPrerequisites();
+  checkRsyslog();
+  const ns = new Netns(tag);
+  const dir = mkdtempSync(path.join(tmpdir(), `ctlogd-${tag}-`));
+  t.after(() => {
+    ns.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  ns.nft(`add table inet ctlogd_syslog
+    add chain inet ctlogd_syslog out { type filter hook output priority raw; }
+    add chain inet ctlogd_syslog pre { type filter hook prerouting priority raw; }
+    add rule inet ctlogd_syslog out udp dport ${PORT} notrack
+    add rule inet ctlogd_syslog out tcp dport ${PORT} notrack
+    add rule inet ctlogd_syslog out tcp sport ${PORT} notrack
+    add rule inet ctlogd_syslog pre udp dport ${PORT} notrack
+    add rule inet ctlogd_syslog pre tcp dport ${PORT} notrack
+    add rule inet ctlogd_syslog pre tcp sport ${PORT} notrack`);
+  return { ns, rs: new Rsyslog(ns, dir) };
+}
+
+/** The flags that point ctlogd at this test's rsyslog. */
+function destination(kind: Kind, rs: Rsyslog): string[] {
+  if (kind === 'unix') return ['--output', 'syslog', '--syslog-socket', rs.socket];
+  return ['--output', 'syslog', '--syslog-host', '127.0.0.1', '--syslog-port', String(PORT), '--syslog-protocol', kind];
+}
+
+/** IPv4 and IPv6, TCP, UDP and ICMP flows, then a flush: NEW, UPDATE and DESTROY lines. */
+function traffic(ns: Netns): void {
+  ns.traffic('tcp:7000', 'udp:5300', 'ping', 'ping@::1', 'udp:5301@::1');
+  ns.exec('conntrack', ['-F']);
+}
+
+/**
+ * The message text as ctlogd sent it. Remote messages are RFC 5424 and
+ * rsyslog's %msg% is MSG exactly. The local socket gets the syslog(3) format
+ * `TAG[PID]: MSG`, whose MSG is, for rsyslog, everything after the colon:
+ * the space after it included.
+ */
+function text(kind: Kind, r: Received): string {
+  if (kind !== 'unix') return r.msg;
+  assert.ok(r.msg.startsWith(' '), `no space after the tag: ${JSON.stringify(r.msg)}`);
+  return r.msg.slice(1);
+}
+
+/**
+ * What two ctlogds may print differently for the same event, as each reader
+ * sees it at its own time: the time it read the event (`conntrack -o
+ * timestamp`'s prefix, json's time and time_ns), and the name of the process
+ * behind a portid, looked up in /proc then (that process may have exited in
+ * between, as `conntrack -F` does). Masked on both sides; everything else
+ * must match byte for byte.
+ */
+function sameEvent(line: string): string {
+  return line
+    .replace(/^\[\d{8,}\.\d{6}\]\t/, '[READ TIME]\t')
+    .replace(/"time":"[^"]+","time_ns":"\d+"/, '"time":"READ TIME"')
+    .replace(/ progname=\S+/, '')
+    .replace(/,"progname":"[^"]*"/, '');
+}
+
+/** The syslog output's reports on stderr (not the debug `listening ... output syslog` line). */
+function reports(l: Lines): string[] {
+  return l.stderr.split('\n').filter((s) => /syslog(:| (udp|tcp|socket) )/.test(s));
+}
+
+/** Every reference line arrived once, intact, in order, with the expected header fields. */
+function assertDelivered(kind: Kind, got: Received[], ref: Lines, sys: Lines, pri: number, app: string): void {
+  assert.ok(ref.lines.length >= 10, `too few events made:\n${ref.lines.join('\n')}`);
+  assert.deepEqual(
+    got.map((r) => sameEvent(text(kind, r))),
+    ref.lines.map(sameEvent),
+    'rsyslog received exactly the stdout reference lines, in order',
+  );
+  for (const r of got) {
+    assert.equal(r.pri, pri, 'PRI: facility and severity info');
+    assert.equal(r.app, app, 'APP-NAME: the tag');
+    assert.equal(r.procid, String(sys.child.pid), 'PROCID: the pid of ctlogd');
+    assert.equal(r.msgid, '-');
+    assert.equal(r.sd, '-');
+  }
+}
+
+async function roundTrip(t: TestContext, kind: Kind, syslogArgs: string[], formatArgs: string[]) {
+  const { ns, rs } = setup(t, `syslog-${kind}`);
+  await rs.start();
+  const sys = await startCtlogd(ns, [...destination(kind, rs), ...syslogArgs, ...formatArgs]);
+  const ref = await startCtlogd(ns, formatArgs);
+  traffic(ns);
+  // Both ctlogds have every event in their sockets once the commands have
+  // returned; SIGTERM makes each write out all it received (and the syslog
+  // one flush to rsyslog) before it exits.
+  assert.equal(await stop(sys), 0, sys.stderr);
+  assert.equal(await stop(ref), 0);
+  const got = await rs.until(kind, ref.lines.length);
+  assert.deepEqual(reports(sys), [], 'no trouble reported');
+  return { got, ref, sys };
+}
+
+test('udp: RFC 5424, every line intact and in order (vyos lines with their padding), facility local3, a custom tag', async (t) => {
+  const { got, ref, sys } = await roundTrip(t, 'udp', ['--syslog-facility', 'local3', '--syslog-tag', 'ct-udp'], []);
+  assertDelivered('udp', got, ref, sys, PRI.local3, 'ct-udp');
+  assert.ok(ref.lines.some((l) => /^\[NEW\] +\d+ tcp +6 /.test(l)), 'vyos lines, padded');
+});
+
+test('tcp: octet-counted RFC 5424, every line intact and in order (conntrack -o timestamp lines, with a tab), facility local7', async (t) => {
+  const { got, ref, sys } = await roundTrip(t, 'tcp', ['--syslog-facility', 'local7', '--syslog-tag', 'ct-tcp'], [
+    '--format',
+    'conntrack',
+    '--conntrack-options',
+    'timestamp,id',
+  ]);
+  assertDelivered('tcp', got, ref, sys, PRI.local7, 'ct-tcp');
+  const tabbed = /^\[\d{8,}\.\d{6}\]\t *\[(NEW|UPDATE|DESTROY)\] /;
+  assert.deepEqual(got.map((r) => r.msg).filter((m) => !tabbed.test(m)), [], 'the tab after the time arrived as a tab');
+});
+
+test('local socket: every line intact and in order (json lines), facility user, a custom tag', async (t) => {
+  const { got, ref, sys } = await roundTrip(t, 'unix', ['--syslog-facility', 'user', '--syslog-tag', 'ct-local'], ['--format', 'json']);
+  assertDelivered('unix', got, ref, sys, PRI.user, 'ct-local');
+  assert.ok(got.every((r) => /^ \{"type":"(new|update|destroy)","time":"[^"]+","time_ns":"\d+",/.test(r.msg)), 'json lines');
+});
+
+test('defaults: facility daemon, tag ctlogd', async (t) => {
+  const { got, ref, sys } = await roundTrip(t, 'udp', [], []);
+  assertDelivered('udp', got, ref, sys, PRI.daemon, 'ctlogd');
+});
+
+for (const kind of ['tcp', 'unix'] as const) {
+  test(`${kind}: no syslog at start: one line on stderr, ctlogd keeps running, lines wait and arrive once rsyslog is up`, async (t) => {
+    const { ns, rs } = setup(t, `syslog-late-${kind}`);
+    const sys = await startCtlogd(ns, destination(kind, rs));
+    const ref = await startCtlogd(ns, []);
+    traffic(ns);
+    // Long enough for several retries (after 0.2, 0.6, 1.4 s).
+    await sleep(2000);
+    assert.equal(sys.child.exitCode, null, 'still running');
+    assert.equal(reports(sys).length, 1, `one line, not one per retry or per event:\n${sys.stderr}`);
+    assert.match(reports(sys)[0], kind === 'tcp' ? /cannot connect: ECONNREFUSED; retrying/ : /cannot connect: ENOENT; retrying/);
+    assert.equal(await stop(ref), 0);
+    await rs.start();
+    // Delivered while ctlogd runs (the next retry), not only at its exit.
+    const got = await rs.until(kind, ref.lines.length, 15000);
+    await sys.until(() => /connected again/.test(sys.stderr), 'the reconnect report');
+    assert.equal(await stop(sys), 0);
+    assertDelivered(kind, got, ref, sys, PRI.daemon, 'ctlogd');
+    assert.equal(reports(sys).length, 2, sys.stderr);
+  });
+}
+
+test('tcp: rsyslog restarts; lines made while it is down wait in memory and arrive after SIGHUP, none lost or repeated', async (t) => {
+  const { ns, rs } = setup(t, 'syslog-restart');
+  await rs.start();
+  const sys = await startCtlogd(ns, destination('tcp', rs));
+  const ref = await startCtlogd(ns, []);
+  // Some lines, then a marker: once rsyslog has the marker, it has them all.
+  ns.traffic('tcp:7000', 'udp:5300');
+  const first = marker(1);
+  first.insert(ns);
+  await ref.until(() => ref.lines.some(first.match), 'the marker on stdout');
+  await rs.until('tcp', ref.lines.length);
+  assert.ok(rs.received('tcp').some((r) => first.match(r.msg)));
+  await rs.stop();
+  await sys.until(() => /connection lost/.test(sys.stderr), 'the lost connection to be reported');
+  // Events while nobody listens.
+  traffic(ns);
+  await sleep(500);
+  await rs.start();
+  sys.child.kill('SIGHUP');
+  await sys.until(() => /configuration reloaded/.test(sys.stderr), 'the reload');
+  assert.equal(await stop(ref), 0);
+  const got = await rs.until('tcp', ref.lines.length, 15000);
+  assert.equal(await stop(sys), 0);
+  assertDelivered('tcp', got, ref, sys, PRI.daemon, 'ctlogd');
+  assert.equal(reports(sys).filter((l) => /connection lost/.test(l)).length, 1, sys.stderr);
+});
+
+for (const kind of ['tcp', 'unix'] as const) {
+  test(`${kind}: a burst of 6,000 lines arrives whole and in order`, async (t) => {
+    const { ns, rs } = setup(t, `syslog-burst-${kind}`);
+    await rs.start();
+    const sys = await startCtlogd(ns, destination(kind, rs));
+    const ref = await startCtlogd(ns, []);
+    // The namespace's unix datagram queue holds 10 messages
+    // (net.unix.max_dgram_qlen): the local socket is congested at once.
+    ns.traffic('udpflood:3000:20000');
+    ns.exec('conntrack', ['-F']);
+    assert.equal(await stop(sys), 0, sys.stderr);
+    assert.equal(await stop(ref), 0);
+    assert.equal(ref.lines.length, 6000);
+    const got = await rs.until(kind, ref.lines.length, 20000);
+    assertDelivered(kind, got, ref, sys, PRI.daemon, 'ctlogd');
+    assert.deepEqual(reports(sys), [], 'no trouble reported');
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * The shipped systemd unit: systemd's own tools check it offline (no
+ * systemd runs here as PID 1, so the unit is verified and scored, not
+ * started; the daemon's behaviour under it is what the other tests run).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CTLOGD, ROOT } from './helpers/netns.js';
+
+const UNIT = path.join(ROOT, 'systemd/ctlogd.service');
+
+/** The unit with ExecStart pointing at this checkout's ctlogd (verify checks it is executable). */
+function localUnit(): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'ctlogd-unit-')), 'ctlogd.service');
+  writeFileSync(file, readFileSync(UNIT, 'utf8').replace('/usr/bin/ctlogd', CTLOGD));
+  return file;
+}
+
+test('systemd-analyze verify accepts the unit', () => {
+  const r = spawnSync('systemd-analyze', ['verify', localUnit()], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr.trim(), '');
+});
+
+test('least privilege: only CAP_NET_ADMIN, exposure scored OK or better', () => {
+  const unit = readFileSync(UNIT, 'utf8');
+  assert.match(unit, /^CapabilityBoundingSet=CAP_NET_ADMIN$/m);
+  assert.match(unit, /^AmbientCapabilities=CAP_NET_ADMIN$/m);
+  assert.match(unit, /^NoNewPrivileges=yes$/m);
+  assert.match(unit, /^ProtectSystem=strict$/m);
+  assert.match(unit, /^Restart=on-failure$/m);
+  const out = execFileSync('systemd-analyze', ['security', '--offline=true', localUnit()], { encoding: 'utf8' });
+  const m = /Overall exposure level for ctlogd\.service: (\d+\.\d+)/.exec(out);
+  assert.ok(m, out);
+  assert.ok(Number(m[1]) <= 3.0, `exposure ${m[1]}`);
+});
+
+test('the unit runs ctlogd with flags ctlogd accepts, and reloads with SIGHUP', () => {
+  const unit = readFileSync(UNIT, 'utf8');
+  const exec = /^ExecStart=(\S+) (.*)$/m.exec(unit)!;
+  assert.equal(exec[1], '/usr/bin/ctlogd');
+  const args = exec[2].split(' ');
+  const r = spawnSync(process.execPath, [CTLOGD, ...args, '--help'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+  // Operator errors (usage, output, permission, config) are not retried.
+  assert.match(unit, /^RestartPreventExitStatus=64 73 77 78$/m);
+});
+
+test('the VyOS drop-in replaces the logger program and keeps VyOS in charge', () => {
+  // VyOS's unit is not here: a stand-in with its name and a Python ExecStart.
+  const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-vyos-'));
+  const unit = path.join(dir, 'vyos-conntrack-logger.service');
+  writeFileSync(unit, '[Service]\nExecStart=/usr/bin/python3 -u /usr/libexec/vyos/services/vyos-conntrack-logger -c /run/vyos-conntrack-logger.conf\n');
+  const dropin = readFileSync(path.join(ROOT, 'systemd/vyos-conntrack-logger.conf'), 'utf8');
+  execFileSync('mkdir', ['-p', `${unit}.d`]);
+  writeFileSync(path.join(`${unit}.d`, 'ctlogd.conf'), dropin.replace('/usr/bin/ctlogd', CTLOGD));
+  const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  // The empty ExecStart= clears VyOS's command; ours is the only one left.
+  assert.match(dropin, /^ExecStart=\nExecStart=\/usr\/bin\/ctlogd --config \/run\/vyos-conntrack-logger\.conf$/m);
+});
