@@ -142,3 +142,26 @@ test('counters: per event type on SIGUSR1 and every stats_interval', async (t) =
   assert.equal(await stop(out), 0);
   assert.ok((out.stderr.match(/stats: /g)?.length ?? 0) >= 3, 'and once at exit');
 });
+
+test('SIGHUP switches format and output: lines before in the old, after in the new, none lost', async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('switch');
+  t.after(() => ns.destroy());
+  const dir = tmp();
+  const conf = path.join(dir, 'ctlogd.json');
+  const file = path.join(dir, 'events.log');
+  writeFileSync(conf, JSON.stringify({ event: { new: {} } }));
+  const out = await startCtlogd(ns, ['-c', conf]);
+  ns.traffic('udpflood:300:21000');
+  writeFileSync(conf, JSON.stringify({ event: { new: {} }, format: 'json', output: 'file', output_file: file }));
+  out.child.kill('SIGHUP');
+  await out.until(() => out.stderr.includes('configuration reloaded'), 'the reload');
+  ns.traffic('udpflood:400:22000');
+  assert.equal(await stop(out), 0);
+  // Before: vyos lines on stdout. After: json lines in the file.
+  const before = out.lines.filter(Boolean);
+  assert.equal(before.length, 300);
+  assert.ok(before.every((l, i) => l.startsWith('[NEW]') && l.includes(` dport=${21000 + i} `)), 'vyos, in order');
+  const after = parse(readFileSync(file, 'utf8').split('\n'));
+  assert.deepEqual(after.map((e) => e.orig.dport), Array.from({ length: 400 }, (_, i) => 22000 + i));
+});
