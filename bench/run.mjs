@@ -1,0 +1,787 @@
+#!/usr/bin/env node
+// ctlogd vs `conntrack -E` on the same kernel events. Run as root:
+//
+//   node bench/run.mjs [--scenario a|b|c|all] [--n N] [--rate R] [--out DIR] [--keep]
+//                      [--only ctlogd|conntrack] [--profile]
+//   npm run bench -- --scenario a
+//
+// Scenarios (each in its own network namespace, deleted afterwards):
+//   a  N new UDP flows (default 1,000,000), one datagram each, made as fast
+//      as one core can (bench/ctbench.c, sendmmsg); listeners: NEW only.
+//   b  N UDP flows made first, with no listener (default 200,000), then
+//      `conntrack -F`: a burst of N DESTROY events; listeners: DESTROY only.
+//   c  N TCP connections through their whole life (default 20,000): connect,
+//      request, answer, close; then `conntrack -F` ends the TIME_WAIT entries;
+//      listeners: NEW, UPDATE and DESTROY.
+//
+// Both tools run at once, inside the namespace, each writing to a file:
+// ctlogd with its default config but only the scenario's event types
+// (vyos format, --output file), and `conntrack -E -e <types>` > file. Each
+// runs under `ctbench run`, which measures that very process with wait4()
+// (user+sys CPU, max RSS). See bench/README.md for how to read the table.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CTLOGD = path.join(ROOT, 'bin/ctlogd.js');
+const SRC = path.join(ROOT, 'bench/ctbench.c');
+
+const SCENARIOS = {
+  a: { n: 1_000_000, events: ['new'], title: 'N new UDP flows at the generator\'s max rate (NEW)' },
+  b: { n: 200_000, events: ['destroy'], title: 'N UDP flows, then `conntrack -F`: a burst of N DESTROY' },
+  c: { n: 20_000, events: ['new', 'update', 'destroy'], title: 'N TCP connections, whole life, then `conntrack -F` (NEW, UPDATE, DESTROY)' },
+};
+const TAGS = { '[NEW]': 'new', '[UPDATE]': 'update', '[DESTROY]': 'destroy' };
+const MARKER_NET = '198.51.100.';
+/** Both files unchanged this long after the events: both have caught up. */
+const QUIET_MS = 2000;
+const CATCH_UP_LIMIT_MS = 600_000;
+
+// ---------------------------------------------------------------- options
+
+const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|all] [--n N] [--rate R] [--out DIR] [--keep]
+                           [--only ctlogd|conntrack] [--profile]
+  --scenario  which scenario(s) to run, default all (comma-separated list allowed)
+  --n         events per scenario (overrides each selected scenario's default:
+              a 1000000 flows, b 200000 flows, c 20000 connections)
+  --rate      pace the UDP generator of scenario a to R flows/s (default: as fast as it can)
+  --out       output directory, default bench/out (results.md, logs, ctbench)
+  --keep      keep the event log files (they are deleted after counting)
+  --only      run one tool alone (no ratio): how it does without the other on the second core
+  --profile   run ctlogd under node --cpu-prof (profile in DIR/prof; slows ctlogd down)`;
+
+let opts;
+try {
+  opts = parseArgs({
+    options: {
+      scenario: { type: 'string', default: 'all' },
+      n: { type: 'string' },
+      rate: { type: 'string', default: '0' },
+      out: { type: 'string', default: path.join(ROOT, 'bench/out') },
+      keep: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }).values;
+} catch (e) {
+  console.error(`${e.message}\n${USAGE}`);
+  process.exit(64);
+}
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const selected = opts.scenario === 'all' ? Object.keys(SCENARIOS) : opts.scenario.split(',');
+const posInt = (s) => /^\d+$/.test(s) && Number(s) > 0;
+if (
+  selected.some((s) => !SCENARIOS[s]) ||
+  (opts.n !== undefined && !posInt(opts.n)) ||
+  !/^\d+$/.test(opts.rate) ||
+  (opts.only !== undefined && !['ctlogd', 'conntrack'].includes(opts.only))
+) {
+  console.error(USAGE);
+  process.exit(64);
+}
+const OUT = path.resolve(opts.out);
+const RATE = Number(opts.rate);
+
+// ---------------------------------------------------------------- cleanup
+// Everything this run starts or changes is registered here and undone on
+// every exit path: normal end, error, Ctrl-C, SIGTERM.
+
+const live = {
+  children: new Set(), // ChildProcess objects (spawned by us)
+  tools: new Map(), // measured pid -> argv0, started by our ctbench runners
+  netns: new Set(),
+  sysctls: new Map(), // /proc path -> { original, set }
+};
+
+function killOurs(signal) {
+  for (const c of live.children) {
+    if (c.exitCode === null && c.signalCode === null) {
+      try {
+        process.kill(c.pid, signal);
+      } catch {}
+    }
+  }
+  for (const [pid, argv0] of live.tools) {
+    // Only a process that is still the one we started (pids are reused).
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === argv0) process.kill(pid, signal);
+    } catch {}
+  }
+}
+
+function restoreSysctls() {
+  for (const [file, { original, set }] of live.sysctls) {
+    try {
+      // Someone else changed it meanwhile: leave theirs.
+      if (fs.readFileSync(file, 'utf8').trim() === String(set)) fs.writeFileSync(file, String(original));
+    } catch {}
+    live.sysctls.delete(file);
+  }
+  saveSysctlState();
+}
+
+/**
+ * What was raised is also kept in OUT/sysctl-restore.json while raised, so
+ * that the next run restores it if this one was killed with SIGKILL.
+ */
+let SYSCTL_STATE;
+function saveSysctlState() {
+  if (!SYSCTL_STATE) return;
+  try {
+    if (live.sysctls.size === 0) fs.rmSync(SYSCTL_STATE, { force: true });
+    else fs.writeFileSync(SYSCTL_STATE, JSON.stringify({ pid: process.pid, sysctls: Object.fromEntries(live.sysctls) }) + '\n');
+  } catch {}
+}
+
+function restoreStaleSysctls() {
+  let st;
+  try {
+    st = JSON.parse(fs.readFileSync(SYSCTL_STATE, 'utf8'));
+  } catch {
+    return;
+  }
+  if (alive(st.pid)) return;
+  for (const [file, { original, set }] of Object.entries(st.sysctls ?? {})) {
+    try {
+      if (fs.readFileSync(file, 'utf8').trim() === String(set)) {
+        console.error(`bench: restoring ${file} to ${original} (raised by a run that was killed)`);
+        fs.writeFileSync(file, String(original));
+      }
+    } catch {}
+  }
+  fs.rmSync(SYSCTL_STATE, { force: true });
+}
+
+function deleteNetns(name) {
+  try {
+    execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+  } catch {}
+  live.netns.delete(name);
+}
+
+function cleanupSync() {
+  killOurs('SIGTERM');
+  const until = Date.now() + 1500;
+  while ([...live.children].some((c) => c.exitCode === null && c.signalCode === null && alive(c.pid)) && Date.now() < until) {
+    sleepSync(50);
+  }
+  killOurs('SIGKILL');
+  for (const ns of [...live.netns]) deleteNetns(ns);
+  restoreSysctls();
+}
+
+function alive(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z/.test(st);
+  } catch {
+    return false;
+  }
+}
+
+function sleepSync(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+let aborting = false;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    if (aborting) return;
+    aborting = true;
+    console.error(`\nbench: ${sig}: stopping what was started, deleting the namespace(s), restoring sysctls`);
+    cleanupSync();
+    process.exit(128 + os.constants.signals[sig]);
+  });
+}
+process.on('exit', () => cleanupSync());
+
+// ---------------------------------------------------------------- helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** Runs a command to its end without blocking the event loop (Ctrl-C works). */
+function run(cmd, args, { input, timeoutMs = 600_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    live.children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    if (input !== undefined) child.stdin.end(input);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      live.children.delete(child);
+      const seconds = (performance.now() - t0) / 1000;
+      if (code === 0) resolve({ stdout, stderr, seconds });
+      else reject(new Error(`${cmd} ${args.join(' ')}: ${signal ?? `exit ${code}`}\n${stderr}`));
+    });
+  });
+}
+
+function tryText(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (e) {
+    return (e.stdout || e.stderr || '').trim() || '?';
+  }
+}
+
+/** utime+stime of a live process, seconds (all its threads). */
+function cpuOf(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds per thread name (comm) of a live process, busiest first. */
+function threadsCpu(pid) {
+  const by = new Map();
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const st = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        const name = tid === String(pid) ? `main thread (${comm})` : comm.replace(/\d+$/, 'N');
+        const prev = by.get(name) ?? { user: 0, sys: 0, threads: 0 };
+        by.set(name, { user: prev.user + Number(f[11]) / CLK_TCK, sys: prev.sys + Number(f[12]) / CLK_TCK, threads: prev.threads + 1 });
+      } catch {}
+    }
+  } catch {}
+  return [...by].sort((a, b) => b[1].user + b[1].sys - (a[1].user + a[1].sys));
+}
+
+function statusKb(pid, key) {
+  try {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+const size = (f) => {
+  try {
+    return fs.statSync(f).size;
+  } catch {
+    return 0;
+  }
+};
+
+function prerequisites() {
+  if (process.getuid?.() !== 0) throw new Error('bench needs root (network namespaces, CAP_NET_ADMIN, sysctls)');
+  for (const tool of ['ip', 'nft', 'conntrack', 'gcc', 'sysctl']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`bench needs '${tool}' (Debian: iproute2, nftables, conntrack, gcc, procps)`);
+    }
+  }
+  if (!fs.existsSync(path.join(ROOT, 'dist/cli.js'))) throw new Error('dist/cli.js is missing: run `npm ci` (or `npm run build`) first');
+  // The bench runs what is built: say so when the sources are newer.
+  const newest = (dir, re) => {
+    let m = 0;
+    for (const e of fs.readdirSync(path.join(ROOT, dir), { recursive: true })) {
+      if (re.test(e)) m = Math.max(m, fs.statSync(path.join(ROOT, dir, e)).mtimeMs);
+    }
+    return m;
+  };
+  const mtime = (f) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : 0);
+  const addon = fs.readdirSync(ROOT).filter((f) => f.endsWith('.node')).map((f) => mtime(path.join(ROOT, f)));
+  if (newest('src', /\.ts$/) > newest('dist', /\.js$/)) console.error('bench: warning: src/ is newer than dist/: run `npm run build:ts` to bench the current code');
+  if (addon.length && newest('crates', /\.rs$/) > Math.max(...addon)) console.error('bench: warning: crates/ is newer than the .node addon: run `npm run build:native` to bench the current code');
+}
+
+/**
+ * A run killed with SIGKILL cannot clean up: its tools stop by themselves
+ * (ctbench's parent-death signal), its namespace stays. Namespaces of this
+ * harness whose run (the pid in the name) is gone are removed here.
+ */
+function removeStaleNetns() {
+  for (const line of tryText('ip', ['netns', 'list']).split('\n')) {
+    const m = /^(ctlogd-bench-[a-z]+-(\d+)-[0-9a-z]+)\b/.exec(line);
+    if (m && !alive(Number(m[2]))) {
+      console.error(`bench: removing namespace ${m[1]} left by a run that was killed`);
+      deleteNetns(m[1]);
+    }
+  }
+}
+
+/** Compiles the generator/meter into OUT when missing or older than its source. */
+function buildCtbench() {
+  const bin = path.join(OUT, 'ctbench');
+  if (!fs.existsSync(bin) || fs.statSync(bin).mtimeMs < fs.statSync(SRC).mtimeMs) {
+    execFileSync('gcc', ['-O2', '-Wall', '-o', bin, SRC], { stdio: 'inherit' });
+  }
+  return bin;
+}
+
+// ---------------------------------------------------------------- namespace
+
+class Netns {
+  constructor(tag) {
+    this.name = `ctlogd-bench-${tag}-${process.pid}-${Date.now().toString(36)}`;
+    live.netns.add(this.name);
+    execFileSync('ip', ['netns', 'add', this.name]);
+  }
+
+  argv(cmd, args) {
+    return ['netns', 'exec', this.name, cmd, ...args];
+  }
+
+  exec(cmd, args, input) {
+    return execFileSync('ip', this.argv(cmd, args), { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  run(cmd, args, o) {
+    return run('ip', this.argv(cmd, args), o);
+  }
+
+  sysctl(...kv) {
+    this.exec('sysctl', ['-q', '-w', ...kv]);
+  }
+
+  /** conntrack -C: entries in this namespace's table. */
+  async count() {
+    return Number((await this.run('conntrack', ['-C'])).stdout.trim());
+  }
+
+  destroy() {
+    deleteNetns(this.name);
+  }
+}
+
+/** Raises a sysctl of the initial namespace to at least `value`; restored at the end. */
+function raiseSysctl(name, value) {
+  const file = `/proc/sys/${name.replace(/\./g, '/')}`;
+  const original = Number(fs.readFileSync(file, 'utf8').trim());
+  if (original >= value) return original;
+  if (!live.sysctls.has(file)) live.sysctls.set(file, { original, set: value });
+  else live.sysctls.get(file).set = value;
+  saveSysctlState();
+  fs.writeFileSync(file, String(value));
+  return value;
+}
+
+// ---------------------------------------------------------------- listeners
+
+/** Starts `cmd` inside the namespace under `ctbench run` (measures cmd itself). */
+async function startMeasured(ns, ctbench, name, cmd, args, stdoutFile, stderrFile) {
+  const rusage = path.join(OUT, `${name}.rusage.json`);
+  fs.rmSync(rusage, { force: true });
+  const outFd = stdoutFile ? fs.openSync(stdoutFile, 'w') : 'ignore';
+  const errFd = fs.openSync(stderrFile, 'w');
+  // detached: its own process group, so a Ctrl-C reaches only this harness,
+  // which then stops it by pid (and ctbench forwards the signal to cmd).
+  const child = spawn('ip', ns.argv(ctbench, ['run', rusage, cmd, ...args]), { stdio: ['ignore', outFd, errFd], detached: true });
+  if (typeof outFd === 'number') fs.closeSync(outFd);
+  fs.closeSync(errFd);
+  live.children.add(child);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  // The measured process is ctbench's only child.
+  let pid;
+  for (let i = 0; i < 200 && !pid; i++) {
+    try {
+      pid = Number(fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]) || undefined;
+    } catch {}
+    if (!pid) await sleep(10);
+  }
+  if (!pid) throw new Error(`${name}: could not find the process started under ctbench (pid ${child.pid})`);
+  live.tools.set(pid, cmd);
+  return { name, child, pid, exited, rusage, stderrFile };
+}
+
+async function stopMeasured(t) {
+  t.child.kill('SIGTERM');
+  const timeout = sleep(10_000).then(() => 'timeout');
+  if ((await Promise.race([t.exited, timeout])) === 'timeout') {
+    console.error(`bench: ${t.name} did not stop within 10 s of SIGTERM; killing it`);
+    try {
+      process.kill(t.pid, 'SIGKILL');
+    } catch {}
+    await t.exited;
+  }
+  live.children.delete(t.child);
+  live.tools.delete(t.pid);
+  try {
+    return JSON.parse(fs.readFileSync(t.rusage, 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+let markerSeq = 0;
+/**
+ * A marker both listeners see whatever they subscribe to: an entry for an
+ * unroutable flow inserted, then deleted, with conntrack (a NEW and a
+ * DESTROY event). Marker lines are not counted as events.
+ */
+async function marker(ns) {
+  const n = (markerSeq++ % 250) + 1;
+  const spec = ['-p', 'udp', '-s', `${MARKER_NET}${n}`, '-d', '203.0.113.1', '--sport', '9', '--dport', '9'];
+  await ns.run('conntrack', ['-I', ...spec, '-t', '30']);
+  await ns.run('conntrack', ['-D', ...spec]);
+}
+
+async function waitListening(ns, files, ctlogdErr) {
+  const deadline = Date.now() + 20_000;
+  while (ctlogdErr && !fs.readFileSync(ctlogdErr, 'utf8').includes('listening')) {
+    if (Date.now() > deadline) throw new Error(`ctlogd did not print "listening":\n${fs.readFileSync(ctlogdErr, 'utf8')}`);
+    await sleep(50);
+  }
+  for (;;) {
+    await marker(ns);
+    await sleep(300);
+    if (files.every((f) => fs.readFileSync(f, 'utf8').includes(`src=${MARKER_NET}`))) return;
+    if (Date.now() > deadline) throw new Error(`the listeners did not both see a marker within 20 s: ${files.join(', ')}`);
+  }
+}
+
+/** Waits until neither file has grown for QUIET_MS; returns when each last grew. */
+async function waitQuiet(files) {
+  const last = files.map((f) => ({ size: size(f), at: performance.now() }));
+  const start = performance.now();
+  for (;;) {
+    await sleep(100);
+    const t = performance.now();
+    files.forEach((f, i) => {
+      const s = size(f);
+      if (s !== last[i].size) last[i] = { size: s, at: t };
+    });
+    if (last.every((l) => t - l.at >= QUIET_MS)) return last.map((l) => l.at);
+    if (t - start > CATCH_UP_LIMIT_MS) {
+      console.error('bench: the outputs still grow after 10 minutes; stopping anyway');
+      return last.map((l) => l.at);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- counting
+
+/**
+ * Counts event lines per type (marker lines excluded). With `keys`, also
+ * counts each (type, state, original tuple), to bound scenario c's UPDATE
+ * events from both tools' lines.
+ */
+async function countLines(file, keys) {
+  const counts = { new: 0, update: 0, destroy: 0, other: 0, markers: 0 };
+  const perKey = keys ? new Map() : undefined;
+  let partial = '';
+  const onLine = (line) => {
+    if (line === '') return;
+    if (line.includes(`src=${MARKER_NET}`)) {
+      counts.markers++;
+      return;
+    }
+    const t = line.trimStart();
+    const type = TAGS[t.slice(0, t.indexOf(']') + 1)] ?? 'other';
+    counts[type]++;
+    if (perKey) {
+      const tok = t.split(/\s+/);
+      const i = tok.findIndex((x) => x.startsWith('src='));
+      const state = i > 0 && /^[A-Z_]+$/.test(tok[i - 1]) ? tok[i - 1] : '';
+      const k = `${type} ${state} ${tok.slice(i, i + 4).join(' ')}`;
+      perKey.set(k, (perKey.get(k) ?? 0) + 1);
+    }
+  };
+  for await (const chunk of fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop();
+    for (const l of parts) onLine(l);
+  }
+  onLine(partial);
+  counts.total = counts.new + counts.update + counts.destroy + counts.other;
+  return { counts, perKey };
+}
+
+/** Lower bound of the events the kernel made: per key, the most either tool saw. */
+function unionCount(a, b) {
+  const out = { new: 0, update: 0, destroy: 0, other: 0 };
+  for (const k of new Set([...a.keys(), ...b.keys()])) out[k.split(' ')[0]] += Math.max(a.get(k) ?? 0, b.get(k) ?? 0);
+  return out;
+}
+
+// ---------------------------------------------------------------- scenario
+
+async function scenario(key, ctbench) {
+  const sc = SCENARIOS[key];
+  const n = opts.n !== undefined ? Number(opts.n) : sc.n;
+  const say = (m) => console.error(`bench ${key}: ${m}`);
+  const f = (s) => path.join(OUT, `${key}-${s}`);
+  const files = { ctlogd: f('ctlogd.log'), conntrack: f('conntrack.log') };
+  for (const x of [files.ctlogd, files.conntrack]) fs.rmSync(x, { force: true });
+  let title = sc.title.replace(/\bN\b/, n.toLocaleString('en-US'));
+  if (key === 'a' && RATE) title = title.replace("at the generator's max rate", `paced at ${RATE.toLocaleString('en-US')}/s`);
+  const info = { key, n, title, notes: [] };
+  if (opts.profile) info.notes.push('**ctlogd ran under `node --cpu-prof`: its CPU figures include the profiler**');
+
+  const ns = new Netns(key);
+  let tools = [];
+  try {
+    // Tracking: the first ct rule loads nf_conntrack; its sysctls exist then.
+    ns.exec('ip', ['link', 'set', 'lo', 'up']);
+    let rules = `add table inet ctlogd_bench
+      add chain inet ctlogd_bench out { type filter hook output priority 0; }
+      add rule inet ctlogd_bench out ct state new accept\n`;
+    if (key !== 'c') {
+      // The flows exist once their datagram leaves (the entry is confirmed
+      // at postrouting); dropping the datagram on its way back in spares
+      // the generator's core a socket lookup and an ICMP port unreachable.
+      rules += `add chain inet ctlogd_bench pre { type filter hook prerouting priority -150; }
+        add rule inet ctlogd_bench pre meta l4proto udp drop\n`;
+    }
+    ns.exec('nft', ['-f', '-'], rules);
+    ns.sysctl(
+      'net.netfilter.nf_conntrack_acct=1',
+      'net.netfilter.nf_conntrack_timestamp=1',
+      'net.netfilter.nf_conntrack_events=1',
+      'net.netfilter.nf_conntrack_udp_timeout=3600',
+      'net.netfilter.nf_conntrack_udp_timeout_stream=3600',
+      'net.ipv4.ip_local_port_range=1024 65535',
+    );
+    // A namespace cannot raise nf_conntrack_max: the initial one's counts.
+    const need = key === 'c' ? n + 10_000 : n + Math.ceil(n / 10) + 10_000;
+    info.ctMax = raiseSysctl('net.netfilter.nf_conntrack_max', need);
+    info.buckets = Number(fs.readFileSync('/proc/sys/net/netfilter/nf_conntrack_buckets', 'utf8'));
+
+    if (key === 'b') {
+      say(`making ${n} flows with no listener`);
+      const g = JSON.parse((await ns.run(ctbench, ['udp', String(n)])).stdout);
+      info.gen = g;
+      info.created = await ns.count();
+      info.notes.push(`${info.created.toLocaleString('en-US')} flows in the table before the flush (made in ${g.seconds.toFixed(2)} s, ${Math.round(g.sent / g.seconds).toLocaleString('en-US')}/s, unobserved)`);
+    }
+
+    // The listeners: ctlogd on its default config with only these event
+    // types, and conntrack -E on the same types, both to files.
+    const cfg = f('ctlogd.json');
+    fs.writeFileSync(cfg, JSON.stringify({ event: Object.fromEntries(sc.events.map((e) => [e, {}])) }) + '\n');
+    const profDir = path.join(OUT, 'prof');
+    const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+    const ctlogdArgs = [...nodeFlags, CTLOGD, '-c', cfg, '--log-level', 'debug', '--output', 'file', '--output-file', files.ctlogd];
+    const conntrackArgs = ['-E', '-e', sc.events.map((e) => e.toUpperCase()).join(',')];
+    info.commands = {
+      ctlogd: `node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/ctlogd.js -c ${path.relative(ROOT, cfg)} --log-level debug --output file --output-file ${path.relative(ROOT, files.ctlogd)}   # ${fs.readFileSync(cfg, 'utf8').trim()}`,
+      conntrack: `conntrack ${conntrackArgs.join(' ')} > ${path.relative(ROOT, files.conntrack)}`,
+    };
+    const which = opts.only ? [opts.only] : ['ctlogd', 'conntrack'];
+    info.which = which;
+    for (const w of which) {
+      if (w === 'ctlogd') tools.push(await startMeasured(ns, ctbench, `${key}-ctlogd`, process.execPath, ctlogdArgs, null, f('ctlogd.stderr')));
+      else tools.push(await startMeasured(ns, ctbench, `${key}-conntrack`, 'conntrack', conntrackArgs, files.conntrack, f('conntrack.stderr')));
+    }
+    const outFiles = which.map((w) => files[w]);
+    for (const x of outFiles) fs.writeFileSync(x, '', { flag: 'a' });
+    await waitListening(ns, outFiles, which.includes('ctlogd') ? f('ctlogd.stderr') : null);
+    say(`listening: ${which.join(', ')}`);
+
+    const before = tools.map((t) => ({ cpu: cpuOf(t.pid), threads: threadsCpu(t.pid) }));
+    const t0 = performance.now();
+    if (key === 'a') {
+      say(`making ${n} UDP flows${RATE ? ` at ${RATE}/s` : ' as fast as one core can'}`);
+      const g = JSON.parse((await ns.run(ctbench, ['udp', String(n), '0', String(RATE)])).stdout);
+      info.gen = g;
+      info.created = await ns.count();
+      info.genSeconds = g.seconds;
+      info.notes.push(
+        `generator: ${g.sent.toLocaleString('en-US')} datagrams in ${g.seconds.toFixed(3)} s = **${Math.round(g.sent / g.seconds).toLocaleString('en-US')} flows/s** (generator CPU ${(g.user + g.sys).toFixed(2)} s, send errors ${g.errors}${g.first_error ? ` ${g.first_error}` : ''}); \`conntrack -C\` after: ${info.created.toLocaleString('en-US')}`,
+      );
+    } else if (key === 'b') {
+      say(`conntrack -F (${info.created} entries)`);
+      const r = await ns.run('conntrack', ['-F']);
+      info.genSeconds = r.seconds;
+      info.notes.push(`\`conntrack -F\` took ${r.seconds.toFixed(3)} s: ${Math.round(info.created / r.seconds).toLocaleString('en-US')} DESTROY/s; entries left: ${await ns.count()}`);
+    } else {
+      say(`${n} TCP connections`);
+      const g = JSON.parse((await ns.run(ctbench, ['tcp', String(n)])).stdout);
+      info.gen = g;
+      info.created = await ns.count();
+      const r = await ns.run('conntrack', ['-F']);
+      info.genSeconds = g.seconds + r.seconds;
+      info.notes.push(
+        `generator: ${g.done.toLocaleString('en-US')} connections in ${g.seconds.toFixed(3)} s = **${Math.round(g.done / g.seconds).toLocaleString('en-US')} connections/s** (errors ${g.errors}${g.first_error ? ` ${g.first_error}` : ''}); ${info.created.toLocaleString('en-US')} entries (TIME_WAIT) ended by \`conntrack -F\` in ${r.seconds.toFixed(3)} s`,
+      );
+    }
+    say('events made; waiting for both outputs to settle');
+    const lastWrite = await waitQuiet(outFiles);
+    const after = tools.map((t) => ({ cpu: cpuOf(t.pid), hwm: statusKb(t.pid, 'VmHWM'), threads: threadsCpu(t.pid) }));
+    const usage = [];
+    for (const t of tools) usage.push(await stopMeasured(t));
+    tools = [];
+    say('stopped; counting');
+
+    const keys = key === 'c';
+    const lines = {};
+    for (const w of which) lines[w] = await countLines(files[w], keys);
+    let generated;
+    if (key === 'a') generated = { new: info.created, update: 0, destroy: 0 };
+    else if (key === 'b') generated = { new: 0, update: 0, destroy: info.created };
+    else {
+      const u = unionCount(lines.ctlogd?.perKey ?? new Map(), lines.conntrack?.perKey ?? new Map());
+      generated = { new: Math.max(info.gen.done, u.new), update: u.update, destroy: Math.max(info.created, u.destroy) };
+      info.notes.push(
+        `generated UPDATE events are not known exactly: the count is a lower bound, per (type, state, tuple) the most ${which.length > 1 ? 'either tool' : 'the tool'} wrote (${u.update.toLocaleString('en-US')}); NEW = connections made, DESTROY = entries flushed`,
+      );
+    }
+    generated.total = generated.new + generated.update + generated.destroy;
+
+    if (which.includes('ctlogd')) {
+      const ctlogdErr = fs.readFileSync(f('ctlogd.stderr'), 'utf8');
+      const statsLine = ctlogdErr.split('\n').filter((l) => l.includes('stats: ')).at(-1) ?? '(no stats line)';
+      const warn = (re) => ctlogdErr.split('\n').filter((l) => re.test(l)).length;
+      info.notes.push(`ctlogd: \`${statsLine.replace(/^ctlogd: /, '')}\`; warnings: ${warn(/kernel overflow/)} kernel overflow, ${warn(/queue full/)} queue full`);
+    }
+    if (which.includes('conntrack')) {
+      const conntrackErr = fs.readFileSync(f('conntrack.stderr'), 'utf8');
+      const enobufsCe = (conntrackErr.match(/hit ENOBUFS/g) ?? []).length;
+      const shownCe = /(\d+) flow events have been shown/.exec(conntrackErr)?.[1];
+      info.notes.push(`conntrack -E: ${enobufsCe} "hit ENOBUFS" warnings; says ${shownCe ?? '?'} flow events shown (markers included)`);
+    }
+    const i0 = which.indexOf('ctlogd');
+    if (i0 >= 0) {
+      // Where ctlogd's CPU went during the events, per thread name.
+      const b = new Map(before[i0].threads);
+      const parts = after[i0].threads
+        .map(([name, t]) => {
+          const p = b.get(name) ?? { user: 0, sys: 0 };
+          return { name, threads: t.threads, user: t.user - p.user, sys: t.sys - p.sys };
+        })
+        .filter((t) => t.user + t.sys >= 0.01)
+        .map((t) => `${t.name}${t.threads > 1 ? ` ×${t.threads}` : ''} ${(t.user + t.sys).toFixed(2)} s (${t.user.toFixed(2)} user / ${t.sys.toFixed(2)} sys)`);
+      info.notes.push(`ctlogd CPU in the event phase by thread: ${parts.join(', ') || '—'}`);
+    }
+
+    info.tools = which.map((w, i) => {
+      const name = w === 'ctlogd' ? 'ctlogd' : 'conntrack -E';
+      const c = lines[w].counts;
+      const u = usage[i];
+      const cpu = (u.user ?? NaN) + (u.sys ?? NaN);
+      return {
+        name,
+        captured: c,
+        generated,
+        user: u.user,
+        sys: u.sys,
+        cpu,
+        cpuEvents: after[i].cpu - before[i].cpu,
+        rssMb: (u.maxrss_kb ?? NaN) / 1024,
+        hwmMb: after[i].hwm / 1024,
+        caughtUp: (lastWrite[i] - t0) / 1000,
+        exit: u.signal ? `signal ${u.signal}` : u.exit,
+        wall: u.wall,
+      };
+    });
+    if (!opts.keep) for (const x of outFiles) fs.rmSync(x, { force: true });
+    return info;
+  } finally {
+    for (const t of tools) await stopMeasured(t).catch(() => {});
+    ns.destroy();
+    restoreSysctls();
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '?');
+const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '?');
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '?');
+
+function table(results) {
+  const rows = [];
+  rows.push('| scenario | tool | generated | captured | lost | loss % | CPU user+sys s (user / sys) | CPU in event phase s | CPU µs / captured event | peak RSS MB | caught up after s |');
+  rows.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  const ratios = [];
+  for (const r of results) {
+    for (const t of r.tools) {
+      const lost = t.generated.total - t.captured.total;
+      const per = t.captured.total > 0 ? (t.cpu * 1e6) / t.captured.total : NaN;
+      t.perEvent = per;
+      t.perEventPhase = t.captured.total > 0 ? (t.cpuEvents * 1e6) / t.captured.total : NaN;
+      const byType = r.key === 'c' ? ` (N ${fmtInt(t.captured.new)} U ${fmtInt(t.captured.update)} D ${fmtInt(t.captured.destroy)})` : '';
+      const genByType = r.key === 'c' ? ` (N ${fmtInt(t.generated.new)} U ≥${fmtInt(t.generated.update)} D ${fmtInt(t.generated.destroy)})` : '';
+      rows.push(
+        `| ${r.key} | ${t.name} | ${r.key === 'c' ? '≥' : ''}${fmtInt(t.generated.total)}${genByType} | ${fmtInt(t.captured.total)}${byType} | ${fmtInt(lost)} | ${fmt((100 * lost) / t.generated.total, 3)} | ${fmt(t.cpu)} (${fmt(t.user)} / ${fmt(t.sys)}) | ${fmt(t.cpuEvents)} | ${fmt(per, 2)} | ${fmt(t.rssMb, 1)} | ${fmt(t.caughtUp, 2)} |`,
+      );
+    }
+    const [a, b] = r.tools;
+    if (!b) continue;
+    ratios.push(
+      `| ${r.key} | ${ratio(a.perEvent, b.perEvent)} | ${ratio(a.perEventPhase, b.perEventPhase)} | ${ratio(a.rssMb, b.rssMb)} | ${fmt((100 * (a.generated.total - a.captured.total)) / a.generated.total, 3)} % vs ${fmt((100 * (b.generated.total - b.captured.total)) / b.generated.total, 3)} % |`,
+    );
+  }
+  if (ratios.length) rows.push('', '**ctlogd / conntrack -E**', '', '| scenario | CPU per captured event (whole run) | CPU per captured event (event phase) | peak RSS | loss (ctlogd vs conntrack -E) |', '|---|--:|--:|--:|--:|', ...ratios);
+  return rows.join('\n');
+}
+
+function machine() {
+  const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?';
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const rev = tryText('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
+  const dirty = tryText('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no']) ? ' (with uncommitted changes)' : '';
+  return [
+    `- machine: ${os.cpus().length} CPUs (\`nproc\` ${tryText('nproc', [])}), ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
+    `- kernel: ${tryText('uname', ['-r'])}`,
+    `- node ${process.version}; ${tryText('conntrack', ['--version'])}; ctlogd ${pkg.version} (git ${rev}${dirty})`,
+    `- command: \`${['node', path.relative(process.cwd(), fileURLToPath(import.meta.url)) || 'bench/run.mjs', ...process.argv.slice(2)].join(' ')}\` (as root), ${new Date().toISOString()}`,
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  prerequisites();
+  fs.mkdirSync(OUT, { recursive: true });
+  SYSCTL_STATE = path.join(OUT, 'sysctl-restore.json');
+  removeStaleNetns();
+  restoreStaleSysctls();
+  const ctbench = buildCtbench();
+  const results = [];
+  for (const key of selected) {
+    if (aborting) break;
+    results.push(await scenario(key, ctbench));
+  }
+  const md = [
+    '# ctlogd vs conntrack -E',
+    '',
+    machine(),
+    '',
+    table(results),
+    '',
+    ...results.flatMap((r) => [
+      `### ${r.key}: ${r.title}`,
+      '',
+      `nf_conntrack_max ${fmtInt(r.ctMax)}, buckets ${fmtInt(r.buckets)}.`,
+      '',
+      ...r.notes.map((x) => `- ${x}`),
+      ...r.tools.map((t) => `- ${t.name}: exit ${t.exit}, ran ${fmt(t.wall, 1)} s, VmHWM before stop ${fmt(t.hwmMb, 1)} MB`),
+      ...r.which.map((w) => `- \`${r.commands[w]}\``),
+      '',
+    ]),
+  ].join('\n');
+  fs.writeFileSync(path.join(OUT, 'results.md'), md);
+  console.log(md);
+  console.error(`bench: written to ${path.join(OUT, 'results.md')}`);
+}
+
+main().catch((e) => {
+  console.error(`bench: ${e.stack ?? e}`);
+  cleanupSync();
+  process.exit(1);
+});
