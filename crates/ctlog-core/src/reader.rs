@@ -7,15 +7,22 @@
 //!   holds `max_batch` events, so a trickle is seen at once and a flood
 //!   crosses in few, large batches.
 //! - Backpressure: at most `queue_size` events may be handed over and not yet
-//!   consumed ([`Shared::consumed`]). A batch that would exceed that is
-//!   dropped and counted (`dropped`); the thread never blocks on the sink.
+//!   consumed ([`Shared::consumed`]). When a batch would exceed that, the
+//!   thread keeps it and stops reading the socket until there is room: the
+//!   kernel's receive buffer holds what comes meanwhile, outside this
+//!   process, and only when that is full too does the kernel drop events
+//!   (counted as `lost`, below). Dropping here instead would lose events the
+//!   kernel could still have held, and would defeat reliable mode, where the
+//!   kernel keeps and retries DESTROY events it could not deliver. The
+//!   thread never blocks on the sink: it checks for room every few ms.
 //! - Overflow: when the kernel reports ENOBUFS (the receive buffer was full),
 //!   reading goes on; the error is counted and the exact number of messages
 //!   the kernel dropped is read from the socket (`lost`).
 //! - A message that cannot be decoded is counted (`decode_errors`), its text
 //!   kept as `last_error`, and the rest of the read is still decoded.
-//! - Stop: the thread drains what the socket already holds, hands it over in
-//!   a final batch (flag FINAL), and exits; the socket closes with it.
+//! - Stop: the thread drains what the socket already holds, hands it over
+//!   whatever the queue holds (the last batch has flag FINAL), and exits;
+//!   the socket closes with it.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -29,6 +36,9 @@ use crate::event::EventType;
 use crate::progname::Prognames;
 use crate::socket::CtSocket;
 use crate::wire::{BatchWriter, Notices};
+
+/// How often a paused reader looks for room in the queue.
+const ROOM_POLL_MS: i32 = 5;
 
 /// The largest ctnetlink event is a few hundred bytes; one recv returns one
 /// message (one skb), so this only needs to hold the largest.
@@ -111,6 +121,7 @@ impl Reader {
             max_batch: opts.max_batch.max(1),
             buf: vec![0; RECV_BUF],
             prognames: Prognames::default(),
+            paused: false,
         };
         let thread = std::thread::Builder::new()
             .name("ctlog-reader".into())
@@ -166,15 +177,21 @@ struct Loop<S: Sink> {
     max_batch: u32,
     buf: Vec<u8>,
     prognames: Prognames,
+    /// The batch is full and the queue has no room: reading is paused.
+    paused: bool,
 }
 
 impl<S: Sink> Loop<S> {
     fn run(&mut self) {
         loop {
             let stopping = self.wait();
+            if self.paused && !stopping && !self.flush(false, false) {
+                continue; // still no room: the kernel buffer holds the rest
+            }
             // A panic in decoding must not take the thread (or Node) down:
             // it is counted as a decode error and reading goes on.
-            let drained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.drain()));
+            let drained =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.drain(stopping)));
             if drained.is_err() {
                 self.batch.discard();
                 self.notices.decode_errors += 1;
@@ -183,34 +200,41 @@ impl<S: Sink> Loop<S> {
                     .set_error("decoder panicked; batch discarded".into());
             }
             self.check_lost();
-            self.flush(stopping);
+            self.flush(stopping, stopping);
             if stopping {
                 return;
             }
         }
     }
 
-    /// Waits for the socket or the stop signal; true when asked to stop.
-    /// Wakes once a second to notice kernel drops even when idle.
+    /// Waits for the socket (or, when paused, a few ms for room in the
+    /// queue) or the stop signal; true when asked to stop. Wakes once a
+    /// second to notice kernel drops even when idle.
     fn wait(&mut self) -> bool {
         let mut fds = [
-            libc::pollfd {
-                fd: self.socket.fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
             libc::pollfd {
                 fd: self.wake,
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: self.socket.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
-        r > 0 && fds[1].revents != 0
+        let (n, timeout) = if self.paused {
+            (1, ROOM_POLL_MS)
+        } else {
+            (2, 1000)
+        };
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), n, timeout) };
+        r > 0 && fds[0].revents != 0
     }
 
-    /// Reads until the socket is empty, flushing full batches on the way.
-    fn drain(&mut self) {
+    /// Reads until the socket is empty, flushing full batches on the way;
+    /// stops early when a full batch finds no room (unless stopping).
+    fn drain(&mut self, stopping: bool) {
         // The buffer is moved out while its messages are decoded, so the
         // loop can update its own counters meanwhile.
         let mut buf = std::mem::take(&mut self.buf);
@@ -219,8 +243,8 @@ impl<S: Sink> Loop<S> {
                 Ok(None) => break,
                 Ok(Some(n)) => {
                     self.decode_read(&buf[..n]);
-                    if self.batch.len() >= self.batch_limit() {
-                        self.flush(false);
+                    if self.batch.len() >= self.batch_limit() && !self.flush(stopping, false) {
+                        break;
                     }
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
@@ -278,35 +302,36 @@ impl<S: Sink> Loop<S> {
         }
     }
 
-    /// Hands the batch to the sink, or drops and counts it when the queue is
-    /// full. Notices travel with the next batch that is delivered.
-    fn flush(&mut self, final_batch: bool) {
-        if self.batch.is_empty() && self.notices.is_empty() && !final_batch {
-            return;
+    /// Hands the batch to the sink. Returns false, keeping the batch and
+    /// pausing, when the queue has no room for it; `force` (at stop) hands
+    /// it over regardless; `last` marks the final batch. Notices travel with
+    /// the next batch delivered.
+    fn flush(&mut self, force: bool, last: bool) -> bool {
+        if self.batch.is_empty() && self.notices.is_empty() && !last {
+            self.paused = false;
+            return true;
         }
         let n = self.batch.len();
-        let types = self.batch.by_type();
         let in_flight = self.shared.in_flight.load(Ordering::Acquire);
-        if n > 0 && in_flight + u64::from(n) > self.shared.queue_size.load(Ordering::Relaxed) {
-            self.batch.discard();
-            self.notices.dropped += u64::from(n);
-            self.count_dropped(types);
-            if !final_batch {
-                return;
-            }
+        let room = in_flight + u64::from(n) <= self.shared.queue_size.load(Ordering::Relaxed);
+        if !room && !force {
+            self.paused = true;
+            return false;
         }
-        let n = self.batch.len();
+        self.paused = false;
         let types = self.batch.by_type();
         self.shared.in_flight.fetch_add(n.into(), Ordering::AcqRel);
-        let bytes = self
-            .batch
-            .finish(std::mem::take(&mut self.notices), final_batch);
+        let bytes = self.batch.finish(std::mem::take(&mut self.notices), last);
         if self.sink.deliver(bytes, n) {
             self.shared.batches.fetch_add(1, Ordering::Relaxed);
         } else {
+            // The sink is gone (the JavaScript side is shutting down).
             self.shared.consumed(n);
-            self.count_dropped(types);
+            for (counter, n) in self.shared.dropped.iter().zip(types) {
+                counter.fetch_add(n.into(), Ordering::Relaxed);
+            }
         }
+        true
     }
 
     /// A batch never holds more than the queue may: it would always be dropped.
@@ -315,11 +340,5 @@ impl<S: Sink> Loop<S> {
         self.max_batch
             .min(u32::try_from(q).unwrap_or(u32::MAX))
             .max(1)
-    }
-
-    fn count_dropped(&self, types: [u32; 3]) {
-        for (counter, n) in self.shared.dropped.iter().zip(types) {
-            counter.fetch_add(n.into(), Ordering::Relaxed);
-        }
     }
 }
