@@ -18,6 +18,12 @@ export declare class Capture {
    */
   stop(): void
   /**
+   * Gives back `events` places in the queue: the events of a batch are
+   * written (or otherwise done with). Until then they count against
+   * `queueSize`, so a slow output holds the reader back, not memory.
+   */
+  release(events: number): void
+  /**
    * Applies a new receive buffer, queue size and reliable mode to the
    * running capture, on the same socket (used on reload).
    */

@@ -19,7 +19,13 @@ export interface CaptureOptions {
 
 export type CaptureStats = NativeStats;
 
-export type BatchHandler = (events: ConntrackEvent[], notices: Notices) => void;
+/**
+ * Receives one batch. The batch's events count against `queueSize` until
+ * the handler returns or, if it returns a promise, until that settles:
+ * return one to hold the reader back while the events are still being
+ * written out.
+ */
+export type BatchHandler = (events: ConntrackEvent[], notices: Notices) => void | Promise<void>;
 
 /** Thrown when the socket cannot be opened; `code` is the errno name. */
 export class CaptureError extends Error {
@@ -37,11 +43,12 @@ export class CaptureError extends Error {
  * `onBatch`, in the order the kernel delivered them, one call per batch.
  *
  * Delivery contract: a native thread drains the socket and never waits on
- * JavaScript. If `onBatch` falls behind by more than `queueSize` events,
- * further batches are dropped and counted (`notices.dropped`). When the
- * kernel's socket buffer overflows (ENOBUFS), reading goes on and the loss
- * is reported (`notices.enobufs`, `notices.lost`). `stop()` reads what the
- * socket holds, delivers it, and resolves after the last batch.
+ * JavaScript. When `onBatch` has more than `queueSize` events in hand (see
+ * BatchHandler), the thread stops reading and the kernel's socket buffer
+ * (`rcvbuf`) holds what comes meanwhile, outside this process. When that
+ * overflows too, the kernel drops events: reading goes on and the loss is
+ * reported exactly (`notices.lost`, `notices.enobufs`). `stop()` reads
+ * what the socket holds, delivers it, and resolves after the last batch.
  */
 export class Capture {
   private ended!: Promise<void>;
@@ -63,9 +70,13 @@ export class Capture {
         },
         (buf: Buffer) => {
           const batch = readBatch(buf);
+          const release = () => inner.release(batch.events.length);
+          let pending: void | Promise<void> = undefined;
           try {
-            if (batch.events.length > 0 || hasNotices(batch.notices)) onBatch(batch.events, batch.notices);
+            if (batch.events.length > 0 || hasNotices(batch.notices)) pending = onBatch(batch.events, batch.notices);
           } finally {
+            if (pending instanceof Promise) pending.then(release, release);
+            else release();
             if (batch.final) resolveEnded();
           }
         },

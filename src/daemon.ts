@@ -78,7 +78,8 @@ export class Daemon {
     this.log.debug(`listening: events ${subscribedTypes(c.event).join(',')}, format ${c.format}, output ${c.output}, receive buffer ${this.capture.stats().rcvbuf} bytes`);
   }
 
-  private onBatch(events: ConntrackEvent[], notices: Notices): void {
+  /** Returns the output's backpressure, if any: the capture waits for it. */
+  private onBatch(events: ConntrackEvent[], notices: Notices): void | Promise<void> {
     const { filter, format, sink } = this.p;
     const { filtered, written } = this.counts;
     const lines: string[] = [];
@@ -97,8 +98,8 @@ export class Daemon {
         this.log.warn(`event ${ev.id ?? '?'} could not be formatted: ${(e as Error).message}`);
       }
     }
-    sink.write(lines);
     this.report(notices);
+    return sink.write(lines);
   }
 
   /** Loss is never silent: each batch's notices become one warning line. */

@@ -1,8 +1,12 @@
 /** What every output is to the daemon. */
 
 export interface EventSink {
-  /** Writes the lines of one batch, in order. Never throws. */
-  write(lines: string[]): void;
+  /**
+   * Writes the lines of one batch, in order. Never throws. Returns a
+   * promise when the output is backed up: it settles once the output can
+   * take more (the capture holds back its reader until then).
+   */
+  write(lines: string[]): void | Promise<void>;
   /** SIGHUP: reopen a file (logrotate), reconnect a socket. Never throws. */
   reopen(): void;
   /** Flushes and closes; resolves when everything written is out. */

@@ -12,6 +12,29 @@ function streamLogger(stream: NodeJS.WritableStream): winston.Logger {
   return winston.createLogger({ level: 'info', format: lineOnly, transports: [new winston.transports.Stream({ stream })] });
 }
 
+/**
+ * After a write: nothing if `stream` took it all, else a promise that
+ * settles when it drains (one promise for every batch waiting on it).
+ */
+function backpressure(stream: NodeJS.WritableStream & { writableNeedDrain?: boolean }): () => void | Promise<void> {
+  let draining: Promise<void> | undefined;
+  return () => {
+    if (!stream.writableNeedDrain) return undefined;
+    draining ??= new Promise<void>((resolve) => {
+      // A stream that ends or fails will not drain: release the waiters then
+      // too, or the capture would wait for ever.
+      const events = ['drain', 'finish', 'close', 'error'] as const;
+      const done = () => {
+        for (const e of events) stream.off(e, done);
+        draining = undefined;
+        resolve();
+      };
+      for (const e of events) stream.on(e, done);
+    });
+    return draining;
+  };
+}
+
 function closeLogger(logger: winston.Logger): Promise<void> {
   return new Promise((resolve) => {
     logger.once('finish', () => resolve());
@@ -21,10 +44,12 @@ function closeLogger(logger: winston.Logger): Promise<void> {
 
 export function stdoutSink(report: Report): EventSink {
   const logger = streamLogger(process.stdout);
+  const backedUp = backpressure(process.stdout);
   process.stdout.on('error', (e) => report(`stdout: ${e.message}`));
   return {
     write(lines) {
       if (lines.length > 0) logger.info(lines.join('\n'));
+      return backedUp();
     },
     reopen() {},
     close: () => closeLogger(logger),
@@ -45,12 +70,14 @@ function open(path: string): WriteStream {
 export function fileSink(path: string, report: Report): EventSink {
   let stream = open(path);
   const logger = streamLogger(stream);
+  let backedUp = backpressure(stream);
   let transport = logger.transports[0];
   const watch = (s: WriteStream) => s.on('error', (e) => report(`output_file ${path}: ${e.message}`));
   watch(stream);
   return {
     write(lines) {
       if (lines.length > 0) logger.info(lines.join('\n'));
+      return backedUp();
     },
     reopen() {
       // logrotate has renamed the file: what was written went to the old
@@ -70,6 +97,7 @@ export function fileSink(path: string, report: Report): EventSink {
       logger.add(transport);
       logger.remove(oldTransport);
       stream = next;
+      backedUp = backpressure(next);
       old.end();
     },
     async close() {

@@ -27,7 +27,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -37,8 +37,8 @@ use crate::progname::Prognames;
 use crate::socket::CtSocket;
 use crate::wire::{BatchWriter, Notices};
 
-/// How often a paused reader looks for room in the queue.
-const ROOM_POLL_MS: i32 = 5;
+/// A paused reader is woken when places are given back; this is a fallback.
+const ROOM_POLL_MS: i32 = 100;
 
 /// The largest ctnetlink event is a few hundred bytes; one recv returns one
 /// message (one skb), so this only needs to hold the largest.
@@ -59,8 +59,9 @@ pub struct ReaderOptions {
 
 /// The sink receives finished batches on the reader thread. It must not
 /// block: queue the batch and return. `false` means it could not take it.
+/// Whoever consumes the batch gives its places back with [`Shared::consumed`].
 pub trait Sink: Send + 'static {
-    fn deliver(&mut self, batch: Vec<u8>, events: u32) -> bool;
+    fn deliver(&mut self, batch: Vec<u8>) -> bool;
 }
 
 /// Counters shared between the reader thread, the sink and the owner.
@@ -77,6 +78,8 @@ pub struct Shared {
     pub in_flight: AtomicU64,
     /// The bound on `in_flight`; may change while running.
     pub queue_size: AtomicU64,
+    /// An eventfd the reader waits on while paused; `consumed` signals it.
+    room: OnceLock<OwnedFd>,
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -84,6 +87,10 @@ impl Shared {
     /// The sink calls this once the events of a batch are consumed.
     pub fn consumed(&self, events: u32) {
         self.in_flight.fetch_sub(events.into(), Ordering::AcqRel);
+        if let Some(fd) = self.room.get() {
+            // A failed write only delays a paused reader to its next timeout.
+            signal(fd.as_raw_fd());
+        }
     }
 
     fn set_error(&self, e: String) {
@@ -105,15 +112,14 @@ impl Reader {
     pub fn start<S: Sink>(opts: ReaderOptions, shared: Arc<Shared>, sink: S) -> io::Result<Self> {
         let socket = Arc::new(CtSocket::open(&opts.groups, opts.rcvbuf, opts.reliable)?);
         shared.queue_size.store(opts.queue_size, Ordering::Relaxed);
-        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if efd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let wake = unsafe { OwnedFd::from_raw_fd(efd) };
+        let wake = eventfd()?;
+        let _ = shared.room.set(eventfd()?);
+        let room = shared.room.get().map_or(-1, |fd| fd.as_raw_fd());
         let mut ctx = Loop {
             socket: socket.clone(),
             shared: shared.clone(),
             wake: wake.as_raw_fd(),
+            room,
             sink,
             batch: BatchWriter::new(),
             notices: Notices::default(),
@@ -150,10 +156,7 @@ impl Reader {
     /// Asks the thread to stop, and waits for it to hand over its final
     /// batch and exit.
     pub fn stop(&mut self) {
-        let one: u64 = 1;
-        unsafe {
-            libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8);
-        }
+        signal(self.wake.as_raw_fd());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -166,10 +169,25 @@ impl Drop for Reader {
     }
 }
 
+fn eventfd() -> io::Result<OwnedFd> {
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn signal(fd: i32) {
+    let one: u64 = 1;
+    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+}
+
 struct Loop<S: Sink> {
     socket: Arc<CtSocket>,
     shared: Arc<Shared>,
     wake: i32,
+    /// Signalled when queue places are given back (Shared::room).
+    room: i32,
     sink: S,
     batch: BatchWriter,
     notices: Notices,
@@ -211,6 +229,12 @@ impl<S: Sink> Loop<S> {
     /// queue) or the stop signal; true when asked to stop. Wakes once a
     /// second to notice kernel drops even when idle.
     fn wait(&mut self) -> bool {
+        // While paused the socket is left alone: waiting for room, not data.
+        let (other, timeout) = if self.paused {
+            (self.room, ROOM_POLL_MS)
+        } else {
+            (self.socket.fd(), 1000)
+        };
         let mut fds = [
             libc::pollfd {
                 fd: self.wake,
@@ -218,17 +242,17 @@ impl<S: Sink> Loop<S> {
                 revents: 0,
             },
             libc::pollfd {
-                fd: self.socket.fd(),
+                fd: other,
                 events: libc::POLLIN,
                 revents: 0,
             },
         ];
-        let (n, timeout) = if self.paused {
-            (1, ROOM_POLL_MS)
-        } else {
-            (2, 1000)
-        };
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), n, timeout) };
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+        if self.paused && fds[1].revents != 0 {
+            let mut count = 0u64;
+            // Reset the eventfd; its count does not matter.
+            unsafe { libc::read(self.room, (&mut count as *mut u64).cast(), 8) };
+        }
         r > 0 && fds[0].revents != 0
     }
 
@@ -322,7 +346,7 @@ impl<S: Sink> Loop<S> {
         let types = self.batch.by_type();
         self.shared.in_flight.fetch_add(n.into(), Ordering::AcqRel);
         let bytes = self.batch.finish(std::mem::take(&mut self.notices), last);
-        if self.sink.deliver(bytes, n) {
+        if self.sink.deliver(bytes) {
             self.shared.batches.fetch_add(1, Ordering::Relaxed);
         } else {
             // The sink is gone (the JavaScript side is shutting down).

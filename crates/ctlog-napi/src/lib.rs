@@ -83,23 +83,16 @@ type BatchFn = ThreadsafeFunction<Vec<u8>, (), Buffer, Status, false>;
 
 struct JsSink {
     tsfn: BatchFn,
-    shared: Arc<Shared>,
 }
 
 impl Sink for JsSink {
-    fn deliver(&mut self, batch: Vec<u8>, events: u32) -> bool {
-        let shared = self.shared.clone();
+    fn deliver(&mut self, batch: Vec<u8>) -> bool {
         // NonBlocking: the reader thread must never wait on JavaScript. The
-        // queue is unbounded here; `queue_size` bounds it in the reader.
-        let status = self.tsfn.call_with_return_value(
-            batch,
-            ThreadsafeFunctionCallMode::NonBlocking,
-            move |_, _| {
-                shared.consumed(events);
-                Ok(())
-            },
-        );
-        status == Status::Ok
+        // queue is unbounded here; `queue_size` bounds it in the reader, and
+        // JavaScript calls `release` once a batch's lines are written.
+        self.tsfn
+            .call(batch, ThreadsafeFunctionCallMode::NonBlocking)
+            == Status::Ok
     }
 }
 
@@ -253,10 +246,7 @@ pub fn start_capture(
         reliable: options.reliable.unwrap_or(false),
     };
     let shared = Arc::new(Shared::default());
-    let sink = JsSink {
-        tsfn,
-        shared: shared.clone(),
-    };
+    let sink = JsSink { tsfn };
     let reader = Reader::start(opts, shared.clone(), sink).map_err(io_error)?;
     let rcvbuf = reader.socket().rcvbuf();
     Ok(Capture {
@@ -276,6 +266,14 @@ impl Capture {
         if let Some(mut r) = self.reader.take() {
             r.stop();
         }
+    }
+
+    /// Gives back `events` places in the queue: the events of a batch are
+    /// written (or otherwise done with). Until then they count against
+    /// `queueSize`, so a slow output holds the reader back, not memory.
+    #[napi]
+    pub fn release(&self, events: u32) {
+        self.shared.consumed(events);
     }
 
     /// Applies a new receive buffer, queue size and reliable mode to the
