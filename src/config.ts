@@ -159,7 +159,7 @@ const schema = {
     format: rule('event', EVENT),
   },
   queue_size: {
-    doc: 'Events that may wait between the kernel socket and the output; past it, new events are dropped and counted.',
+    doc: 'Events read from the kernel socket and not yet written by the output. Past it the reader stops reading and the socket\'s receive buffer (receive_buffer) holds what comes; when that is full too, the kernel drops events and they are counted as lost.',
     default: 100000 as number | string,
     format: rule('queue_size', integer(1, INT_MAX)),
     env: 'CTLOGD_QUEUE_SIZE',
