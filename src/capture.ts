@@ -11,7 +11,7 @@ export interface CaptureOptions {
   events?: EventType[];
   /** Socket receive buffer in bytes (SO_RCVBUFFORCE). Default 64 MiB. */
   rcvbuf?: number;
-  /** Events that may wait for the callback before new ones are dropped. Default 100000. */
+  /** Events the callback may have in hand before the reader pauses. Default 100000. */
   queueSize?: number;
   /** NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS. Default false. */
   reliable?: boolean;
@@ -111,5 +111,5 @@ export class Capture {
 }
 
 function hasNotices(n: Notices): boolean {
-  return n.enobufs > 0 || n.decodeErrors > 0 || n.dropped > 0 || n.lost > 0;
+  return n.enobufs > 0 || n.decodeErrors > 0 || n.lost > 0;
 }

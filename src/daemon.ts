@@ -107,7 +107,6 @@ export class Daemon {
     if (n.lost > 0 || n.enobufs > 0) {
       this.log.warn(`kernel overflow: ${n.lost} events lost (receive buffer full, ENOBUFS ${n.enobufs}x); raise receive_buffer`);
     }
-    if (n.dropped > 0) this.log.warn(`queue full: ${n.dropped} events dropped; raise queue_size or use a faster output`);
     if (n.decodeErrors > 0) {
       this.log.warn(`${n.decodeErrors} messages could not be decoded (last: ${this.capture?.stats().lastError ?? 'unknown'})`);
     }
@@ -166,7 +165,8 @@ export class Daemon {
   /**
    * One line with every counter since start, totals then per type:
    * received (decoded by the reader), filtered (dropped by the protocol
-   * filter), written, dropped (queue full); lost (kernel overflow) and
+   * filter), written, dropped (read but never handed over: the output side
+   * was gone at shutdown); lost (kernel overflow) and
    * decode errors have no type: the kernel does not say which were lost.
    */
   statsLine(): string {

@@ -6,8 +6,8 @@
 import type { ConntrackEvent, Counters, EventType, Tuple } from './event.js';
 import { protoName, stateName } from './names.js';
 
-export const WIRE_VERSION = 1;
-const HEADER_LEN = 32;
+export const WIRE_VERSION = 2;
+const HEADER_LEN = 24;
 const FLAG_FINAL = 1;
 
 const F_ORIG = 1 << 0;
@@ -50,8 +50,6 @@ export interface Notices {
   enobufs: number;
   /** Messages that could not be decoded. */
   decodeErrors: number;
-  /** Events dropped because the queue to JavaScript was full. */
-  dropped: number;
   /** Events the kernel dropped (socket overrun). */
   lost: number;
 }
@@ -72,8 +70,7 @@ export function readBatch(buf: Buffer): Batch {
   const notices: Notices = {
     enobufs: dv.getUint32(8, true),
     decodeErrors: dv.getUint32(12, true),
-    dropped: Number(dv.getBigUint64(16, true)),
-    lost: Number(dv.getBigUint64(24, true)),
+    lost: Number(dv.getBigUint64(16, true)),
   };
   const r = new Reader(buf, dv, HEADER_LEN);
   const events = new Array<ConntrackEvent>(count);
