@@ -646,7 +646,7 @@ async function scenario(key, ctbench) {
       const ctlogdErr = fs.readFileSync(f('ctlogd.stderr'), 'utf8');
       const statsLine = ctlogdErr.split('\n').filter((l) => l.includes('stats: ')).at(-1) ?? '(no stats line)';
       const warn = (re) => ctlogdErr.split('\n').filter((l) => re.test(l)).length;
-      info.notes.push(`ctlogd: \`${statsLine.replace(/^ctlogd: /, '')}\`; warnings: ${warn(/kernel overflow/)} kernel overflow, ${warn(/queue full/)} queue full`);
+      info.notes.push(`ctlogd: \`${statsLine.replace(/^ctlogd: /, '')}\`; warnings: ${warn(/kernel overflow/)} kernel overflow`);
     }
     if (which.includes('conntrack')) {
       const conntrackErr = fs.readFileSync(f('conntrack.stderr'), 'utf8');
