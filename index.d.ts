@@ -67,12 +67,12 @@ export interface CaptureOptions {
   events?: Array<string>
   /**
    * Socket receive buffer in bytes, set with SO_RCVBUFFORCE.
-   * @default 67108864
+   * @default 268435456
    */
   rcvbuf?: number
   /**
    * Events that may wait for JavaScript before new ones are dropped.
-   * @default 100000
+   * @default 16384
    */
   queueSize?: number
   /**

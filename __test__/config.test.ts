@@ -268,12 +268,12 @@ test('the CLI: a file it has no permission to read (mode 000, uid 65534)', () =>
 // ----- accepted -----
 
 const DEFAULTS: Omit<Config, 'event'> = {
-  queueSize: 100000,
+  queueSize: 16384,
   logLevel: 'info',
   timestamp: false,
   format: 'vyos',
   conntrackOptions: [],
-  receiveBuffer: 67108864,
+  receiveBuffer: 268435456,
   reliable: false,
   output: 'stdout',
   outputFile: '',

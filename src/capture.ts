@@ -9,9 +9,9 @@ import { readBatch, type Notices } from './wire.js';
 export interface CaptureOptions {
   /** Event types to subscribe to; the kernel sends no others. Default: all. */
   events?: EventType[];
-  /** Socket receive buffer in bytes (SO_RCVBUFFORCE). Default 64 MiB. */
+  /** Socket receive buffer in bytes (SO_RCVBUFFORCE). Default 256 MiB. */
   rcvbuf?: number;
-  /** Events the callback may have in hand before the reader pauses. Default 100000. */
+  /** Events the callback may have in hand before the reader pauses. Default 16384. */
   queueSize?: number;
   /** NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS. Default false. */
   reliable?: boolean;

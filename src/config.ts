@@ -160,7 +160,7 @@ const schema = {
   },
   queue_size: {
     doc: 'Events read from the kernel socket and not yet written by the output. Past it the reader stops reading and the socket\'s receive buffer (receive_buffer) holds what comes; when that is full too, the kernel drops events and they are counted as lost.',
-    default: 100000 as number | string,
+    default: 16384 as number | string,
     format: rule('queue_size', integer(1, INT_MAX)),
     env: 'CTLOGD_QUEUE_SIZE',
     arg: 'queue-size',
@@ -193,8 +193,8 @@ const schema = {
     arg: 'conntrack-options',
   },
   receive_buffer: {
-    doc: 'Netlink socket receive buffer in bytes, set with SO_RCVBUFFORCE (the kernel doubles it): absorbs bursts while the reader catches up.',
-    default: 64 * 1024 * 1024 as number | string,
+    doc: 'Netlink socket receive buffer in bytes, set with SO_RCVBUFFORCE (the kernel doubles it): holds a burst while the reader catches up. Kernel memory, used only while events wait: about 1 KB per waiting event.',
+    default: 256 * 1024 * 1024 as number | string,
     format: rule('receive_buffer', integer(65536, INT_MAX)),
     env: 'CTLOGD_RECEIVE_BUFFER',
     arg: 'receive-buffer',

@@ -24,10 +24,10 @@ pub struct CaptureOptions {
     /// @default ["new", "update", "destroy"]
     pub events: Option<Vec<String>>,
     /// Socket receive buffer in bytes, set with SO_RCVBUFFORCE.
-    /// @default 67108864
+    /// @default 268435456
     pub rcvbuf: Option<u32>,
     /// Events that may wait for JavaScript before new ones are dropped.
-    /// @default 100000
+    /// @default 16384
     pub queue_size: Option<u32>,
     /// Events per batch at most.
     /// @default 4096
@@ -240,8 +240,8 @@ pub fn start_capture(
         .build_callback(|ctx| Ok(Buffer::from(ctx.value)))?;
     let opts = ReaderOptions {
         groups: parse_events(options.events)?,
-        rcvbuf: options.rcvbuf.unwrap_or(64 << 20) as usize,
-        queue_size: options.queue_size.unwrap_or(100_000).into(),
+        rcvbuf: options.rcvbuf.unwrap_or(256 << 20) as usize,
+        queue_size: options.queue_size.unwrap_or(16_384).into(),
         max_batch: options.max_batch.unwrap_or(4096),
         reliable: options.reliable.unwrap_or(false),
     };
