@@ -114,34 +114,88 @@ impl CtSocket {
         self.sock.as_raw_fd()
     }
 
-    /// One non-blocking recv into `buf`. `Ok(None)` when the socket is empty.
-    /// A message larger than `buf` is reported as `InvalidData`.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    /// Non-blocking: as many messages as `slots` holds, in one recvmmsg
+    /// (one message per slot: each netlink event is its own datagram).
+    /// Returns how many arrived; 0 when the socket is empty.
+    pub fn recv_many(&self, slots: &mut RecvSlots) -> io::Result<usize> {
+        let size = slots.size;
+        let mut iov: Vec<libc::iovec> = slots
+            .buf
+            .chunks_exact_mut(size)
+            .map(|c| libc::iovec {
+                iov_base: c.as_mut_ptr().cast(),
+                iov_len: size,
+            })
+            .collect();
+        // SAFETY: zeroed mmsghdr is a valid "no name, no control" header.
+        let mut hdrs: Vec<libc::mmsghdr> = iov
+            .iter_mut()
+            .map(|v| {
+                let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                h.msg_hdr.msg_iov = v;
+                h.msg_hdr.msg_iovlen = 1;
+                h
+            })
+            .collect();
         loop {
             let n = unsafe {
-                libc::recv(
+                libc::recvmmsg(
                     self.fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                    hdrs.as_mut_ptr(),
+                    hdrs.len() as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
                 )
             };
             if n >= 0 {
                 let n = n as usize;
-                if n > buf.len() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("message of {n} bytes truncated to {}", buf.len()),
-                    ));
+                for (k, h) in hdrs.iter().take(n).enumerate() {
+                    slots.lens[k] = h.msg_len as usize;
+                    slots.truncated[k] = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
                 }
-                return Ok(Some(n));
+                slots.count = n;
+                return Ok(n);
             }
             let err = io::Error::last_os_error();
             match err.raw_os_error() {
                 Some(libc::EINTR) => continue,
-                Some(libc::EAGAIN) => return Ok(None),
+                Some(libc::EAGAIN) => {
+                    slots.count = 0;
+                    return Ok(0);
+                }
                 _ => return Err(err),
             }
         }
+    }
+}
+
+/// Receive slots for [`CtSocket::recv_many`]: `count` buffers of `size`
+/// bytes, one message each.
+pub struct RecvSlots {
+    buf: Vec<u8>,
+    size: usize,
+    lens: Vec<usize>,
+    truncated: Vec<bool>,
+    count: usize,
+}
+
+impl RecvSlots {
+    pub fn new(count: usize, size: usize) -> Self {
+        RecvSlots {
+            buf: vec![0; count * size],
+            size,
+            lens: vec![0; count],
+            truncated: vec![false; count],
+            count: 0,
+        }
+    }
+
+    /// Message `i` of the last receive; `Err(len)` if it did not fit its slot.
+    pub fn get(&self, i: usize) -> Result<&[u8], usize> {
+        if self.truncated[i] {
+            return Err(self.lens[i]);
+        }
+        let start = i * self.size;
+        Ok(&self.buf[start..start + self.lens[i]])
     }
 }
