@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { checkPrerequisites, Netns, startCtlogd, stats, stop } from './helpers/netns.js';
@@ -131,4 +131,35 @@ test('queue full and a tiny receive buffer: what the kernel drops is counted exa
   assert.ok(lost > 0, out.stderr);
   assert.equal(out.lines.length + lost, 2 * n);
   assert.deepEqual(pick(stats(out.stderr)), { received: out.lines.length, filtered: 0, written: out.lines.length, dropped: 0, lost, decode_errors: 0 });
+});
+
+/** Resident set size of a process, in MB. */
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+test('a stalled output: memory stays bounded by queue_size, what the kernel drops is counted, the rest is written', async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('stalled');
+  t.after(() => ns.destroy());
+  const n = 20000;
+  const out = await startCtlogd(ns, ['--format', 'json', '--queue-size', '1024', '--receive-buffer', '1048576']);
+  const pid = out.child.pid!; // ip netns exec execs ctlogd: the same process
+  // Nobody reads ctlogd's stdout: the pipe fills, the output stalls.
+  out.child.stdout!.pause();
+  const before = rssMb(pid);
+  ns.traffic(`udpflood:${n}:20000`);
+  ns.exec('conntrack', ['-F']);
+  await new Promise((r) => setTimeout(r, 500));
+  const during = rssMb(pid);
+  assert.ok(during - before < 40, `RSS grew ${(during - before).toFixed(1)} MB while stalled`);
+  out.child.stdout!.resume();
+  assert.equal(await stop(out), 0);
+  const s = stats(out.stderr);
+  const lost = sum(out.stderr, /kernel overflow: (\d+) events lost/g);
+  assert.ok(lost > 0, 'a 2 MiB buffer cannot hold the flood while the output is stalled');
+  assert.equal(s.lost, lost);
+  assert.equal(s.dropped, 0);
+  assert.equal(out.lines.length + lost, 2 * n, 'every event written or counted lost');
 });
