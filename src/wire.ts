@@ -41,6 +41,10 @@ const T_ICMP_ID = 1 << 7;
 const T_ZONE = 1 << 8;
 
 const TYPES: readonly EventType[] = ['new', 'update', 'destroy'];
+
+/** IPv4 address texts by address, bounded: emptied when full. */
+const V4_TEXT = new Map<number, string>();
+const V4_TEXT_MAX = 65536;
 const STATE_PROTOS = [undefined, 'tcp', 'dccp', 'sctp'] as const;
 const AF_INET6 = 10;
 
@@ -168,8 +172,16 @@ class Reader {
     const b = this.buf;
     const p = this.pos;
     this.pos += len;
-    if (len === 4) return `${b[p]}.${b[p + 1]}.${b[p + 2]}.${b[p + 3]}`;
-    return ipv6(b, p);
+    if (len !== 4) return ipv6(b, p);
+    // The same few addresses recur on a router: build each text once.
+    const key = ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+    let text = V4_TEXT.get(key);
+    if (text === undefined) {
+      if (V4_TEXT.size >= V4_TEXT_MAX) V4_TEXT.clear();
+      text = `${b[p]}.${b[p + 1]}.${b[p + 2]}.${b[p + 3]}`;
+      V4_TEXT.set(key, text);
+    }
+    return text;
   }
 
   private counters(): Counters {
