@@ -83,6 +83,10 @@ export function readBatch(buf: Buffer): Batch {
 }
 
 class Reader {
+  private lastLo = 0;
+  private lastHi = 0;
+  private lastTime?: bigint;
+
   constructor(
     private readonly buf: Buffer,
     private readonly dv: DataView,
@@ -95,7 +99,7 @@ class Reader {
     const family = dv.getUint8(this.pos + 1) === AF_INET6 ? 'ipv6' : 'ipv4';
     const bits = dv.getUint32(this.pos + 4, true);
     const portid = dv.getUint32(this.pos + 8, true);
-    const time = dv.getBigUint64(this.pos + 12, true);
+    const time = this.time(this.pos + 12);
     this.pos += 20;
     const orig = bits & F_ORIG ? this.tuple() : {};
     const reply = bits & F_REPLY ? this.tuple() : {};
@@ -150,6 +154,21 @@ class Reader {
     if (bits & F_LABELS) ev.labels = new Uint8Array(this.bytes());
     if (bits & F_PROGNAME) ev.progname = this.bytes().toString('utf8');
     return ev;
+  }
+
+  /**
+   * The time read: events read by one system call share it, so the BigInt
+   * of the previous event is reused when the bytes are the same.
+   */
+  private time(at: number): bigint {
+    const lo = this.dv.getUint32(at, true);
+    const hi = this.dv.getUint32(at + 4, true);
+    if (lo !== this.lastLo || hi !== this.lastHi || this.lastTime === undefined) {
+      this.lastLo = lo;
+      this.lastHi = hi;
+      this.lastTime = (BigInt(hi) << 32n) | BigInt(lo);
+    }
+    return this.lastTime;
   }
 
   private tuple(): Tuple {
