@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { decodeMessages } from '../src/native.js';
+import { formatVyos } from '../src/format/vyos.js';
 import { ipv6, readBatch } from '../src/wire.js';
 import { ROOT } from './helpers/netns.js';
 
@@ -69,4 +71,30 @@ test('IPv6 text as inet_ntop writes it', () => {
   assert.equal(ipv6(a('0000 0000 0000 0000 0000 ffff c000 0207')), '::ffff:192.0.2.7');
   assert.equal(ipv6(a('0000 0000 0000 0000 0000 0000 c000 0207')), '::192.0.2.7');
   assert.equal(ipv6(a('2001 0db8 0000 0000 abcd 0000 0000 0000')), '2001:db8:0:0:abcd::');
+});
+
+// A real DESTROY captured from the kernel (the same bytes as TCP_DESTROY in
+// crates/ctlog-core/tests/decode_captured.rs): through the native decoder,
+// the batch format and this reader, without a socket.
+const tcpDestroy = Buffer.from(readFileSync(path.join(ROOT, 'testdata/tcp-destroy.hex'), 'utf8').trim(), 'hex');
+
+test('a captured kernel message through decodeMessages, readBatch and the vyos format', () => {
+  const b = readBatch(decodeMessages(tcpDestroy, 42));
+  assert.equal(b.events.length, 1);
+  assert.equal(b.events[0].time, 42n);
+  // delta: 998,719,668 ns = 998,719.668 us, rounded to 998,720 us.
+  assert.equal(
+    formatVyos(b.events[0]),
+    '[DESTROY] 1152223725 tcp      6 TIME_WAIT src=127.0.0.1 dst=127.0.0.1 sport=52892 dport=5001 packets=6 bytes=325 ' +
+      'src=127.0.0.1 dst=127.0.0.1 sport=5001 dport=52892 packets=4 bytes=224 [ASSURED] start=1795710321622403178 stop=1795710322621122846 delta=0.99872',
+  );
+});
+
+test('a bad message between two good ones: counted, the good ones still decoded', () => {
+  const bad = Buffer.from(tcpDestroy);
+  bad.writeUInt16LE(0xffff, 20); // the first attribute's length runs past the message
+  const b = readBatch(decodeMessages(Buffer.concat([tcpDestroy, bad, tcpDestroy])));
+  assert.equal(b.events.length, 2);
+  assert.equal(b.notices.decodeErrors, 1);
+  assert.equal(b.events[1].id, 1152223725);
 });

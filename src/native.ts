@@ -5,7 +5,6 @@
 import * as binding from '../index.js';
 
 export type NativeCapture = binding.Capture;
-export type NativeOptions = binding.CaptureOptions;
 export type NativeStats = binding.CaptureStats;
 export const { startCapture, decodeMessages, UnixDatagram } = binding;
 export type UnixDatagram = binding.UnixDatagram;

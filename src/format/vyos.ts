@@ -44,7 +44,7 @@ function flow(t: Tuple, c: Counters | undefined): string {
  * VyOS prints `delta=` as Python's timedelta(...).total_seconds(): whole
  * microseconds (rounded half to even), in Python's float repr.
  */
-export function vyosDelta(start: bigint, stop: bigint): string {
+function vyosDelta(start: bigint, stop: bigint): string {
   const ns = stop - start;
   const sign = ns < 0n ? -1n : 1n;
   const abs = ns * sign;
