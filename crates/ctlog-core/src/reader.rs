@@ -26,7 +26,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -82,13 +82,18 @@ pub struct Shared {
     pub queue_size: AtomicU64,
     /// An eventfd the reader waits on while paused; `consumed` signals it.
     room: OnceLock<OwnedFd>,
+    /// The reader is waiting for room (only then is `room` signalled).
+    waiting: AtomicBool,
     pub last_error: Mutex<Option<String>>,
 }
 
 impl Shared {
     /// The sink calls this once the events of a batch are consumed.
     pub fn consumed(&self, events: u32) {
-        self.in_flight.fetch_sub(events.into(), Ordering::AcqRel);
+        self.in_flight.fetch_sub(events.into(), Ordering::SeqCst);
+        if !self.waiting.load(Ordering::SeqCst) {
+            return;
+        }
         if let Some(fd) = self.room.get() {
             // A failed write only delays a paused reader to its next timeout.
             signal(fd.as_raw_fd());
@@ -219,7 +224,9 @@ impl<S: Sink> Loop<S> {
                 self.shared
                     .set_error("decoder panicked; batch discarded".into());
             }
-            self.check_lost();
+            if stopping {
+                self.check_lost(); // its count goes out with the final batch
+            }
             self.flush(stopping, stopping);
             if stopping {
                 return;
@@ -250,6 +257,11 @@ impl<S: Sink> Loop<S> {
             },
         ];
         let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+        if r == 0 && timeout == 1000 {
+            // Idle: look for drops the kernel made without an ENOBUFS
+            // (reliable mode sets NETLINK_NO_ENOBUFS).
+            self.check_lost();
+        }
         if self.paused && fds[1].revents != 0 {
             let mut count = 0u64;
             // Reset the eventfd; its count does not matter.
@@ -342,12 +354,16 @@ impl<S: Sink> Loop<S> {
             return true;
         }
         let n = self.batch.len();
-        let in_flight = self.shared.in_flight.load(Ordering::Acquire);
-        let room = in_flight + u64::from(n) <= self.shared.queue_size.load(Ordering::Relaxed);
-        if !room && !force {
-            self.paused = true;
-            return false;
+        if !force && !self.room_for(n) {
+            // Say so before looking once more: a place given back in between
+            // then either shows here or signals the eventfd.
+            self.shared.waiting.store(true, Ordering::SeqCst);
+            if !self.room_for(n) {
+                self.paused = true;
+                return false;
+            }
         }
+        self.shared.waiting.store(false, Ordering::SeqCst);
         self.paused = false;
         let types = self.batch.by_type();
         self.shared.in_flight.fetch_add(n.into(), Ordering::AcqRel);
@@ -364,7 +380,12 @@ impl<S: Sink> Loop<S> {
         true
     }
 
-    /// A batch never holds more than the queue may: it would always be dropped.
+    fn room_for(&self, n: u32) -> bool {
+        let in_flight = self.shared.in_flight.load(Ordering::SeqCst);
+        in_flight + u64::from(n) <= self.shared.queue_size.load(Ordering::Relaxed)
+    }
+
+    /// A batch never holds more than the queue may: it would never fit.
     fn batch_limit(&self) -> u32 {
         let q = self.shared.queue_size.load(Ordering::Relaxed);
         self.max_batch
