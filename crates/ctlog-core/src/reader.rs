@@ -280,9 +280,14 @@ impl<S: Sink> Loop<S> {
             match self.socket.recv_many(&mut slots) {
                 Ok(0) => break,
                 Ok(n) => {
+                    // One time for the events of one system call.
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map(|d| d.as_nanos() as u64)
+                        .unwrap_or(0);
                     for i in 0..n {
                         match slots.get(i) {
-                            Ok(msg) => self.decode_read(msg),
+                            Ok(msg) => self.decode_read(msg, now),
                             Err(len) => self.decode_error(format!(
                                 "a message of {len}+ bytes did not fit {RECV_SLOT} bytes"
                             )),
@@ -308,11 +313,7 @@ impl<S: Sink> Loop<S> {
         self.slots = slots;
     }
 
-    fn decode_read(&mut self, read: &[u8]) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
+    fn decode_read(&mut self, read: &[u8], now: u64) {
         for msg in Messages::new(read) {
             match msg.and_then(decode_message) {
                 Ok(Some(mut ev)) => {
