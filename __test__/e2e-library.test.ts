@@ -2,7 +2,7 @@
  * The library, as another program uses it: `import { Capture } from
  * 'ctlogd'` (the package's own exports), run inside a test namespace.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,17 +24,23 @@ process.once('SIGTERM', async () => {
 });
 `;
 
-test('Capture.start / stop: typed events through the package exports', async (t) => {
+/** Runs `source` in a new namespace, as a program of the package's own; resolves once it listens. */
+async function startProgram(t: TestContext, name: string, source: string): Promise<{ ns: Netns; out: Lines }> {
   checkPrerequisites();
-  const ns = new Netns('library');
+  const ns = new Netns(name);
   t.after(() => ns.destroy());
   // Inside the package, so that 'ctlogd' resolves through its own exports.
   const dir = mkdtempSync(path.join(ROOT, '__test__', '.library-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'program.mjs');
-  writeFileSync(file, PROGRAM);
+  writeFileSync(file, source);
   const out = new Lines(ns.spawn(process.execPath, [file]));
   await out.until(() => out.stderr.includes('listening'), 'the program to listen');
+  return { ns, out };
+}
+
+test('Capture.start / stop: typed events through the package exports', async (t) => {
+  const { ns, out } = await startProgram(t, 'library', PROGRAM);
   ns.exec('conntrack', ['-I', '-p', 'udp', '-s', '192.0.2.1', '-d', '192.0.2.2', '--sport', '1', '--dport', '53', '-t', '30']);
   ns.traffic('udp:5300');
   ns.exec('conntrack', ['-F']);
@@ -56,4 +62,41 @@ test('Capture.start / stop: typed events through the package exports', async (t)
   assert.deepEqual(stats.received, { new: 2, update: 0, destroy: 2 }, 'no update events: the group was not joined');
   assert.deepEqual(stats.dropped, { new: 0, update: 0, destroy: 0 });
   assert.equal(stats.lost + stats.decodeErrors, 0);
+});
+
+// Prints, once stopped, the size and arrival time of every batch.
+const BATCHES = `
+import { Capture } from 'ctlogd';
+const batches = [];
+const cap = await Capture.start({ events: ['new'] }, (events) => {
+  batches.push({ n: events.length, at: Date.now(), last: events.at(-1)?.orig.dport });
+});
+console.error('listening');
+process.once('SIGTERM', async () => {
+  await cap.stop();
+  console.log(JSON.stringify({ batches, stats: cap.stats() }));
+});
+`;
+
+test('a flood crosses in large batches; a lone event still arrives at once', async (t) => {
+  const { ns, out } = await startProgram(t, 'batches', BATCHES);
+  ns.traffic('udpflood:20000:20000');
+  await new Promise((r) => setTimeout(r, 300));
+  const sent = Date.now();
+  ns.exec('conntrack', ['-I', '-p', 'udp', '-s', '192.0.2.1', '-d', '192.0.2.2', '--sport', '1', '--dport', '9', '-t', '30']);
+  await new Promise((r) => setTimeout(r, 700));
+  out.child.kill('SIGTERM');
+  assert.equal(await out.exited, 0, out.stderr);
+  const { batches, stats } = JSON.parse(out.lines[0]) as {
+    batches: Array<{ n: number; at: number; last: number }>;
+    stats: { received: { new: number }; batches: number };
+  };
+  const events = batches.reduce((a, b) => a + b.n, 0);
+  assert.equal(events, 20001);
+  assert.equal(stats.received.new, 20001);
+  // Woken for every event, the reader would hand over thousands of batches.
+  assert.ok(batches.length <= events / 20, `${batches.length} batches for ${events} events`);
+  const lone = batches.find((b) => b.last === 9);
+  assert.ok(lone, 'the lone event');
+  assert.ok(lone.at - sent < 500, `the lone event arrived ${lone.at - sent} ms after it was made`);
 });

@@ -153,6 +153,9 @@ test('SIGHUP switches format and output: lines before in the old, after in the n
   writeFileSync(conf, JSON.stringify({ event: { new: {} } }));
   const out = await startCtlogd(ns, ['-c', conf]);
   ns.traffic('udpflood:300:21000');
+  // A reload applies to events read after it; the reader lets events
+  // gather for a few ms before it reads them, so wait until it has.
+  await out.until(() => out.lines.filter(Boolean).length >= 300, 'the 300 lines before the reload');
   writeFileSync(conf, JSON.stringify({ event: { new: {} }, format: 'json', output: 'file', output_file: file }));
   out.child.kill('SIGHUP');
   await out.until(() => out.stderr.includes('configuration reloaded'), 'the reload');

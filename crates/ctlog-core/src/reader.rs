@@ -3,9 +3,12 @@
 //!
 //! Delivery contract:
 //! - Order: events reach the sink in the order the kernel queued them.
-//! - Batching: a batch is handed over when the socket is empty or when it
-//!   holds `max_batch` events, so a trickle is seen at once and a flood
-//!   crosses in few, large batches.
+//! - Batching: a batch is handed over when it holds `max_batch` events, or
+//!   when the socket is empty and the sink has consumed every batch before
+//!   it. So a trickle is seen at once, and while the sink is busy the next
+//!   batch grows instead of queueing behind it: a flood crosses in few,
+//!   large batches, and the per-batch costs on the other side (a call into
+//!   JavaScript, a write) shrink as the load grows.
 //! - Backpressure: at most `queue_size` events may be handed over and not yet
 //!   consumed ([`Shared::consumed`]). When a batch would exceed that, the
 //!   thread keeps it and stops reading the socket until there is room: the
@@ -40,6 +43,14 @@ use crate::wire::{BatchWriter, Notices};
 /// A paused reader is woken when places are given back; this is a fallback.
 const ROOM_POLL_MS: i32 = 100;
 
+/// After a read that found events, the reader lets the socket fill this
+/// long before it looks again. Woken for every event of a flood, it would
+/// spend more on wake-ups and system calls than on events; this way each
+/// look takes hundreds of them, and each batch to JavaScript too. The
+/// kernel's receive buffer holds what comes meanwhile (at 200,000 events/s,
+/// a few hundred KiB); a log line is late by this much at most.
+const LINGER_MS: i32 = 4;
+
 /// Messages per recvmmsg: one system call for up to this many events.
 const RECV_SLOTS: usize = 64;
 /// One event per slot: ctnetlink events are a few hundred bytes, this holds
@@ -64,6 +75,11 @@ pub struct ReaderOptions {
 /// Whoever consumes the batch gives its places back with [`Shared::consumed`].
 pub trait Sink: Send + 'static {
     fn deliver(&mut self, batch: Vec<u8>) -> bool;
+
+    /// A batch's memory the consumer is done with, to write the next into.
+    fn spare(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Counters shared between the reader thread, the sink and the owner.
@@ -135,6 +151,8 @@ impl Reader {
             slots: RecvSlots::new(RECV_SLOTS, RECV_SLOT),
             prognames: Prognames::default(),
             paused: false,
+            holding: false,
+            busy: false,
         };
         let thread = std::thread::Builder::new()
             .name("ctlog-reader".into())
@@ -204,6 +222,11 @@ struct Loop<S: Sink> {
     prognames: Prognames,
     /// The batch is full and the queue has no room: reading is paused.
     paused: bool,
+    /// The socket is empty but the sink is still busy: the batch waits for
+    /// it (and for more events) rather than queueing behind it.
+    holding: bool,
+    /// The last read found events: linger before the next (LINGER_MS).
+    busy: bool,
 }
 
 impl<S: Sink> Loop<S> {
@@ -226,43 +249,69 @@ impl<S: Sink> Loop<S> {
             }
             if stopping {
                 self.check_lost(); // its count goes out with the final batch
-            }
-            self.flush(stopping, stopping);
-            if stopping {
+                self.flush(true, true);
                 return;
             }
+            self.flush_or_hold();
         }
     }
 
-    /// Waits for the socket (or, when paused, a few ms for room in the
-    /// queue) or the stop signal; true when asked to stop. Wakes once a
-    /// second to notice kernel drops even when idle.
+    /// The socket is empty: hands the batch over if the sink has consumed
+    /// everything before it, else keeps it growing until the sink is done
+    /// (the reader is woken then) or it is full.
+    fn flush_or_hold(&mut self) {
+        self.holding = false;
+        if self.batch.len() < self.batch_limit()
+            && !(self.batch.is_empty() && self.notices.is_empty())
+        {
+            // Say so before looking: a place given back in between then
+            // either shows here or signals the eventfd.
+            self.shared.waiting.store(true, Ordering::SeqCst);
+            if self.shared.in_flight.load(Ordering::SeqCst) > 0 {
+                self.holding = true;
+                return;
+            }
+        }
+        self.flush(false, false);
+    }
+
+    /// Waits for the socket and, when paused or holding a batch, for places
+    /// given back (paused: a few ms at most, as a fallback), or the stop
+    /// signal; true when asked to stop. Wakes once a second to notice kernel
+    /// drops even when idle.
     fn wait(&mut self) -> bool {
-        // While paused the socket is left alone: waiting for room, not data.
-        let (other, timeout) = if self.paused {
-            (self.room, ROOM_POLL_MS)
-        } else {
-            (self.socket.fd(), 1000)
+        let pollfd = |fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
         };
+        if std::mem::take(&mut self.busy) {
+            let mut stop = [pollfd(self.wake)];
+            if unsafe { libc::poll(stop.as_mut_ptr(), 1, LINGER_MS) } > 0 {
+                return true;
+            }
+        }
+        // While paused the socket is left alone: waiting for room, not data.
         let mut fds = [
-            libc::pollfd {
-                fd: self.wake,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: other,
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            pollfd(self.wake),
+            pollfd(self.room),
+            pollfd(self.socket.fd()),
         ];
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+        let (n, timeout) = match (self.paused, self.holding) {
+            (true, _) => (2, ROOM_POLL_MS),
+            (false, true) => (3, ROOM_POLL_MS),
+            (false, false) => {
+                fds[1] = fds[2];
+                (2, 1000)
+            }
+        };
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), n, timeout) };
         if r == 0 && timeout == 1000 {
             // Idle: look for drops the kernel made without an ENOBUFS
             // (reliable mode sets NETLINK_NO_ENOBUFS).
             self.check_lost();
         }
-        if self.paused && fds[1].revents != 0 {
+        if (self.paused || self.holding) && fds[1].revents != 0 {
             let mut count = 0u64;
             // Reset the eventfd; its count does not matter.
             unsafe { libc::read(self.room, (&mut count as *mut u64).cast(), 8) };
@@ -280,6 +329,7 @@ impl<S: Sink> Loop<S> {
             match self.socket.recv_many(&mut slots) {
                 Ok(0) => break,
                 Ok(n) => {
+                    self.busy = true;
                     // One time for the events of one system call.
                     let now = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
@@ -352,6 +402,7 @@ impl<S: Sink> Loop<S> {
     fn flush(&mut self, force: bool, last: bool) -> bool {
         if self.batch.is_empty() && self.notices.is_empty() && !last {
             self.paused = false;
+            self.shared.waiting.store(false, Ordering::SeqCst);
             return true;
         }
         let n = self.batch.len();
@@ -368,7 +419,10 @@ impl<S: Sink> Loop<S> {
         self.paused = false;
         let types = self.batch.by_type();
         self.shared.in_flight.fetch_add(n.into(), Ordering::AcqRel);
-        let bytes = self.batch.finish(std::mem::take(&mut self.notices), last);
+        let spare = self.sink.spare();
+        let bytes = self
+            .batch
+            .finish(std::mem::take(&mut self.notices), last, spare);
         if self.sink.deliver(bytes) {
             self.shared.batches.fetch_add(1, Ordering::Relaxed);
         } else {
