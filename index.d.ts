@@ -18,6 +18,12 @@ export declare class Capture {
    */
   stop(): void
   /**
+   * Copies the oldest batch not yet taken into `into` and returns its
+   * length; returns minus its length, taking nothing, when `into` is too
+   * small, and 0 when no batch waits.
+   */
+  take(into: Buffer): number
+  /**
    * Gives back `events` places in the queue: the events of a batch are
    * written (or otherwise done with). Until then they count against
    * `queueSize`, so a slow output holds the reader back, not memory.
@@ -118,15 +124,17 @@ export declare function decodeMessages(bytes: Buffer, timeNs?: number | undefine
 
 /**
  * Opens the conntrack socket, joins the groups for `events`, and starts the
- * reader thread. `onBatch` is called on the JavaScript thread with one
- * Buffer per batch, in kernel order; the last one has the FINAL flag.
+ * reader thread. `onBatch` is called on the JavaScript thread once per
+ * batch, in kernel order, with the batch's byte length: it must then
+ * `take` that batch. The last batch has the FINAL flag.
  *
  * The reader never waits on JavaScript: when `queueSize` events are
- * handed over and not yet consumed, further batches are dropped and
- * counted. ENOBUFS is counted and reading goes on. Errors opening the
- * socket are thrown here, with the errno name first ("EPERM: ...").
+ * handed over and not yet released, it stops reading and the socket's
+ * buffer holds what comes. ENOBUFS is counted and reading goes on. Errors
+ * opening the socket are thrown here, with the errno name first
+ * ("EPERM: ...").
  */
-export declare function startCapture(options: CaptureOptions, onBatch: (arg: Buffer) => void): Capture
+export declare function startCapture(options: CaptureOptions, onBatch: (arg: number) => void): Capture
 
 /** A count per event type. */
 export interface TypeCounts {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeMessages } from '../src/native.js';
 import { formatVyos } from '../src/format/vyos.js';
-import { ipv6, readBatch } from '../src/wire.js';
+import { ipv6, readBatch, WireBatch } from '../src/wire.js';
 import { ROOT } from './helpers/netns.js';
 
 const vector = Buffer.from(readFileSync(path.join(ROOT, 'testdata/wire-full-event.hex'), 'utf8').trim(), 'hex');
@@ -20,7 +20,7 @@ test('every field of the shared vector', () => {
   assert.deepEqual(b.notices, { enobufs: 2, decodeErrors: 3, lost: 5 });
   assert.equal(b.events.length, 2);
   const [e, bare] = b.events;
-  assert.deepEqual({ ...e }, {
+  assert.deepEqual({ ...e, orig: defined(e.orig), reply: defined(e.reply) }, {
     type: 'destroy',
     family: 'ipv6',
     proto: 6,
@@ -50,10 +50,28 @@ test('every field of the shared vector', () => {
     progname: 'conntrack',
   });
   // Absent attributes are undefined (every event has every key, for speed).
-  const present = Object.fromEntries(Object.entries(bare).filter(([, v]) => v !== undefined));
+  const present = defined({ ...bare, orig: defined(bare.orig), reply: defined(bare.reply) });
   assert.deepEqual(present, { type: 'new', family: 'ipv4', proto: 0, protoName: 'unknown', orig: {}, reply: {}, portid: 0, time: 0n });
   assert.deepEqual(Object.keys(bare), Object.keys(e), 'one shape for all events');
+  assert.deepEqual(Object.keys(bare.orig), Object.keys(e.reply), 'one shape for all tuples');
 });
+
+test('next() reads the same events into one reused object', () => {
+  const all = readBatch(vector).events;
+  const batch = new WireBatch(vector);
+  const first = batch.next();
+  assert.ok(first);
+  assert.deepEqual(first, all[0]);
+  const second = batch.next();
+  assert.equal(second, first, 'the same object');
+  assert.deepEqual(second, all[1], 'every field of the first event overwritten');
+  assert.equal(batch.next(), undefined);
+});
+
+/** The keys whose value is not undefined. */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
 
 test('a batch of another wire version is refused', () => {
   const b = Buffer.from(vector);

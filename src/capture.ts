@@ -4,7 +4,7 @@
  */
 import type { ConntrackEvent, EventType } from './event.js';
 import { startCapture, type NativeCapture, type NativeStats } from './native.js';
-import { readBatch, type Notices } from './wire.js';
+import { WireBatch, type Notices } from './wire.js';
 
 export interface CaptureOptions {
   /** Event types to subscribe to; the kernel sends no others. Default: all. */
@@ -26,6 +26,13 @@ export type CaptureStats = NativeStats;
  * written out.
  */
 export type BatchHandler = (events: ConntrackEvent[], notices: Notices) => void | Promise<void>;
+
+/**
+ * Receives one batch as it came from the native reader, to be read in
+ * place (see WireBatch) before the handler returns: its bytes carry the
+ * next batch after that. The same holding-back rule as BatchHandler.
+ */
+export type WireBatchHandler = (batch: WireBatch) => void | Promise<void>;
 
 /** Thrown when the socket cannot be opened; `code` is the errno name. */
 export class CaptureError extends Error {
@@ -56,10 +63,20 @@ export class Capture {
     this.ended = ended;
   }
 
-  static async start(options: CaptureOptions, onBatch: BatchHandler): Promise<Capture> {
+  static start(options: CaptureOptions, onBatch: BatchHandler): Promise<Capture> {
+    return Capture.startWire(options, (batch) => {
+      if (batch.count > 0 || hasNotices(batch.notices)) return onBatch(batch.events(), batch.notices);
+    });
+  }
+
+  /** As start(), but each batch is handed over unread: for readers that keep no event. */
+  static async startWire(options: CaptureOptions, onBatch: WireBatchHandler): Promise<Capture> {
     let resolveEnded!: () => void;
     const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
     let inner: NativeCapture;
+    // Every batch is copied into this one Buffer and read before the next:
+    // a flood leaves no Buffer per batch for the garbage collector.
+    let scratch = Buffer.allocUnsafeSlow(1 << 20);
     try {
       inner = startCapture(
         {
@@ -68,12 +85,15 @@ export class Capture {
           queueSize: options.queueSize,
           reliable: options.reliable,
         },
-        (buf: Buffer) => {
-          const batch = readBatch(buf);
-          const release = () => inner.release(batch.events.length);
+        (len: number) => {
+          if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(len)));
+          const got = inner.take(scratch);
+          if (got <= 0) throw new Error(`native batch of ${len} bytes could not be taken (${got})`);
+          const batch = new WireBatch(scratch.subarray(0, got));
+          const release = () => inner.release(batch.count);
           let pending: void | Promise<void> = undefined;
           try {
-            if (batch.events.length > 0 || hasNotices(batch.notices)) pending = onBatch(batch.events, batch.notices);
+            pending = onBatch(batch);
           } finally {
             if (pending instanceof Promise) pending.then(release, release);
             else release();

@@ -11,11 +11,11 @@
 import { readFileSync } from 'node:fs';
 import { Capture, CaptureError } from './capture.js';
 import { loadConfig, type Config, type LoadOptions } from './config.js';
-import type { ConntrackEvent, EventType } from './event.js';
+import type { EventType } from './event.js';
 import { compileFilter, subscribedTypes, type Filter } from './filter.js';
-import { makeFormatter, type Formatter } from './format/index.js';
+import { LineWriter, makeFormatter, type Formatter } from './format/index.js';
 import { diagnostics, makeSink, outputKey, type Diagnostics, type EventSink } from './output/index.js';
-import type { Notices } from './wire.js';
+import type { Notices, WireBatch } from './wire.js';
 
 /** Exit codes (sysexits.h). */
 export const EXIT = { OK: 0, USAGE: 64, SOFTWARE: 70, CANTCREAT: 73, NOPERM: 77, CONFIG: 78 } as const;
@@ -24,6 +24,7 @@ export const EXIT = { OK: 0, USAGE: 64, SOFTWARE: 70, CANTCREAT: 73, NOPERM: 77,
 const STOP_DEADLINE_MS = 1800;
 
 const TYPES: readonly EventType[] = ['new', 'update', 'destroy'];
+const NEWLINE = 0x0a;
 type PerType = Record<EventType, number>;
 const perType = (): PerType => ({ new: 0, update: 0, destroy: 0 });
 
@@ -43,6 +44,8 @@ export class Daemon {
   readonly counts = { filtered: perType(), written: perType() };
   private formatErrors = 0;
   private readonly log: Diagnostics;
+  /** Where each batch's lines are written, as bytes, before they go out in one piece. */
+  private readonly lines = new LineWriter();
 
   /** Opens the output; throws OutputError (exit 73) if it cannot. */
   constructor(
@@ -65,41 +68,50 @@ export class Daemon {
   async start(): Promise<void> {
     const c = this.p.config;
     this.warnTimestampSysctl(c);
-    this.capture = await Capture.start(
+    this.capture = await Capture.startWire(
       {
         events: subscribedTypes(c.event),
         rcvbuf: c.receiveBuffer,
         queueSize: c.queueSize,
         reliable: c.reliable,
       },
-      (events, notices) => this.onBatch(events, notices),
+      (batch) => this.onBatch(batch),
     );
     this.armStats();
     this.log.debug(`listening: events ${subscribedTypes(c.event).join(',')}, format ${c.format}, output ${c.output}, receive buffer ${this.capture.stats().rcvbuf} bytes`);
   }
 
-  /** Returns the output's backpressure, if any: the capture waits for it. */
-  private onBatch(events: ConntrackEvent[], notices: Notices): void | Promise<void> {
+  /**
+   * Writes the lines of one batch and hands them to the output in one
+   * piece. Returns the output's backpressure, if any: the capture waits for it.
+   */
+  private onBatch(batch: WireBatch): void | Promise<void> {
     const { filter, format, sink } = this.p;
     const { filtered, written } = this.counts;
-    const lines: string[] = [];
-    for (const ev of events) {
+    const w = this.lines;
+    // One reused event object: nothing of an event outlives its line.
+    for (let ev = batch.next(); ev !== undefined; ev = batch.next()) {
       if (!filter(ev)) {
         filtered[ev.type]++;
         continue;
       }
+      const mark = w.length;
       try {
-        lines.push(format(ev));
+        format(ev, w);
+        w.byte(NEWLINE);
         written[ev.type]++;
       } catch (e) {
         // An event no format can print is counted like an undecodable
         // message: reported, never fatal, the rest of the batch goes on.
+        w.truncate(mark);
         this.formatErrors++;
         this.log.warn(`event ${ev.id ?? '?'} could not be formatted: ${(e as Error).message}`);
       }
     }
-    this.report(notices);
-    return sink.write(lines);
+    this.report(batch.notices);
+    if (w.length === 0) return;
+    const { bytes, done } = w.take();
+    return sink.write(bytes, done);
   }
 
   /** Loss is never silent: each batch's notices become one warning line. */

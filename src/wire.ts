@@ -65,76 +65,137 @@ export interface Batch {
   final: boolean;
 }
 
+/** The events of one batch as separate objects (the library's view). */
 export function readBatch(buf: Buffer): Batch {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (buf.length < HEADER_LEN || dv.getUint8(0) !== WIRE_VERSION) {
-    throw new Error(`native batch: wire version ${buf.length ? dv.getUint8(0) : '?'}, expected ${WIRE_VERSION}`);
-  }
-  const count = dv.getUint32(4, true);
-  const notices: Notices = {
-    enobufs: dv.getUint32(8, true),
-    decodeErrors: dv.getUint32(12, true),
-    lost: Number(dv.getBigUint64(16, true)),
-  };
-  const r = new Reader(buf, dv, HEADER_LEN);
-  const events = new Array<ConntrackEvent>(count);
-  for (let i = 0; i < count; i++) events[i] = r.event();
-  return { events, notices, final: (dv.getUint8(1) & FLAG_FINAL) !== 0 };
+  const b = new WireBatch(buf);
+  return { events: b.events(), notices: b.notices, final: b.final };
 }
 
-class Reader {
+/** An event with every key present: all events then share one hidden class. */
+function blankEvent(): ConntrackEvent {
+  return {
+    type: 'new',
+    family: 'ipv4',
+    proto: 0,
+    protoName: 'unknown',
+    orig: blankTuple(),
+    reply: blankTuple(),
+    status: undefined,
+    timeout: undefined,
+    mark: undefined,
+    secmark: undefined,
+    zone: undefined,
+    use: undefined,
+    id: undefined,
+    state: undefined,
+    stateProto: undefined,
+    stateName: undefined,
+    origCounters: undefined,
+    replyCounters: undefined,
+    start: undefined,
+    stop: undefined,
+    eventTime: undefined,
+    helper: undefined,
+    secctx: undefined,
+    labels: undefined,
+    portid: 0,
+    progname: undefined,
+    time: 0n,
+  };
+}
+
+function blankTuple(): Tuple {
+  return {
+    src: undefined,
+    dst: undefined,
+    proto: undefined,
+    sport: undefined,
+    dport: undefined,
+    icmpType: undefined,
+    icmpCode: undefined,
+    icmpId: undefined,
+    zone: undefined,
+  };
+}
+
+/**
+ * One batch from the native reader. `next()` decodes the events one at a
+ * time into a single reused object, so that a service formatting a flood
+ * leaves almost nothing for the garbage collector; `events()` gives each
+ * event an object of its own, to keep.
+ */
+export class WireBatch {
+  readonly count: number;
+  readonly notices: Notices;
+  /** The reader's last batch: the capture has stopped. */
+  readonly final: boolean;
+  private readonly dv: DataView;
+  private pos = HEADER_LEN;
+  private index = 0;
+  private view?: ConntrackEvent;
   private lastLo = 0;
   private lastHi = 0;
-  private lastTime?: bigint;
+  private lastTime = 0n;
 
-  constructor(
-    private readonly buf: Buffer,
-    private readonly dv: DataView,
-    private pos: number,
-  ) {}
-
-  event(): ConntrackEvent {
-    const dv = this.dv;
-    const type = TYPES[dv.getUint8(this.pos)] ?? 'update';
-    const family = dv.getUint8(this.pos + 1) === AF_INET6 ? 'ipv6' : 'ipv4';
-    const bits = dv.getUint32(this.pos + 4, true);
-    const portid = dv.getUint32(this.pos + 8, true);
-    const time = this.time(this.pos + 12);
-    this.pos += 20;
-    const orig = bits & F_ORIG ? this.tuple() : {};
-    const reply = bits & F_REPLY ? this.tuple() : {};
-    const proto = orig.proto ?? 0;
-    // Every field is set, in one order, so that all events share one
-    // hidden class: formats then run on monomorphic property access.
-    const ev: ConntrackEvent = {
-      type,
-      family,
-      proto,
-      protoName: protoName(proto),
-      orig,
-      reply,
-      status: bits & F_STATUS ? this.u32() : undefined,
-      timeout: bits & F_TIMEOUT ? this.u32() : undefined,
-      mark: bits & F_MARK ? this.u32() : undefined,
-      secmark: bits & F_SECMARK ? this.u32() : undefined,
-      zone: bits & F_ZONE ? this.u16() : undefined,
-      use: bits & F_USE ? this.u32() : undefined,
-      id: bits & F_ID ? this.u32() : undefined,
-      state: undefined,
-      stateProto: undefined,
-      stateName: undefined,
-      origCounters: undefined,
-      replyCounters: undefined,
-      start: undefined,
-      stop: undefined,
-      eventTime: undefined,
-      helper: undefined,
-      secctx: undefined,
-      labels: undefined,
-      portid,
-      progname: undefined,
-      time,
+  constructor(private readonly buf: Buffer) {
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    if (buf.length < HEADER_LEN || dv.getUint8(0) !== WIRE_VERSION) {
+      throw new Error(`native batch: wire version ${buf.length ? dv.getUint8(0) : '?'}, expected ${WIRE_VERSION}`);
+    }
+    this.dv = dv;
+    this.count = dv.getUint32(4, true);
+    this.notices = {
+      enobufs: dv.getUint32(8, true),
+      decodeErrors: dv.getUint32(12, true),
+      lost: Number(dv.getBigUint64(16, true)),
     };
+    this.final = (dv.getUint8(1) & FLAG_FINAL) !== 0;
+  }
+
+  /** The next event, in an object that the following call overwrites; undefined after the last. */
+  next(): ConntrackEvent | undefined {
+    if (this.index >= this.count) return undefined;
+    this.index++;
+    this.view ??= blankEvent();
+    this.fill(this.view);
+    return this.view;
+  }
+
+  /** The remaining events, each in an object of its own. */
+  events(): ConntrackEvent[] {
+    const out = new Array<ConntrackEvent>(this.count - this.index);
+    for (let i = 0; i < out.length; i++) {
+      this.index++;
+      out[i] = blankEvent();
+      this.fill(out[i]);
+    }
+    return out;
+  }
+
+  /** Sets every field of `ev`: what the previous event left is overwritten. */
+  private fill(ev: ConntrackEvent): void {
+    const dv = this.dv;
+    ev.type = TYPES[dv.getUint8(this.pos)] ?? 'update';
+    ev.family = dv.getUint8(this.pos + 1) === AF_INET6 ? 'ipv6' : 'ipv4';
+    const bits = dv.getUint32(this.pos + 4, true);
+    ev.portid = dv.getUint32(this.pos + 8, true);
+    ev.time = this.time(this.pos + 12);
+    this.pos += 20;
+    this.tuple(ev.orig, (bits & F_ORIG) !== 0);
+    this.tuple(ev.reply, (bits & F_REPLY) !== 0);
+    const proto = ev.orig.proto ?? 0;
+    ev.proto = proto;
+    ev.protoName = protoName(proto);
+    ev.status = bits & F_STATUS ? this.u32() : undefined;
+    ev.timeout = bits & F_TIMEOUT ? this.u32() : undefined;
+    ev.mark = bits & F_MARK ? this.u32() : undefined;
+    ev.secmark = bits & F_SECMARK ? this.u32() : undefined;
+    ev.zone = bits & F_ZONE ? this.u16() : undefined;
+    ev.use = bits & F_USE ? this.u32() : undefined;
+    ev.id = bits & F_ID ? this.u32() : undefined;
+    ev.state = undefined;
+    ev.stateProto = undefined;
+    ev.stateName = undefined;
     if (bits & F_PROTOINFO) {
       const which = STATE_PROTOS[this.u8()];
       const state = this.u8();
@@ -144,16 +205,15 @@ class Reader {
         ev.stateName = stateName(which, state);
       }
     }
-    if (bits & F_COUNTERS_ORIG) ev.origCounters = this.counters();
-    if (bits & F_COUNTERS_REPLY) ev.replyCounters = this.counters();
-    if (bits & F_START) ev.start = this.u64();
-    if (bits & F_STOP) ev.stop = this.u64();
-    if (bits & F_EVENT_TIME) ev.eventTime = this.u64();
-    if (bits & F_HELPER) ev.helper = this.bytes().toString('utf8');
-    if (bits & F_SECCTX) ev.secctx = this.bytes().toString('utf8');
-    if (bits & F_LABELS) ev.labels = new Uint8Array(this.bytes());
-    if (bits & F_PROGNAME) ev.progname = this.bytes().toString('utf8');
-    return ev;
+    ev.origCounters = bits & F_COUNTERS_ORIG ? this.counters() : undefined;
+    ev.replyCounters = bits & F_COUNTERS_REPLY ? this.counters() : undefined;
+    ev.start = bits & F_START ? this.u64() : undefined;
+    ev.stop = bits & F_STOP ? this.u64() : undefined;
+    ev.eventTime = bits & F_EVENT_TIME ? this.u64() : undefined;
+    ev.helper = bits & F_HELPER ? this.bytes().toString('utf8') : undefined;
+    ev.secctx = bits & F_SECCTX ? this.bytes().toString('utf8') : undefined;
+    ev.labels = bits & F_LABELS ? new Uint8Array(this.bytes()) : undefined;
+    ev.progname = bits & F_PROGNAME ? this.bytes().toString('utf8') : undefined;
   }
 
   /**
@@ -163,7 +223,7 @@ class Reader {
   private time(at: number): bigint {
     const lo = this.dv.getUint32(at, true);
     const hi = this.dv.getUint32(at + 4, true);
-    if (lo !== this.lastLo || hi !== this.lastHi || this.lastTime === undefined) {
+    if (lo !== this.lastLo || hi !== this.lastHi) {
       this.lastLo = lo;
       this.lastHi = hi;
       this.lastTime = (BigInt(hi) << 32n) | BigInt(lo);
@@ -171,19 +231,17 @@ class Reader {
     return this.lastTime;
   }
 
-  private tuple(): Tuple {
-    const bits = this.u16();
-    const t: Tuple = {};
-    if (bits & T_SRC) t.src = this.addr();
-    if (bits & T_DST) t.dst = this.addr();
-    if (bits & T_PROTO) t.proto = this.u8();
-    if (bits & T_SPORT) t.sport = this.u16();
-    if (bits & T_DPORT) t.dport = this.u16();
-    if (bits & T_ICMP_TYPE) t.icmpType = this.u8();
-    if (bits & T_ICMP_CODE) t.icmpCode = this.u8();
-    if (bits & T_ICMP_ID) t.icmpId = this.u16();
-    if (bits & T_ZONE) t.zone = this.u16();
-    return t;
+  private tuple(t: Tuple, present: boolean): void {
+    const bits = present ? this.u16() : 0;
+    t.src = bits & T_SRC ? this.addr() : undefined;
+    t.dst = bits & T_DST ? this.addr() : undefined;
+    t.proto = bits & T_PROTO ? this.u8() : undefined;
+    t.sport = bits & T_SPORT ? this.u16() : undefined;
+    t.dport = bits & T_DPORT ? this.u16() : undefined;
+    t.icmpType = bits & T_ICMP_TYPE ? this.u8() : undefined;
+    t.icmpCode = bits & T_ICMP_CODE ? this.u8() : undefined;
+    t.icmpId = bits & T_ICMP_ID ? this.u16() : undefined;
+    t.zone = bits & T_ZONE ? this.u16() : undefined;
   }
 
   private addr(): string {

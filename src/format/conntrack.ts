@@ -13,8 +13,9 @@
  * that is `undefined` is an attribute the kernel did not send.
  */
 
-import { IPS, type ConntrackEvent, type Family, type Tuple } from '../event.js';
+import { IPS, type ConntrackEvent, type Counters, type Family, type Tuple } from '../event.js';
 import { IPPROTO, l3Name, l3Num, protoName, stateName } from '../names.js';
+import { lineOf, type LineWriter } from './line.js';
 
 /**
  * `conntrack -E -o ...` output flags that change the line. All of them
@@ -40,6 +41,10 @@ export interface ConntrackFormatOptions {
 
 /** The buffer conntrack's event_cb() formats into (`char buf[1024]`). */
 const CONNTRACK_BUF = 1024;
+const SP = 0x20;
+
+/** How `[USERSPACE] progname=` is found: by default what the reader looked up in /proc. */
+export type Progname = (portid: number) => string | undefined;
 
 /**
  * Format one event as `conntrack -E` does.
@@ -49,113 +54,148 @@ const CONNTRACK_BUF = 1024;
  *   when it read the event (`ev.progname`), as conntrack does.
  *   Pass `() => undefined` to never print `progname=`.
  */
-export function formatConntrack(
-  ev: ConntrackEvent,
-  opts: ConntrackFormatOptions = {},
-  progname: (portid: number) => string | undefined = () => ev.progname,
-): string {
-  let line = '';
+export function formatConntrack(ev: ConntrackEvent, opts: ConntrackFormatOptions = {}, progname?: Progname): string {
+  return lineOf((w) => writeConntrack(ev, w, opts, progname));
+}
 
+/** Writes the line of `ev` (without a newline); see formatConntrack. */
+export function writeConntrack(ev: ConntrackEvent, w: LineWriter, opts: ConntrackFormatOptions = {}, progname?: Progname): void {
   // event_cb(): -o timestamp prints "[%-.8ld.%-.6ld]\t" before the line. The
   // precision zero-pads: at least 8 digits of seconds, exactly 6 of usec.
   if (opts.timestamp) {
     const t = u64(ev.time);
-    const sec = (t / 1_000_000_000n).toString().padStart(8, '0');
-    const usec = ((t % 1_000_000_000n) / 1000n).toString().padStart(6, '0');
-    line += `[${sec}.${usec}]\t`;
+    w.str(`[${(t / 1_000_000_000n).toString().padStart(8, '0')}.${((t % 1_000_000_000n) / 1000n).toString().padStart(6, '0')}]\t`);
   }
 
-  line += body(ev, opts);
+  body(ev, w, opts);
 
   // event_cb(): a non-zero netlink portid means a process caused the event.
   if (ev.portid) {
     const portid = ev.portid >>> 0;
-    const prog = progname(portid);
-    line += prog !== undefined ? ` [USERSPACE] portid=${portid} progname=${prog}` : ` [USERSPACE] portid=${portid}`;
+    const prog = progname ? progname(portid) : ev.progname;
+    w.str(' [USERSPACE] portid=');
+    w.num(portid);
+    if (prog !== undefined) {
+      w.str(' progname=');
+      w.str(prog);
+    }
   }
-  return line;
 }
 
 /** `__snprintf_conntrack_default()`: every piece ends in one space. */
-function body(ev: ConntrackEvent, opts: ConntrackFormatOptions): string {
-  let s = '';
+function body(ev: ConntrackEvent, w: LineWriter, opts: ConntrackFormatOptions): void {
+  const begin = w.length;
 
   // "%9s ": the tag right-aligned in 9 columns.
-  s += `${TAGS[ev.type].padStart(9)} `;
+  w.padStart(TAGS[ev.type], 9);
+  w.byte(SP);
 
   if (opts.extended) {
     const af = l3Num(ev.family);
-    s += `${l3Name(af).padEnd(8)} ${af} `; // "%-8s %u "
+    w.padEnd(l3Name(af), 8); // "%-8s %u "
+    w.byte(SP);
+    w.num(af);
+    w.byte(SP);
   }
 
   // "%-8s %u ": name of the original tuple's protocol, then its number.
   const l4 = u8(ev.proto);
-  s += `${protoName(l4).padEnd(8)} ${l4} `;
+  w.padEnd(protoName(l4), 8);
+  w.byte(SP);
+  w.num(l4);
+  w.byte(SP);
 
-  if (ev.timeout !== undefined) s += `${u32(ev.timeout)} `;
+  if (ev.timeout !== undefined) numSp(w, u32(ev.timeout));
 
   // TCP, SCTP and DCCP states are separate attributes in the library,
   // printed in that order; an event carries at most one of them.
-  if (ev.state !== undefined && ev.stateProto !== undefined) s += `${stateName(ev.stateProto, ev.state)} `;
+  if (ev.state !== undefined && ev.stateProto !== undefined) {
+    w.str(stateName(ev.stateProto, ev.state));
+    w.byte(SP);
+  }
 
-  s += tuple(ev.orig, ev.family, ev.proto);
-  if (ev.orig.zone !== undefined) s += `zone-orig=${u16(ev.orig.zone)} `;
+  tuple(w, ev.orig, ev.family, ev.proto);
+  if (ev.orig.zone !== undefined) field(w, 'zone-orig=', u16(ev.orig.zone));
   // Counters need both packets and bytes; Counters always has both.
-  if (ev.origCounters) s += `packets=${u64(ev.origCounters.packets)} bytes=${u64(ev.origCounters.bytes)} `;
+  if (ev.origCounters) counters(w, ev.origCounters);
 
   // [UNREPLIED] only when the status attribute came and lacks SEEN_REPLY.
-  if (ev.status !== undefined && !(ev.status & IPS.SEEN_REPLY)) s += '[UNREPLIED] ';
+  if (ev.status !== undefined && !(ev.status & IPS.SEEN_REPLY)) w.str('[UNREPLIED] ');
 
-  s += tuple(ev.reply, ev.family, ev.proto);
-  if (ev.reply.zone !== undefined) s += `zone-reply=${u16(ev.reply.zone)} `;
-  if (ev.replyCounters) s += `packets=${u64(ev.replyCounters.packets)} bytes=${u64(ev.replyCounters.bytes)} `;
+  tuple(w, ev.reply, ev.family, ev.proto);
+  if (ev.reply.zone !== undefined) field(w, 'zone-reply=', u16(ev.reply.zone));
+  if (ev.replyCounters) counters(w, ev.replyCounters);
 
   // One of these at most, HW_OFFLOAD winning over OFFLOAD over ASSURED.
   if (ev.status !== undefined) {
-    if (ev.status & IPS.HW_OFFLOAD) s += '[HW_OFFLOAD] ';
-    else if (ev.status & IPS.OFFLOAD) s += '[OFFLOAD] ';
-    else if (ev.status & IPS.ASSURED) s += '[ASSURED] ';
+    if (ev.status & IPS.HW_OFFLOAD) w.str('[HW_OFFLOAD] ');
+    else if (ev.status & IPS.OFFLOAD) w.str('[OFFLOAD] ');
+    else if (ev.status & IPS.ASSURED) w.str('[ASSURED] ');
   }
 
-  if (ev.mark !== undefined) s += `mark=${u32(ev.mark)} `;
-  if (ev.secmark !== undefined) s += `secmark=${u32(ev.secmark)} `;
-  if (ev.secctx !== undefined) s += `secctx=${ev.secctx} `;
-  if (ev.zone !== undefined) s += `zone=${u16(ev.zone)} `;
+  if (ev.mark !== undefined) field(w, 'mark=', u32(ev.mark));
+  if (ev.secmark !== undefined) field(w, 'secmark=', u32(ev.secmark));
+  if (ev.secctx !== undefined) w.str(`secctx=${ev.secctx} `);
+  if (ev.zone !== undefined) field(w, 'zone=', u16(ev.zone));
 
   if (ev.start !== undefined) {
-    s += `delta-time=${deltaTime(ev)} `;
-    if (opts.ktimestamp) s += `[start=${ctime(u64(ev.start) / 1_000_000_000n)}] `;
+    w.str('delta-time=');
+    w.big(deltaTime(ev));
+    w.byte(SP);
+    if (opts.ktimestamp) w.str(`[start=${ctime(u64(ev.start) / 1_000_000_000n)}] `);
   }
-  if (opts.ktimestamp && ev.stop !== undefined) s += `[stop=${ctime(u64(ev.stop) / 1_000_000_000n)}] `;
+  if (opts.ktimestamp && ev.stop !== undefined) w.str(`[stop=${ctime(u64(ev.stop) / 1_000_000_000n)}] `);
 
-  if (ev.helper !== undefined) s += `helper=${ev.helper} `;
-  if (ev.use !== undefined) s += `use=${u32(ev.use)} `;
-  if (opts.id && ev.id !== undefined) s += `id=${u32(ev.id)} `;
+  if (ev.helper !== undefined) w.str(`helper=${ev.helper} `);
+  if (ev.use !== undefined) field(w, 'use=', u32(ev.use));
+  if (opts.id && ev.id !== undefined) field(w, 'id=', u32(ev.id));
   // Labels: printed only with `-o labels` and a connlabel.conf name map,
   // which none of the supported options enable; the default line has none.
 
   // The library then drops the last blank. If the text did not fit in
-  // conntrack's 1024-byte buffer, it is cut at 1023 bytes instead.
-  // (UTF-8 needs at most 3 bytes per UTF-16 unit: most lines skip the count.)
-  const tooLong = s.length > CONNTRACK_BUF || (s.length * 3 > CONNTRACK_BUF && Buffer.byteLength(s, 'utf8') > CONNTRACK_BUF);
-  return tooLong ? truncateBytes(s, CONNTRACK_BUF - 1) : s.slice(0, -1);
+  // conntrack's 1024-byte buffer, snprintf cut it at 1023 bytes instead.
+  const len = w.length - begin;
+  w.truncate(len > CONNTRACK_BUF ? begin + CONNTRACK_BUF - 1 : w.length - 1);
 }
 
 const TAGS = { new: '[NEW]', update: '[UPDATE]', destroy: '[DESTROY]' } as const;
+
+/** `name=N ` */
+function field(w: LineWriter, name: string, n: number): void {
+  w.str(name);
+  numSp(w, n);
+}
+
+function numSp(w: LineWriter, n: number): void {
+  w.num(n);
+  w.byte(SP);
+}
+
+function counters(w: LineWriter, c: Counters): void {
+  w.str('packets=');
+  w.big(u64(c.packets));
+  w.str(' bytes=');
+  w.big(u64(c.bytes));
+  w.byte(SP);
+}
 
 /**
  * `__snprintf_address()` + `__snprintf_proto()` for one tuple. A tuple the
  * kernel did not send prints nothing at all; a sent one prints zeroed
  * fields for anything missing, as the C struct does.
  */
-function tuple(t: Tuple, family: Family, evProto: number): string {
+function tuple(w: LineWriter, t: Tuple, family: Family, evProto: number): void {
   const present =
     t.src !== undefined || t.dst !== undefined || t.proto !== undefined || t.sport !== undefined ||
     t.dport !== undefined || t.icmpType !== undefined || t.icmpCode !== undefined || t.icmpId !== undefined;
-  if (!present) return '';
+  if (!present) return;
 
   const zero = family === 'ipv6' ? '::' : '0.0.0.0';
-  let s = `src=${t.src ?? zero} dst=${t.dst ?? zero} `;
+  w.str('src=');
+  w.str(t.src ?? zero);
+  w.str(' dst=');
+  w.str(t.dst ?? zero);
+  w.byte(SP);
 
   switch (t.proto ?? evProto) {
     case IPPROTO.TCP:
@@ -163,21 +203,23 @@ function tuple(t: Tuple, family: Family, evProto: number): string {
     case IPPROTO.UDPLITE:
     case IPPROTO.SCTP:
     case IPPROTO.DCCP:
-      s += `sport=${u16(t.sport ?? 0)} dport=${u16(t.dport ?? 0)} `;
+      field(w, 'sport=', u16(t.sport ?? 0));
+      field(w, 'dport=', u16(t.dport ?? 0));
       break;
     case IPPROTO.GRE:
       // GRE keys ride in the port fields; printed as "0x%x" (no padding).
-      s += `srckey=0x${u16(t.sport ?? 0).toString(16)} dstkey=0x${u16(t.dport ?? 0).toString(16)} `;
+      w.str(`srckey=0x${u16(t.sport ?? 0).toString(16)} dstkey=0x${u16(t.dport ?? 0).toString(16)} `);
       break;
     case IPPROTO.ICMP:
     case IPPROTO.ICMPV6:
       // Printed for every ICMP type, even those without an id (as /proc did).
-      s += `type=${u8(t.icmpType ?? 0)} code=${u8(t.icmpCode ?? 0)} id=${u16(t.icmpId ?? 0)} `;
+      field(w, 'type=', u8(t.icmpType ?? 0));
+      field(w, 'code=', u8(t.icmpCode ?? 0));
+      field(w, 'id=', u16(t.icmpId ?? 0));
       break;
     default:
       break; // other protocols: addresses only
   }
-  return s;
 }
 
 /**
@@ -187,12 +229,12 @@ function tuple(t: Tuple, family: Family, evProto: number): string {
  * print time; here that is `ev.time`, when the event was read. A negative
  * difference wraps, as the C cast to unsigned long long does.
  */
-function deltaTime(ev: ConntrackEvent): string {
+function deltaTime(ev: ConntrackEvent): bigint {
   const startS = u64(ev.start ?? 0n) / 1_000_000_000n;
   // The C tests the value, not the attribute: stop == 0 also means "now".
   const stopNs = ev.stop !== undefined && ev.stop !== 0n ? ev.stop : undefined;
   const stopS = stopNs !== undefined ? u64(stopNs) / 1_000_000_000n : u64(ev.time) / 1_000_000_000n;
-  return BigInt.asUintN(64, stopS - startS).toString();
+  return BigInt.asUintN(64, stopS - startS);
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -209,11 +251,6 @@ function ctime(sec: bigint): string {
     `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]}${String(d.getDate()).padStart(3)} ` +
     `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`
   );
-}
-
-/** Cut to at most `max` UTF-8 bytes (the C buffer counts bytes). */
-function truncateBytes(s: string, max: number): string {
-  return Buffer.from(s, 'utf8').subarray(0, max).toString('utf8');
 }
 
 function u8(n: number): number {

@@ -1,22 +1,26 @@
-/** Picks the line formatter for the configured format. */
+/** Picks the line writer for the configured format. */
 import type { Config } from '../config.js';
 import type { ConntrackEvent } from '../event.js';
-import { formatConntrack, type ConntrackFormatOptions } from './conntrack.js';
+import { writeConntrack, type ConntrackFormatOptions } from './conntrack.js';
 import { formatJson } from './json.js';
-import { formatVyos } from './vyos.js';
+import type { LineWriter } from './line.js';
+import { writeVyos } from './vyos.js';
 
-export type Formatter = (ev: ConntrackEvent) => string;
+export { LineWriter, type Chunk } from './line.js';
+
+/** Appends the line of one event, without its newline. */
+export type Formatter = (ev: ConntrackEvent, w: LineWriter) => void;
 
 export function makeFormatter(config: Pick<Config, 'format' | 'conntrackOptions'>): Formatter {
   switch (config.format) {
     case 'vyos':
-      return formatVyos;
+      return writeVyos;
     case 'json':
-      return formatJson;
+      return (ev, w) => w.str(formatJson(ev));
     case 'conntrack': {
       const opts: ConntrackFormatOptions = {};
       for (const o of config.conntrackOptions) opts[o as keyof ConntrackFormatOptions] = true;
-      return (ev) => formatConntrack(ev, opts);
+      return (ev, w) => writeConntrack(ev, w, opts);
     }
   }
 }

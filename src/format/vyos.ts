@@ -5,6 +5,9 @@
  * alone on NEW (VyOS crashes there), and leaves no doubled or trailing space.
  */
 import { IPS, type ConntrackEvent, type Counters, type Tuple } from '../event.js';
+import { lineOf, type LineWriter } from './line.js';
+
+const SP = 0x20;
 
 const TAGS = { new: '[NEW]    ', update: '[UPDATE] ', destroy: '[DESTROY]' } as const;
 
@@ -29,15 +32,37 @@ function stateToken(ev: ConntrackEvent): string | undefined {
   return ev.stateName ?? 'unknown';
 }
 
-function flow(t: Tuple, c: Counters | undefined): string {
-  let s = `src=${t.src} dst=${t.dst}`;
-  if (t.sport !== undefined) s += ` sport=${t.sport}`;
-  if (t.dport !== undefined) s += ` dport=${t.dport}`;
-  if (t.icmpType !== undefined) s += ` type=${t.icmpType}`;
-  if (t.icmpCode !== undefined) s += ` code=${t.icmpCode}`;
-  if (t.icmpId !== undefined) s += ` id=${t.icmpId}`;
-  if (c) s += ` packets=${c.packets} bytes=${c.bytes}`;
-  return s;
+function flow(w: LineWriter, t: Tuple, c: Counters | undefined): void {
+  w.str(' src=');
+  w.str(t.src ?? '');
+  w.str(' dst=');
+  w.str(t.dst ?? '');
+  if (t.sport !== undefined) {
+    w.str(' sport=');
+    w.num(t.sport);
+  }
+  if (t.dport !== undefined) {
+    w.str(' dport=');
+    w.num(t.dport);
+  }
+  if (t.icmpType !== undefined) {
+    w.str(' type=');
+    w.num(t.icmpType);
+  }
+  if (t.icmpCode !== undefined) {
+    w.str(' code=');
+    w.num(t.icmpCode);
+  }
+  if (t.icmpId !== undefined) {
+    w.str(' id=');
+    w.num(t.icmpId);
+  }
+  if (c) {
+    w.str(' packets=');
+    w.big(c.packets);
+    w.str(' bytes=');
+    w.big(c.bytes);
+  }
 }
 
 /**
@@ -64,24 +89,53 @@ function pyFloat(v: number): string {
   return String(v);
 }
 
-export function formatVyos(ev: ConntrackEvent): string {
-  let s = TAGS[ev.type];
-  if (ev.id !== undefined) s += ` ${ev.id}`;
-  s += ` ${ev.protoName.padEnd(8)} ${ev.proto}`;
-  if (ev.timeout !== undefined) s += ` ${ev.timeout}`;
-  const state = stateToken(ev);
-  if (state !== undefined) s += ` ${state}`;
-  const status = ev.status ?? 0;
-  s += ` ${flow(ev.orig, ev.origCounters)}`;
-  if (!(status & IPS.SEEN_REPLY)) s += ' [UNREPLIED]';
-  s += ` ${flow(ev.reply, ev.replyCounters)}`;
-  if (ev.mark !== undefined) s += ` mark=${ev.mark}`;
-  if (status & IPS.OFFLOAD) s += ' [OFFLOAD]';
-  else if (status & IPS.ASSURED) s += ' [ASSURED]';
-  if (ev.portid) s += ` portid=${ev.portid}`;
-  if (ev.start !== undefined) {
-    s += ` start=${ev.start}`;
-    if (ev.stop !== undefined) s += ` stop=${ev.stop} delta=${vyosDelta(ev.start, ev.stop)}`;
+/** Writes the line of `ev` (without a newline). */
+export function writeVyos(ev: ConntrackEvent, w: LineWriter): void {
+  w.str(TAGS[ev.type]);
+  if (ev.id !== undefined) {
+    w.byte(SP);
+    w.num(ev.id);
   }
-  return s;
+  w.byte(SP);
+  w.padEnd(ev.protoName, 8);
+  w.byte(SP);
+  w.num(ev.proto);
+  if (ev.timeout !== undefined) {
+    w.byte(SP);
+    w.num(ev.timeout);
+  }
+  const state = stateToken(ev);
+  if (state !== undefined) {
+    w.byte(SP);
+    w.str(state);
+  }
+  const status = ev.status ?? 0;
+  flow(w, ev.orig, ev.origCounters);
+  if (!(status & IPS.SEEN_REPLY)) w.str(' [UNREPLIED]');
+  flow(w, ev.reply, ev.replyCounters);
+  if (ev.mark !== undefined) {
+    w.str(' mark=');
+    w.num(ev.mark);
+  }
+  if (status & IPS.OFFLOAD) w.str(' [OFFLOAD]');
+  else if (status & IPS.ASSURED) w.str(' [ASSURED]');
+  if (ev.portid) {
+    w.str(' portid=');
+    w.num(ev.portid);
+  }
+  if (ev.start !== undefined) {
+    w.str(' start=');
+    w.big(ev.start);
+    if (ev.stop !== undefined) {
+      w.str(' stop=');
+      w.big(ev.stop);
+      w.str(' delta=');
+      w.str(vyosDelta(ev.start, ev.stop));
+    }
+  }
+}
+
+/** The line of `ev` as a string (without a newline). */
+export function formatVyos(ev: ConntrackEvent): string {
+  return lineOf((w) => writeVyos(ev, w));
 }

@@ -2,11 +2,13 @@
 
 export interface EventSink {
   /**
-   * Writes the lines of one batch, in order. Never throws. Returns a
-   * promise when the output is backed up: it settles once the output can
-   * take more (the capture holds back its reader until then).
+   * Writes the lines of one batch, in order: `bytes` holds whole lines,
+   * each ending in a newline. Calls `done` once it no longer needs `bytes`
+   * (their memory is then reused). Never throws. Returns a promise when the
+   * output is backed up: it settles once the output can take more (the
+   * capture holds back its reader until then).
    */
-  write(lines: string[]): void | Promise<void>;
+  write(bytes: Buffer, done: () => void): void | Promise<void>;
   /** SIGHUP: reopen a file (logrotate), reconnect a socket. Never throws. */
   reopen(): void;
   /** Flushes and closes; resolves when everything written is out. */

@@ -1,15 +1,48 @@
 /**
  * Line streams through winston: stdout, and a file appended to and
- * reopened on SIGHUP. One write per batch: the lines are joined.
+ * reopened on SIGHUP. One write per batch, of the bytes the format wrote.
  */
-import { createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import winston from 'winston';
+import Transport from 'winston-transport';
 import { OutputError, type EventSink, type Report } from './sink.js';
 
-const lineOnly = winston.format.printf((info) => String(info.message));
+/** One winston entry per batch, carrying the batch's bytes. */
+interface ChunkInfo {
+  level: string;
+  message: string;
+  bytes: Buffer;
+  done: () => void;
+}
+
+/**
+ * Writes each entry's bytes to a stream as they are. winston's own Stream
+ * transport takes a string and appends a newline: the bytes would be
+ * turned into text and back for nothing.
+ */
+class ChunkTransport extends Transport {
+  constructor(readonly stream: NodeJS.WritableStream) {
+    super();
+  }
+
+  override log(info: ChunkInfo, next: () => void): void {
+    // The callback runs when the bytes are out, or the write failed (the
+    // stream reports that as 'error'): either way they can be reused.
+    this.stream.write(info.bytes, () => info.done());
+    next();
+  }
+}
+
+/** The entries go to the transport as they are: no winston formatting. */
+const passThrough = winston.format((info) => info)();
 
 function streamLogger(stream: NodeJS.WritableStream): winston.Logger {
-  return winston.createLogger({ level: 'info', format: lineOnly, transports: [new winston.transports.Stream({ stream })] });
+  return winston.createLogger({ level: 'info', format: passThrough, transports: [new ChunkTransport(stream)] });
+}
+
+function log(logger: winston.Logger, bytes: Buffer, done: () => void): void {
+  if (bytes.length > 0) logger.log({ level: 'info', message: '', bytes, done } satisfies ChunkInfo);
+  else done();
 }
 
 /**
@@ -47,8 +80,8 @@ export function stdoutSink(report: Report): EventSink {
   const backedUp = backpressure(process.stdout);
   process.stdout.on('error', (e) => report(`stdout: ${e.message}`));
   return {
-    write(lines) {
-      if (lines.length > 0) logger.info(lines.join('\n'));
+    write(bytes, done) {
+      log(logger, bytes, done);
       return backedUp();
     },
     reopen() {},
@@ -57,53 +90,76 @@ export function stdoutSink(report: Report): EventSink {
 }
 
 /** Opens `path` for appending now, so that a bad path fails at start. */
-function open(path: string): WriteStream {
-  let fd: number;
+function open(path: string): number {
   try {
-    fd = openSync(path, 'a', 0o640);
+    return openSync(path, 'a', 0o640);
   } catch (e) {
     throw new OutputError(`output_file ${path}: cannot open for appending: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return createWriteStream(path, { fd, flags: 'a' });
+}
+
+/**
+ * Appends each entry's bytes to a file descriptor, synchronously, as Node
+ * writes stdout to a file: a page-cache write of a batch takes well under
+ * a millisecond, and the bytes are free for reuse at once. While a write
+ * blocks, the reader thread goes on filling the queue, then pauses.
+ */
+class FileTransport extends Transport {
+  private failing?: string;
+
+  constructor(
+    public fd: number,
+    private readonly path: string,
+    private readonly report: Report,
+  ) {
+    super();
+  }
+
+  override log(info: ChunkInfo, next: () => void): void {
+    try {
+      for (let at = 0; at < info.bytes.length; ) at += writeSync(this.fd, info.bytes, at);
+      if (this.failing) this.report(`output_file ${this.path}: writing again`);
+      this.failing = undefined;
+    } catch (e) {
+      // One line when writing starts to fail (ENOSPC, EIO...), not one per batch.
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      if (this.failing !== code) this.report(`output_file ${this.path}: write failed: ${code}; lines are lost until it works again`);
+      this.failing = code;
+    }
+    info.done();
+    next();
+  }
 }
 
 export function fileSink(path: string, report: Report): EventSink {
-  let stream = open(path);
-  const logger = streamLogger(stream);
-  let backedUp = backpressure(stream);
-  let transport = logger.transports[0];
-  const watch = (s: WriteStream) => s.on('error', (e) => report(`output_file ${path}: ${e.message}`));
-  watch(stream);
+  const transport = new FileTransport(open(path), path, report);
+  const logger = winston.createLogger({ level: 'info', format: passThrough, transports: [transport] });
   return {
-    write(lines) {
-      if (lines.length > 0) logger.info(lines.join('\n'));
-      return backedUp();
+    write(bytes, done) {
+      log(logger, bytes, done);
     },
     reopen() {
       // logrotate has renamed the file: what was written went to the old
       // one, what comes next goes to a new file at `path`. If it cannot be
       // opened, keep writing to the old one rather than lose lines.
-      let next: WriteStream;
+      let fd: number;
       try {
-        next = open(path);
+        fd = open(path);
       } catch (e) {
         report(`${(e as Error).message}; still writing to the file open before`);
         return;
       }
-      watch(next);
-      const old = stream;
-      const oldTransport = transport;
-      transport = new winston.transports.Stream({ stream: next });
-      logger.add(transport);
-      logger.remove(oldTransport);
-      stream = next;
-      backedUp = backpressure(next);
-      old.end();
+      const old = transport.fd;
+      transport.fd = fd;
+      closeSync(old);
     },
     async close() {
-      await closeLogger(logger);
-      await new Promise<void>((resolve) => stream.end(resolve));
+      // winston ends its transports once the logger has handed them
+      // everything: then every line is in the file.
+      const written = new Promise<void>((resolve) => transport.once('finish', () => resolve()));
+      logger.end();
+      await written;
+      closeSync(transport.fd);
     },
   };
 }
-

@@ -535,6 +535,18 @@ function headerFor(opts: SyslogOptions): () => string {
   return () => `<${pri}>1 ${new Date().toISOString()} ${host} ${opts.tag} ${pid} - - `;
 }
 
+/** One message per line: the batch's bytes are lines, each ending in a newline. */
+function splitLines(bytes: Buffer): string[] {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    let end = bytes.indexOf(0x0a, at);
+    if (end < 0) end = bytes.length;
+    lines.push(bytes.toString('utf8', at, end));
+    at = end + 1;
+  }
+  return lines;
+}
+
 /** The lines go to the transport as they are: no winston formatting. */
 const passThrough = winston.format((info) => info)();
 
@@ -551,7 +563,9 @@ export function syslogSink(opts: SyslogOptions, report: Report): EventSink {
   logger.on('error', (e: Error) => report(`syslog: ${e.message}`));
   let closed: Promise<void> | undefined;
   return {
-    write(lines) {
+    write(bytes, done) {
+      const lines = splitLines(bytes);
+      done();
       if (lines.length === 0) return;
       if (closed) {
         report(`syslog: ${lines.length} lines came after the output was closed; not sent`);

@@ -188,8 +188,24 @@ impl BatchWriter {
     }
 
     /// The finished batch; the writer is empty again afterwards.
-    pub fn finish(&mut self, notices: Notices, final_batch: bool) -> Vec<u8> {
-        let mut out = std::mem::replace(&mut self.buf, vec![0; HEADER_LEN]);
+    /// Ends the batch and returns its bytes; the next batch is written into
+    /// `spare` (a Vec the consumer is done with) if given, so that a steady
+    /// flow of batches does not allocate.
+    pub fn finish(
+        &mut self,
+        notices: Notices,
+        final_batch: bool,
+        spare: Option<Vec<u8>>,
+    ) -> Vec<u8> {
+        let next = match spare {
+            Some(mut v) => {
+                v.clear();
+                v.resize(HEADER_LEN, 0);
+                v
+            }
+            None => vec![0; HEADER_LEN],
+        };
+        let mut out = std::mem::replace(&mut self.buf, next);
         let h = &mut out[..HEADER_LEN];
         h[0] = WIRE_VERSION;
         h[1] = if final_batch { FLAG_FINAL } else { 0 };
@@ -348,7 +364,7 @@ mod tests {
             decode_errors: 3,
             lost: 5,
         };
-        let got = hex(&w.finish(notices, true));
+        let got = hex(&w.finish(notices, true, None));
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../testdata/wire-full-event.hex"
@@ -366,7 +382,7 @@ mod tests {
     fn header_counts_and_flags() {
         let mut w = BatchWriter::new();
         w.push(&Event::new(EventType::Update, 2, 1), 9);
-        let b = w.finish(Notices::default(), false);
+        let b = w.finish(Notices::default(), false, None);
         assert_eq!(b[0], WIRE_VERSION);
         assert_eq!(b[1], 0);
         assert_eq!(u32::from_le_bytes([b[4], b[5], b[6], b[7]]), 1);
@@ -388,6 +404,21 @@ mod tests {
         w.discard();
         assert!(w.is_empty());
         assert_eq!(w.by_type(), [0; 3]);
-        assert_eq!(w.finish(Notices::default(), false).len(), HEADER_LEN);
+        assert_eq!(w.finish(Notices::default(), false, None).len(), HEADER_LEN);
+    }
+
+    #[test]
+    fn a_spare_vec_carries_the_next_batch() {
+        let mut w = BatchWriter::new();
+        w.push(&full_event(), 1);
+        let first = w.finish(Notices::default(), false, None);
+        let spare = vec![7u8; 100_000];
+        let at = spare.as_ptr();
+        let mut again = BatchWriter::new();
+        let _ = again.finish(Notices::default(), false, Some(spare));
+        again.push(&full_event(), 1);
+        let second = again.finish(Notices::default(), false, None);
+        assert_eq!(second.as_ptr(), at, "written into the spare's memory");
+        assert_eq!(first, second, "the spare's old bytes are gone");
     }
 }

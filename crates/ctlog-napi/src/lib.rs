@@ -1,17 +1,20 @@
 //! The Node.js face of ctlog-core: start a capture, stop it, read its
-//! counters. Batches cross as one Buffer each (see ctlog-core's `wire`).
+//! counters. Batches (see ctlog-core's `wire`) are copied into a Buffer
+//! that JavaScript owns and reuses, and their memory goes back to the
+//! reader: a flood allocates nothing per batch on either side.
 //! Nothing here decodes or decides policy. Entry points that touch data
 //! catch panics (`catch_unwind`) so none unwinds into Node; the reader
 //! thread catches its own.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ctlog_core::wire::{BatchWriter, Notices};
 use ctlog_core::{decode_message, EventType, Messages, Reader, ReaderOptions, Shared, Sink};
 use std::os::fd::AsRawFd;
 
-use napi::bindgen_prelude::{AsyncTask, Buffer, Function};
+use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
@@ -79,20 +82,47 @@ pub struct CaptureStats {
     pub last_error: Option<String>,
 }
 
-type BatchFn = ThreadsafeFunction<Vec<u8>, (), Buffer, Status, false>;
+/// Called with the byte length of the batch waiting for `take`.
+type BatchFn = ThreadsafeFunction<u32, (), u32, Status, false>;
+
+/// Spare batch memory kept for the reader: enough for the batches that are
+/// usually in flight at once.
+const SPARES: usize = 4;
+
+/// Batches handed over and not yet taken, in order, and the memory of
+/// taken ones, for the reader to write the next batches into.
+#[derive(Default)]
+struct Handoff {
+    queue: Mutex<VecDeque<Vec<u8>>>,
+    spare: Mutex<Vec<Vec<u8>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 struct JsSink {
     tsfn: BatchFn,
+    handoff: Arc<Handoff>,
 }
 
 impl Sink for JsSink {
     fn deliver(&mut self, batch: Vec<u8>) -> bool {
+        let len = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+        lock(&self.handoff.queue).push_back(batch);
         // NonBlocking: the reader thread must never wait on JavaScript. The
         // queue is unbounded here; `queue_size` bounds it in the reader, and
         // JavaScript calls `release` once a batch's lines are written.
-        self.tsfn
-            .call(batch, ThreadsafeFunctionCallMode::NonBlocking)
-            == Status::Ok
+        if self.tsfn.call(len, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok {
+            return true;
+        }
+        // Only this thread adds to the queue: the last one is this batch.
+        lock(&self.handoff.queue).pop_back();
+        false
+    }
+
+    fn spare(&mut self) -> Option<Vec<u8>> {
+        lock(&self.handoff.spare).pop()
     }
 }
 
@@ -101,6 +131,7 @@ impl Sink for JsSink {
 pub struct Capture {
     reader: Option<Reader>,
     shared: Arc<Shared>,
+    handoff: Arc<Handoff>,
     rcvbuf: usize,
 }
 
@@ -222,22 +253,21 @@ impl Task for WaitWritable {
 }
 
 /// Opens the conntrack socket, joins the groups for `events`, and starts the
-/// reader thread. `onBatch` is called on the JavaScript thread with one
-/// Buffer per batch, in kernel order; the last one has the FINAL flag.
+/// reader thread. `onBatch` is called on the JavaScript thread once per
+/// batch, in kernel order, with the batch's byte length: it must then
+/// `take` that batch. The last batch has the FINAL flag.
 ///
 /// The reader never waits on JavaScript: when `queueSize` events are
-/// handed over and not yet consumed, further batches are dropped and
-/// counted. ENOBUFS is counted and reading goes on. Errors opening the
-/// socket are thrown here, with the errno name first ("EPERM: ...").
+/// handed over and not yet released, it stops reading and the socket's
+/// buffer holds what comes. ENOBUFS is counted and reading goes on. Errors
+/// opening the socket are thrown here, with the errno name first
+/// ("EPERM: ...").
 #[napi(catch_unwind)]
-pub fn start_capture(
-    options: CaptureOptions,
-    on_batch: Function<'_, Buffer, ()>,
-) -> Result<Capture> {
+pub fn start_capture(options: CaptureOptions, on_batch: Function<'_, u32, ()>) -> Result<Capture> {
     let tsfn: BatchFn = on_batch
-        .build_threadsafe_function::<Vec<u8>>()
+        .build_threadsafe_function::<u32>()
         .callee_handled::<false>()
-        .build_callback(|ctx| Ok(Buffer::from(ctx.value)))?;
+        .build_callback(|ctx| Ok(ctx.value))?;
     let opts = ReaderOptions {
         groups: parse_events(options.events)?,
         rcvbuf: options.rcvbuf.unwrap_or(256 << 20) as usize,
@@ -246,12 +276,17 @@ pub fn start_capture(
         reliable: options.reliable.unwrap_or(false),
     };
     let shared = Arc::new(Shared::default());
-    let sink = JsSink { tsfn };
+    let handoff = Arc::new(Handoff::default());
+    let sink = JsSink {
+        tsfn,
+        handoff: handoff.clone(),
+    };
     let reader = Reader::start(opts, shared.clone(), sink).map_err(io_error)?;
     let rcvbuf = reader.socket().rcvbuf();
     Ok(Capture {
         reader: Some(reader),
         shared,
+        handoff,
         rcvbuf,
     })
 }
@@ -266,6 +301,30 @@ impl Capture {
         if let Some(mut r) = self.reader.take() {
             r.stop();
         }
+    }
+
+    /// Copies the oldest batch not yet taken into `into` and returns its
+    /// length; returns minus its length, taking nothing, when `into` is too
+    /// small, and 0 when no batch waits.
+    #[napi(catch_unwind)]
+    pub fn take(&self, mut into: BufferSlice<'_>) -> i64 {
+        let mut queue = lock(&self.handoff.queue);
+        let Some(len) = queue.front().map(Vec::len) else {
+            return 0;
+        };
+        if len > into.len() {
+            return -(len as i64);
+        }
+        let Some(batch) = queue.pop_front() else {
+            return 0;
+        };
+        drop(queue);
+        into[..len].copy_from_slice(&batch);
+        let mut spare = lock(&self.handoff.spare);
+        if spare.len() < SPARES {
+            spare.push(batch);
+        }
+        len as i64
     }
 
     /// Gives back `events` places in the queue: the events of a batch are
@@ -333,5 +392,5 @@ pub fn decode_messages(bytes: Buffer, time_ns: Option<i64>) -> Buffer {
             Err(_) => notices.decode_errors += 1,
         }
     }
-    Buffer::from(batch.finish(notices, false))
+    Buffer::from(batch.finish(notices, false, None))
 }

@@ -1,0 +1,82 @@
+/**
+ * The byte writer the formats write lines into: what it writes, and that
+ * bytes handed out stay untouched until their `done`, then are reused.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LineWriter } from '../src/format/line.js';
+
+test('numbers and bigints as String() writes them', () => {
+  const w = new LineWriter(64);
+  const nums = [0, 7, 10, 99, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, Number.MAX_SAFE_INTEGER, -1, 1.5, NaN];
+  for (const n of nums) {
+    w.num(n);
+    w.byte(0x20);
+  }
+  const bigs = [0n, 42n, 9007199254740991n, 9007199254740993n, 1795709891400000001n, 18446744073709551615n, -5n];
+  for (const b of bigs) {
+    w.big(b);
+    w.byte(0x20);
+  }
+  assert.equal(w.text(), [...nums.map(String), ...bigs.map(String)].join(' ') + ' ');
+});
+
+test('text: ASCII, then UTF-8 from the first character beyond it; padding', () => {
+  const w = new LineWriter(16);
+  w.str('progname=');
+  w.str('café ☕ 𝄞');
+  w.byte(0x7c);
+  w.padEnd('tcp', 8);
+  w.byte(0x7c);
+  w.padStart('[NEW]', 9);
+  w.byte(0x7c);
+  w.padEnd('toolongforwidth', 4);
+  assert.equal(w.text(), 'progname=café ☕ 𝄞|tcp     |    [NEW]|toolongforwidth');
+  assert.equal(w.take().bytes.toString('utf8'), 'progname=café ☕ 𝄞|tcp     |    [NEW]|toolongforwidth');
+});
+
+test('truncate forgets a half-written line', () => {
+  const w = new LineWriter(32);
+  w.str('first\n');
+  const mark = w.length;
+  w.str('a line that failed half way and grew the writer beyond its first slab');
+  w.truncate(mark);
+  w.str('second\n');
+  assert.equal(w.take().bytes.toString(), 'first\nsecond\n');
+  assert.equal(w.length, 0);
+});
+
+test('bytes handed out are not written over until done; then their memory is reused', () => {
+  const w = new LineWriter(64);
+  w.str('a'.repeat(40));
+  const first = w.take();
+  // Does not fit behind the first chunk, which is still out: a new slab.
+  w.str('b'.repeat(40));
+  const second = w.take();
+  assert.equal(first.bytes.toString(), 'a'.repeat(40), 'untouched while out');
+  assert.notEqual(second.bytes.buffer, first.bytes.buffer);
+  first.done();
+  first.done(); // twice is harmless
+  second.done();
+  // The current slab is done with: the next chunk starts over at its beginning.
+  w.str('c'.repeat(40));
+  const third = w.take();
+  assert.equal(third.bytes.buffer, second.bytes.buffer);
+  assert.equal(third.bytes.byteOffset, second.bytes.byteOffset);
+  // And a slab let go while out comes back once done.
+  w.str('d'.repeat(40));
+  const fourth = w.take();
+  assert.equal(fourth.bytes.buffer, first.bytes.buffer, 'the first slab, freed');
+  assert.equal(third.bytes.toString(), 'c'.repeat(40));
+  assert.equal(fourth.bytes.toString(), 'd'.repeat(40));
+});
+
+test('a batch bigger than a slab: slabs grow, the bytes stay whole', () => {
+  const w = new LineWriter(16);
+  const line = 'src=192.0.2.1 dst=192.0.2.2 sport=40000 dport=53\n';
+  for (let i = 0; i < 1000; i++) w.str(line);
+  const c = w.take();
+  assert.equal(c.bytes.length, line.length * 1000);
+  assert.equal(c.bytes.toString(), line.repeat(1000));
+  c.done();
+});

@@ -1,0 +1,184 @@
+/**
+ * Lines written straight into bytes. The formats append to a LineWriter
+ * and each batch leaves as one Buffer: no string per line, no join, no
+ * UTF-8 encoding pass, and so almost nothing for the garbage collector at
+ * 100,000 events a second.
+ *
+ * The bytes of a batch are handed out with take() and stay untouched until
+ * the output calls their `done`; then their memory is written over again.
+ */
+
+/** Bytes handed out in one piece, and how to give them back. */
+export interface Chunk {
+  bytes: Buffer;
+  /** Call once `bytes` is written out (or thrown away): the memory is reused. */
+  done: () => void;
+}
+
+interface Slab {
+  buf: Buffer;
+  /** Chunks of this slab handed out and not yet done. */
+  out: number;
+}
+
+const SLAB_BYTES = 1 << 20;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+export class LineWriter {
+  private slab: Slab;
+  private buf: Buffer;
+  private pos = 0;
+  /** Where the bytes not yet taken begin. */
+  private start = 0;
+  /** Whole slabs whose chunks are all done, ready to be written over. */
+  private readonly free: Slab[] = [];
+
+  constructor(private slabBytes = SLAB_BYTES) {
+    this.slab = { buf: Buffer.allocUnsafeSlow(slabBytes), out: 0 };
+    this.buf = this.slab.buf;
+  }
+
+  /** Bytes written since the last take(). */
+  get length(): number {
+    return this.pos - this.start;
+  }
+
+  /** Forgets everything written after the first `length` bytes. */
+  truncate(length: number): void {
+    this.pos = this.start + length;
+  }
+
+  /** The bytes written since `from` (a length), as text; for tests and the string formatters. */
+  text(from = 0): string {
+    return this.buf.toString('utf8', this.start + from, this.pos);
+  }
+
+  /** Hands out the bytes written since the last take(). */
+  take(): Chunk {
+    const slab = this.slab;
+    const bytes = this.buf.subarray(this.start, this.pos);
+    this.start = this.pos;
+    slab.out++;
+    let given = false;
+    return {
+      bytes,
+      done: () => {
+        if (given) return;
+        given = true;
+        slab.out--;
+        if (slab.out === 0 && slab !== this.slab && slab.buf.length === this.slabBytes && this.free.length < 2) this.free.push(slab);
+      },
+    };
+  }
+
+  byte(c: number): void {
+    if (this.pos >= this.buf.length) this.room(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** Text; ASCII is copied byte by byte, anything else is encoded as UTF-8. */
+  str(s: string): void {
+    const n = s.length;
+    if (this.pos + n > this.buf.length) this.room(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.pos = p;
+        this.utf8(s.slice(i));
+        return;
+      }
+      b[p++] = c;
+    }
+    this.pos = p;
+  }
+
+  /** `s` then spaces up to `width` characters (printf's %-Ns). */
+  padEnd(s: string, width: number): void {
+    this.str(s);
+    for (let i = s.length; i < width; i++) this.byte(0x20);
+  }
+
+  /** Spaces then `s`, right-aligned in `width` characters (printf's %Ns). */
+  padStart(s: string, width: number): void {
+    for (let i = s.length; i < width; i++) this.byte(0x20);
+    this.str(s);
+  }
+
+  /** A number as String(n) writes it; whole non-negative numbers without a string. */
+  num(n: number): void {
+    if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER && Math.floor(n) === n)) {
+      this.str(String(n));
+      return;
+    }
+    if (this.pos + 16 > this.buf.length) this.room(16);
+    let digits = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+    const b = this.buf;
+    let p = this.pos + digits;
+    this.pos = p;
+    if (n <= 0x7fffffff) {
+      let v = n | 0;
+      do {
+        const q = (v / 10) | 0;
+        b[--p] = 48 + (v - q * 10);
+        v = q;
+      } while (v > 0);
+      return;
+    }
+    do {
+      const q = Math.floor(n / 10);
+      b[--p] = 48 + (n - q * 10);
+      n = q;
+    } while (n > 0);
+  }
+
+  /** A bigint in decimal. */
+  big(v: bigint): void {
+    if (v >= 0n && v <= MAX_SAFE) this.num(Number(v));
+    else this.str(v.toString());
+  }
+
+  private utf8(s: string): void {
+    const max = s.length * 3;
+    if (this.pos + max > this.buf.length) this.room(max);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /**
+   * Makes room for `n` more bytes: the bytes not yet taken move to the
+   * start of a slab that nobody still reads (this one if its chunks are
+   * all done, else a free or a new one).
+   */
+  private room(n: number): void {
+    const pending = this.pos - this.start;
+    const need = pending + n;
+    if (need > this.slabBytes) {
+      // Batches are bigger than slabs: from now on slabs are bigger, and
+      // the smaller free ones are let go.
+      this.slabBytes = 2 * need;
+      this.free.length = 0;
+    }
+    let next: Slab | undefined;
+    if (this.slab.out === 0 && need <= this.buf.length) next = this.slab;
+    else next = this.free.pop();
+    next ??= { buf: Buffer.allocUnsafeSlow(this.slabBytes), out: 0 };
+    if (next === this.slab) this.buf.copyWithin(0, this.start, this.pos);
+    else this.buf.copy(next.buf, 0, this.start, this.pos);
+    this.slab = next;
+    this.buf = next.buf;
+    this.start = 0;
+    this.pos = pending;
+  }
+}
+
+/** One line as a string, from a writing format: for the library and tests. */
+export function lineOf(write: (w: LineWriter) => void): string {
+  const w = scratch;
+  w.truncate(0);
+  write(w);
+  return w.text();
+}
+
+const scratch = new LineWriter(4096);
