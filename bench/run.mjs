@@ -294,7 +294,8 @@ function prerequisites() {
       throw new Error(`bench needs '${tool}' (Debian: iproute2, nftables, conntrack, gcc, procps)`);
     }
   }
-  if (!fs.existsSync(path.join(ROOT, 'dist/cli.js'))) throw new Error('dist/cli.js is missing: run `npm ci` (or `npm run build`) first');
+  const bundle = path.join(ROOT, 'dist/ctlogd.mjs');
+  if (!fs.existsSync(bundle)) throw new Error('dist/ctlogd.mjs is missing: run `npm ci` (or `npm run build`) first');
   // The bench runs what is built: say so when the sources are newer.
   const newest = (dir, re) => {
     let m = 0;
@@ -305,7 +306,7 @@ function prerequisites() {
   };
   const mtime = (f) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : 0);
   const addon = fs.readdirSync(ROOT).filter((f) => f.endsWith('.node')).map((f) => mtime(path.join(ROOT, f)));
-  if (newest('src', /\.ts$/) > newest('dist', /\.js$/)) console.error('bench: warning: src/ is newer than dist/: run `npm run build:ts` to bench the current code');
+  if (newest('src', /\.ts$/) > mtime(bundle)) console.error('bench: warning: src/ is newer than dist/ctlogd.mjs: run `npm run build:ts && npm run build:bundle` to bench the current code');
   if (addon.length && newest('crates', /\.rs$/) > Math.max(...addon)) console.error('bench: warning: crates/ is newer than the .node addon: run `npm run build:native` to bench the current code');
 }
 

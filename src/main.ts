@@ -1,0 +1,13 @@
+/**
+ * The `ctlogd` command. `npm run build` bundles this file with everything
+ * it imports into dist/ctlogd.mjs: one module to load instead of about a
+ * hundred cuts the start from about 0.2 to 0.1 s of CPU and 9 MB of
+ * memory (README, Benchmarks). The native binding (../index.js) stays a
+ * module of its own: it finds the .node file next to itself.
+ */
+import { main } from './cli.js';
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  process.stderr.write(`ctlogd: internal error: ${e instanceof Error && e.stack ? e.stack : String(e)}\n`);
+  process.exit(70);
+});
