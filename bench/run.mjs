@@ -44,7 +44,7 @@ const CATCH_UP_LIMIT_MS = 600_000;
 // ---------------------------------------------------------------- options
 
 const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|all] [--n N] [--rate R] [--out DIR] [--keep]
-                           [--only ctlogd|conntrack] [--profile]
+                           [--only ctlogd|conntrack] [--profile] [--config JSON]
   --scenario  which scenario(s) to run, default all (comma-separated list allowed)
   --n         events per scenario (overrides each selected scenario's default:
               a 1000000 flows, b 200000 flows, c 20000 connections)
@@ -52,7 +52,9 @@ const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|all] [--n N] [--rate 
   --out       output directory, default bench/out (results.md, logs, ctbench)
   --keep      keep the event log files (they are deleted after counting)
   --only      run one tool alone (no ratio): how it does without the other on the second core
-  --profile   run ctlogd under node --cpu-prof (profile in DIR/prof; slows ctlogd down)`;
+  --profile   run ctlogd under node --cpu-prof (profile in DIR/prof; slows ctlogd down)
+  --config    more ctlogd config keys, as a JSON object, e.g. '{"reliable":true}'
+              (the event types stay the scenario's)`;
 
 let opts;
 try {
@@ -65,6 +67,7 @@ try {
       keep: { type: 'boolean', default: false },
       only: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      config: { type: 'string', default: '{}' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }).values;
@@ -85,6 +88,14 @@ if (
   (opts.only !== undefined && !['ctlogd', 'conntrack'].includes(opts.only))
 ) {
   console.error(USAGE);
+  process.exit(64);
+}
+let EXTRA_CONFIG;
+try {
+  EXTRA_CONFIG = JSON.parse(opts.config);
+  if (typeof EXTRA_CONFIG !== 'object' || EXTRA_CONFIG === null || Array.isArray(EXTRA_CONFIG)) throw new Error('not an object');
+} catch (e) {
+  console.error(`--config: ${e.message}: a JSON object of ctlogd config keys is allowed\n${USAGE}`);
   process.exit(64);
 }
 const OUT = path.resolve(opts.out);
@@ -573,7 +584,8 @@ async function scenario(key, ctbench) {
     // The listeners: ctlogd on its default config with only these event
     // types, and conntrack -E on the same types, both to files.
     const cfg = f('ctlogd.json');
-    fs.writeFileSync(cfg, JSON.stringify({ event: Object.fromEntries(sc.events.map((e) => [e, {}])) }) + '\n');
+    fs.writeFileSync(cfg, JSON.stringify({ ...EXTRA_CONFIG, event: Object.fromEntries(sc.events.map((e) => [e, {}])) }) + '\n');
+    if (Object.keys(EXTRA_CONFIG).length) info.notes.push(`**ctlogd config beyond the default: \`${opts.config}\`**`);
     const profDir = path.join(OUT, 'prof');
     const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
     const ctlogdArgs = [...nodeFlags, CTLOGD, '-c', cfg, '--log-level', 'debug', '--output', 'file', '--output-file', files.ctlogd];
