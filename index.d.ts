@@ -103,6 +103,12 @@ export interface CaptureStats {
   enobufs: number
   /** Events the kernel dropped because the receive buffer was full. */
   lost: number
+  /**
+   * In reliable mode: deliveries the kernel could not make because the
+   * receive buffer was full. It retries DESTROY events; NEW and UPDATE
+   * events among these may be lost.
+   */
+  undelivered: number
   /** Events dropped because the queue to JavaScript was full, per type. */
   dropped: TypeCounts
   /** Batches handed to JavaScript. */

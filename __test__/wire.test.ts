@@ -17,7 +17,7 @@ const vector = Buffer.from(readFileSync(path.join(ROOT, 'testdata/wire-full-even
 test('every field of the shared vector', () => {
   const b = readBatch(vector);
   assert.equal(b.final, true);
-  assert.deepEqual(b.notices, { enobufs: 2, decodeErrors: 3, lost: 5 });
+  assert.deepEqual(b.notices, { enobufs: 2, decodeErrors: 3, lost: 5, undelivered: 6 });
   assert.equal(b.events.length, 2);
   const [e, bare] = b.events;
   assert.deepEqual({ ...e, orig: defined(e.orig), reply: defined(e.reply) }, {
@@ -76,7 +76,7 @@ function defined<T extends object>(o: T): Partial<T> {
 test('a batch of another wire version is refused', () => {
   const b = Buffer.from(vector);
   b[0] = 99;
-  assert.throws(() => readBatch(b), /wire version 99, expected 2/);
+  assert.throws(() => readBatch(b), /wire version 99, expected 3/);
 });
 
 test('IPv6 text as inet_ntop writes it', () => {

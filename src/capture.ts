@@ -131,5 +131,5 @@ export class Capture {
 }
 
 function hasNotices(n: Notices): boolean {
-  return n.enobufs > 0 || n.decodeErrors > 0 || n.lost > 0;
+  return n.enobufs > 0 || n.decodeErrors > 0 || n.lost > 0 || n.undelivered > 0;
 }

@@ -202,7 +202,9 @@ const schema = {
   reliable: {
     doc:
       'Sets NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS: the kernel keeps DESTROY events it could not deliver and retries them, ' +
-      'instead of dropping them; NEW/UPDATE events can still be lost, and are then counted, not reported as ENOBUFS.',
+      'instead of dropping them; a NEW/UPDATE event it could not deliver is folded into the next event of its connection, or lost. ' +
+      'Failed deliveries are counted as undelivered (not lost: most are retried), never reported as ENOBUFS. ' +
+      'The cost: while the buffer is full the kernel keeps ended connections in memory, and a flush takes longer.',
     default: false,
     format: rule('reliable', BOOLEAN),
     env: 'CTLOGD_RELIABLE',

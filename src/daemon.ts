@@ -119,6 +119,11 @@ export class Daemon {
     if (n.lost > 0 || n.enobufs > 0) {
       this.log.warn(`kernel overflow: ${n.lost} events lost (receive buffer full, ENOBUFS ${n.enobufs}x); raise receive_buffer`);
     }
+    if (n.undelivered > 0) {
+      this.log.warn(
+        `kernel overflow: ${n.undelivered} deliveries failed (receive buffer full); reliable mode: DESTROY events are retried, NEW/UPDATE may be lost; raise receive_buffer`,
+      );
+    }
     if (n.decodeErrors > 0) {
       this.log.warn(`${n.decodeErrors} messages could not be decoded (last: ${this.capture?.stats().lastError ?? 'unknown'})`);
     }
@@ -178,8 +183,9 @@ export class Daemon {
    * One line with every counter since start, totals then per type:
    * received (decoded by the reader), filtered (dropped by the protocol
    * filter), written, dropped (read but never handed over: the output side
-   * was gone at shutdown); lost (kernel overflow) and
-   * decode errors have no type: the kernel does not say which were lost.
+   * was gone at shutdown); lost (kernel overflow), undelivered (kernel
+   * overflow in reliable mode, see wire.ts Notices) and decode errors have
+   * no type: the kernel does not say which events they were.
    */
   statsLine(): string {
     const s = this.capture?.stats();
@@ -189,7 +195,7 @@ export class Daemon {
       `${name}=${TYPES.reduce((a, t) => a + c[t], 0)} (new ${c.new} update ${c.update} destroy ${c.destroy})`;
     return (
       `stats: ${part('received', s?.received ?? zero)} ${part('filtered', filtered)} ${part('written', written)}` +
-      ` ${part('dropped', s?.dropped ?? zero)} lost=${s?.lost ?? 0} enobufs=${s?.enobufs ?? 0}` +
+      ` ${part('dropped', s?.dropped ?? zero)} lost=${s?.lost ?? 0} undelivered=${s?.undelivered ?? 0} enobufs=${s?.enobufs ?? 0}` +
       ` decode_errors=${(s?.decodeErrors ?? 0) + this.formatErrors}`
     );
   }

@@ -6,10 +6,10 @@
  *   ...
  *   await cap.stop();
  */
-export { Capture, CaptureError, type BatchHandler, type CaptureOptions, type CaptureStats } from './capture.js';
+export { Capture, CaptureError, type BatchHandler, type CaptureOptions, type CaptureStats, type WireBatchHandler } from './capture.js';
 export { IPS, type ConntrackEvent, type Counters, type EventType, type Family, type Tuple } from './event.js';
 export { formatConntrack, type ConntrackFormatOptions } from './format/conntrack.js';
 export { formatJson } from './format/json.js';
 export { formatVyos } from './format/vyos.js';
 export { loadConfig, ConfigError, type Config } from './config.js';
-export type { Notices } from './wire.js';
+export type { Notices, WireBatch } from './wire.js';

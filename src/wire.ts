@@ -6,8 +6,8 @@
 import type { ConntrackEvent, Counters, EventType, Tuple } from './event.js';
 import { protoName, stateName } from './names.js';
 
-export const WIRE_VERSION = 2;
-const HEADER_LEN = 24;
+export const WIRE_VERSION = 3;
+const HEADER_LEN = 32;
 const FLAG_FINAL = 1;
 
 const F_ORIG = 1 << 0;
@@ -56,6 +56,12 @@ export interface Notices {
   decodeErrors: number;
   /** Events the kernel dropped (socket overrun). */
   lost: number;
+  /**
+   * In reliable mode: deliveries the kernel could not make (socket
+   * overrun). It retries DESTROY events; NEW and UPDATE events among these
+   * may be lost.
+   */
+  undelivered: number;
 }
 
 export interface Batch {
@@ -148,6 +154,7 @@ export class WireBatch {
       enobufs: dv.getUint32(8, true),
       decodeErrors: dv.getUint32(12, true),
       lost: Number(dv.getBigUint64(16, true)),
+      undelivered: Number(dv.getBigUint64(24, true)),
     };
     this.final = (dv.getUint8(1) & FLAG_FINAL) !== 0;
   }

@@ -20,7 +20,9 @@
 //!   thread never blocks on the sink: it checks for room every few ms.
 //! - Overflow: when the kernel reports ENOBUFS (the receive buffer was full),
 //!   reading goes on; the error is counted and the exact number of messages
-//!   the kernel dropped is read from the socket (`lost`).
+//!   the kernel dropped is read from the socket (`lost`). In reliable mode
+//!   the same counter counts deliveries the kernel will retry (DESTROY) or
+//!   fold into a later event: those are `undelivered`, not `lost`.
 //! - A message that cannot be decoded is counted (`decode_errors`), its text
 //!   kept as `last_error`, and the rest of the read is still decoded.
 //! - Stop: the thread drains what the socket already holds, hands it over
@@ -92,6 +94,11 @@ pub struct Shared {
     /// Per event type (EventType::index).
     pub dropped: [AtomicU64; 3],
     pub lost: AtomicU64,
+    /// Drops counted while in reliable mode (see wire::Notices).
+    pub undelivered: AtomicU64,
+    /// Reliable mode is on: the socket's drop counter counts deliveries
+    /// the kernel retries, not lost events.
+    pub reliable: AtomicBool,
     pub batches: AtomicU64,
     pub in_flight: AtomicU64,
     /// The bound on `in_flight`; may change while running.
@@ -135,6 +142,7 @@ impl Reader {
     pub fn start<S: Sink>(opts: ReaderOptions, shared: Arc<Shared>, sink: S) -> io::Result<Self> {
         let socket = Arc::new(CtSocket::open(&opts.groups, opts.rcvbuf, opts.reliable)?);
         shared.queue_size.store(opts.queue_size, Ordering::Relaxed);
+        shared.reliable.store(opts.reliable, Ordering::Relaxed);
         let wake = eventfd()?;
         let _ = shared.room.set(eventfd()?);
         let room = shared.room.get().map_or(-1, |fd| fd.as_raw_fd());
@@ -175,6 +183,7 @@ impl Reader {
         self.socket.set_rcvbuf(rcvbuf)?;
         self.socket.set_reliable(reliable)?;
         self.shared.queue_size.store(queue_size, Ordering::Relaxed);
+        self.shared.reliable.store(reliable, Ordering::Relaxed);
         Ok(())
     }
 
@@ -389,8 +398,13 @@ impl<S: Sink> Loop<S> {
             if drops > self.lost_seen {
                 let d = drops - self.lost_seen;
                 self.lost_seen = drops;
-                self.notices.lost += d;
-                self.shared.lost.fetch_add(d, Ordering::Relaxed);
+                if self.shared.reliable.load(Ordering::Relaxed) {
+                    self.notices.undelivered += d;
+                    self.shared.undelivered.fetch_add(d, Ordering::Relaxed);
+                } else {
+                    self.notices.lost += d;
+                    self.shared.lost.fetch_add(d, Ordering::Relaxed);
+                }
             }
         }
     }

@@ -2,11 +2,12 @@
 //! per batch, so a batch crosses into Node once. `src/wire.ts` reads it; the
 //! two must change together (WIRE_VERSION).
 //!
-//! Little-endian. Batch header (24 bytes):
+//! Little-endian. Batch header (32 bytes):
 //!   u8 version, u8 flags (FLAG_FINAL), u16 reserved, u32 event count,
 //!   u32 ENOBUFS errors seen, u32 messages that failed to decode,
-//!   u64 events the kernel dropped (socket overrun), all since the previous
-//!   batch.
+//!   u64 events the kernel dropped (socket overrun),
+//!   u64 deliveries the kernel could not make in reliable mode, all since
+//!   the previous batch.
 //! Each event:
 //!   u8 type (0 new, 1 update, 2 destroy), u8 family, u16 reserved,
 //!   u32 presence bits (F_*), u32 portid, u64 time read (ns since epoch),
@@ -17,8 +18,8 @@
 
 use crate::event::{Counters, Event, EventType, ProtoInfo, Tuple};
 
-pub const WIRE_VERSION: u8 = 2;
-pub const HEADER_LEN: usize = 24;
+pub const WIRE_VERSION: u8 = 3;
+pub const HEADER_LEN: usize = 32;
 pub const FLAG_FINAL: u8 = 1;
 
 pub const F_ORIG: u32 = 1 << 0;
@@ -60,7 +61,12 @@ pub const PROTOINFO_SCTP: u8 = 3;
 pub struct Notices {
     pub enobufs: u32,
     pub decode_errors: u32,
+    /// Events the kernel dropped: the receive buffer was full.
     pub lost: u64,
+    /// In reliable mode, deliveries the kernel could not make (the receive
+    /// buffer was full): it retries DESTROY events, so these are not all
+    /// lost; NEW and UPDATE events among them may be.
+    pub undelivered: u64,
 }
 
 impl Notices {
@@ -213,6 +219,7 @@ impl BatchWriter {
         h[8..12].copy_from_slice(&notices.enobufs.to_le_bytes());
         h[12..16].copy_from_slice(&notices.decode_errors.to_le_bytes());
         h[16..24].copy_from_slice(&notices.lost.to_le_bytes());
+        h[24..32].copy_from_slice(&notices.undelivered.to_le_bytes());
         self.count = 0;
         self.by_type = [0; 3];
         out
@@ -363,6 +370,7 @@ mod tests {
             enobufs: 2,
             decode_errors: 3,
             lost: 5,
+            undelivered: 6,
         };
         let got = hex(&w.finish(notices, true, None));
         let path = concat!(

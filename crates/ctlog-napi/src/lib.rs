@@ -70,6 +70,10 @@ pub struct CaptureStats {
     pub enobufs: i64,
     /// Events the kernel dropped because the receive buffer was full.
     pub lost: i64,
+    /// In reliable mode: deliveries the kernel could not make because the
+    /// receive buffer was full. It retries DESTROY events; NEW and UPDATE
+    /// events among these may be lost.
+    pub undelivered: i64,
     /// Events dropped because the queue to JavaScript was full, per type.
     pub dropped: TypeCounts,
     /// Batches handed to JavaScript.
@@ -368,6 +372,7 @@ impl Capture {
             decode_errors: n(&s.decode_errors),
             enobufs: n(&s.enobufs),
             lost: n(&s.lost),
+            undelivered: n(&s.undelivered),
             dropped: TypeCounts::of(&s.dropped),
             batches: n(&s.batches),
             queued: n(&s.in_flight),
