@@ -34,6 +34,8 @@ export declare class Capture {
    * running capture, on the same socket (used on reload).
    */
   reconfigure(queueSize: number, rcvbuf: number, reliable: boolean): void
+  /** Replaces the kernel's protocol filter (used on reload). */
+  setProtocols(protocols: ProtocolMasks): void
   /** Joins and leaves groups on the same socket (used on reload). */
   setEvents(events: Array<string>): void
   stats(): CaptureStats
@@ -91,6 +93,8 @@ export interface CaptureOptions {
    * @default false
    */
   reliable?: boolean
+  /** Protocols kept per event type, filtered in the kernel. */
+  protocols?: ProtocolMasks
 }
 
 /** Counters of a capture since it started. */
@@ -127,6 +131,17 @@ export interface CaptureStats {
  * that cannot be decoded is counted in the batch header.
  */
 export declare function decodeMessages(bytes: Buffer, timeNs?: number | undefined | null): Buffer
+
+/**
+ * Protocol classes kept per event type, as a bit set: 1 tcp, 2 udp,
+ * 4 icmp (IPv4 only), 8 other. An absent type keeps all (15). The kernel
+ * drops the others before they reach the socket (a BPF socket filter).
+ */
+export interface ProtocolMasks {
+  new?: number
+  update?: number
+  destroy?: number
+}
 
 /**
  * Opens the conntrack socket, joins the groups for `events`, and starts the

@@ -59,6 +59,14 @@ test('filters: event types by group, protocols by the config, as VyOS does', asy
   // `other` is every protocol but tcp, udp and icmp: ICMPv6 included.
   const o = seen(other.lines);
   assert.deepEqual(o, ['new icmpv6']);
+
+  // The kernel's socket filter dropped the other protocols: never read, so
+  // nothing was left for the filter after reading.
+  for (const l of [tcpNewUdpIcmpDestroy, other]) {
+    const s = stats(l.stderr);
+    assert.equal(s.filtered, 0, l.stderr);
+    assert.equal(s.received, l.lines.length);
+  }
 });
 
 test('SIGTERM right after a burst: every event already received is written, exit 0', async (t) => {

@@ -53,8 +53,8 @@ const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|all] [--n N] [--rate 
   --keep      keep the event log files (they are deleted after counting)
   --only      run one tool alone (no ratio): how it does without the other on the second core
   --profile   run ctlogd under node --cpu-prof (profile in DIR/prof; slows ctlogd down)
-  --config    more ctlogd config keys, as a JSON object, e.g. '{"reliable":true}'
-              (the event types stay the scenario's)`;
+  --config    more ctlogd config keys, as a JSON object, e.g. '{"reliable":true}';
+              an "event" key sets protocol filters, with the scenario's event types`;
 
 let opts;
 try {
@@ -440,6 +440,8 @@ async function stopMeasured(t) {
 }
 
 let markerSeq = 0;
+/** UDP, or TCP when --config's protocol filters keep only that. */
+let markerProto = 'udp';
 /**
  * A marker both listeners see whatever they subscribe to: an entry for an
  * unroutable flow inserted, then deleted, with conntrack (a NEW and a
@@ -447,7 +449,8 @@ let markerSeq = 0;
  */
 async function marker(ns) {
   const n = (markerSeq++ % 250) + 1;
-  const spec = ['-p', 'udp', '-s', `${MARKER_NET}${n}`, '-d', '203.0.113.1', '--sport', '9', '--dport', '9'];
+  const spec = ['-p', markerProto, '-s', `${MARKER_NET}${n}`, '-d', '203.0.113.1', '--sport', '9', '--dport', '9'];
+  if (markerProto === 'tcp') spec.push('--state', 'ESTABLISHED');
   await ns.run('conntrack', ['-I', ...spec, '-t', '30']);
   await ns.run('conntrack', ['-D', ...spec]);
 }
@@ -584,7 +587,11 @@ async function scenario(key, ctbench) {
     // The listeners: ctlogd on its default config with only these event
     // types, and conntrack -E on the same types, both to files.
     const cfg = f('ctlogd.json');
-    fs.writeFileSync(cfg, JSON.stringify({ ...EXTRA_CONFIG, event: Object.fromEntries(sc.events.map((e) => [e, {}])) }) + '\n');
+    const event = EXTRA_CONFIG.event ?? Object.fromEntries(sc.events.map((e) => [e, {}]));
+    if (Object.keys(event).sort().join() !== [...sc.events].sort().join()) throw new Error(`--config: "event" must name the scenario's event types (${sc.events.join(', ')})`);
+    fs.writeFileSync(cfg, JSON.stringify({ ...EXTRA_CONFIG, event }) + '\n');
+    const keeps = (proto) => Object.values(event).every((protos) => Object.keys(protos ?? {}).length === 0 || proto in protos);
+    markerProto = keeps('udp') || !keeps('tcp') ? 'udp' : 'tcp';
     if (Object.keys(EXTRA_CONFIG).length) info.notes.push(`**ctlogd config beyond the default: \`${opts.config}\`**`);
     const profDir = path.join(OUT, 'prof');
     const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];

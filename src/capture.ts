@@ -3,7 +3,8 @@
  * kernel, delivered in batches of typed events.
  */
 import type { ConntrackEvent, EventType } from './event.js';
-import { startCapture, type NativeCapture, type NativeStats } from './native.js';
+import type { ProtocolClass, Protocols } from './filter.js';
+import { startCapture, type NativeCapture, type NativeProtocols, type NativeStats } from './native.js';
 import { WireBatch, type Notices } from './wire.js';
 
 export interface CaptureOptions {
@@ -15,6 +16,20 @@ export interface CaptureOptions {
   queueSize?: number;
   /** NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS. Default false. */
   reliable?: boolean;
+  /**
+   * Per event type, the protocols to keep ('tcp', 'udp', 'icmp' for IPv4
+   * ICMP, 'other' for the rest); a type not named keeps all. The kernel
+   * drops the others before they reach the socket (a BPF socket filter);
+   * it keeps any event it cannot classify, so filter again if you must.
+   */
+  protocols?: Protocols;
+}
+
+const CLASS_BITS: Record<ProtocolClass, number> = { tcp: 1, udp: 2, icmp: 4, other: 8 };
+
+function masks(p: Protocols = {}): NativeProtocols {
+  const mask = (list?: ProtocolClass[]) => list?.reduce((m, c) => m | CLASS_BITS[c], 0);
+  return { new: mask(p.new), update: mask(p.update), destroy: mask(p.destroy) };
 }
 
 export type CaptureStats = NativeStats;
@@ -84,6 +99,7 @@ export class Capture {
           rcvbuf: options.rcvbuf,
           queueSize: options.queueSize,
           reliable: options.reliable,
+          protocols: masks(options.protocols),
         },
         (len: number) => {
           if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(len)));
@@ -112,6 +128,11 @@ export class Capture {
   /** New receive buffer, queue size and reliable mode, on the same socket. */
   reconfigure(options: Required<Pick<CaptureOptions, 'queueSize' | 'rcvbuf' | 'reliable'>>): void {
     this.inner.reconfigure(options.queueSize, options.rcvbuf, options.reliable);
+  }
+
+  /** Replaces the kernel's protocol filter (see CaptureOptions.protocols). */
+  setProtocols(protocols: Protocols): void {
+    this.inner.setProtocols(masks(protocols));
   }
 
   /** Joins and leaves groups on the same socket; nothing queued is lost. */

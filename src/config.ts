@@ -153,7 +153,7 @@ const schema = {
   event: {
     doc:
       'The event types to log; an absent type is not subscribed at all (the kernel never sends it). `{}` keeps every protocol; ' +
-      'otherwise the keys name the protocols to keep: `tcp`, `udp`, `icmp` (IPv4 ICMP only), `other` (every other protocol, ICMPv6 included).',
+      'otherwise the keys name the protocols to keep: `tcp`, `udp`, `icmp` (IPv4 ICMP only), `other` (every other protocol, ICMPv6 included); the kernel drops the others before ctlogd reads them (a socket filter).',
     // Never merged with a file's `event` (values are set whole, see loadConfig).
     default: {} as EventConfig,
     format: rule('event', EVENT),

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { Capture, CaptureError } from './capture.js';
 import { loadConfig, type Config, type LoadOptions } from './config.js';
 import type { EventType } from './event.js';
-import { compileFilter, subscribedTypes, type Filter } from './filter.js';
+import { compileFilter, protocolSets, subscribedTypes, type Filter } from './filter.js';
 import { LineWriter, makeFormatter, type Formatter } from './format/index.js';
 import { diagnostics, makeSink, outputKey, type Diagnostics, type EventSink } from './output/index.js';
 import type { Notices, WireBatch } from './wire.js';
@@ -74,6 +74,7 @@ export class Daemon {
         rcvbuf: c.receiveBuffer,
         queueSize: c.queueSize,
         reliable: c.reliable,
+        protocols: protocolSets(c.event),
       },
       (batch) => this.onBatch(batch),
     );
@@ -163,10 +164,12 @@ export class Daemon {
       return;
     }
     try {
+      this.capture?.setProtocols(protocolSets(next.event));
       this.capture?.setEvents(subscribedTypes(next.event));
       this.capture?.reconfigure({ queueSize: next.queueSize, rcvbuf: next.receiveBuffer, reliable: next.reliable });
     } catch (e) {
       this.log.error(`reload failed on the socket, keeping the running config: ${(e as Error).message}`);
+      this.capture?.setProtocols(protocolSets(old.config.event));
       this.capture?.setEvents(subscribedTypes(old.config.event));
       void sink?.close();
       return;

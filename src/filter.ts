@@ -12,12 +12,32 @@ type Compiled = Record<EventType, Set<string> | null | undefined>;
 
 export type Filter = (ev: ConntrackEvent) => boolean;
 
-export function protocolKey(proto: number): 'tcp' | 'udp' | 'icmp' | 'other' {
+/** The protocol classes the config names. */
+export type ProtocolClass = 'tcp' | 'udp' | 'icmp' | 'other';
+
+/** Per event type, the protocol classes kept; a type not named keeps all. */
+export type Protocols = Partial<Record<EventType, ProtocolClass[]>>;
+
+export function protocolKey(proto: number): ProtocolClass {
   return proto === 6 ? 'tcp' : proto === 17 ? 'udp' : proto === 1 ? 'icmp' : 'other';
 }
 
 export function subscribedTypes(event: EventConfig): EventType[] {
   return (['new', 'update', 'destroy'] as const).filter((t) => event[t] !== undefined);
+}
+
+/**
+ * The config's protocol sets, for the kernel's socket filter: it drops what
+ * the filter below would, before it is read. The filter still runs (the
+ * kernel keeps what it cannot classify).
+ */
+export function protocolSets(event: EventConfig): Protocols {
+  const out: Protocols = {};
+  for (const t of subscribedTypes(event)) {
+    const protos = Object.keys(event[t] ?? {}) as ProtocolClass[];
+    if (protos.length > 0) out[t] = protos;
+  }
+  return out;
 }
 
 export function compileFilter(event: EventConfig): Filter {

@@ -6,5 +6,6 @@ import * as binding from '../index.js';
 
 export type NativeCapture = binding.Capture;
 export type NativeStats = binding.CaptureStats;
+export type NativeProtocols = binding.ProtocolMasks;
 export const { startCapture, decodeMessages, UnixDatagram } = binding;
 export type UnixDatagram = binding.UnixDatagram;

@@ -1,6 +1,7 @@
 //! ctlog-core: reads Linux conntrack events from a NETLINK_NETFILTER socket
 //! and decodes them. No Node.js here: the napi binding is a separate crate.
 
+pub mod bpf;
 pub mod decode;
 pub mod event;
 pub mod progname;
@@ -8,6 +9,7 @@ pub mod reader;
 pub mod socket;
 pub mod wire;
 
+pub use bpf::ProtoFilter;
 pub use decode::{decode_message, DecodeError, Messages};
 pub use event::{Counters, Event, EventType, ProtoInfo, Tuple};
 pub use reader::{Reader, ReaderOptions, Shared, Sink};

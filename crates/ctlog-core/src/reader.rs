@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::bpf::ProtoFilter;
 use crate::decode::{decode_message, Messages};
 use crate::event::EventType;
 use crate::progname::Prognames;
@@ -70,6 +71,8 @@ pub struct ReaderOptions {
     pub max_batch: u32,
     /// NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS.
     pub reliable: bool,
+    /// Protocols kept per event type, filtered in the kernel.
+    pub protocols: ProtoFilter,
 }
 
 /// The sink receives finished batches on the reader thread. It must not
@@ -140,7 +143,12 @@ impl Reader {
     /// socket (EPERM without CAP_NET_ADMIN) are returned here, before any
     /// thread starts.
     pub fn start<S: Sink>(opts: ReaderOptions, shared: Arc<Shared>, sink: S) -> io::Result<Self> {
-        let socket = Arc::new(CtSocket::open(&opts.groups, opts.rcvbuf, opts.reliable)?);
+        let socket = Arc::new(CtSocket::open(
+            &opts.groups,
+            opts.rcvbuf,
+            opts.reliable,
+            &opts.protocols,
+        )?);
         shared.queue_size.store(opts.queue_size, Ordering::Relaxed);
         shared.reliable.store(opts.reliable, Ordering::Relaxed);
         let wake = eventfd()?;

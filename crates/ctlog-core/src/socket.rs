@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
+use crate::bpf::ProtoFilter;
 use crate::event::EventType;
 
 /// SK_MEMINFO_DROPS in `struct sk_meminfo` (linux/sock_diag.h).
@@ -29,8 +30,14 @@ impl CtSocket {
     /// with SO_RCVBUFFORCE (root may exceed net.core.rmem_max), falling back
     /// to SO_RCVBUF. `reliable` sets NETLINK_BROADCAST_ERROR and
     /// NETLINK_NO_ENOBUFS: the kernel then keeps DESTROY events it could not
-    /// deliver and retries them, instead of reporting an overrun.
-    pub fn open(groups: &[EventType], rcvbuf: usize, reliable: bool) -> io::Result<Self> {
+    /// deliver and retries them, instead of reporting an overrun. `filter`
+    /// is attached before any group is joined: no unwanted event gets in.
+    pub fn open(
+        groups: &[EventType],
+        rcvbuf: usize,
+        reliable: bool,
+        filter: &ProtoFilter,
+    ) -> io::Result<Self> {
         let mut sock = Socket::new(NETLINK_NETFILTER)?;
         sock.bind(&SocketAddr::new(0, 0))?;
         let s = CtSocket {
@@ -39,8 +46,36 @@ impl CtSocket {
         };
         s.set_rcvbuf(rcvbuf)?;
         s.set_reliable(reliable)?;
+        s.set_proto_filter(filter)?;
         s.set_groups(groups)?;
         Ok(s)
+    }
+
+    /// Attaches the protocol filter as a socket filter (see bpf.rs), in
+    /// place of any before; detaches it when it keeps everything.
+    pub fn set_proto_filter(&self, filter: &ProtoFilter) -> io::Result<()> {
+        if filter.keeps_all() {
+            return match self.set_opt(libc::SO_DETACH_FILTER, &0) {
+                // ENOENT: there was none to detach.
+                Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(e),
+                _ => Ok(()),
+            };
+        }
+        let mut prog: Vec<libc::sock_filter> = filter
+            .program()
+            .iter()
+            .map(|i| libc::sock_filter {
+                code: i.code,
+                jt: i.jt,
+                jf: i.jf,
+                k: i.k,
+            })
+            .collect();
+        let fprog = libc::sock_fprog {
+            len: u16::try_from(prog.len()).unwrap_or(u16::MAX),
+            filter: prog.as_mut_ptr(),
+        };
+        self.set_opt(libc::SO_ATTACH_FILTER, &fprog)
     }
 
     /// NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS, on or off.
@@ -51,20 +86,25 @@ impl CtSocket {
 
     pub fn set_rcvbuf(&self, size: usize) -> io::Result<()> {
         let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
-        let set = |opt| unsafe {
+        self.set_opt(libc::SO_RCVBUFFORCE, &size)
+            .or_else(|_| self.set_opt(libc::SO_RCVBUF, &size))
+    }
+
+    /// A SOL_SOCKET option that netlink-sys does not wrap.
+    fn set_opt<T>(&self, name: libc::c_int, value: &T) -> io::Result<()> {
+        let r = unsafe {
             libc::setsockopt(
                 self.fd(),
                 libc::SOL_SOCKET,
-                opt,
-                (&size as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                name,
+                (value as *const T).cast(),
+                std::mem::size_of::<T>() as libc::socklen_t,
             )
         };
-        if set(libc::SO_RCVBUFFORCE) == 0 || set(libc::SO_RCVBUF) == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
+        if r < 0 {
+            return Err(io::Error::last_os_error());
         }
+        Ok(())
     }
 
     /// The receive buffer the kernel granted (it doubles what was asked for).

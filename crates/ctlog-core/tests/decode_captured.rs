@@ -1567,3 +1567,99 @@ fn random_corruption_is_an_error_or_an_event_never_a_panic() {
         "errors {errors}, events {events}"
     );
 }
+
+/// Runs a classic BPF program over one message as the kernel does, for
+/// the instructions the protocol filter uses (net/core/filter.c): a load
+/// past the end ends the program with 0 (drop).
+fn run_bpf(prog: &[ctlog_core::bpf::Insn], pkt: &[u8]) -> u32 {
+    let (mut a, mut x, mut mem, mut pc) = (0u32, 0u32, [0u32; 16], 0usize);
+    loop {
+        let i = prog[pc];
+        pc += 1;
+        let byte = |at: u32| pkt.get(at as usize).map(|&b| u32::from(b));
+        match i.code {
+            0x00 => a = i.k,
+            0x01 => x = i.k,
+            0x02 => mem[i.k as usize] = a,
+            0x61 => x = mem[i.k as usize],
+            0x80 => a = pkt.len() as u32,
+            0x07 => x = a,
+            0x87 => a = x,
+            0x04 => a = a.wrapping_add(i.k),
+            0x0c => a = a.wrapping_add(x),
+            0x54 => a &= i.k,
+            0x64 => a <<= i.k,
+            0x06 => return i.k,
+            0x15 => pc += usize::from(if a == i.k { i.jt } else { i.jf }),
+            0x35 => pc += usize::from(if a >= i.k { i.jt } else { i.jf }),
+            0x3d => pc += usize::from(if a >= x { i.jt } else { i.jf }),
+            0x30 => match byte(i.k) {
+                Some(b) => a = b,
+                None => return 0,
+            },
+            0x50 => match byte(x + i.k) {
+                Some(b) => a = b,
+                None => return 0,
+            },
+            other => panic!("instruction {other:#x} not expected in the protocol filter"),
+        }
+    }
+}
+
+#[test]
+fn the_kernel_filter_keeps_what_the_config_keeps() {
+    use ctlog_core::bpf::{ProtoFilter, ALL as EVERY, ICMP, OTHER, TCP, UDP};
+    let class = |proto: u8| match proto {
+        6 => TCP,
+        17 => UDP,
+        1 => ICMP,
+        _ => OTHER,
+    };
+    // Every combination of classes for one type, the other types keeping
+    // all, then mixed sets; each against every captured message.
+    let mut filters: Vec<ProtoFilter> = Vec::new();
+    for t in 0..3 {
+        for m in 0..=EVERY {
+            let mut f = [EVERY; 3];
+            f[t] = m;
+            filters.push(ProtoFilter(f));
+        }
+    }
+    filters.push(ProtoFilter([TCP, UDP | ICMP, OTHER]));
+    filters.push(ProtoFilter([0, 0, 0]));
+    let (mut kept, mut dropped) = (0, 0);
+    for f in &filters {
+        let prog = f.program();
+        for msg in ALL {
+            let ev = decode_message(msg).unwrap().unwrap();
+            let want = f.mask(ev.kind) & class(ev.orig.proto.unwrap_or(0)) != 0;
+            let got = run_bpf(&prog, msg) != 0;
+            assert_eq!(
+                got, want,
+                "{:?} proto {:?} with {:?}",
+                ev.kind, ev.orig.proto, f
+            );
+            if got {
+                kept += 1
+            } else {
+                dropped += 1
+            }
+        }
+    }
+    assert!(
+        kept > 100 && dropped > 100,
+        "kept {kept}, dropped {dropped}"
+    );
+    // What the program cannot classify, it keeps: another subsystem, or no
+    // original tuple.
+    let prog = ProtoFilter([0, 0, 0]).program();
+    let mut other_subsys = TCP_NEW.to_vec();
+    other_subsys[5] = 2; // NFNL_SUBSYS_CTNETLINK_EXP
+    assert_ne!(run_bpf(&prog, &other_subsys), 0);
+    let mut no_tuple = TCP_NEW.to_vec();
+    no_tuple[NLMSG_HDRLEN + NFGENMSG_LEN + 2] = 0x7f; // the first attribute is no longer CTA_TUPLE_ORIG
+    assert_ne!(run_bpf(&prog, &no_tuple), 0);
+    let mut short = TCP_NEW[..40].to_vec();
+    short[0] = 40; // a message that ends inside CTA_TUPLE_IP
+    assert_ne!(run_bpf(&prog, &short), 0);
+}

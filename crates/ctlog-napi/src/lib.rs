@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ctlog_core::wire::{BatchWriter, Notices};
-use ctlog_core::{decode_message, EventType, Messages, Reader, ReaderOptions, Shared, Sink};
+use ctlog_core::{
+    decode_message, EventType, Messages, ProtoFilter, Reader, ReaderOptions, Shared, Sink,
+};
 use std::os::fd::AsRawFd;
 
 use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Function};
@@ -38,6 +40,25 @@ pub struct CaptureOptions {
     /// NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS (see README).
     /// @default false
     pub reliable: Option<bool>,
+    /// Protocols kept per event type, filtered in the kernel.
+    pub protocols: Option<ProtocolMasks>,
+}
+
+/// Protocol classes kept per event type, as a bit set: 1 tcp, 2 udp,
+/// 4 icmp (IPv4 only), 8 other. An absent type keeps all (15). The kernel
+/// drops the others before they reach the socket (a BPF socket filter).
+#[napi(object)]
+pub struct ProtocolMasks {
+    pub new: Option<u32>,
+    pub update: Option<u32>,
+    pub destroy: Option<u32>,
+}
+
+impl ProtocolMasks {
+    fn filter(&self) -> ProtoFilter {
+        let m = |v: Option<u32>| v.map_or(ctlog_core::bpf::ALL, |v| (v & 0x0f) as u8);
+        ProtoFilter([m(self.new), m(self.update), m(self.destroy)])
+    }
 }
 
 /// A count per event type.
@@ -278,6 +299,10 @@ pub fn start_capture(options: CaptureOptions, on_batch: Function<'_, u32, ()>) -
         queue_size: options.queue_size.unwrap_or(16_384).into(),
         max_batch: options.max_batch.unwrap_or(4096),
         reliable: options.reliable.unwrap_or(false),
+        protocols: options
+            .protocols
+            .as_ref()
+            .map_or_else(ProtoFilter::default, ProtocolMasks::filter),
     };
     let shared = Arc::new(Shared::default());
     let handoff = Arc::new(Handoff::default());
@@ -351,6 +376,18 @@ impl Capture {
             .map_err(io_error)?;
         self.rcvbuf = r.socket().rcvbuf();
         Ok(())
+    }
+
+    /// Replaces the kernel's protocol filter (used on reload).
+    #[napi]
+    pub fn set_protocols(&self, protocols: ProtocolMasks) -> Result<()> {
+        match &self.reader {
+            Some(r) => r
+                .socket()
+                .set_proto_filter(&protocols.filter())
+                .map_err(io_error),
+            None => Err(Error::new(Status::GenericFailure, "capture is stopped")),
+        }
     }
 
     /// Joins and leaves groups on the same socket (used on reload).
