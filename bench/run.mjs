@@ -464,7 +464,7 @@ async function waitListening(ns, files, ctlogdErr) {
   for (;;) {
     await marker(ns);
     await sleep(300);
-    if (files.every((f) => fs.readFileSync(f, 'utf8').includes(`src=${MARKER_NET}`))) return;
+    if (files.every((f) => fs.readFileSync(f, 'utf8').includes(MARKER_NET))) return;
     if (Date.now() > deadline) throw new Error(`the listeners did not both see a marker within 20 s: ${files.join(', ')}`);
   }
 }
@@ -501,6 +501,7 @@ async function countLines(file, keys) {
   let partial = '';
   const onLine = (line) => {
     if (line === '') return;
+    if (line.startsWith('{')) return onJson(JSON.parse(line));
     if (line.includes(`src=${MARKER_NET}`)) {
       counts.markers++;
       return;
@@ -513,6 +514,20 @@ async function countLines(file, keys) {
       const i = tok.findIndex((x) => x.startsWith('src='));
       const state = i > 0 && /^[A-Z_]+$/.test(tok[i - 1]) ? tok[i - 1] : '';
       const k = `${type} ${state} ${tok.slice(i, i + 4).join(' ')}`;
+      perKey.set(k, (perKey.get(k) ?? 0) + 1);
+    }
+  };
+  // ctlogd's json format (--config '{"format":"json"}'): the same counts.
+  const onJson = (ev) => {
+    if (ev.orig?.src?.startsWith(MARKER_NET)) {
+      counts.markers++;
+      return;
+    }
+    const type = ['new', 'update', 'destroy'].includes(ev.type) ? ev.type : 'other';
+    counts[type]++;
+    if (perKey) {
+      const o = ev.orig ?? {};
+      const k = `${type} ${ev.state ?? ''} src=${o.src} dst=${o.dst} sport=${o.sport} dport=${o.dport}`;
       perKey.set(k, (perKey.get(k) ?? 0) + 1);
     }
   };
