@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LineWriter } from '../src/format/line.js';
+import { ascii, LineWriter } from '../src/format/line.js';
 
 test('numbers and bigints as String() writes them', () => {
   const w = new LineWriter(64);
@@ -79,4 +79,15 @@ test('a batch bigger than a slab: slabs grow, the bytes stay whole', () => {
   assert.equal(c.bytes.length, line.length * 1000);
   assert.equal(c.bytes.toString(), line.repeat(1000));
   c.done();
+});
+
+test('ASCII constants as bytes; anything else is refused when the constant is made', () => {
+  const w = new LineWriter(8);
+  const tag = ascii(' portid=');
+  for (let i = 0; i < 3; i++) {
+    w.bytes(tag);
+    w.num(i);
+  }
+  assert.equal(w.text(), ' portid=0 portid=1 portid=2');
+  assert.throws(() => ascii('délai'), /not ASCII/);
 });

@@ -15,7 +15,7 @@
 
 import { IPS, type ConntrackEvent, type Counters, type Family, type Tuple } from '../event.js';
 import { IPPROTO, l3Name, l3Num, protoName, stateName } from '../names.js';
-import { lineOf, type LineWriter } from './line.js';
+import { ascii, lineOf, type LineWriter } from './line.js';
 
 /**
  * `conntrack -E -o ...` output flags that change the line. All of them
@@ -73,10 +73,10 @@ export function writeConntrack(ev: ConntrackEvent, w: LineWriter, opts: Conntrac
   if (ev.portid) {
     const portid = ev.portid >>> 0;
     const prog = progname ? progname(portid) : ev.progname;
-    w.str(' [USERSPACE] portid=');
+    w.bytes(C_USERSPACE_PORTID);
     w.num(portid);
     if (prog !== undefined) {
-      w.str(' progname=');
+      w.bytes(C_PROGNAME);
       w.str(prog);
     }
   }
@@ -115,31 +115,31 @@ function body(ev: ConntrackEvent, w: LineWriter, opts: ConntrackFormatOptions): 
   }
 
   tuple(w, ev.orig, ev.family, ev.proto);
-  if (ev.orig.zone !== undefined) field(w, 'zone-orig=', u16(ev.orig.zone));
+  if (ev.orig.zone !== undefined) field(w, C_ZONE_ORIG, u16(ev.orig.zone));
   // Counters need both packets and bytes; Counters always has both.
   if (ev.origCounters) counters(w, ev.origCounters);
 
   // [UNREPLIED] only when the status attribute came and lacks SEEN_REPLY.
-  if (ev.status !== undefined && !(ev.status & IPS.SEEN_REPLY)) w.str('[UNREPLIED] ');
+  if (ev.status !== undefined && !(ev.status & IPS.SEEN_REPLY)) w.bytes(C_UNREPLIED);
 
   tuple(w, ev.reply, ev.family, ev.proto);
-  if (ev.reply.zone !== undefined) field(w, 'zone-reply=', u16(ev.reply.zone));
+  if (ev.reply.zone !== undefined) field(w, C_ZONE_REPLY, u16(ev.reply.zone));
   if (ev.replyCounters) counters(w, ev.replyCounters);
 
   // One of these at most, HW_OFFLOAD winning over OFFLOAD over ASSURED.
   if (ev.status !== undefined) {
-    if (ev.status & IPS.HW_OFFLOAD) w.str('[HW_OFFLOAD] ');
-    else if (ev.status & IPS.OFFLOAD) w.str('[OFFLOAD] ');
-    else if (ev.status & IPS.ASSURED) w.str('[ASSURED] ');
+    if (ev.status & IPS.HW_OFFLOAD) w.bytes(C_HW_OFFLOAD);
+    else if (ev.status & IPS.OFFLOAD) w.bytes(C_OFFLOAD);
+    else if (ev.status & IPS.ASSURED) w.bytes(C_ASSURED);
   }
 
-  if (ev.mark !== undefined) field(w, 'mark=', u32(ev.mark));
-  if (ev.secmark !== undefined) field(w, 'secmark=', u32(ev.secmark));
+  if (ev.mark !== undefined) field(w, C_MARK, u32(ev.mark));
+  if (ev.secmark !== undefined) field(w, C_SECMARK, u32(ev.secmark));
   if (ev.secctx !== undefined) w.str(`secctx=${ev.secctx} `);
-  if (ev.zone !== undefined) field(w, 'zone=', u16(ev.zone));
+  if (ev.zone !== undefined) field(w, C_ZONE, u16(ev.zone));
 
   if (ev.start !== undefined) {
-    w.str('delta-time=');
+    w.bytes(C_DELTA_TIME);
     w.big(deltaTime(ev));
     w.byte(SP);
     if (opts.ktimestamp) w.str(`[start=${ctime(u64(ev.start) / 1_000_000_000n)}] `);
@@ -147,8 +147,8 @@ function body(ev: ConntrackEvent, w: LineWriter, opts: ConntrackFormatOptions): 
   if (opts.ktimestamp && ev.stop !== undefined) w.str(`[stop=${ctime(u64(ev.stop) / 1_000_000_000n)}] `);
 
   if (ev.helper !== undefined) w.str(`helper=${ev.helper} `);
-  if (ev.use !== undefined) field(w, 'use=', u32(ev.use));
-  if (opts.id && ev.id !== undefined) field(w, 'id=', u32(ev.id));
+  if (ev.use !== undefined) field(w, C_USE, u32(ev.use));
+  if (opts.id && ev.id !== undefined) field(w, C_ID, u32(ev.id));
   // Labels: printed only with `-o labels` and a connlabel.conf name map,
   // which none of the supported options enable; the default line has none.
 
@@ -159,10 +159,32 @@ function body(ev: ConntrackEvent, w: LineWriter, opts: ConntrackFormatOptions): 
 }
 
 const TAGS = { new: '[NEW]', update: '[UPDATE]', destroy: '[DESTROY]' } as const;
+const C_USERSPACE_PORTID = ascii(' [USERSPACE] portid=');
+const C_PROGNAME = ascii(' progname=');
+const C_UNREPLIED = ascii('[UNREPLIED] ');
+const C_HW_OFFLOAD = ascii('[HW_OFFLOAD] ');
+const C_OFFLOAD = ascii('[OFFLOAD] ');
+const C_ASSURED = ascii('[ASSURED] ');
+const C_DELTA_TIME = ascii('delta-time=');
+const C_PACKETS = ascii('packets=');
+const C_BYTES = ascii(' bytes=');
+const C_SRC = ascii('src=');
+const C_DST = ascii(' dst=');
+const C_ZONE_ORIG = ascii('zone-orig=');
+const C_ZONE_REPLY = ascii('zone-reply=');
+const C_MARK = ascii('mark=');
+const C_SECMARK = ascii('secmark=');
+const C_ZONE = ascii('zone=');
+const C_USE = ascii('use=');
+const C_ID = ascii('id=');
+const C_SPORT = ascii('sport=');
+const C_DPORT = ascii('dport=');
+const C_TYPE = ascii('type=');
+const C_CODE = ascii('code=');
 
 /** `name=N ` */
-function field(w: LineWriter, name: string, n: number): void {
-  w.str(name);
+function field(w: LineWriter, name: Uint8Array, n: number): void {
+  w.bytes(name);
   numSp(w, n);
 }
 
@@ -172,9 +194,9 @@ function numSp(w: LineWriter, n: number): void {
 }
 
 function counters(w: LineWriter, c: Counters): void {
-  w.str('packets=');
+  w.bytes(C_PACKETS);
   w.big(u64(c.packets));
-  w.str(' bytes=');
+  w.bytes(C_BYTES);
   w.big(u64(c.bytes));
   w.byte(SP);
 }
@@ -191,9 +213,9 @@ function tuple(w: LineWriter, t: Tuple, family: Family, evProto: number): void {
   if (!present) return;
 
   const zero = family === 'ipv6' ? '::' : '0.0.0.0';
-  w.str('src=');
+  w.bytes(C_SRC);
   w.str(t.src ?? zero);
-  w.str(' dst=');
+  w.bytes(C_DST);
   w.str(t.dst ?? zero);
   w.byte(SP);
 
@@ -203,8 +225,8 @@ function tuple(w: LineWriter, t: Tuple, family: Family, evProto: number): void {
     case IPPROTO.UDPLITE:
     case IPPROTO.SCTP:
     case IPPROTO.DCCP:
-      field(w, 'sport=', u16(t.sport ?? 0));
-      field(w, 'dport=', u16(t.dport ?? 0));
+      field(w, C_SPORT, u16(t.sport ?? 0));
+      field(w, C_DPORT, u16(t.dport ?? 0));
       break;
     case IPPROTO.GRE:
       // GRE keys ride in the port fields; printed as "0x%x" (no padding).
@@ -213,9 +235,9 @@ function tuple(w: LineWriter, t: Tuple, family: Family, evProto: number): void {
     case IPPROTO.ICMP:
     case IPPROTO.ICMPV6:
       // Printed for every ICMP type, even those without an id (as /proc did).
-      field(w, 'type=', u8(t.icmpType ?? 0));
-      field(w, 'code=', u8(t.icmpCode ?? 0));
-      field(w, 'id=', u16(t.icmpId ?? 0));
+      field(w, C_TYPE, u8(t.icmpType ?? 0));
+      field(w, C_CODE, u8(t.icmpCode ?? 0));
+      field(w, C_ID, u16(t.icmpId ?? 0));
       break;
     default:
       break; // other protocols: addresses only

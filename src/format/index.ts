@@ -2,7 +2,7 @@
 import type { Config } from '../config.js';
 import type { ConntrackEvent } from '../event.js';
 import { writeConntrack, type ConntrackFormatOptions } from './conntrack.js';
-import { formatJson } from './json.js';
+import { writeJson } from './json.js';
 import type { LineWriter } from './line.js';
 import { writeVyos } from './vyos.js';
 
@@ -16,7 +16,7 @@ export function makeFormatter(config: Pick<Config, 'format' | 'conntrackOptions'
     case 'vyos':
       return writeVyos;
     case 'json':
-      return (ev, w) => w.str(formatJson(ev));
+      return writeJson;
     case 'conntrack': {
       const opts: ConntrackFormatOptions = {};
       for (const o of config.conntrackOptions) opts[o as keyof ConntrackFormatOptions] = true;

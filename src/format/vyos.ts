@@ -5,11 +5,28 @@
  * alone on NEW (VyOS crashes there), and leaves no doubled or trailing space.
  */
 import { IPS, type ConntrackEvent, type Counters, type Tuple } from '../event.js';
-import { lineOf, type LineWriter } from './line.js';
+import { ascii, lineOf, type LineWriter } from './line.js';
 
 const SP = 0x20;
 
-const TAGS = { new: '[NEW]    ', update: '[UPDATE] ', destroy: '[DESTROY]' } as const;
+const TAGS = { new: ascii('[NEW]    '), update: ascii('[UPDATE] '), destroy: ascii('[DESTROY]') } as const;
+const B_SRC = ascii(' src=');
+const B_DST = ascii(' dst=');
+const B_SPORT = ascii(' sport=');
+const B_DPORT = ascii(' dport=');
+const B_TYPE = ascii(' type=');
+const B_CODE = ascii(' code=');
+const B_ID = ascii(' id=');
+const B_PACKETS = ascii(' packets=');
+const B_BYTES = ascii(' bytes=');
+const B_UNREPLIED = ascii(' [UNREPLIED]');
+const B_MARK = ascii(' mark=');
+const B_OFFLOAD = ascii(' [OFFLOAD]');
+const B_ASSURED = ascii(' [ASSURED]');
+const B_PORTID = ascii(' portid=');
+const B_START = ascii(' start=');
+const B_STOP = ascii(' stop=');
+const B_DELTA = ascii(' delta=');
 
 // VyOS's own tables (TCP_CONNTRACK_TO_NAME, SCTP_CONNTRACK_TO_NAME): they
 // differ from conntrack-tools' (9 is LISTEN here, SYN_SENT2 there), and a
@@ -33,34 +50,34 @@ function stateToken(ev: ConntrackEvent): string | undefined {
 }
 
 function flow(w: LineWriter, t: Tuple, c: Counters | undefined): void {
-  w.str(' src=');
+  w.bytes(B_SRC);
   w.str(t.src ?? '');
-  w.str(' dst=');
+  w.bytes(B_DST);
   w.str(t.dst ?? '');
   if (t.sport !== undefined) {
-    w.str(' sport=');
+    w.bytes(B_SPORT);
     w.num(t.sport);
   }
   if (t.dport !== undefined) {
-    w.str(' dport=');
+    w.bytes(B_DPORT);
     w.num(t.dport);
   }
   if (t.icmpType !== undefined) {
-    w.str(' type=');
+    w.bytes(B_TYPE);
     w.num(t.icmpType);
   }
   if (t.icmpCode !== undefined) {
-    w.str(' code=');
+    w.bytes(B_CODE);
     w.num(t.icmpCode);
   }
   if (t.icmpId !== undefined) {
-    w.str(' id=');
+    w.bytes(B_ID);
     w.num(t.icmpId);
   }
   if (c) {
-    w.str(' packets=');
+    w.bytes(B_PACKETS);
     w.big(c.packets);
-    w.str(' bytes=');
+    w.bytes(B_BYTES);
     w.big(c.bytes);
   }
 }
@@ -91,7 +108,7 @@ function pyFloat(v: number): string {
 
 /** Writes the line of `ev` (without a newline). */
 export function writeVyos(ev: ConntrackEvent, w: LineWriter): void {
-  w.str(TAGS[ev.type]);
+  w.bytes(TAGS[ev.type]);
   if (ev.id !== undefined) {
     w.byte(SP);
     w.num(ev.id);
@@ -111,25 +128,25 @@ export function writeVyos(ev: ConntrackEvent, w: LineWriter): void {
   }
   const status = ev.status ?? 0;
   flow(w, ev.orig, ev.origCounters);
-  if (!(status & IPS.SEEN_REPLY)) w.str(' [UNREPLIED]');
+  if (!(status & IPS.SEEN_REPLY)) w.bytes(B_UNREPLIED);
   flow(w, ev.reply, ev.replyCounters);
   if (ev.mark !== undefined) {
-    w.str(' mark=');
+    w.bytes(B_MARK);
     w.num(ev.mark);
   }
-  if (status & IPS.OFFLOAD) w.str(' [OFFLOAD]');
-  else if (status & IPS.ASSURED) w.str(' [ASSURED]');
+  if (status & IPS.OFFLOAD) w.bytes(B_OFFLOAD);
+  else if (status & IPS.ASSURED) w.bytes(B_ASSURED);
   if (ev.portid) {
-    w.str(' portid=');
+    w.bytes(B_PORTID);
     w.num(ev.portid);
   }
   if (ev.start !== undefined) {
-    w.str(' start=');
+    w.bytes(B_START);
     w.big(ev.start);
     if (ev.stop !== undefined) {
-      w.str(' stop=');
+      w.bytes(B_STOP);
       w.big(ev.stop);
-      w.str(' delta=');
+      w.bytes(B_DELTA);
       w.str(vyosDelta(ev.start, ev.stop));
     }
   }
