@@ -69,8 +69,12 @@ export class CaptureError extends Error {
  * BatchHandler), the thread stops reading and the kernel's socket buffer
  * (`rcvbuf`) holds what comes meanwhile, outside this process. When that
  * overflows too, the kernel drops events: reading goes on and the loss is
- * reported exactly (`notices.lost`, `notices.enobufs`). `stop()` reads
- * what the socket holds, delivers it, and resolves after the last batch.
+ * reported exactly (`notices.lost`, `notices.enobufs`; in reliable mode
+ * `notices.undelivered`). While `onBatch` is busy the next batch grows
+ * rather than queueing behind it, and after a read that found events the
+ * thread lets the socket fill for 4 ms: an event arrives a few ms after the
+ * kernel made it. `stop()` reads what the socket holds, delivers it, and
+ * resolves after the last batch.
  */
 export class Capture {
   private ended!: Promise<void>;
