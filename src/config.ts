@@ -149,6 +149,12 @@ const CONNTRACK_OPTIONS_RULE = simple(
   (s) => s.split(',').filter(Boolean),
 );
 
+/** A key with an environment variable and a flag, both named after it. */
+function option<K extends string, D>(key: K, doc: string, def: D, r: Rule) {
+  const entry = { doc, default: def, format: rule(key, r), env: `CTLOGD_${key.toUpperCase()}`, arg: key.replace(/_/g, '-') };
+  return { [key]: entry } as Record<K, typeof entry>;
+}
+
 const schema = {
   event: {
     doc:
@@ -158,130 +164,105 @@ const schema = {
     default: {} as EventConfig,
     format: rule('event', EVENT),
   },
-  queue_size: {
-    doc: 'Events read from the kernel socket and not yet written by the output. Past it the reader stops reading and the socket\'s receive buffer (receive_buffer) holds what comes; when that is full too, the kernel drops events and they are counted as lost.',
-    default: 16384 as number | string,
-    format: rule('queue_size', integer(1, INT_MAX)),
-    env: 'CTLOGD_QUEUE_SIZE',
-    arg: 'queue-size',
-  },
-  log_level: {
-    doc: '`debug` adds the service\'s own diagnostics (on stderr); it never changes the event lines.',
-    default: 'info',
-    format: rule('log_level', oneOf(['info', 'debug'])),
-    env: 'CTLOGD_LOG_LEVEL',
-    arg: 'log-level',
-  },
+  ...option(
+    'queue_size',
+    'Events read from the kernel socket and not yet written by the output. Past it the reader stops reading and the socket\'s receive buffer (receive_buffer) holds what comes; when that is full too, the kernel drops events and they are counted as lost.',
+    16384 as number | string,
+    integer(1, INT_MAX),
+  ),
+  ...option(
+    'log_level',
+    '`debug` adds the service\'s own diagnostics (on stderr); it never changes the event lines.',
+    'info',
+    oneOf(['info', 'debug']),
+  ),
   timestamp: {
     doc: 'VyOS sets `{}` to enable `net.netfilter.nf_conntrack_timestamp`; ctlogd warns once if that sysctl is 0.',
     default: null as object | null,
     nullable: true,
     format: rule('timestamp', simple('{} (or absent)', isEmptyObject)),
   },
-  format: {
-    doc: 'Line format: `vyos` (the VyOS logger\'s line), `conntrack` (as `conntrack -E`), `json` (one object per line).',
-    default: 'vyos' as Format,
-    format: rule('format', oneOf(FORMATS)),
-    env: 'CTLOGD_FORMAT',
-    arg: 'format',
-  },
-  conntrack_options: {
-    doc: 'With format `conntrack`: the `conntrack -E -o` variants to print.',
-    default: [] as string[],
-    format: rule('conntrack_options', CONNTRACK_OPTIONS_RULE),
-    env: 'CTLOGD_CONNTRACK_OPTIONS',
-    arg: 'conntrack-options',
-  },
-  receive_buffer: {
-    doc: 'Netlink socket receive buffer in bytes, set with SO_RCVBUFFORCE (the kernel doubles it): holds a burst while the reader catches up. Kernel memory, used only while events wait: about 1 KB per waiting event.',
-    default: 256 * 1024 * 1024 as number | string,
-    format: rule('receive_buffer', integer(65536, INT_MAX)),
-    env: 'CTLOGD_RECEIVE_BUFFER',
-    arg: 'receive-buffer',
-  },
-  reliable: {
-    doc:
-      'Sets NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS: the kernel keeps DESTROY events it could not deliver and retries them, ' +
+  ...option(
+    'format',
+    'Line format: `vyos` (the VyOS logger\'s line), `conntrack` (as `conntrack -E`), `json` (one object per line).',
+    'vyos' as Format,
+    oneOf(FORMATS),
+  ),
+  ...option(
+    'conntrack_options',
+    'With format `conntrack`: the `conntrack -E -o` variants to print.',
+    [] as string[],
+    CONNTRACK_OPTIONS_RULE,
+  ),
+  ...option(
+    'receive_buffer',
+    'Netlink socket receive buffer in bytes, set with SO_RCVBUFFORCE (the kernel doubles it): holds a burst while the reader catches up. Kernel memory, used only while events wait: about 1 KB per waiting event.',
+    256 * 1024 * 1024 as number | string,
+    integer(65536, INT_MAX),
+  ),
+  ...option(
+    'reliable',
+    'Sets NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS: the kernel keeps DESTROY events it could not deliver and retries them, ' +
       'instead of dropping them; a NEW/UPDATE event it could not deliver is folded into the next event of its connection, or lost. ' +
       'Failed deliveries are counted as undelivered (not lost: most are retried), never reported as ENOBUFS. ' +
       'The cost: while the buffer is full the kernel keeps ended connections in memory, and a flush takes longer.',
-    default: false,
-    format: rule('reliable', BOOLEAN),
-    env: 'CTLOGD_RELIABLE',
-    arg: 'reliable',
-  },
-  output: {
-    doc: 'Where event lines go: `stdout` (journald-friendly), `file` (output_file, appended, reopened on SIGHUP), `syslog` (the syslog_* keys).',
-    default: 'stdout' as Output,
-    format: rule('output', oneOf(OUTPUTS)),
-    env: 'CTLOGD_OUTPUT',
-    arg: 'output',
-  },
-  output_file: {
-    doc: 'With output `file`: the file to append to (required then); reopened on SIGHUP (logrotate renames it, then signals).',
-    default: '',
-    format: rule('output_file', simple('a file path (a string)', (v) => typeof v === 'string' && !v.includes('\0'))),
-    env: 'CTLOGD_OUTPUT_FILE',
-    arg: 'output-file',
-  },
-  syslog_host: {
-    doc: 'With output `syslog`: a remote host; empty for the local socket (syslog_socket).',
-    default: '',
-    format: rule(
-      'syslog_host',
-      simple('a host name or IP address without spaces, or empty (a string)', (v) => typeof v === 'string' && /^[\x21-\x7e]*$/.test(v)),
-    ),
-    env: 'CTLOGD_SYSLOG_HOST',
-    arg: 'syslog-host',
-  },
-  syslog_port: {
-    doc: 'With a remote syslog_host: its port.',
-    default: 514 as number | string,
-    format: rule('syslog_port', integer(1, 65535)),
-    env: 'CTLOGD_SYSLOG_PORT',
-    arg: 'syslog-port',
-  },
-  syslog_protocol: {
-    doc: 'With a remote syslog_host: `udp`, or `tcp` (RFC 6587 octet-counting framing).',
-    default: 'udp',
-    format: rule('syslog_protocol', oneOf(['udp', 'tcp'])),
-    env: 'CTLOGD_SYSLOG_PROTOCOL',
-    arg: 'syslog-protocol',
-  },
-  syslog_socket: {
-    doc: 'With output `syslog` and no syslog_host: the local syslog socket.',
-    default: '/dev/log',
-    format: rule(
-      'syslog_socket',
-      simple('a Unix socket path (a non-empty string)', (v) => typeof v === 'string' && v !== '' && !v.includes('\0')),
-    ),
-    env: 'CTLOGD_SYSLOG_SOCKET',
-    arg: 'syslog-socket',
-  },
-  syslog_facility: {
-    doc: 'Syslog facility of event messages.',
-    default: 'daemon',
-    format: rule('syslog_facility', oneOf(FACILITIES)),
-    env: 'CTLOGD_SYSLOG_FACILITY',
-    arg: 'syslog-facility',
-  },
-  syslog_tag: {
-    doc: 'Syslog APP-NAME (tag) of event messages.',
-    default: 'ctlogd',
-    format: rule(
-      'syslog_tag',
-      simple('1 to 48 printable ASCII characters, no spaces (RFC 5424 APP-NAME)', (v) => typeof v === 'string' && /^[\x21-\x7e]{1,48}$/.test(v)),
-    ),
-    env: 'CTLOGD_SYSLOG_TAG',
-    arg: 'syslog-tag',
-  },
-  stats_interval: {
-    doc: 'Seconds between counter lines on stderr; 0 prints them only on SIGUSR1 and at exit.',
-    default: 0 as number | string,
-    format: rule('stats_interval', integer(0, 86400)),
-    env: 'CTLOGD_STATS_INTERVAL',
-    arg: 'stats-interval',
-  },
+    false,
+    BOOLEAN,
+  ),
+  ...option(
+    'output',
+    'Where event lines go: `stdout` (journald-friendly), `file` (output_file, appended, reopened on SIGHUP), `syslog` (the syslog_* keys).',
+    'stdout' as Output,
+    oneOf(OUTPUTS),
+  ),
+  ...option(
+    'output_file',
+    'With output `file`: the file to append to (required then); reopened on SIGHUP (logrotate renames it, then signals).',
+    '',
+    simple('a file path (a string)', (v) => typeof v === 'string' && !v.includes('\0')),
+  ),
+  ...option(
+    'syslog_host',
+    'With output `syslog`: a remote host; empty for the local socket (syslog_socket).',
+    '',
+    simple('a host name or IP address without spaces, or empty (a string)', (v) => typeof v === 'string' && /^[\x21-\x7e]*$/.test(v)),
+  ),
+  ...option(
+    'syslog_port',
+    'With a remote syslog_host: its port.',
+    514 as number | string,
+    integer(1, 65535),
+  ),
+  ...option(
+    'syslog_protocol',
+    'With a remote syslog_host: `udp`, or `tcp` (RFC 6587 octet-counting framing).',
+    'udp',
+    oneOf(['udp', 'tcp']),
+  ),
+  ...option(
+    'syslog_socket',
+    'With output `syslog` and no syslog_host: the local syslog socket.',
+    '/dev/log',
+    simple('a Unix socket path (a non-empty string)', (v) => typeof v === 'string' && v !== '' && !v.includes('\0')),
+  ),
+  ...option(
+    'syslog_facility',
+    'Syslog facility of event messages.',
+    'daemon',
+    oneOf(FACILITIES),
+  ),
+  ...option(
+    'syslog_tag',
+    'Syslog APP-NAME (tag) of event messages.',
+    'ctlogd',
+    simple('1 to 48 printable ASCII characters, no spaces (RFC 5424 APP-NAME)', (v) => typeof v === 'string' && /^[\x21-\x7e]{1,48}$/.test(v)),
+  ),
+  ...option(
+    'stats_interval',
+    'Seconds between counter lines on stderr; 0 prints them only on SIGUSR1 and at exit.',
+    0 as number | string,
+    integer(0, 86400),
+  ),
 };
 
 type Key = keyof typeof schema;
