@@ -1663,3 +1663,20 @@ fn the_kernel_filter_keeps_what_the_config_keeps() {
     short[0] = 40; // a message that ends inside CTA_TUPLE_IP
     assert_ne!(run_bpf(&prog, &short), 0);
 }
+
+/// testdata/tcp-destroy.hex carries TCP_DESTROY to the JavaScript tests;
+/// this copy is the source (CTLOG_BLESS=1 writes the file).
+#[test]
+fn the_shared_capture_is_tcp_destroy() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/tcp-destroy.hex"
+    );
+    let hex: String = TCP_DESTROY.iter().map(|b| format!("{b:02x}")).collect();
+    if std::env::var_os("CTLOG_BLESS").is_some() {
+        std::fs::write(path, format!("{hex}\n")).expect("write testdata/tcp-destroy.hex");
+    }
+    let file =
+        std::fs::read_to_string(path).expect("testdata/tcp-destroy.hex (CTLOG_BLESS=1 writes it)");
+    assert_eq!(file.trim(), hex);
+}
