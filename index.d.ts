@@ -42,19 +42,28 @@ export declare class Capture {
 }
 
 /**
- * A connected unix datagram socket, for the local syslog socket (Node has
- * none). Non-blocking: a full receiver queue is reported, never waited on
- * in the JavaScript thread (`writable()` waits on the thread pool).
+ * A connected datagram socket for syslog: the local socket (unix, which
+ * Node has not) or a remote host over UDP (Node's dgram makes a system call
+ * per message; this sends many per call). Non-blocking: a full receiver
+ * queue is reported, never waited on in the JavaScript thread
+ * (`writable()` waits on the thread pool).
  */
-export declare class UnixDatagram {
-  /** Connects to the datagram socket at `path`; throws "ENOENT: ..." etc. */
-  static connect(path: string): UnixDatagram
+export declare class Datagram {
+  /** Connects to the unix datagram socket at `path`; throws "ENOENT: ..." etc. */
+  static unix(path: string): Datagram
   /**
-   * Sends one datagram. Returns null when it was sent, else the errno
-   * name: "EAGAIN" when the receiver's queue is full (see `writable`),
-   * "ECONNREFUSED" when the receiver went away, "EMSGSIZE" when too long.
+   * Connects a UDP socket to `address` (an IP address, already
+   * resolved) and `port`.
    */
-  send(data: Buffer): string | null
+  static udp(address: string, port: number): Datagram
+  /**
+   * Sends each message as one datagram, in order, many per system call.
+   * "EAGAIN" when the receiver's queue is full (see `writable`),
+   * "EMSGSIZE" when a message is too long, "ECONNREFUSED" when the unix
+   * receiver went away or, over UDP, when an ICMP error came back for
+   * an earlier datagram (this one was not sent).
+   */
+  sendMany(msgs: Array<string>): Sent
   /**
    * Resolves true once the receiver's queue has room (POLLOUT), false
    * after `timeoutMs` or when closed. Waits on the libuv thread pool.
@@ -141,6 +150,17 @@ export interface ProtocolMasks {
   new?: number
   update?: number
   destroy?: number
+}
+
+/** What `sendMany` did. */
+export interface Sent {
+  /** Messages sent, from the first. */
+  sent: number
+  /**
+   * The errno name that stopped it at message `sent` ("EAGAIN": the
+   * receiver's queue is full, see `writable`), or null when all were sent.
+   */
+  error?: string
 }
 
 /**

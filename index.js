@@ -773,9 +773,9 @@ if (
   }
 }
 
-const { Capture, UnixDatagram, decodeMessages, startCapture } = nativeBinding
+const { Capture, Datagram, decodeMessages, startCapture } = nativeBinding
 export { Capture }
-export { UnixDatagram }
+export { Datagram }
 export { decodeMessages }
 export { startCapture }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -331,3 +331,18 @@ for (const kind of ['tcp', 'unix'] as const) {
     assert.deepEqual(reports(sys), [], 'no trouble reported');
   });
 }
+
+test('udp: nobody listens: one line on stderr, ctlogd keeps sending; lines arrive once rsyslog is up', async (t) => {
+  const { ns, rs } = setup(t, 'syslog-refused');
+  const sys = await startCtlogd(ns, [...destination('udp', rs), '--format', 'json']);
+  // Each datagram to a closed port brings back an ICMP error: the next send
+  // on the connected socket fails with ECONNREFUSED.
+  for (let i = 0; i < 3; i++) ns.traffic(`udpsend:${6100 + i}`);
+  await sys.until(() => /send failed: ECONNREFUSED/.test(sys.stderr), 'the refused send');
+  await rs.start();
+  ns.traffic('udpsend:6200');
+  assert.equal(await stop(sys), 0, sys.stderr);
+  const got = await rs.until('udp', 1);
+  assert.ok(got.some((r) => r.msg.includes('"dport":6200')), 'a line made after rsyslog started arrived');
+  assert.equal(reports(sys).filter((l) => /send failed/.test(l)).length, 1, `reported once:\n${sys.stderr}`);
+});

@@ -7,5 +7,5 @@ import * as binding from '../index.js';
 export type NativeCapture = binding.Capture;
 export type NativeStats = binding.CaptureStats;
 export type NativeProtocols = binding.ProtocolMasks;
-export const { startCapture, decodeMessages, UnixDatagram } = binding;
-export type UnixDatagram = binding.UnixDatagram;
+export const { startCapture, decodeMessages, Datagram } = binding;
+export type Datagram = binding.Datagram;

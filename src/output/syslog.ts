@@ -40,7 +40,6 @@
  * reopen() (SIGHUP) reconnects at once, and close() flushes for at most
  * one second.
  */
-import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
 import os from 'node:os';
@@ -48,7 +47,7 @@ import { getSystemErrorName } from 'node:util';
 import winston from 'winston';
 import TransportStream from 'winston-transport';
 import { FACILITIES, type Config } from '../config.js';
-import { UnixDatagram } from '../native.js';
+import { Datagram } from '../native.js';
 import { OutputError, type EventSink, type Report } from './sink.js';
 
 export type SyslogOptions = Config['syslog'];
@@ -275,86 +274,6 @@ abstract class SyslogTransport extends TransportStream {
   }
 }
 
-/** UDP: one datagram per message, on a connected socket (the name is resolved once per connection). */
-class UdpTransport extends SyslogTransport {
-  private socket?: dgram.Socket;
-  /** Tells a lookup that finishes after reopen() or close() that it is stale. */
-  private generation = 0;
-  /** Sends handed to the current socket whose callback has not come yet. */
-  private inflight = 0;
-  /** The callback of every send on the current socket: no closure per datagram. */
-  private sent: (err: Error | null) => void = () => {};
-  private failures = 0;
-  private lastReport = 0;
-
-  constructor(private readonly host: string, private readonly port: number, header: () => string, report: Report) {
-    super(`udp ${net.isIPv6(host) ? `[${host}]` : host}:${port}`, header, report);
-    this.open();
-  }
-
-  protected connect(): void {
-    const generation = ++this.generation;
-    dns.lookup(this.host, (err, address, family) => {
-      if (generation !== this.generation) return;
-      if (err) return this.onDown('cannot resolve the host', err);
-      const s = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-      this.socket = s;
-      this.sent = (e) => {
-        if (s !== this.socket) return;
-        this.inflight--;
-        if (e) this.sendFailed(e);
-      };
-      s.on('error', (e) => {
-        if (s !== this.socket) return;
-        this.disconnect();
-        this.onDown('cannot connect', e);
-      });
-      s.connect(this.port, address, () => {
-        if (s === this.socket) this.onUp();
-      });
-    });
-  }
-
-  protected flush(): void {
-    const s = this.socket!;
-    for (const msg of this.queue.take(this.queue.length)) {
-      this.inflight++;
-      s.send(msg, this.sent);
-    }
-  }
-
-  /** UDP cannot tell a lost datagram; it can tell that nobody listens (ECONNREFUSED). */
-  private sendFailed(err: Error): void {
-    this.failures++;
-    const now = Date.now();
-    if (this.lastReport === 0 || now - this.lastReport >= UDP_REPORT_EVERY_MS) {
-      this.report(
-        this.lastReport === 0
-          ? `syslog ${this.where}: send failed: ${why(err)}; UDP does not resend: lines sent while this lasts are lost`
-          : `syslog ${this.where}: ${this.failures} sends failed since the last report (last: ${why(err)})`,
-      );
-      this.lastReport = now;
-      this.failures = 0;
-    }
-  }
-
-  protected disconnect(): void {
-    const s = this.socket;
-    this.socket = undefined;
-    this.generation++;
-    this.inflight = 0;
-    if (s) {
-      s.removeAllListeners('error');
-      s.on('error', () => {});
-      s.close();
-    }
-  }
-
-  protected drained(): boolean {
-    return this.inflight === 0;
-  }
-}
-
 /** TCP with octet-counting framing; what the socket had not taken when it broke is sent again. */
 class TcpTransport extends SyslogTransport {
   private socket?: net.Socket;
@@ -434,58 +353,55 @@ class TcpTransport extends SyslogTransport {
 const WRITABLE_WAIT_MS = 1000;
 
 /**
- * The local socket: a connected unix datagram socket (from the native
- * binding: Node has none). Sends are synchronous, so order is kept; when
- * the receiver's queue is full the flush stops until the socket says it
- * has room again (poll on the thread pool, never in this thread).
+ * A connected datagram socket from the native binding: one datagram per
+ * message, many per system call (sendmmsg). Sends are synchronous, so order
+ * is kept; when the receiver's queue is full the flush stops until the
+ * socket says it has room again (poll on the thread pool, never in this
+ * thread).
  */
-class UnixTransport extends SyslogTransport {
-  private socket?: UnixDatagram;
+abstract class DatagramTransport extends SyslogTransport {
+  protected socket?: Datagram;
   private waiting = false;
 
-  constructor(private readonly path: string, header: () => string, report: Report) {
-    super(`socket ${path}`, header, report);
-    this.open();
-  }
-
-  protected connect(): void {
-    try {
-      this.socket = UnixDatagram.connect(this.path);
-    } catch (e) {
-      this.onDown('cannot connect', errnoOf(e));
-      return;
-    }
-    this.onUp();
-  }
+  /**
+   * A send failed with `code` (not EAGAIN, not EMSGSIZE): true to go on
+   * sending, false when the connection is lost (the message waits for the
+   * next one).
+   */
+  protected abstract sendFailed(code: string): boolean;
 
   protected flush(): void {
     const s = this.socket;
-    if (!s || this.waiting) return;
-    let sent = 0;
-    let failure: string | undefined;
-    for (let i = 0; i < this.queue.length; i++) {
-      const err = s.send(Buffer.from(this.queue.at(i)));
-      if (err === null) {
-        sent++;
-      } else if (err === 'EAGAIN') {
+    // A message whose send failed is tried once more: on a connected UDP
+    // socket the error is an earlier datagram's ICMP reply, and this one
+    // was not sent.
+    let retried = false;
+    while (s && !this.waiting && this.queue.length > 0) {
+      const msgs = this.queue.take(this.queue.length);
+      const r = s.sendMany(msgs);
+      if (r.error === null || r.error === undefined) continue;
+      let from = r.sent;
+      if (r.error === 'EAGAIN') {
         this.waitForRoom(s);
-        break;
-      } else if (err === 'EMSGSIZE') {
-        sent++;
-        this.discard({ code: err });
+      } else if (r.error === 'EMSGSIZE') {
+        this.discard({ code: r.error });
+        from++;
+      } else if (!this.sendFailed(r.error)) {
+        this.queue.putBack(msgs.slice(from));
+        this.disconnect();
+        this.onDown('connection lost', { code: r.error });
+        return;
+      } else if (retried && r.sent === 0) {
+        from++; // failed twice: lost
+        retried = false;
       } else {
-        failure = err; // the listener went away: this message waits for the next connection
-        break;
+        retried = true;
       }
-    }
-    this.queue.take(sent);
-    if (failure) {
-      this.disconnect();
-      this.onDown('connection lost', { code: failure });
+      this.queue.putBack(msgs.slice(from));
     }
   }
 
-  private waitForRoom(s: UnixDatagram): void {
+  private waitForRoom(s: Datagram): void {
     this.waiting = true;
     void s.writable(WRITABLE_WAIT_MS).then(() => {
       if (s !== this.socket) return;
@@ -502,6 +418,82 @@ class UnixTransport extends SyslogTransport {
 
   protected drained(): boolean {
     return !this.waiting;
+  }
+}
+
+/** The local socket: a connected unix datagram socket (Node has none). */
+class UnixTransport extends DatagramTransport {
+  constructor(private readonly path: string, header: () => string, report: Report) {
+    super(`socket ${path}`, header, report);
+    this.open();
+  }
+
+  protected connect(): void {
+    try {
+      this.socket = Datagram.unix(this.path);
+    } catch (e) {
+      this.onDown('cannot connect', errnoOf(e));
+      return;
+    }
+    this.onUp();
+  }
+
+  /** The listener went away: wait for the next connection. */
+  protected sendFailed(): boolean {
+    return false;
+  }
+}
+
+/** UDP on a connected socket (the name is resolved once per connection). */
+class UdpTransport extends DatagramTransport {
+  /** Tells a lookup that finishes after reopen() or close() that it is stale. */
+  private generation = 0;
+  private failures = 0;
+  private lastReport = 0;
+
+  constructor(private readonly host: string, private readonly port: number, header: () => string, report: Report) {
+    super(`udp ${net.isIPv6(host) ? `[${host}]` : host}:${port}`, header, report);
+    this.open();
+  }
+
+  protected connect(): void {
+    const generation = ++this.generation;
+    dns.lookup(this.host, (err, address) => {
+      if (generation !== this.generation) return;
+      if (err) return this.onDown('cannot resolve the host', err);
+      try {
+        this.socket = Datagram.udp(address, this.port);
+      } catch (e) {
+        this.onDown('cannot connect', errnoOf(e));
+        return;
+      }
+      this.onUp();
+    });
+  }
+
+  protected override disconnect(): void {
+    this.generation++;
+    super.disconnect();
+  }
+
+  /**
+   * UDP cannot tell a lost datagram; it can tell that nobody listens
+   * (ECONNREFUSED, from an ICMP error): sending goes on (a line that fails
+   * twice is lost). Reported once, then summed at most once a minute.
+   */
+  protected sendFailed(code: string): boolean {
+    this.failures++;
+    const now = Date.now();
+    if (this.lastReport === 0 || now - this.lastReport >= UDP_REPORT_EVERY_MS) {
+      this.report(
+        this.lastReport === 0
+          ? `syslog ${this.where}: send failed: ${code}; UDP does not resend: lines sent while this lasts are lost`
+          : `syslog ${this.where}: ${this.failures} sends failed since the last report (last: ${code})`,
+      );
+      this.lastReport = now;
+      this.failures = 0;
+    }
+    return true;
   }
 }
 

@@ -167,16 +167,7 @@ impl CtSocket {
                 iov_len: size,
             })
             .collect();
-        // SAFETY: zeroed mmsghdr is a valid "no name, no control" header.
-        let mut hdrs: Vec<libc::mmsghdr> = iov
-            .iter_mut()
-            .map(|v| {
-                let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-                h.msg_hdr.msg_iov = v;
-                h.msg_hdr.msg_iovlen = 1;
-                h
-            })
-            .collect();
+        let mut hdrs = mmsg_headers(&mut iov);
         loop {
             let n = unsafe {
                 libc::recvmmsg(
@@ -238,4 +229,18 @@ impl RecvSlots {
         let start = i * self.size;
         Ok(&self.buf[start..start + self.lens[i]])
     }
+}
+
+/// One header per buffer, for recvmmsg/sendmmsg: a message each, no
+/// address, no control data. The headers point into `iov`.
+pub fn mmsg_headers(iov: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
+    iov.iter_mut()
+        .map(|v| {
+            // SAFETY: a zeroed mmsghdr is a valid "no name, no control" header.
+            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            h.msg_hdr.msg_iov = v;
+            h.msg_hdr.msg_iovlen = 1;
+            h
+        })
+        .collect()
 }

@@ -14,7 +14,7 @@ use ctlog_core::wire::{BatchWriter, Notices};
 use ctlog_core::{
     decode_message, EventType, Messages, ProtoFilter, Reader, ReaderOptions, Shared, Sink,
 };
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -198,38 +198,115 @@ fn io_error(e: std::io::Error) -> Error {
     Error::new(Status::GenericFailure, format!("{}: {e}", errno_name(&e)))
 }
 
-/// A connected unix datagram socket, for the local syslog socket (Node has
-/// none). Non-blocking: a full receiver queue is reported, never waited on
-/// in the JavaScript thread (`writable()` waits on the thread pool).
+/// What `sendMany` did.
+#[napi(object)]
+pub struct Sent {
+    /// Messages sent, from the first.
+    pub sent: u32,
+    /// The errno name that stopped it at message `sent` ("EAGAIN": the
+    /// receiver's queue is full, see `writable`), or null when all were sent.
+    pub error: Option<String>,
+}
+
+/// Sends each message as one datagram, up to 1024 per sendmmsg call,
+/// without blocking; stops at the first that fails.
+fn send_many(fd: RawFd, msgs: &[String]) -> Sent {
+    const MAX: usize = 1024; // UIO_MAXIOV: sendmmsg's limit per call
+    let mut done = 0;
+    while done < msgs.len() {
+        let chunk = &msgs[done..msgs.len().min(done + MAX)];
+        let mut iov: Vec<libc::iovec> = chunk
+            .iter()
+            .map(|m| libc::iovec {
+                iov_base: m.as_ptr() as *mut libc::c_void,
+                iov_len: m.len(),
+            })
+            .collect();
+        let mut hdrs = ctlog_core::socket::mmsg_headers(&mut iov);
+        let n = unsafe {
+            libc::sendmmsg(
+                fd,
+                hdrs.as_mut_ptr(),
+                hdrs.len() as libc::c_uint,
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            return Sent {
+                sent: done as u32,
+                error: Some(errno_name(&std::io::Error::last_os_error())),
+            };
+        }
+        // Fewer than asked: the next call meets the error, or sends more.
+        done += n as usize;
+    }
+    Sent {
+        sent: done as u32,
+        error: None,
+    }
+}
+
+/// A connected datagram socket for syslog: the local socket (unix, which
+/// Node has not) or a remote host over UDP (Node's dgram makes a system call
+/// per message; this sends many per call). Non-blocking: a full receiver
+/// queue is reported, never waited on in the JavaScript thread
+/// (`writable()` waits on the thread pool).
 #[napi]
-pub struct UnixDatagram {
-    sock: Option<Arc<std::os::unix::net::UnixDatagram>>,
+pub struct Datagram {
+    sock: Option<Arc<dyn AsRawFd + Send + Sync>>,
 }
 
 #[napi]
-impl UnixDatagram {
-    /// Connects to the datagram socket at `path`; throws "ENOENT: ..." etc.
+impl Datagram {
+    /// Connects to the unix datagram socket at `path`; throws "ENOENT: ..." etc.
     #[napi(factory)]
-    pub fn connect(path: String) -> Result<Self> {
+    pub fn unix(path: String) -> Result<Self> {
         let sock = std::os::unix::net::UnixDatagram::unbound().map_err(io_error)?;
         sock.connect(&path).map_err(io_error)?;
         sock.set_nonblocking(true).map_err(io_error)?;
-        Ok(UnixDatagram {
+        Ok(Datagram {
             sock: Some(Arc::new(sock)),
         })
     }
 
-    /// Sends one datagram. Returns null when it was sent, else the errno
-    /// name: "EAGAIN" when the receiver's queue is full (see `writable`),
-    /// "ECONNREFUSED" when the receiver went away, "EMSGSIZE" when too long.
-    #[napi]
-    pub fn send(&self, data: Buffer) -> Option<String> {
-        let Some(sock) = self.sock.as_ref() else {
-            return Some("ENOTCONN".into());
+    /// Connects a UDP socket to `address` (an IP address, already
+    /// resolved) and `port`.
+    #[napi(factory)]
+    pub fn udp(address: String, port: u32) -> Result<Self> {
+        let ip: std::net::IpAddr = address.parse().map_err(|_| {
+            Error::new(
+                Status::InvalidArg,
+                format!("EINVAL: not an IP address: {address:?}"),
+            )
+        })?;
+        let port = u16::try_from(port)
+            .map_err(|_| Error::new(Status::InvalidArg, format!("EINVAL: port {port}")))?;
+        let local = if ip.is_ipv6() {
+            std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
+        } else {
+            std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
         };
-        match sock.send(&data) {
-            Ok(_) => None,
-            Err(e) => Some(errno_name(&e)),
+        let sock = std::net::UdpSocket::bind(local).map_err(io_error)?;
+        sock.connect((ip, port)).map_err(io_error)?;
+        sock.set_nonblocking(true).map_err(io_error)?;
+        Ok(Datagram {
+            sock: Some(Arc::new(sock)),
+        })
+    }
+
+    /// Sends each message as one datagram, in order, many per system call.
+    /// "EAGAIN" when the receiver's queue is full (see `writable`),
+    /// "EMSGSIZE" when a message is too long, "ECONNREFUSED" when the unix
+    /// receiver went away or, over UDP, when an ICMP error came back for
+    /// an earlier datagram (this one was not sent).
+    #[napi]
+    pub fn send_many(&self, msgs: Vec<String>) -> Sent {
+        match &self.sock {
+            Some(s) => send_many(s.as_raw_fd(), &msgs),
+            None => Sent {
+                sent: 0,
+                error: Some("ENOTCONN".into()),
+            },
         }
     }
 
@@ -238,7 +315,7 @@ impl UnixDatagram {
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn writable(&self, timeout_ms: u32) -> AsyncTask<WaitWritable> {
         AsyncTask::new(WaitWritable {
-            sock: self.sock.clone(),
+            fd: self.sock.clone(),
             timeout_ms,
         })
     }
@@ -250,7 +327,7 @@ impl UnixDatagram {
 }
 
 pub struct WaitWritable {
-    sock: Option<Arc<std::os::unix::net::UnixDatagram>>,
+    fd: Option<Arc<dyn AsRawFd + Send + Sync>>,
     timeout_ms: u32,
 }
 
@@ -259,7 +336,7 @@ impl Task for WaitWritable {
     type JsValue = bool;
 
     fn compute(&mut self) -> Result<bool> {
-        let Some(sock) = &self.sock else {
+        let Some(sock) = &self.fd else {
             return Ok(false);
         };
         let mut fd = libc::pollfd {
