@@ -65,6 +65,12 @@ export declare class Datagram {
    */
   sendMany(msgs: Array<string>): Sent
   /**
+   * Sends `head` followed by each line of `lines` (newline-ended; the
+   * newline is not sent) as one datagram each, from the bytes as they
+   * are; errors as sendMany.
+   */
+  sendLines(head: Uint8Array, lines: Uint8Array): SentLines
+  /**
    * Resolves true once the receiver's queue has room (POLLOUT), false
    * after `timeoutMs` or when closed. Waits on the libuv thread pool.
    */
@@ -160,6 +166,16 @@ export interface Sent {
    * The errno name that stopped it at message `sent` ("EAGAIN": the
    * receiver's queue is full, see `writable`), or null when all were sent.
    */
+  error?: string
+}
+
+/** What `sendLines` did. */
+export interface SentLines {
+  /** Lines sent, from the first. */
+  sent: number
+  /** The byte offset in `lines` where the first line not sent starts. */
+  at: number
+  /** As Sent.error. */
   error?: string
 }
 

@@ -65,11 +65,16 @@ const CLOSE_WAIT_MS = 1_000;
 /** UDP send errors after the first are summed into one line at most this often. */
 const UDP_REPORT_EVERY_MS = 60_000;
 
-/** One batch of lines, as the sink hands it to winston: one log entry per batch, not per line. */
+/**
+ * One batch, as the sink hands it to winston: one log entry per batch, not
+ * per line. `bytes` holds the lines, each ending in a newline; the
+ * transport calls `done` once it no longer needs them.
+ */
 interface BatchInfo {
   level: string;
   message: string;
-  lines?: string[];
+  bytes: Buffer;
+  done: () => void;
 }
 
 /** A name for what went wrong: the errno name where there is one. */
@@ -175,10 +180,20 @@ abstract class SyslogTransport extends TransportStream {
 
   /** Called by winston with one batch. */
   override log(info: BatchInfo, next: () => void): void {
-    const head = this.header();
-    for (const line of info.lines ?? [info.message]) this.enqueue(this.frame(head + line));
-    if (this.up) this.flush();
+    this.send(this.header(), info.bytes, 0);
+    info.done();
     next();
+  }
+
+  /** Queues the lines of `bytes` from byte `from`, each as one message, and sends what the socket takes. */
+  protected send(head: string, bytes: Buffer, from: number): void {
+    for (let at = from; at < bytes.length; ) {
+      let end = bytes.indexOf(0x0a, at);
+      if (end < 0) end = bytes.length;
+      this.enqueue(this.frame(head + bytes.toString('utf8', at, end)));
+      at = end + 1;
+    }
+    if (this.up) this.flush();
   }
 
   private enqueue(msg: string): void {
@@ -370,6 +385,23 @@ abstract class DatagramTransport extends SyslogTransport {
    */
   protected abstract sendFailed(code: string): boolean;
 
+  /**
+   * Straight from the batch's bytes when nothing waits before them: no
+   * string per line. What is not sent then (the socket is full, or a send
+   * failed) is queued as messages and handled by flush().
+   */
+  protected override send(head: string, bytes: Buffer, from: number): void {
+    const s = this.socket;
+    if (s && this.up && !this.waiting && this.queue.length === 0) {
+      const r = s.sendLines(Buffer.from(head), from === 0 ? bytes : bytes.subarray(from));
+      from += r.at;
+      // Reported here, as flush() would (it meets EAGAIN and EMSGSIZE
+      // again, and a lost unix receiver; an ICMP error it would not).
+      if (r.error && r.error !== 'EAGAIN' && r.error !== 'EMSGSIZE') this.sendFailed(r.error);
+    }
+    super.send(head, bytes, from);
+  }
+
   protected flush(): void {
     const s = this.socket;
     // A message whose send failed is tried once more: on a connected UDP
@@ -556,16 +588,14 @@ export function syslogSink(opts: SyslogOptions, report: Report): EventSink {
   let closed: Promise<void> | undefined;
   return {
     write(bytes, done) {
-      const lines = splitLines(bytes);
-      done();
-      if (lines.length === 0) return;
       if (closed) {
-        report(`syslog: ${lines.length} lines came after the output was closed; not sent`);
+        report(`syslog: ${splitLines(bytes).length} lines came after the output was closed; not sent`);
+        done();
         return;
       }
       // One winston entry per batch, carrying its lines: winston's per-entry
       // cost stays per batch at tens of thousands of lines a second.
-      logger.log({ level: 'info', message: '', lines } satisfies BatchInfo);
+      logger.log({ level: 'info', message: '', bytes, done } satisfies BatchInfo);
     },
     reopen() {
       transport.reopen();

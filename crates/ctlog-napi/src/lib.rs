@@ -208,6 +208,23 @@ pub struct Sent {
     pub error: Option<String>,
 }
 
+/// One sendmmsg call, without blocking: how many messages went, or the
+/// errno name of why none did.
+fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr]) -> std::result::Result<usize, String> {
+    let n = unsafe {
+        libc::sendmmsg(
+            fd,
+            hdrs.as_mut_ptr(),
+            hdrs.len() as libc::c_uint,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        return Err(errno_name(&std::io::Error::last_os_error()));
+    }
+    Ok(n as usize)
+}
+
 /// Sends each message as one datagram, up to 1024 per sendmmsg call,
 /// without blocking; stops at the first that fails.
 fn send_many(fd: RawFd, msgs: &[String]) -> Sent {
@@ -223,25 +240,91 @@ fn send_many(fd: RawFd, msgs: &[String]) -> Sent {
             })
             .collect();
         let mut hdrs = ctlog_core::socket::mmsg_headers(&mut iov);
-        let n = unsafe {
-            libc::sendmmsg(
-                fd,
-                hdrs.as_mut_ptr(),
-                hdrs.len() as libc::c_uint,
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if n < 0 {
-            return Sent {
-                sent: done as u32,
-                error: Some(errno_name(&std::io::Error::last_os_error())),
-            };
+        match sendmmsg(fd, &mut hdrs) {
+            // Fewer than asked: the next call meets the error, or sends more.
+            Ok(n) => done += n,
+            Err(error) => {
+                return Sent {
+                    sent: done as u32,
+                    error: Some(error),
+                }
+            }
         }
-        // Fewer than asked: the next call meets the error, or sends more.
-        done += n as usize;
     }
     Sent {
         sent: done as u32,
+        error: None,
+    }
+}
+
+/// What `sendLines` did.
+#[napi(object)]
+pub struct SentLines {
+    /// Lines sent, from the first.
+    pub sent: u32,
+    /// The byte offset in `lines` where the first line not sent starts.
+    pub at: u32,
+    /// As Sent.error.
+    pub error: Option<String>,
+}
+
+/// Sends `head` + each newline-ended line of `lines` (without its newline)
+/// as one datagram, up to 1024 per sendmmsg call, without blocking and
+/// without copying; stops at the first that fails.
+fn send_lines(fd: RawFd, head: &[u8], lines: &[u8]) -> SentLines {
+    const MAX: usize = 1024; // UIO_MAXIOV: sendmmsg's limit per call
+    let mut starts: Vec<(usize, usize)> = Vec::new();
+    let mut at = 0;
+    while at < lines.len() {
+        let end = lines[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(lines.len(), |i| at + i);
+        starts.push((at, end));
+        at = end + 1;
+    }
+    let mut done = 0;
+    while done < starts.len() {
+        let chunk = &starts[done..starts.len().min(done + MAX)];
+        let mut iov: Vec<[libc::iovec; 2]> = chunk
+            .iter()
+            .map(|&(a, b)| {
+                [
+                    libc::iovec {
+                        iov_base: head.as_ptr() as *mut libc::c_void,
+                        iov_len: head.len(),
+                    },
+                    libc::iovec {
+                        iov_base: lines[a..b].as_ptr() as *mut libc::c_void,
+                        iov_len: b - a,
+                    },
+                ]
+            })
+            .collect();
+        let mut hdrs: Vec<libc::mmsghdr> = iov
+            .iter_mut()
+            .map(|v| {
+                // SAFETY: a zeroed mmsghdr is a valid "no name, no control" header.
+                let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                h.msg_hdr.msg_iov = v.as_mut_ptr();
+                h.msg_hdr.msg_iovlen = 2;
+                h
+            })
+            .collect();
+        match sendmmsg(fd, &mut hdrs) {
+            Ok(n) => done += n,
+            Err(error) => {
+                return SentLines {
+                    sent: done as u32,
+                    at: starts[done].0 as u32,
+                    error: Some(error),
+                }
+            }
+        }
+    }
+    SentLines {
+        sent: done as u32,
+        at: lines.len() as u32,
         error: None,
     }
 }
@@ -305,6 +388,21 @@ impl Datagram {
             Some(s) => send_many(s.as_raw_fd(), &msgs),
             None => Sent {
                 sent: 0,
+                error: Some("ENOTCONN".into()),
+            },
+        }
+    }
+
+    /// Sends `head` followed by each line of `lines` (newline-ended; the
+    /// newline is not sent) as one datagram each, from the bytes as they
+    /// are; errors as sendMany.
+    #[napi]
+    pub fn send_lines(&self, head: &[u8], lines: &[u8]) -> SentLines {
+        match &self.sock {
+            Some(s) => send_lines(s.as_raw_fd(), head, lines),
+            None => SentLines {
+                sent: 0,
+                at: 0,
                 error: Some("ENOTCONN".into()),
             },
         }
