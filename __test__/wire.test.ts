@@ -9,17 +9,18 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeMessages } from '../src/native.js';
 import { formatVyos } from '../src/format/vyos.js';
-import { ipv6, readBatch, WireBatch } from '../src/wire.js';
+import { ipv6, WireBatch } from '../src/wire.js';
 import { ROOT } from './helpers/netns.js';
 
 const vector = Buffer.from(readFileSync(path.join(ROOT, 'testdata/wire-full-event.hex'), 'utf8').trim(), 'hex');
 
 test('every field of the shared vector', () => {
-  const b = readBatch(vector);
+  const b = new WireBatch(vector);
   assert.equal(b.final, true);
   assert.deepEqual(b.notices, { enobufs: 2, decodeErrors: 3, lost: 5, undelivered: 6 });
-  assert.equal(b.events.length, 2);
-  const [e, bare] = b.events;
+  const events = b.events();
+  assert.equal(events.length, 2);
+  const [e, bare] = events;
   assert.deepEqual({ ...e, orig: defined(e.orig), reply: defined(e.reply) }, {
     type: 'destroy',
     family: 'ipv6',
@@ -57,7 +58,7 @@ test('every field of the shared vector', () => {
 });
 
 test('next() reads the same events into one reused object', () => {
-  const all = readBatch(vector).events;
+  const all = new WireBatch(vector).events();
   const batch = new WireBatch(vector);
   const first = batch.next();
   assert.ok(first);
@@ -76,7 +77,7 @@ function defined<T extends object>(o: T): Partial<T> {
 test('a batch of another wire version is refused', () => {
   const b = Buffer.from(vector);
   b[0] = 99;
-  assert.throws(() => readBatch(b), /wire version 99, expected 3/);
+  assert.throws(() => new WireBatch(b), /wire version 99, expected 3/);
 });
 
 test('IPv6 text as inet_ntop writes it', () => {
@@ -96,13 +97,13 @@ test('IPv6 text as inet_ntop writes it', () => {
 // the batch format and this reader, without a socket.
 const tcpDestroy = Buffer.from(readFileSync(path.join(ROOT, 'testdata/tcp-destroy.hex'), 'utf8').trim(), 'hex');
 
-test('a captured kernel message through decodeMessages, readBatch and the vyos format', () => {
-  const b = readBatch(decodeMessages(tcpDestroy, 42));
-  assert.equal(b.events.length, 1);
-  assert.equal(b.events[0].time, 42n);
+test('a captured kernel message through decodeMessages, WireBatch and the vyos format', () => {
+  const events = new WireBatch(decodeMessages(tcpDestroy, 42)).events();
+  assert.equal(events.length, 1);
+  assert.equal(events[0].time, 42n);
   // delta: 998,719,668 ns = 998,719.668 us, rounded to 998,720 us.
   assert.equal(
-    formatVyos(b.events[0]),
+    formatVyos(events[0]),
     '[DESTROY] 1152223725 tcp      6 TIME_WAIT src=127.0.0.1 dst=127.0.0.1 sport=52892 dport=5001 packets=6 bytes=325 ' +
       'src=127.0.0.1 dst=127.0.0.1 sport=5001 dport=52892 packets=4 bytes=224 [ASSURED] start=1795710321622403178 stop=1795710322621122846 delta=0.99872',
   );
@@ -111,8 +112,9 @@ test('a captured kernel message through decodeMessages, readBatch and the vyos f
 test('a bad message between two good ones: counted, the good ones still decoded', () => {
   const bad = Buffer.from(tcpDestroy);
   bad.writeUInt16LE(0xffff, 20); // the first attribute's length runs past the message
-  const b = readBatch(decodeMessages(Buffer.concat([tcpDestroy, bad, tcpDestroy])));
-  assert.equal(b.events.length, 2);
+  const b = new WireBatch(decodeMessages(Buffer.concat([tcpDestroy, bad, tcpDestroy])));
+  const events = b.events();
+  assert.equal(events.length, 2);
   assert.equal(b.notices.decodeErrors, 1);
-  assert.equal(b.events[1].id, 1152223725);
+  assert.equal(events[1].id, 1152223725);
 });

@@ -64,19 +64,6 @@ export interface Notices {
   undelivered: number;
 }
 
-export interface Batch {
-  events: ConntrackEvent[];
-  notices: Notices;
-  /** The reader's last batch: the capture has stopped. */
-  final: boolean;
-}
-
-/** The events of one batch as separate objects (the library's view). */
-export function readBatch(buf: Buffer): Batch {
-  const b = new WireBatch(buf);
-  return { events: b.events(), notices: b.notices, final: b.final };
-}
-
 /** An event with every key present: all events then share one hidden class. */
 function blankEvent(): ConntrackEvent {
   return {

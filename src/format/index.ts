@@ -6,7 +6,7 @@ import { writeJson } from './json.js';
 import type { LineWriter } from './line.js';
 import { writeVyos } from './vyos.js';
 
-export { LineWriter, type Chunk } from './line.js';
+export { LineWriter } from './line.js';
 
 /** Appends the line of one event, without its newline. */
 export type Formatter = (ev: ConntrackEvent, w: LineWriter) => void;

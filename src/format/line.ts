@@ -48,9 +48,9 @@ export class LineWriter {
     this.pos = this.start + length;
   }
 
-  /** The bytes written since `from` (a length), as text; for tests and the string formatters. */
-  text(from = 0): string {
-    return this.buf.toString('utf8', this.start + from, this.pos);
+  /** The bytes written since the last take(), as text; for tests and the string formatters. */
+  text(): string {
+    return this.buf.toString('utf8', this.start, this.pos);
   }
 
   /** Hands out the bytes written since the last take(). */
