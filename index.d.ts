@@ -57,17 +57,13 @@ export declare class Datagram {
    */
   static udp(address: string, port: number): Datagram
   /**
-   * Sends each message as one datagram, in order, many per system call.
+   * Sends `head` followed by each line of `lines` (newline-ended; the
+   * newline is not sent) as one datagram each, in order, many per system
+   * call, from the bytes as they are. Stops at the first that fails:
    * "EAGAIN" when the receiver's queue is full (see `writable`),
    * "EMSGSIZE" when a message is too long, "ECONNREFUSED" when the unix
-   * receiver went away or, over UDP, when an ICMP error came back for
-   * an earlier datagram (this one was not sent).
-   */
-  sendMany(msgs: Array<string>): Sent
-  /**
-   * Sends `head` followed by each line of `lines` (newline-ended; the
-   * newline is not sent) as one datagram each, from the bytes as they
-   * are; errors as sendMany.
+   * receiver went away or, over UDP, when an ICMP error came back for an
+   * earlier datagram (this one was not sent).
    */
   sendLines(head: Uint8Array, lines: Uint8Array): SentLines
   /**
@@ -158,24 +154,16 @@ export interface ProtocolMasks {
   destroy?: number
 }
 
-/** What `sendMany` did. */
-export interface Sent {
-  /** Messages sent, from the first. */
-  sent: number
-  /**
-   * The errno name that stopped it at message `sent` ("EAGAIN": the
-   * receiver's queue is full, see `writable`), or null when all were sent.
-   */
-  error?: string
-}
-
 /** What `sendLines` did. */
 export interface SentLines {
   /** Lines sent, from the first. */
   sent: number
   /** The byte offset in `lines` where the first line not sent starts. */
   at: number
-  /** As Sent.error. */
+  /**
+   * The errno name that stopped it at line `sent`, or null when all
+   * were sent.
+   */
   error?: string
 }
 

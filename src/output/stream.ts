@@ -3,17 +3,9 @@
  * reopened on SIGHUP. One write per batch, of the bytes the format wrote.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import winston from 'winston';
+import type winston from 'winston';
 import Transport from 'winston-transport';
-import { OutputError, type EventSink, type Report } from './sink.js';
-
-/** One winston entry per batch, carrying the batch's bytes. */
-interface ChunkInfo {
-  level: string;
-  message: string;
-  bytes: Buffer;
-  done: () => void;
-}
+import { batchLogger, logBatch, OutputError, type BatchInfo, type EventSink, type Report } from './sink.js';
 
 /**
  * Writes each entry's bytes to a stream as they are. winston's own Stream
@@ -25,24 +17,12 @@ class ChunkTransport extends Transport {
     super();
   }
 
-  override log(info: ChunkInfo, next: () => void): void {
+  override log(info: BatchInfo, next: () => void): void {
     // The callback runs when the bytes are out, or the write failed (the
     // stream reports that as 'error'): either way they can be reused.
     this.stream.write(info.bytes, () => info.done());
     next();
   }
-}
-
-/** The entries go to the transport as they are: no winston formatting. */
-const passThrough = winston.format((info) => info)();
-
-function streamLogger(stream: NodeJS.WritableStream): winston.Logger {
-  return winston.createLogger({ level: 'info', format: passThrough, transports: [new ChunkTransport(stream)] });
-}
-
-function log(logger: winston.Logger, bytes: Buffer, done: () => void): void {
-  if (bytes.length > 0) logger.log({ level: 'info', message: '', bytes, done } satisfies ChunkInfo);
-  else done();
 }
 
 /**
@@ -76,12 +56,12 @@ function closeLogger(logger: winston.Logger): Promise<void> {
 }
 
 export function stdoutSink(report: Report): EventSink {
-  const logger = streamLogger(process.stdout);
+  const logger = batchLogger(new ChunkTransport(process.stdout));
   const backedUp = backpressure(process.stdout);
   process.stdout.on('error', (e) => report(`stdout: ${e.message}`));
   return {
     write(bytes, done) {
-      log(logger, bytes, done);
+      logBatch(logger, bytes, done);
       return backedUp();
     },
     reopen() {},
@@ -115,7 +95,7 @@ class FileTransport extends Transport {
     super();
   }
 
-  override log(info: ChunkInfo, next: () => void): void {
+  override log(info: BatchInfo, next: () => void): void {
     try {
       for (let at = 0; at < info.bytes.length; ) at += writeSync(this.fd, info.bytes, at);
       if (this.failing) this.report(`output_file ${this.path}: writing again`);
@@ -133,10 +113,10 @@ class FileTransport extends Transport {
 
 export function fileSink(path: string, report: Report): EventSink {
   const transport = new FileTransport(open(path), path, report);
-  const logger = winston.createLogger({ level: 'info', format: passThrough, transports: [transport] });
+  const logger = batchLogger(transport);
   return {
     write(bytes, done) {
-      log(logger, bytes, done);
+      logBatch(logger, bytes, done);
     },
     reopen() {
       // logrotate has renamed the file: what was written went to the old

@@ -44,11 +44,10 @@ import dns from 'node:dns';
 import net from 'node:net';
 import os from 'node:os';
 import { getSystemErrorName } from 'node:util';
-import winston from 'winston';
 import TransportStream from 'winston-transport';
 import { FACILITIES, type Config } from '../config.js';
 import { Datagram } from '../native.js';
-import { OutputError, type EventSink, type Report } from './sink.js';
+import { batchLogger, logBatch, OutputError, type BatchInfo, type EventSink, type Report } from './sink.js';
 
 export type SyslogOptions = Config['syslog'];
 
@@ -64,18 +63,6 @@ const CONNECT_TIMEOUT_MS = 5_000;
 const CLOSE_WAIT_MS = 1_000;
 /** UDP send errors after the first are summed into one line at most this often. */
 const UDP_REPORT_EVERY_MS = 60_000;
-
-/**
- * One batch, as the sink hands it to winston: one log entry per batch, not
- * per line. `bytes` holds the lines, each ending in a newline; the
- * transport calls `done` once it no longer needs them.
- */
-interface BatchInfo {
-  level: string;
-  message: string;
-  bytes: Buffer;
-  done: () => void;
-}
 
 /** A name for what went wrong: the errno name where there is one. */
 function why(e: unknown): string {
@@ -364,6 +351,8 @@ class TcpTransport extends SyslogTransport {
   }
 }
 
+const NO_HEAD = Buffer.alloc(0);
+
 /** How long one wait for room in the receiver's queue lasts before it is tried again. */
 const WRITABLE_WAIT_MS = 1000;
 
@@ -410,7 +399,8 @@ abstract class DatagramTransport extends SyslogTransport {
     let retried = false;
     while (s && !this.waiting && this.queue.length > 0) {
       const msgs = this.queue.take(this.queue.length);
-      const r = s.sendMany(msgs);
+      // Messages hold no newline: they are one datagram each.
+      const r = s.sendLines(NO_HEAD, Buffer.from(`${msgs.join('\n')}\n`));
       if (r.error === null || r.error === undefined) continue;
       let from = r.sent;
       if (r.error === 'EAGAIN') {
@@ -559,21 +549,6 @@ function headerFor(opts: SyslogOptions): () => string {
   return () => `<${pri}>1 ${new Date().toISOString()} ${host} ${opts.tag} ${pid} - - `;
 }
 
-/** One message per line: the batch's bytes are lines, each ending in a newline. */
-function splitLines(bytes: Buffer): string[] {
-  const lines: string[] = [];
-  for (let at = 0; at < bytes.length; ) {
-    let end = bytes.indexOf(0x0a, at);
-    if (end < 0) end = bytes.length;
-    lines.push(bytes.toString('utf8', at, end));
-    at = end + 1;
-  }
-  return lines;
-}
-
-/** The lines go to the transport as they are: no winston formatting. */
-const passThrough = winston.format((info) => info)();
-
 export function syslogSink(opts: SyslogOptions, report: Report): EventSink {
   const header = headerFor(opts);
   const transport: SyslogTransport =
@@ -582,20 +557,20 @@ export function syslogSink(opts: SyslogOptions, report: Report): EventSink {
       : opts.protocol === 'tcp'
         ? new TcpTransport(opts.host, opts.port, header, report)
         : new UdpTransport(opts.host, opts.port, header, report);
-  const logger = winston.createLogger({ level: 'info', format: passThrough, transports: [transport] });
+  const logger = batchLogger(transport);
   // The transports never emit 'error'; this only keeps winston from throwing if one did.
   logger.on('error', (e: Error) => report(`syslog: ${e.message}`));
   let closed: Promise<void> | undefined;
   return {
     write(bytes, done) {
       if (closed) {
-        report(`syslog: ${splitLines(bytes).length} lines came after the output was closed; not sent`);
+        let lines = 0;
+        for (let at = bytes.indexOf(0x0a); at >= 0; at = bytes.indexOf(0x0a, at + 1)) lines++;
+        report(`syslog: ${lines} lines came after the output was closed; not sent`);
         done();
         return;
       }
-      // One winston entry per batch, carrying its lines: winston's per-entry
-      // cost stays per batch at tens of thousands of lines a second.
-      logger.log({ level: 'info', message: '', bytes, done } satisfies BatchInfo);
+      logBatch(logger, bytes, done);
     },
     reopen() {
       transport.reopen();

@@ -231,9 +231,9 @@ impl RecvSlots {
     }
 }
 
-/// One header per buffer, for recvmmsg/sendmmsg: a message each, no
+/// One header per buffer, for recvmmsg: a message each, no
 /// address, no control data. The headers point into `iov`.
-pub fn mmsg_headers(iov: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
+fn mmsg_headers(iov: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
     iov.iter_mut()
         .map(|v| {
             // SAFETY: a zeroed mmsghdr is a valid "no name, no control" header.

@@ -198,16 +198,6 @@ fn io_error(e: std::io::Error) -> Error {
     Error::new(Status::GenericFailure, format!("{}: {e}", errno_name(&e)))
 }
 
-/// What `sendMany` did.
-#[napi(object)]
-pub struct Sent {
-    /// Messages sent, from the first.
-    pub sent: u32,
-    /// The errno name that stopped it at message `sent` ("EAGAIN": the
-    /// receiver's queue is full, see `writable`), or null when all were sent.
-    pub error: Option<String>,
-}
-
 /// One sendmmsg call, without blocking: how many messages went, or the
 /// errno name of why none did.
 fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr]) -> std::result::Result<usize, String> {
@@ -225,38 +215,6 @@ fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr]) -> std::result::Result<usize,
     Ok(n as usize)
 }
 
-/// Sends each message as one datagram, up to 1024 per sendmmsg call,
-/// without blocking; stops at the first that fails.
-fn send_many(fd: RawFd, msgs: &[String]) -> Sent {
-    const MAX: usize = 1024; // UIO_MAXIOV: sendmmsg's limit per call
-    let mut done = 0;
-    while done < msgs.len() {
-        let chunk = &msgs[done..msgs.len().min(done + MAX)];
-        let mut iov: Vec<libc::iovec> = chunk
-            .iter()
-            .map(|m| libc::iovec {
-                iov_base: m.as_ptr() as *mut libc::c_void,
-                iov_len: m.len(),
-            })
-            .collect();
-        let mut hdrs = ctlog_core::socket::mmsg_headers(&mut iov);
-        match sendmmsg(fd, &mut hdrs) {
-            // Fewer than asked: the next call meets the error, or sends more.
-            Ok(n) => done += n,
-            Err(error) => {
-                return Sent {
-                    sent: done as u32,
-                    error: Some(error),
-                }
-            }
-        }
-    }
-    Sent {
-        sent: done as u32,
-        error: None,
-    }
-}
-
 /// What `sendLines` did.
 #[napi(object)]
 pub struct SentLines {
@@ -264,7 +222,8 @@ pub struct SentLines {
     pub sent: u32,
     /// The byte offset in `lines` where the first line not sent starts.
     pub at: u32,
-    /// As Sent.error.
+    /// The errno name that stopped it at line `sent`, or null when all
+    /// were sent.
     pub error: Option<String>,
 }
 
@@ -377,25 +336,13 @@ impl Datagram {
         })
     }
 
-    /// Sends each message as one datagram, in order, many per system call.
+    /// Sends `head` followed by each line of `lines` (newline-ended; the
+    /// newline is not sent) as one datagram each, in order, many per system
+    /// call, from the bytes as they are. Stops at the first that fails:
     /// "EAGAIN" when the receiver's queue is full (see `writable`),
     /// "EMSGSIZE" when a message is too long, "ECONNREFUSED" when the unix
-    /// receiver went away or, over UDP, when an ICMP error came back for
-    /// an earlier datagram (this one was not sent).
-    #[napi]
-    pub fn send_many(&self, msgs: Vec<String>) -> Sent {
-        match &self.sock {
-            Some(s) => send_many(s.as_raw_fd(), &msgs),
-            None => Sent {
-                sent: 0,
-                error: Some("ENOTCONN".into()),
-            },
-        }
-    }
-
-    /// Sends `head` followed by each line of `lines` (newline-ended; the
-    /// newline is not sent) as one datagram each, from the bytes as they
-    /// are; errors as sendMany.
+    /// receiver went away or, over UDP, when an ICMP error came back for an
+    /// earlier datagram (this one was not sent).
     #[napi]
     pub fn send_lines(&self, head: &[u8], lines: &[u8]) -> SentLines {
         match &self.sock {
