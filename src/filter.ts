@@ -42,9 +42,10 @@ export function protocolSets(event: EventConfig): Protocols {
 
 export function compileFilter(event: EventConfig): Filter {
   const c: Compiled = { new: undefined, update: undefined, destroy: undefined };
+  const sets = protocolSets(event);
   for (const t of subscribedTypes(event)) {
-    const protos = Object.keys(event[t] ?? {});
-    c[t] = protos.length === 0 ? null : new Set(protos);
+    const protos = sets[t];
+    c[t] = protos === undefined ? null : new Set(protos);
   }
   if (c.new === null && c.update === null && c.destroy === null) return () => true;
   return (ev) => {
