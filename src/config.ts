@@ -344,31 +344,146 @@ function show(v: unknown): string {
   return s.length > 200 ? `${s.slice(0, 197)}...` : s;
 }
 
+/** A character as an error message shows it: 'x', or its code point where it may not print. */
+function showChar(text: string, i: number): string {
+  const cp = text.codePointAt(i)!;
+  const ch = String.fromCodePoint(cp);
+  const u = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+  if (cp >= 0x21 && cp <= 0x7e) return ch === "'" ? `"'"` : `'${ch}'`;
+  return cp > 0x7f && /[\p{L}\p{N}\p{P}\p{S}]/u.test(ch) ? `'${ch}' (${u})` : u;
+}
+
+const SHORT_ESCAPES: Record<string, string> = { '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Where a text stops being JSON, and why. */
+class NotJson {
+  constructor(
+    readonly offset: number,
+    readonly problem: string,
+  ) {}
+}
+
 /**
- * Where JSON.parse gave up, as an offset: V8 leaves it out of some
- * messages ("Unexpected token 'x', ... is not valid JSON"). A prefix of
- * the text is still viable while parsing it fails only at its end; the
- * first prefix that fails earlier ends with the bad character.
+ * Why JSON.parse refused `text`, in ctlogd's own words and the same on
+ * every Node version: V8's messages are not (for `{"a": 1,}` Node 18 says
+ * "Unexpected token } in JSON at position 9", Node 20 "Expected
+ * double-quoted property name in JSON at position 9"), and some name no
+ * position. A scan by RFC 8259's grammar, run only after JSON.parse has
+ * failed; a loop with a stack of open objects and arrays, not recursion,
+ * as JSON.parse takes any depth.
  */
-function jsonErrorOffset(text: string): number {
-  const viable = (n: number): boolean => {
-    try {
-      JSON.parse(text.slice(0, n));
-      return true;
-    } catch (e) {
-      const m = (e as Error).message;
-      return m.startsWith('Unexpected end of JSON input') || /at position (\d+)/.exec(m)?.[1] === String(n);
+function jsonSyntaxError(text: string): NotJson | undefined {
+  let i = 0;
+  const at = (re: RegExp): boolean => re.test(text.charAt(i));
+  const unexpected = (expected: string): never => {
+    throw new NotJson(i, `unexpected ${i < text.length ? showChar(text, i) : 'end of file'}; expected ${expected}`);
+  };
+  const ws = (): void => {
+    while (at(/[ \t\n\r]/)) i++;
+  };
+  const digits = (what: string): void => {
+    if (!at(/[0-9]/)) unexpected(what);
+    while (at(/[0-9]/)) i++;
+  };
+  /** A string, number, true, false or null at i; `what` names what else would do there. */
+  const scalar = (what: string): void => {
+    const c = text.charAt(i);
+    if (c === '"') {
+      for (i++; text.charAt(i) !== '"'; i++) {
+        const ch = text.charAt(i);
+        if (ch === '') unexpected(`'"' closing the string`);
+        if (ch < ' ') {
+          const escape = SHORT_ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+          throw new NotJson(i, `control character ${showChar(text, i)} in a string; must be written as ${escape}`);
+        }
+        if (ch !== '\\') continue;
+        i++;
+        if (!at(/["\\/bfnrtu]/)) unexpected('an escape: \\" \\\\ \\/ \\b \\f \\n \\r \\t or \\u and 4 hex digits');
+        if (text.charAt(i) === 'u') {
+          for (let k = 0; k < 4; k++) {
+            i++;
+            if (!at(/[0-9a-fA-F]/)) unexpected('4 hex digits after \\u');
+          }
+        }
+      }
+      i++;
+    } else if (c === '-' || at(/[0-9]/)) {
+      if (c === '-') i++;
+      if (text.charAt(i) === '0') i++;
+      else digits('a digit');
+      if (text.charAt(i) === '.') {
+        i++;
+        digits("a digit after '.'");
+      }
+      if (at(/[eE]/)) {
+        i++;
+        if (at(/[+-]/)) i++;
+        digits('a digit in the exponent');
+      }
+    } else {
+      const word = ['true', 'false', 'null'].find((w) => w[0] === c);
+      if (word === undefined) return unexpected(what);
+      for (const ch of word) {
+        if (text.charAt(i) !== ch) unexpected(word);
+        i++;
+      }
     }
   };
-  if (viable(text.length)) return text.length;
-  let lo = 0; // viable
-  let hi = text.length; // not viable (JSON.parse failed)
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (viable(mid)) lo = mid;
-    else hi = mid;
+  /** A property name and its ':'. */
+  const name = (what: string): void => {
+    ws();
+    if (text.charAt(i) !== '"') unexpected(what);
+    scalar(what);
+    ws();
+    if (text.charAt(i) !== ':') unexpected("':' after the property name");
+    i++;
+  };
+
+  /** The '}' or ']' of each object or array open at i, innermost last. */
+  const open: string[] = [];
+  let what = 'a value';
+  try {
+    for (;;) {
+      ws();
+      const c = text.charAt(i);
+      if (c === '{' || c === '[') {
+        const close = c === '{' ? '}' : ']';
+        i++;
+        ws();
+        if (text.charAt(i) !== close) {
+          open.push(close);
+          if (close === '}') name("a double-quoted property name or '}'");
+          what = close === '}' ? 'a value' : "a value or ']'";
+          continue;
+        }
+        i++;
+      } else {
+        scalar(what);
+      }
+      // After a value: a ',' and the next, or the ends of what it ends.
+      for (;;) {
+        ws();
+        const close = open.at(-1);
+        if (close === undefined) {
+          if (i < text.length) unexpected('the end of the file after the JSON value');
+          return undefined;
+        }
+        if (text.charAt(i) === close) {
+          i++;
+          open.pop();
+          continue;
+        }
+        if (text.charAt(i) !== ',') unexpected(`',' or '${close}' after ${close === '}' ? 'a property value' : 'an array element'}`);
+        i++;
+        if (close === '}') name('a double-quoted property name');
+        what = 'a value';
+        break;
+      }
+    }
+  } catch (e) {
+    if (e instanceof NotJson) return e;
+    throw e;
   }
-  return hi - 1;
 }
 
 function readJsonObject(path: string, where: string): Record<string, unknown> {
@@ -392,12 +507,13 @@ function readJsonObject(path: string, where: string): Record<string, unknown> {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    const offset = jsonErrorOffset(text);
-    const before = text.slice(0, offset);
+    const bad = jsonSyntaxError(text);
+    // Not expected: the scan follows the grammar JSON.parse does.
+    if (bad === undefined) throw new ConfigError(`${where}: not valid JSON: ${(e as Error).message}`);
+    const before = text.slice(0, bad.offset);
     const line = before.split('\n').length;
-    const column = offset - before.lastIndexOf('\n');
-    const why = (e as Error).message.replace(/(?: in JSON)? at position \d+.*$/s, '').replace(/, .*is not valid JSON$/s, '');
-    throw new ConfigError(`${where}: not valid JSON at line ${line}, column ${column}: ${why}`);
+    const column = bad.offset - before.lastIndexOf('\n');
+    throw new ConfigError(`${where}: not valid JSON at line ${line}, column ${column}: ${bad.problem}`);
   }
   if (!isPlainObject(raw)) throw new ConfigError(`${where}: must be a JSON object with the keys ${KEYS.join(', ')}: value was ${show(raw)}`);
   return raw;
