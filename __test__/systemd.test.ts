@@ -47,8 +47,8 @@ test('the unit runs ctlogd with flags ctlogd accepts, and reloads with SIGHUP', 
   const r = spawnSync(process.execPath, [CTLOGD, ...args, '--help'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
-  // Operator errors (usage, output, permission, config) are not retried.
-  assert.match(unit, /^RestartPreventExitStatus=64 73 77 78$/m);
+  // Operator errors (usage, no addon, output, permission, config) are not retried.
+  assert.match(unit, /^RestartPreventExitStatus=64 69 73 77 78$/m);
 });
 
 test('the VyOS drop-in replaces the logger program and keeps VyOS in charge', () => {

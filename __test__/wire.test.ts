@@ -7,12 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeMessages } from '../src/native.js';
+import { loadNative } from '../src/native.js';
 import { formatVyos } from '../src/format/vyos.js';
 import { ipv6, WireBatch } from '../src/wire.js';
 import { ROOT } from './helpers/netns.js';
 
 const vector = Buffer.from(readFileSync(path.join(ROOT, 'testdata/wire-full-event.hex'), 'utf8').trim(), 'hex');
+const { decodeMessages } = await loadNative();
 
 test('every field of the shared vector', () => {
   const b = new WireBatch(vector);

@@ -4,7 +4,7 @@
  */
 import type { ConntrackEvent, EventType } from './event.js';
 import type { ProtocolClass, Protocols } from './filter.js';
-import { startCapture, type NativeCapture, type NativeProtocols, type NativeStats } from './native.js';
+import { loadNative, type NativeCapture, type NativeProtocols, type NativeStats } from './native.js';
 import { WireBatch, type Notices } from './wire.js';
 
 export interface CaptureOptions {
@@ -88,8 +88,13 @@ export class Capture {
     });
   }
 
-  /** As start(), but each batch is handed over unread: for readers that keep no event. */
+  /**
+   * As start(), but each batch is handed over unread: for readers that keep
+   * no event. Both reject with AddonError (code 'ENOADDON') when the native
+   * addon for this platform is not installed.
+   */
   static async startWire(options: CaptureOptions, onBatch: WireBatchHandler): Promise<Capture> {
+    const { startCapture } = await loadNative();
     let resolveEnded!: () => void;
     const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
     let inner: NativeCapture;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, configKeys, loadConfig, type ConfigKey } from './config.js';
 import { CaptureError, Daemon, EXIT } from './daemon.js';
+import { AddonError, loadNative } from './native.js';
 import { OutputError } from './output/index.js';
 
 /** Short forms of the most used flags. */
@@ -55,9 +56,9 @@ capitals (CTLOGD_QUEUE_SIZE, ...): it overrides the file; flags override both.
 
 Signals: TERM/INT stop (everything received is written), HUP reloads,
 USR1 prints the counters on stderr.
-Exit codes: 0 stopped, 64 bad command line, 70 internal error,
-73 cannot open the output, 77 no permission (needs CAP_NET_ADMIN),
-78 bad config.
+Exit codes: 0 stopped, 64 bad command line, 69 no native addon for this
+platform, 70 internal error, 73 cannot open the output, 77 no permission
+(needs CAP_NET_ADMIN), 78 bad config.
 `;
 }
 
@@ -111,9 +112,12 @@ export async function main(argv: string[]): Promise<void> {
   const loadOpts = { path: values.config, args: overrides };
   let daemon: Daemon;
   try {
-    daemon = new Daemon(loadOpts, loadConfig(loadOpts));
+    const config = loadConfig(loadOpts);
+    await loadNative();
+    daemon = new Daemon(loadOpts, config);
   } catch (e) {
     if (e instanceof ConfigError) die(EXIT.CONFIG, e.message);
+    if (e instanceof AddonError) die(EXIT.UNAVAILABLE, e.message);
     if (e instanceof OutputError) die(EXIT.CANTCREAT, e.message);
     throw e;
   }

@@ -18,7 +18,7 @@ import { diagnostics, makeSink, outputKey, type Diagnostics, type EventSink } fr
 import type { Notices, WireBatch } from './wire.js';
 
 /** Exit codes (sysexits.h). */
-export const EXIT = { OK: 0, USAGE: 64, SOFTWARE: 70, CANTCREAT: 73, NOPERM: 77, CONFIG: 78 } as const;
+export const EXIT = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CANTCREAT: 73, NOPERM: 77, CONFIG: 78 } as const;
 
 /** SIGTERM must end the process within 2 s even if an output hangs. */
 const STOP_DEADLINE_MS = 1800;

@@ -46,7 +46,7 @@ import os from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import TransportStream from 'winston-transport';
 import { FACILITIES, type Config } from '../config.js';
-import { Datagram } from '../native.js';
+import { native, type Datagram } from '../native.js';
 import { batchLogger, logBatch, OutputError, type BatchInfo, type EventSink, type Report } from './sink.js';
 
 export type SyslogOptions = Config['syslog'];
@@ -452,7 +452,7 @@ class UnixTransport extends DatagramTransport {
 
   protected connect(): void {
     try {
-      this.socket = Datagram.unix(this.path);
+      this.socket = native().Datagram.unix(this.path);
     } catch (e) {
       this.onDown('cannot connect', errnoOf(e));
       return;
@@ -484,7 +484,7 @@ class UdpTransport extends DatagramTransport {
       if (generation !== this.generation) return;
       if (err) return this.onDown('cannot resolve the host', err);
       try {
-        this.socket = Datagram.udp(address, this.port);
+        this.socket = native().Datagram.udp(address, this.port);
       } catch (e) {
         this.onDown('cannot connect', errnoOf(e));
         return;
