@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Everything CI runs, from a fresh clone: installs what the tests need,
-# builds, lints, and runs the Rust and the JavaScript/end-to-end tests.
+# builds, lints, packs, and runs the Rust and the JavaScript/end-to-end
+# tests (the packages installed as users install them among them).
 # Needs root (the end-to-end tests make network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in conntrack:conntrack nft:nftables ip:iproute2 ping:iputils-ping systemd-analyze:systemd setpriv:util-linux rsyslogd:rsyslog; do
+for tool in conntrack:conntrack nft:nftables ip:iproute2 ping:iputils-ping systemd-analyze:systemd setpriv:util-linux rsyslogd:rsyslog objdump:binutils; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -28,6 +29,14 @@ npx tsc -p tsconfig.json --noEmit
 npx tsc -p __test__/tsconfig.json --noEmit
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# The Node binaries of the version matrix (cached), and the packages a user
+# installs, packed once for the tests that install them.
+scripts/nodes.sh
+CTLOGD_PKG_DIR=$(mktemp -d)
+export CTLOGD_PKG_DIR
+trap 'rm -rf "$CTLOGD_PKG_DIR"' EXIT
+scripts/pack.sh "$CTLOGD_PKG_DIR"
 
 status=0
 cargo test --workspace || status=1

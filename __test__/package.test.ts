@@ -1,0 +1,76 @@
+/**
+ * The package manifests agree with each other: package.json's napi.targets
+ * is the list of platforms; the root's optionalDependencies, the npm/*
+ * platform packages, the build workflow's matrix and engines follow it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT } from './helpers/netns.js';
+
+interface Manifest {
+  name: string;
+  version: string;
+  main?: string;
+  files?: string[];
+  os?: string[];
+  cpu?: string[];
+  libc?: string[];
+  engines?: { node: string };
+  napi?: { targets: string[] };
+  optionalDependencies?: Record<string, string>;
+}
+
+const read = (file: string) => JSON.parse(readFileSync(path.join(ROOT, file), 'utf8')) as Manifest;
+const root = read('package.json');
+
+/** napi-rs's platform name of a Rust target triple, e.g. aarch64-unknown-linux-musl -> linux-arm64-musl. */
+function platform(triple: string): { name: string; cpu: string; libc: string } {
+  const [arch, , os, abi] = triple.split('-');
+  const cpu = ({ x86_64: 'x64', aarch64: 'arm64' } as Record<string, string>)[arch];
+  assert.ok(cpu, `a known arch: ${triple}`);
+  return { name: `${os}-${cpu}-${abi}`, cpu, libc: abi === 'gnu' ? 'glibc' : abi };
+}
+
+const platforms = root.napi!.targets.map(platform);
+
+test('the root package lists every platform package as optional, at its own version', () => {
+  assert.deepEqual(root.optionalDependencies, Object.fromEntries(platforms.map((p) => [`ctlogd-${p.name}`, root.version])));
+});
+
+test('each platform package matches its target and the root version and engines', () => {
+  assert.deepEqual(readdirSync(path.join(ROOT, 'npm')).sort(), platforms.map((p) => p.name).sort());
+  for (const p of platforms) {
+    const m = read(`npm/${p.name}/package.json`);
+    const node = `ctlogd.${p.name}.node`;
+    assert.equal(m.name, `ctlogd-${p.name}`);
+    assert.equal(m.version, root.version, m.name);
+    assert.deepEqual(m.engines, root.engines, m.name);
+    assert.equal(m.main, node);
+    assert.deepEqual(m.files, [node]);
+    assert.deepEqual([m.os, m.cpu, m.libc], [['linux'], [p.cpu], [p.libc]], m.name);
+  }
+});
+
+test('engines names the oldest Node the packages are tested on (scripts/nodes.sh)', () => {
+  const first = /versions=\((\S+)/.exec(readFileSync(path.join(ROOT, 'scripts/nodes.sh'), 'utf8'))![1];
+  const [major, minor] = first.split('.');
+  assert.equal(root.engines!.node, `>=${major}.${minor}`);
+});
+
+test('the build workflow builds every target package.json lists', () => {
+  const wf = readFileSync(path.join(ROOT, '.github/workflows/build.yml'), 'utf8');
+  const matrix = [...wf.matchAll(/^\s+- target: (\S+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(matrix.sort(), [...root.napi!.targets].sort());
+  // It packs with the same script as here.
+  assert.match(wf, /scripts\/pack\.sh/);
+});
+
+test('the generated loader and the build agree on the platform file names', () => {
+  const loader = readFileSync(path.join(ROOT, 'index.js'), 'utf8');
+  for (const p of platforms) assert.ok(loader.includes(`require('ctlogd-${p.name}')`), p.name);
+  // bash -n: the packaging scripts at least parse.
+  for (const s of ['pack.sh', 'nodes.sh', 'zig.sh']) execFileSync('bash', ['-n', path.join(ROOT, 'scripts', s)]);
+});
