@@ -174,7 +174,8 @@ impl CtSocket {
                     self.fd(),
                     hdrs.as_mut_ptr(),
                     hdrs.len() as libc::c_uint,
-                    libc::MSG_DONTWAIT,
+                    // c_int on glibc, c_uint on musl.
+                    libc::MSG_DONTWAIT as _,
                     std::ptr::null_mut(),
                 )
             };

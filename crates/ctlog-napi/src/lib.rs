@@ -206,7 +206,8 @@ fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr]) -> std::result::Result<usize,
             fd,
             hdrs.as_mut_ptr(),
             hdrs.len() as libc::c_uint,
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            // c_int on glibc, c_uint on musl.
+            (libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) as _,
         )
     };
     if n < 0 {
