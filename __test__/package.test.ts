@@ -1,7 +1,8 @@
 /**
  * The package manifests agree with each other: package.json's napi.targets
- * is the list of platforms; the root's optionalDependencies, the npm/*
- * platform packages, the build workflow's matrix and engines follow it.
+ * is the list of platforms; the packed root's optionalDependencies
+ * (scripts/platforms.mjs), the npm/* platform packages, the build
+ * workflow's matrix and engines follow it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './helpers/netns.js';
+// @ts-expect-error: a plain .mjs script, no types
+import { optionalDependencies, platformOf } from '../scripts/platforms.mjs';
 
 interface Manifest {
   name: string;
@@ -26,18 +29,19 @@ interface Manifest {
 const read = (file: string) => JSON.parse(readFileSync(path.join(ROOT, file), 'utf8')) as Manifest;
 const root = read('package.json');
 
-/** napi-rs's platform name of a Rust target triple, e.g. aarch64-unknown-linux-musl -> linux-arm64-musl. */
+/** napi-rs's platform name of a Rust target triple, with npm's cpu and libc words. */
 function platform(triple: string): { name: string; cpu: string; libc: string } {
-  const [arch, , os, abi] = triple.split('-');
-  const cpu = ({ x86_64: 'x64', aarch64: 'arm64' } as Record<string, string>)[arch];
-  assert.ok(cpu, `a known arch: ${triple}`);
-  return { name: `${os}-${cpu}-${abi}`, cpu, libc: abi === 'gnu' ? 'glibc' : abi };
+  const name = platformOf(triple);
+  const [, cpu, abi] = name.split('-');
+  return { name, cpu, libc: abi === 'gnu' ? 'glibc' : abi };
 }
 
 const platforms = root.napi!.targets.map(platform);
 
-test('the root package lists every platform package as optional, at its own version', () => {
-  assert.deepEqual(root.optionalDependencies, Object.fromEntries(platforms.map((p) => [`ctlogd-${p.name}`, root.version])));
+test('the packed root package lists every platform package as optional, at its own version', () => {
+  assert.deepEqual(optionalDependencies(root), Object.fromEntries(platforms.map((p) => [`ctlogd-${p.name}`, root.version])));
+  // Not in the clone's manifest: its npm ci would look for unpublished packages.
+  assert.equal(root.optionalDependencies, undefined);
 });
 
 test('each platform package matches its target and the root version and engines', () => {

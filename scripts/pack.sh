@@ -15,24 +15,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(realpath -m "${1:-$root/dist-pkg}")
 cd "$root"
 
-# The Rust triple and napi-rs's platform name of each target package.json lists.
+# This machine's Rust target triple (platforms.mjs refuses one that
+# package.json's napi.targets does not list).
 host_target() {
-  local arch libc
-  case "$(uname -m)" in
-    x86_64) arch=x86_64 ;;
-    aarch64) arch=aarch64 ;;
-    *) echo "pack.sh: no ctlogd target for $(uname -m) (x86_64, aarch64)" >&2; exit 64 ;;
-  esac
-  if ldd --version 2>&1 | grep -qi musl; then libc=musl; else libc=gnu; fi
-  echo "$arch-unknown-linux-$libc"
+  if ldd --version 2>&1 | grep -qi musl; then echo "$(uname -m)-unknown-linux-musl"; else echo "$(uname -m)-unknown-linux-gnu"; fi
 }
 target=${TARGET:-$(host_target)}
-node -e 'const t = require("./package.json").napi.targets; if (!t.includes(process.argv[1])) { console.error(`pack.sh: ${process.argv[1]} is not a target of package.json (napi.targets: ${t.join(", ")})`); process.exit(64) }' "$target"
-case "$target" in
-  x86_64-*) arch=x64 ;;
-  aarch64-*) arch=arm64 ;;
-esac
-platform="linux-$arch-${target##*-}"
+platform=$(node scripts/platforms.mjs "$target")
 version=$(node -p 'require("./package.json").version')
 
 work=$(mktemp -d)
@@ -60,7 +49,8 @@ cp "$work/addon/ctlogd.$platform.node" "$work/platform/"
 npm pack --silent --ignore-scripts --pack-destination "$out" "$work/platform" >/dev/null
 
 # The root package: the files package.json names, built afresh, with a
-# manifest that has no build scripts and no devDependencies.
+# manifest that has no build scripts and no devDependencies, and lists
+# every platform package as optional (scripts/platforms.mjs).
 rm -rf dist
 npm run --silent build:ts
 npm run --silent build:bundle
@@ -72,11 +62,14 @@ npm pack --dry-run --json --ignore-scripts | node -e '
   mkdir -p "$work/root/$(dirname "$f")"
   cp "$f" "$work/root/$f"
 done
-node -e '
-  const pkg = require("./package.json");
+node --input-type=module -e '
+  import { readFileSync, writeFileSync } from "node:fs";
+  import { optionalDependencies } from "./scripts/platforms.mjs";
+  const pkg = JSON.parse(readFileSync("package.json", "utf8"));
   delete pkg.scripts;
   delete pkg.devDependencies;
-  require("fs").writeFileSync(process.argv[1], JSON.stringify(pkg, null, 2) + "\n");
+  pkg.optionalDependencies = optionalDependencies(pkg);
+  writeFileSync(process.argv[1], JSON.stringify(pkg, null, 2) + "\n");
 ' "$work/root/package.json"
 npm pack --silent --ignore-scripts --pack-destination "$out" "$work/root" >/dev/null
 
