@@ -27,11 +27,23 @@ test('--help and --version', () => {
   assert.equal(v.out, `ctlogd ${pkg.version}\n`);
 });
 
-test('an unknown flag: one line, exit 64', () => {
-  const r = run(['--frobnicate']);
-  assert.equal(r.code, 64);
-  assert.equal(r.err.trim().split('\n').length, 1);
-  assert.match(r.err, /frobnicate/);
+test('an unknown flag, a flag without its value, a word that is no flag: one line, exit 64', () => {
+  for (const [args, re] of [
+    [['--frobnicate'], /frobnicate/],
+    [['--queue-size'], /--queue-size/],
+    [['queue-size', '1'], /queue-size/],
+    [['--reliable', 'yes'], /yes/],
+  ] as Array<[string[], RegExp]>) {
+    const r = run(args);
+    assert.equal(r.code, 64, `${args.join(' ')}: ${r.err}`);
+    assert.equal(r.err.trim().split('\n').length, 1);
+    assert.match(r.err, re);
+    assert.match(r.err, /; see ctlogd --help\n$/);
+  }
+  // The last of a repeated flag counts: "xml" is refused, "json" before it is not.
+  const last = run(['--format', 'json', '--format', 'xml']);
+  assert.equal(last.code, 78);
+  assert.match(last.err, /value was "xml"/);
 });
 
 test('a bad config: one line naming key, value and what is allowed, exit 78', () => {

@@ -12,7 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, configKeys, loadConfig, type Config } from '../src/config.js';
+import { parseCommandLine } from '../src/cli.js';
+import { ConfigError, configKeys, loadConfig, type Config, type LoadOptions } from '../src/config.js';
 import { CTLOGD, ROOT } from './helpers/netns.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-config-'));
@@ -29,9 +30,10 @@ function file(content: unknown): string {
 }
 
 /** The message loadConfig refuses with; fails the test if it accepts. */
-function refusal(opts: { path?: string; env?: NodeJS.ProcessEnv; args?: string[] }): string {
+function refusal(opts: { path?: string; env?: NodeJS.ProcessEnv; args?: string[]; flags?: LoadOptions['flags'] }): string {
+  const { args, ...rest } = opts;
   try {
-    loadConfig({ env: {}, ...opts });
+    loadConfig({ env: {}, ...rest, ...(args ? { flags: parseCommandLine(args).flags } : {}) });
   } catch (e) {
     assert.ok(e instanceof ConfigError, `not a ConfigError: ${(e as Error).stack}`);
     assert.equal(e.exitCode, 78);
@@ -48,7 +50,10 @@ interface Bad {
   /** The file: an object (written as JSON) or the exact text. */
   conf: unknown;
   env?: Record<string, string>;
+  /** Flags, parsed as the CLI parses them. */
   args?: string[];
+  /** Flags as a library caller may hand them over (LoadOptions.flags). */
+  flags?: LoadOptions['flags'];
   /** What the one line must match; `F` stands for `config <path>`. */
   re: string;
 }
@@ -183,13 +188,11 @@ const catalogue: Bad[] = [
   { conf: E, args: ['--queue-size', '1.0'], re: `^--queue-size \\(queue_size\\): ${INT(1, 2147483647)}: value was "1.0"$` },
   { conf: E, args: ['--stats-interval=-1'], re: `^--stats-interval \\(stats_interval\\): ${INT(0, 86400)}: value was "-1"$` },
   { conf: E, args: ['--format', 'xml'], re: `^--format \\(format\\): must be one of vyos, conntrack, json: value was "xml"$` },
-  { conf: E, args: ['--reliable', 'yes'], re: `^--reliable \\(reliable\\): must be true or false .*: value was "yes"$` },
+  { conf: E, flags: { reliable: 'yes' }, re: `^--reliable \\(reliable\\): must be true or false .*: value was "yes"$` },
   { conf: E, args: ['--syslog-tag', 'a b'], re: `^--syslog-tag \\(syslog_tag\\): must be 1 to 48 .*: value was "a b"$` },
   { conf: E, args: ['--conntrack-options', 'extended,x'], re: `^--conntrack-options \\(conntrack_options\\): must be a list of .*: value was "extended,x"$` },
   { conf: E, args: ['--output', 'file'], re: `${FILE}output_file: must be a file path when output is "file" .*: value was ""$` },
-  { conf: E, args: ['--queue-size'], re: `^--queue-size \\(queue_size\\): needs a value; ${INT(1, 2147483647)}$` },
-  { conf: E, args: ['--frobnicate', '1'], re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval$` },
-  { conf: E, args: ['queue-size', '1'], re: `^queue-size: unknown flag; allowed: --queue-size, ` },
+  { conf: E, flags: { frobnicate: '1' }, re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval$` },
   // A bad value is refused even when a later layer overrides it.
   { conf: { ...E, queue_size: 'abc' }, env: { CTLOGD_QUEUE_SIZE: '10' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "abc"$` },
   { conf: E, env: { CTLOGD_FORMAT: 'xml' }, args: ['--format', 'json'], re: `^CTLOGD_FORMAT \\(format\\): must be one of vyos, conntrack, json: value was "xml"$` },
@@ -199,8 +202,8 @@ test(`a catalogue of ${catalogue.length} bad configs: one line each, naming wher
   assert.ok(catalogue.length >= 30);
   for (const bad of catalogue) {
     const f = file(bad.conf);
-    const msg = refusal({ path: f, env: bad.env, args: bad.args });
-    const input = JSON.stringify({ conf: bad.conf, env: bad.env, args: bad.args });
+    const msg = refusal({ path: f, env: bad.env, args: bad.args, flags: bad.flags });
+    const input = JSON.stringify({ conf: bad.conf, env: bad.env, args: bad.args, flags: bad.flags });
     assert.doesNotMatch(msg, /[\n\r]/, `${input}: more than one line: ${msg}`);
     assert.match(msg, new RegExp(bad.re), input);
     // The file is named whenever the problem is in it.
@@ -378,21 +381,24 @@ test('precedence: file < CTLOGD_* environment < flags, for every key that has th
     assert.ok(k.env && k.arg, `${k.key}: both a variable and a flag`);
     const f = file({ ...E, [k.key]: inFile });
     const env = { [k.env]: inEnv };
-    const args = [`--${k.arg}`, inFlag];
+    // A boolean key's flag takes no value: given alone, it is true.
+    if (typeof k.default === 'boolean') assert.equal(inFlag, 'true', k.key);
+    const flags = parseCommandLine(typeof k.default === 'boolean' ? [`--${k.arg}`] : [`--${k.arg}`, inFlag]).flags;
     assert.deepEqual(get(loadConfig({ path: f, env: {} })), want[0], `${k.key}: the file`);
     assert.deepEqual(get(loadConfig({ path: f, env })), want[1], `${k.key}: ${k.env} over the file`);
-    assert.deepEqual(get(loadConfig({ path: f, env, args })), want[2], `${k.key}: --${k.arg} over both`);
-    assert.deepEqual(get(loadConfig({ path: f, env: {}, args })), want[2], `${k.key}: --${k.arg} over the file`);
+    assert.deepEqual(get(loadConfig({ path: f, env, flags })), want[2], `${k.key}: --${k.arg} over both`);
+    assert.deepEqual(get(loadConfig({ path: f, env: {}, flags })), want[2], `${k.key}: --${k.arg} over the file`);
     assert.deepEqual(get(loadConfig({ path: file(E), env })), want[1], `${k.key}: ${k.env} over the default`);
   }
   // As the CLI hands a boolean flag over, and in the --key=value form.
-  assert.equal(loadConfig({ path: file({ ...E, reliable: false }), env: {}, args: ['--reliable', 'true'] }).reliable, true);
-  assert.equal(loadConfig({ path: file(E), env: {}, args: ['--queue-size=42'] }).queueSize, 42);
+  const cli = (argv: string[]) => parseCommandLine(argv).flags;
+  assert.equal(loadConfig({ path: file({ ...E, reliable: false }), env: {}, flags: cli(['--reliable']) }).reliable, true);
+  assert.equal(loadConfig({ path: file(E), env: {}, flags: cli(['--queue-size=42']) }).queueSize, 42);
   // output file with its path from another layer.
   const c = loadConfig({ path: file({ ...E, output: 'file' }), env: { CTLOGD_OUTPUT_FILE: '/var/log/x' } });
   assert.deepEqual([c.output, c.outputFile], ['file', '/var/log/x']);
   // The last of a repeated flag wins.
-  assert.equal(loadConfig({ path: file(E), env: {}, args: ['--format', 'json', '--format', 'conntrack'] }).format, 'conntrack');
+  assert.equal(loadConfig({ path: file(E), env: {}, flags: cli(['--format', 'json', '--format', 'conntrack']) }).format, 'conntrack');
 });
 
 // ----- documentation -----

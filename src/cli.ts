@@ -72,44 +72,54 @@ function die(code: number, msg: string): never {
   process.exit(code);
 }
 
+/** What the command line asks for. */
+export interface CommandLine {
+  path?: string;
+  help: boolean;
+  version: boolean;
+  /** Config overrides, for loadConfig as they were parsed (LoadOptions.flags). */
+  flags: Record<string, string | boolean | undefined>;
+}
+
+/** Parses the command line, the only place flags are parsed; throws (node's parseArgs) on a bad one. */
+export function parseCommandLine(argv: string[]): CommandLine {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
+      ...Object.fromEntries(
+        CONFIG_FLAGS.map((k) => {
+          const type = typeof k.default === 'boolean' ? ('boolean' as const) : ('string' as const);
+          return [k.arg, SHORT[k.arg] ? { type, short: SHORT[k.arg] } : { type }] as const;
+        }),
+      ),
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const { config, help, version, ...flags } = values;
+  return { path: config as string | undefined, help: help === true, version: version === true, flags };
+}
+
 export async function main(argv: string[]): Promise<void> {
-  let values;
+  let cmd: CommandLine;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'V' },
-        ...Object.fromEntries(
-          CONFIG_FLAGS.map((k) => {
-            const type = typeof k.default === 'boolean' ? ('boolean' as const) : ('string' as const);
-            return [k.arg, SHORT[k.arg] ? { type, short: SHORT[k.arg] } : { type }] as const;
-          }),
-        ),
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    cmd = parseCommandLine(argv);
   } catch (e) {
     // node's parseArgs may explain over several lines: the first says it.
     die(EXIT.USAGE, `${(e as Error).message.split('\n')[0]}; see ctlogd --help`);
   }
-  if (values.help) {
+  if (cmd.help) {
     process.stdout.write(help());
     return;
   }
-  if (values.version) {
+  if (cmd.version) {
     process.stdout.write(`ctlogd ${version()}\n`);
     return;
   }
-  // Flags other than these three are config overrides, handed to convict.
-  const overrides: string[] = [];
-  for (const [k, v] of Object.entries(values)) {
-    if (k === 'config' || k === 'help' || k === 'version' || v === undefined) continue;
-    overrides.push(`--${k}`, String(v));
-  }
-  const loadOpts = { path: values.config, args: overrides };
+  const loadOpts = { path: cmd.path, flags: cmd.flags };
   let daemon: Daemon;
   try {
     const config = loadConfig(loadOpts);

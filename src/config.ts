@@ -332,8 +332,12 @@ export interface Config {
 export interface LoadOptions {
   /** Path of the JSON file; without it the embedded default is used. */
   path?: string;
-  /** Command-line overrides, as `--key value` (or `--key=value`) pairs. */
-  args?: string[];
+  /**
+   * Command-line overrides as the CLI parsed them (node's parseArgs): by
+   * flag name without `--` (`queue-size`), the value given; a boolean key's
+   * flag given alone is `true`.
+   */
+  flags?: Record<string, string | boolean | undefined>;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -519,21 +523,15 @@ function readJsonObject(path: string, where: string): Record<string, unknown> {
   return raw;
 }
 
-/** `--name value` / `--name=value` pairs, as the CLI hands them over. */
-function parseFlags(args: string[]): Array<[Key, string, string]> {
+/** The flags' keys and labels (`--queue-size (queue_size)`), in the order given. */
+function flagKeys(flags: Record<string, string | boolean | undefined>): Array<[Key, string, string | boolean]> {
   const byArg = new Map(KEYS.filter((k) => ITEMS[k].arg).map((k) => [ITEMS[k].arg!, k]));
-  const allowed = [...byArg.keys()].map((a) => `--${a}`).join(', ');
-  const out: Array<[Key, string, string]> = [];
-  for (let i = 0; i < args.length; i++) {
-    const m = /^--([^=]+)(?:=(.*))?$/s.exec(args[i]);
-    const key = m ? byArg.get(m[1]) : undefined;
-    if (!m || !key) throw new ConfigError(`${args[i]}: unknown flag; allowed: ${allowed}`);
-    let value = m[2];
-    if (value === undefined) {
-      if (i + 1 >= args.length) throw new ConfigError(`--${m[1]} (${key}): needs a value; must be ${RULES.get(key)!.allowed}`);
-      value = args[++i];
-    }
-    out.push([key, `--${m[1]}`, value]);
+  const out: Array<[Key, string, string | boolean]> = [];
+  for (const [name, value] of Object.entries(flags)) {
+    if (value === undefined) continue;
+    const key = byArg.get(name);
+    if (!key) throw new ConfigError(`--${name}: unknown flag; allowed: ${[...byArg.keys()].map((a) => `--${a}`).join(', ')}`);
+    out.push([key, `--${name}`, value]);
   }
   return out;
 }
@@ -558,7 +556,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const where = opts.path !== undefined ? `config ${opts.path}` : 'config';
   const file = opts.path !== undefined ? readJsonObject(opts.path, where) : DEFAULT_CONFIG;
   const env = opts.env ?? process.env;
-  const flags = parseFlags(opts.args ?? []);
+  const flags = flagKeys(opts.flags ?? {});
 
   // Neither process.env nor process.argv: convict reads them when not given.
   const c = convict(schema, { env: {}, args: [] });
