@@ -64,17 +64,12 @@ export class CaptureError extends Error {
  * A running capture. Events arrive on the JavaScript thread through
  * `onBatch`, in the order the kernel delivered them, one call per batch.
  *
- * Delivery contract: a native thread drains the socket and never waits on
- * JavaScript. When `onBatch` has more than `queueSize` events in hand (see
- * BatchHandler), the thread stops reading and the kernel's socket buffer
- * (`rcvbuf`) holds what comes meanwhile, outside this process. When that
- * overflows too, the kernel drops events: reading goes on and the loss is
- * reported exactly (`notices.lost`, `notices.enobufs`; in reliable mode
- * `notices.undelivered`). While `onBatch` is busy the next batch grows
- * rather than queueing behind it, and after a read that found events the
- * thread lets the socket fill for 4 ms: an event arrives a few ms after the
- * kernel made it. `stop()` reads what the socket holds, delivers it, and
- * resolves after the last batch.
+ * Delivery contract: the native reader's, stated where it is made
+ * (crates/ctlog-core/src/reader.rs: order, batching and linger,
+ * backpressure, overflow, stop). Here its queue is the events `onBatch` has
+ * in hand (`queueSize`; see BatchHandler), its counters arrive as
+ * `notices`, its receive buffer is `rcvbuf`, and `stop()` resolves after
+ * the last batch.
  */
 export class Capture {
   private ended!: Promise<void>;

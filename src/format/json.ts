@@ -1,5 +1,5 @@
 /**
- * The `json` output format (SPEC §3.3): one JSON object per event, one line,
+ * The `json` output format: one JSON object per event, one line,
  * described by schema/event.schema.json.
  *
  * The line is written piece by piece into the batch's bytes rather than by
