@@ -44,6 +44,7 @@ function ok(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
 
 /** dpkg's state of the package ("install ok installed", ...), or undefined when dpkg knows nothing of it. */
 function status(): string | undefined {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${Field} syntax
   const r = sh('dpkg-query', ['-W', '-f=${Status}', 'ctlogd']);
   return r.status === 0 && r.stdout !== 'unknown ok not-installed' ? r.stdout : undefined;
 }
@@ -155,6 +156,7 @@ test('dpkg: the unit where Debian 12 puts it, not enabled; the drop-in; the conf
   for (const f of [UNIT, DROP_IN, CONFFILE, '/usr/bin/ctlogd']) assert.ok(files.includes(f), f);
   assert.match(readFileSync(UNIT, 'utf8'), /^ExecStart=\/usr\/bin\/ctlogd --config \/etc\/ctlogd\/ctlogd\.json$/m);
   assert.ok(!existsSync('/etc/systemd/system/multi-user.target.wants/ctlogd.service'), 'installing does not enable the service');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${Field} syntax
   const conffiles = ok('dpkg-query', ['-W', '-f=${Conffiles}', 'ctlogd']);
   assert.match(conffiles, new RegExp(`^ ${CONFFILE} [0-9a-f]{32}$`, 'm'));
 });

@@ -42,6 +42,7 @@ export class ConfigError extends Error {
   constructor(message: string) {
     // One line whatever the input: a path, an environment value or a JSON
     // parser message may hold a newline or another control character.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it replaces
     super(message.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`));
     this.name = 'ConfigError';
   }
@@ -379,7 +380,7 @@ class NotJson {
 function jsonSyntaxError(text: string): NotJson | undefined {
   let i = 0;
   const at = (re: RegExp): boolean => re.test(text.charAt(i));
-  const unexpected = (expected: string): never => {
+  const unexpected: (expected: string) => never = (expected) => {
     throw new NotJson(i, `unexpected ${i < text.length ? showChar(text, i) : 'end of file'}; expected ${expected}`);
   };
   const ws = (): void => {
@@ -397,8 +398,8 @@ function jsonSyntaxError(text: string): NotJson | undefined {
         const ch = text.charAt(i);
         if (ch === '') unexpected(`'"' closing the string`);
         if (ch < ' ') {
-          const escape = SHORT_ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
-          throw new NotJson(i, `control character ${showChar(text, i)} in a string; must be written as ${escape}`);
+          const written = SHORT_ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+          throw new NotJson(i, `control character ${showChar(text, i)} in a string; must be written as ${written}`);
         }
         if (ch !== '\\') continue;
         i++;
@@ -426,7 +427,7 @@ function jsonSyntaxError(text: string): NotJson | undefined {
       }
     } else {
       const word = ['true', 'false', 'null'].find((w) => w[0] === c);
-      if (word === undefined) return unexpected(what);
+      if (word === undefined) unexpected(what);
       for (const ch of word) {
         if (text.charAt(i) !== ch) unexpected(word);
         i++;

@@ -7,7 +7,7 @@
  *   await cap.stop();
  */
 export { Capture, CaptureError, type BatchHandler, type CaptureOptions, type CaptureStats, type WireBatchHandler } from './capture.js';
-export { type ProtocolClass, type Protocols } from './filter.js';
+export type { ProtocolClass, Protocols } from './filter.js';
 export { AddonError } from './native.js';
 export { IPS, type ConntrackEvent, type Counters, type EventType, type Family, type Tuple } from './event.js';
 export { formatConntrack, type ConntrackFormatOptions } from './format/conntrack.js';

@@ -44,7 +44,7 @@ async function tcp(port, listenPort, host) {
 async function udp(port, host, answer) {
   const type = host.includes(':') ? 'udp6' : 'udp4';
   const server = dgram.createSocket(type);
-  if (answer) server.on('message', (msg, from) => server.send('pong', from.port, from.address));
+  if (answer) server.on('message', (_msg, from) => server.send('pong', from.port, from.address));
   await new Promise((r) => server.bind(port, host, r));
   const client = dgram.createSocket(type);
   const local = await new Promise((resolve, reject) => {

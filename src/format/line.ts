@@ -190,6 +190,7 @@ export class LineWriter {
 
 /** The bytes of an ASCII constant, for LineWriter.bytes(). */
 export function ascii(s: string): Uint8Array {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII is 0 to 0x7f, control characters included
   if (!/^[\x00-\x7f]*$/.test(s)) throw new Error(`not ASCII: ${JSON.stringify(s)}`);
   return new Uint8Array(Buffer.from(s, 'latin1'));
 }
