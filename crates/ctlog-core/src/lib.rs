@@ -4,6 +4,7 @@
 pub mod bpf;
 pub mod decode;
 pub mod event;
+mod mmsg;
 pub mod progname;
 pub mod reader;
 pub mod socket;

@@ -212,15 +212,20 @@ impl Drop for Reader {
 }
 
 fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd takes no pointers; a negative result is handled below.
     let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: `fd` was just returned by eventfd (not negative, checked
+    // above) and nothing else owns it: the OwnedFd is its only owner.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn signal(fd: i32) {
     let one: u64 = 1;
+    // SAFETY: writes the 8 bytes of a live local u64, which is what an
+    // eventfd takes; a bad or closed fd only makes the write fail.
     unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
 }
 
@@ -304,6 +309,7 @@ impl<S: Sink> Loop<S> {
         };
         if std::mem::take(&mut self.busy) {
             let mut stop = [pollfd(self.wake)];
+            // SAFETY: one pollfd in a live local array, and the count says one.
             if unsafe { libc::poll(stop.as_mut_ptr(), 1, LINGER_MS) } > 0 {
                 return true;
             }
@@ -322,6 +328,7 @@ impl<S: Sink> Loop<S> {
                 (2, 1000)
             }
         };
+        // SAFETY: `n` is 2 or 3, at most the length of the live local `fds`.
         let r = unsafe { libc::poll(fds.as_mut_ptr(), n, timeout) };
         if r == 0 && timeout == 1000 {
             // Idle: look for drops the kernel made without an ENOBUFS
@@ -331,6 +338,8 @@ impl<S: Sink> Loop<S> {
         if (self.paused || self.holding) && fds[1].revents != 0 {
             let mut count = 0u64;
             // Reset the eventfd; its count does not matter.
+            // SAFETY: reads 8 bytes into a live local u64, an eventfd's
+            // counter size; failure (EAGAIN) leaves it untouched.
             unsafe { libc::read(self.room, (&mut count as *mut u64).cast(), 8) };
         }
         r > 0 && fds[0].revents != 0

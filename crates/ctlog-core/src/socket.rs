@@ -14,6 +14,7 @@ use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
 use crate::bpf::ProtoFilter;
 use crate::event::EventType;
+use crate::mmsg;
 
 /// SK_MEMINFO_DROPS in `struct sk_meminfo` (linux/sock_diag.h).
 const SK_MEMINFO_DROPS: usize = 8;
@@ -92,6 +93,9 @@ impl CtSocket {
 
     /// A SOL_SOCKET option that netlink-sys does not wrap.
     fn set_opt<T>(&self, name: libc::c_int, value: &T) -> io::Result<()> {
+        // SAFETY: `value` is a live reference to a `T`, and the length
+        // passed is exactly its size: the kernel reads no further. Callers
+        // pass the C type the option expects (c_int, sock_fprog).
         let r = unsafe {
             libc::setsockopt(
                 self.fd(),
@@ -135,6 +139,9 @@ impl CtSocket {
     pub fn drops(&self) -> io::Result<u64> {
         let mut info = [0u32; SK_MEMINFO_VARS];
         let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+        // SAFETY: `info` and `len` are live locals and `len` is the size of
+        // `info`: the kernel writes at most that much (a shorter answer from
+        // an older kernel leaves the rest zero).
         let r = unsafe {
             libc::getsockopt(
                 self.fd(),
@@ -158,22 +165,17 @@ impl CtSocket {
     /// (one message per slot: each netlink event is its own datagram).
     /// Returns how many arrived; 0 when the socket is empty.
     pub fn recv_many(&self, slots: &mut RecvSlots) -> io::Result<usize> {
-        let size = slots.size;
-        let mut iov: Vec<libc::iovec> = slots
-            .buf
-            .chunks_exact_mut(size)
-            .map(|c| libc::iovec {
-                iov_base: c.as_mut_ptr().cast(),
-                iov_len: size,
-            })
-            .collect();
-        let mut hdrs = mmsg_headers(&mut iov);
         loop {
+            // SAFETY: `slots.hdrs` holds `hdrs.len()` headers, each pointing
+            // at one iovec of `slots._iov` over its own `size` bytes of
+            // `slots.buf` (RecvSlots::new); `slots` is borrowed mutably for
+            // the call, so all of that stays alive and unaliased while the
+            // kernel writes into it. No address or control buffer is given.
             let n = unsafe {
                 libc::recvmmsg(
                     self.fd(),
-                    hdrs.as_mut_ptr(),
-                    hdrs.len() as libc::c_uint,
+                    slots.hdrs.as_mut_ptr(),
+                    slots.hdrs.len() as libc::c_uint,
                     // c_int on glibc, c_uint on musl.
                     libc::MSG_DONTWAIT as _,
                     std::ptr::null_mut(),
@@ -181,7 +183,7 @@ impl CtSocket {
             };
             if n >= 0 {
                 let n = n as usize;
-                for (k, h) in hdrs.iter().take(n).enumerate() {
+                for (k, h) in slots.hdrs.iter().take(n).enumerate() {
                     slots.lens[k] = h.msg_len as usize;
                     slots.truncated[k] = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
                 }
@@ -202,20 +204,43 @@ impl CtSocket {
 }
 
 /// Receive slots for [`CtSocket::recv_many`]: `count` buffers of `size`
-/// bytes, one message each.
+/// bytes, one message each, with the iovecs and headers recvmmsg takes,
+/// built once here and reused by every call.
 pub struct RecvSlots {
     buf: Vec<u8>,
     size: usize,
+    /// One per slot, over its bytes of `buf`: only read through `hdrs`,
+    /// held here so that they live as long as the headers do.
+    _iov: Vec<[libc::iovec; 1]>,
+    /// One per slot, pointing at its iovec.
+    hdrs: Vec<libc::mmsghdr>,
     lens: Vec<usize>,
     truncated: Vec<bool>,
     count: usize,
 }
 
+// SAFETY: the raw pointers in `_iov` and `hdrs` (what makes them !Send)
+// point only into this struct's own heap buffers, `buf` and `_iov`, which
+// are never resized after `new` and go with the struct to whichever thread
+// owns it; nothing outside holds them.
+unsafe impl Send for RecvSlots {}
+
 impl RecvSlots {
     pub fn new(count: usize, size: usize) -> Self {
+        let mut buf = vec![0; count * size];
+        let mut iov: Vec<[libc::iovec; 1]> = if size == 0 {
+            Vec::new()
+        } else {
+            buf.chunks_exact_mut(size)
+                .map(|c| [mmsg::iovec_mut(c)])
+                .collect()
+        };
+        let hdrs = mmsg::headers(&mut iov);
         RecvSlots {
-            buf: vec![0; count * size],
+            buf,
             size,
+            _iov: iov,
+            hdrs,
             lens: vec![0; count],
             truncated: vec![false; count],
             count: 0,
@@ -230,18 +255,4 @@ impl RecvSlots {
         let start = i * self.size;
         Ok(&self.buf[start..start + self.lens[i]])
     }
-}
-
-/// One header per buffer, for recvmmsg: a message each, no
-/// address, no control data. The headers point into `iov`.
-fn mmsg_headers(iov: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
-    iov.iter_mut()
-        .map(|v| {
-            // SAFETY: a zeroed mmsghdr is a valid "no name, no control" header.
-            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            h.msg_hdr.msg_iov = v;
-            h.msg_hdr.msg_iovlen = 1;
-            h
-        })
-        .collect()
 }
