@@ -1,7 +1,9 @@
 //! ctlog-core: reads Linux conntrack events from a NETLINK_NETFILTER socket
-//! and decodes them. No Node.js here: the napi binding is a separate crate.
+//! and decodes them; sends syslog's datagrams. No Node.js here: the napi
+//! binding is a separate crate.
 
 pub mod bpf;
+pub mod datagram;
 pub mod decode;
 pub mod event;
 mod mmsg;
@@ -11,6 +13,7 @@ pub mod socket;
 pub mod wire;
 
 pub use bpf::ProtoFilter;
+pub use datagram::{Datagram, Sent};
 pub use decode::{decode_message, DecodeError, Messages};
 pub use event::{Counters, Event, EventType, ProtoInfo, Tuple};
 pub use reader::{Reader, ReaderOptions, Shared, Sink};

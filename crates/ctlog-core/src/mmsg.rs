@@ -1,6 +1,15 @@
 //! The message headers recvmmsg and sendmmsg take, built in one place for
 //! the netlink reader (socket.rs) and the datagram sender (datagram.rs).
 
+/// An iovec the kernel reads from (send). It is `*mut` only because the
+/// struct is shared with receiving; sendmmsg never writes through it.
+pub(crate) fn iovec(buf: &[u8]) -> libc::iovec {
+    libc::iovec {
+        iov_base: buf.as_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    }
+}
+
 /// An iovec the kernel writes into (receive).
 pub(crate) fn iovec_mut(buf: &mut [u8]) -> libc::iovec {
     libc::iovec {

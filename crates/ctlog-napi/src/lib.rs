@@ -1,10 +1,11 @@
 //! The Node.js face of ctlog-core: start a capture, stop it, read its
-//! counters. Batches (see ctlog-core's `wire`) are copied into a Buffer
-//! that JavaScript owns and reuses, and their memory goes back to the
-//! reader: a flood allocates nothing per batch on either side.
-//! Nothing here decodes or decides policy. Entry points that touch data
-//! catch panics (`catch_unwind`) so none unwinds into Node; the reader
-//! thread catches its own.
+//! counters; send syslog datagrams. Batches (see ctlog-core's `wire`) are
+//! copied into a Buffer that JavaScript owns and reuses, and their memory
+//! goes back to the reader: a flood allocates nothing per batch on either
+//! side. Nothing here decodes, sends or decides policy: it converts
+//! arguments, results and errors.
+//! Entry points that touch data catch panics (`catch_unwind`) so none
+//! unwinds into Node; the reader thread catches its own.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,9 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use ctlog_core::wire::{BatchWriter, Notices};
 use ctlog_core::{
-    decode_message, EventType, Messages, ProtoFilter, Reader, ReaderOptions, Shared, Sink,
+    decode_message, EventType, Messages, ProtoFilter, Reader, ReaderOptions, Sent, Shared, Sink,
 };
-use std::os::fd::{AsRawFd, RawFd};
 
 use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -198,24 +198,6 @@ fn io_error(e: std::io::Error) -> Error {
     Error::new(Status::GenericFailure, format!("{}: {e}", errno_name(&e)))
 }
 
-/// One sendmmsg call, without blocking: how many messages went, or the
-/// errno name of why none did.
-fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr]) -> std::result::Result<usize, String> {
-    let n = unsafe {
-        libc::sendmmsg(
-            fd,
-            hdrs.as_mut_ptr(),
-            hdrs.len() as libc::c_uint,
-            // c_int on glibc, c_uint on musl.
-            (libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) as _,
-        )
-    };
-    if n < 0 {
-        return Err(errno_name(&std::io::Error::last_os_error()));
-    }
-    Ok(n as usize)
-}
-
 /// What `sendLines` did.
 #[napi(object)]
 pub struct SentLines {
@@ -228,64 +210,13 @@ pub struct SentLines {
     pub error: Option<String>,
 }
 
-/// Sends `head` + each newline-ended line of `lines` (without its newline)
-/// as one datagram, up to 1024 per sendmmsg call, without blocking and
-/// without copying; stops at the first that fails.
-fn send_lines(fd: RawFd, head: &[u8], lines: &[u8]) -> SentLines {
-    const MAX: usize = 1024; // UIO_MAXIOV: sendmmsg's limit per call
-    let mut starts: Vec<(usize, usize)> = Vec::new();
-    let mut at = 0;
-    while at < lines.len() {
-        let end = lines[at..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(lines.len(), |i| at + i);
-        starts.push((at, end));
-        at = end + 1;
-    }
-    let mut done = 0;
-    while done < starts.len() {
-        let chunk = &starts[done..starts.len().min(done + MAX)];
-        let mut iov: Vec<[libc::iovec; 2]> = chunk
-            .iter()
-            .map(|&(a, b)| {
-                [
-                    libc::iovec {
-                        iov_base: head.as_ptr() as *mut libc::c_void,
-                        iov_len: head.len(),
-                    },
-                    libc::iovec {
-                        iov_base: lines[a..b].as_ptr() as *mut libc::c_void,
-                        iov_len: b - a,
-                    },
-                ]
-            })
-            .collect();
-        let mut hdrs: Vec<libc::mmsghdr> = iov
-            .iter_mut()
-            .map(|v| {
-                // SAFETY: a zeroed mmsghdr is a valid "no name, no control" header.
-                let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-                h.msg_hdr.msg_iov = v.as_mut_ptr();
-                h.msg_hdr.msg_iovlen = 2;
-                h
-            })
-            .collect();
-        match sendmmsg(fd, &mut hdrs) {
-            Ok(n) => done += n,
-            Err(error) => {
-                return SentLines {
-                    sent: done as u32,
-                    at: starts[done].0 as u32,
-                    error: Some(error),
-                }
-            }
+impl From<Sent> for SentLines {
+    fn from(s: Sent) -> Self {
+        SentLines {
+            sent: u32::try_from(s.sent).unwrap_or(u32::MAX),
+            at: u32::try_from(s.at).unwrap_or(u32::MAX),
+            error: s.error.as_ref().map(errno_name),
         }
-    }
-    SentLines {
-        sent: done as u32,
-        at: lines.len() as u32,
-        error: None,
     }
 }
 
@@ -296,17 +227,15 @@ fn send_lines(fd: RawFd, head: &[u8], lines: &[u8]) -> SentLines {
 /// (`writable()` waits on the thread pool).
 #[napi]
 pub struct Datagram {
-    sock: Option<Arc<dyn AsRawFd + Send + Sync>>,
+    sock: Option<Arc<ctlog_core::Datagram>>,
 }
 
 #[napi]
 impl Datagram {
     /// Connects to the unix datagram socket at `path`; throws "ENOENT: ..." etc.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn unix(path: String) -> Result<Self> {
-        let sock = std::os::unix::net::UnixDatagram::unbound().map_err(io_error)?;
-        sock.connect(&path).map_err(io_error)?;
-        sock.set_nonblocking(true).map_err(io_error)?;
+        let sock = ctlog_core::Datagram::unix(path).map_err(io_error)?;
         Ok(Datagram {
             sock: Some(Arc::new(sock)),
         })
@@ -314,7 +243,7 @@ impl Datagram {
 
     /// Connects a UDP socket to `address` (an IP address, already
     /// resolved) and `port`.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn udp(address: String, port: u32) -> Result<Self> {
         let ip: std::net::IpAddr = address.parse().map_err(|_| {
             Error::new(
@@ -324,14 +253,7 @@ impl Datagram {
         })?;
         let port = u16::try_from(port)
             .map_err(|_| Error::new(Status::InvalidArg, format!("EINVAL: port {port}")))?;
-        let local = if ip.is_ipv6() {
-            std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
-        } else {
-            std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
-        };
-        let sock = std::net::UdpSocket::bind(local).map_err(io_error)?;
-        sock.connect((ip, port)).map_err(io_error)?;
-        sock.set_nonblocking(true).map_err(io_error)?;
+        let sock = ctlog_core::Datagram::udp((ip, port).into()).map_err(io_error)?;
         Ok(Datagram {
             sock: Some(Arc::new(sock)),
         })
@@ -344,10 +266,10 @@ impl Datagram {
     /// "EMSGSIZE" when a message is too long, "ECONNREFUSED" when the unix
     /// receiver went away or, over UDP, when an ICMP error came back for an
     /// earlier datagram (this one was not sent).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_lines(&self, head: &[u8], lines: &[u8]) -> SentLines {
         match &self.sock {
-            Some(s) => send_lines(s.as_raw_fd(), head, lines),
+            Some(s) => s.send_lines(head, lines).into(),
             None => SentLines {
                 sent: 0,
                 at: 0,
@@ -361,7 +283,7 @@ impl Datagram {
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn writable(&self, timeout_ms: u32) -> AsyncTask<WaitWritable> {
         AsyncTask::new(WaitWritable {
-            fd: self.sock.clone(),
+            sock: self.sock.clone(),
             timeout_ms,
         })
     }
@@ -373,7 +295,7 @@ impl Datagram {
 }
 
 pub struct WaitWritable {
-    fd: Option<Arc<dyn AsRawFd + Send + Sync>>,
+    sock: Option<Arc<ctlog_core::Datagram>>,
     timeout_ms: u32,
 }
 
@@ -382,17 +304,10 @@ impl Task for WaitWritable {
     type JsValue = bool;
 
     fn compute(&mut self) -> Result<bool> {
-        let Some(sock) = &self.fd else {
-            return Ok(false);
-        };
-        let mut fd = libc::pollfd {
-            fd: sock.as_raw_fd(),
-            events: libc::POLLOUT,
-            revents: 0,
-        };
-        let timeout = i32::try_from(self.timeout_ms).unwrap_or(i32::MAX);
-        let r = unsafe { libc::poll(&mut fd, 1, timeout) };
-        Ok(r > 0 && fd.revents & libc::POLLOUT != 0)
+        Ok(self
+            .sock
+            .as_ref()
+            .is_some_and(|s| s.writable(self.timeout_ms)))
     }
 
     fn resolve(&mut self, _env: Env, output: bool) -> Result<bool> {
