@@ -16,5 +16,5 @@ pub use bpf::ProtoFilter;
 pub use datagram::{Datagram, Sent};
 pub use decode::{decode_message, DecodeError, Messages};
 pub use event::{Counters, Event, EventType, ProtoInfo, Tuple};
-pub use reader::{Reader, ReaderOptions, Shared, Sink};
+pub use reader::{decode_batch, Reader, ReaderOptions, Shared, Sink};
 pub use socket::CtSocket;

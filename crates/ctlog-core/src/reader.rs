@@ -37,8 +37,8 @@ use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::bpf::ProtoFilter;
-use crate::decode::{decode_message, Messages};
-use crate::event::EventType;
+use crate::decode::{decode_message, DecodeError, Messages};
+use crate::event::{Event, EventType};
 use crate::progname::Prognames;
 use crate::socket::{CtSocket, RecvSlots};
 use crate::wire::{BatchWriter, Notices};
@@ -229,6 +229,55 @@ fn signal(fd: i32) {
     unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
 }
 
+/// The decode loop, the one both the reader and [`decode_batch`] run:
+/// each netlink message of `read` (one or more, as recv returns them) is
+/// decoded and written into `batch` at time `now`, after `seen` has had
+/// the event (to add what the message does not say, and count it); a
+/// message that cannot be decoded goes to `failed` and the rest of the
+/// read is still decoded.
+fn decode_into(
+    batch: &mut BatchWriter,
+    read: &[u8],
+    now: u64,
+    mut seen: impl FnMut(&mut Event),
+    mut failed: impl FnMut(DecodeError),
+) {
+    for msg in Messages::new(read) {
+        match msg.and_then(decode_message) {
+            Ok(Some(mut ev)) => {
+                seen(&mut ev);
+                batch.push(&ev, now);
+            }
+            Ok(None) => {}
+            Err(e) => failed(e),
+        }
+    }
+}
+
+/// Decodes raw netlink bytes (one or more messages, as recv returns them)
+/// into one batch with no socket and no reader, for tests and offline
+/// tools: every event at `time_ns`, no program names (the processes are
+/// not this host's now), a message that cannot be decoded counted in the
+/// batch header.
+pub fn decode_batch(read: &[u8], time_ns: u64) -> Vec<u8> {
+    let mut batch = BatchWriter::new();
+    let mut notices = Notices::default();
+    decode_into(
+        &mut batch,
+        read,
+        time_ns,
+        |_| {},
+        |_| notices.decode_errors += 1,
+    );
+    batch.finish(notices, false, None)
+}
+
+fn decode_error(notices: &mut Notices, shared: &Shared, e: String) {
+    notices.decode_errors += 1;
+    shared.decode_errors.fetch_add(1, Ordering::Relaxed);
+    shared.set_error(e);
+}
+
 struct Loop<S: Sink> {
     socket: Arc<CtSocket>,
     shared: Arc<Shared>,
@@ -390,24 +439,28 @@ impl<S: Sink> Loop<S> {
     }
 
     fn decode_read(&mut self, read: &[u8], now: u64) {
-        for msg in Messages::new(read) {
-            match msg.and_then(decode_message) {
-                Ok(Some(mut ev)) => {
-                    // Now, not later: the process may exit any moment.
-                    ev.progname = self.prognames.lookup(ev.portid);
-                    self.shared.received[ev.kind.index()].fetch_add(1, Ordering::Relaxed);
-                    self.batch.push(&ev, now);
-                }
-                Ok(None) => {}
-                Err(e) => self.decode_error(e.to_string()),
-            }
-        }
+        let Loop {
+            batch,
+            prognames,
+            shared,
+            notices,
+            ..
+        } = self;
+        decode_into(
+            batch,
+            read,
+            now,
+            |ev| {
+                // Now, not later: the process may exit any moment.
+                ev.progname = prognames.lookup(ev.portid);
+                shared.received[ev.kind.index()].fetch_add(1, Ordering::Relaxed);
+            },
+            |e| decode_error(notices, shared, e.to_string()),
+        );
     }
 
     fn decode_error(&mut self, e: String) {
-        self.notices.decode_errors += 1;
-        self.shared.decode_errors.fetch_add(1, Ordering::Relaxed);
-        self.shared.set_error(e);
+        decode_error(&mut self.notices, &self.shared, e);
     }
 
     fn check_lost(&mut self) {

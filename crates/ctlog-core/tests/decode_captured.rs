@@ -16,7 +16,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ctlog_core::{decode_message, Counters, Event, EventType, Messages, ProtoInfo, Tuple};
+use ctlog_core::wire::{BatchWriter, Notices};
+use ctlog_core::{
+    decode_batch, decode_message, Counters, Event, EventType, Messages, ProtoInfo, Tuple,
+};
 
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
@@ -1426,6 +1429,21 @@ fn a_bad_message_does_not_take_its_neighbours_down() {
     assert_eq!(results[0], Ok(Some(decode(TCP_NEW))));
     assert_eq!(results[1].as_ref().unwrap_err().attr, "CTA_ID");
     assert_eq!(results[2], Ok(Some(decode(ICMP6_NEW))));
+}
+
+#[test]
+fn decode_batch_writes_the_good_messages_and_counts_the_bad() {
+    // The reader's decode loop, without a socket (decodeMessages in JS).
+    let bad = with_nla_len(UDP_NEW, &[CTA_ID], 7);
+    let buf = [TCP_NEW, &bad, ICMP6_NEW].concat();
+    let mut want = BatchWriter::new();
+    want.push(&decode(TCP_NEW), 42);
+    want.push(&decode(ICMP6_NEW), 42);
+    let notices = Notices {
+        decode_errors: 1,
+        ..Notices::default()
+    };
+    assert_eq!(decode_batch(&buf, 42), want.finish(notices, false, None));
 }
 
 #[test]

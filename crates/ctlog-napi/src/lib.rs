@@ -11,10 +11,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ctlog_core::wire::{BatchWriter, Notices};
-use ctlog_core::{
-    decode_message, EventType, Messages, ProtoFilter, Reader, ReaderOptions, Sent, Shared, Sink,
-};
+use ctlog_core::{decode_batch, EventType, ProtoFilter, Reader, ReaderOptions, Sent, Shared, Sink};
 
 use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -462,15 +459,5 @@ impl Capture {
 /// that cannot be decoded is counted in the batch header.
 #[napi(catch_unwind)]
 pub fn decode_messages(bytes: Buffer, time_ns: Option<i64>) -> Buffer {
-    let mut batch = BatchWriter::new();
-    let mut notices = Notices::default();
-    let now = time_ns.unwrap_or(0) as u64;
-    for msg in Messages::new(&bytes) {
-        match msg.and_then(decode_message) {
-            Ok(Some(ev)) => batch.push(&ev, now),
-            Ok(None) => {}
-            Err(_) => notices.decode_errors += 1,
-        }
-    }
-    Buffer::from(batch.finish(notices, false, None))
+    Buffer::from(decode_batch(&bytes, time_ns.unwrap_or(0) as u64))
 }
