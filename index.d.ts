@@ -49,11 +49,15 @@ export declare class Capture {
  * (`writable()` waits on the thread pool).
  */
 export declare class Datagram {
-  /** Connects to the unix datagram socket at `path`; throws "ENOENT: ..." etc. */
+  /**
+   * Connects to the unix datagram socket at `path`; throws an error
+   * whose `code` is the errno name (ENOENT, ECONNREFUSED, ...).
+   */
   static unix(path: string): Datagram
   /**
    * Connects a UDP socket to `address` (an IP address, already
-   * resolved) and `port`.
+   * resolved) and `port`; throws an error whose `code` is the errno
+   * name (EINVAL for an address or port that is none).
    */
   static udp(address: string, port: number): Datagram
   /**
@@ -176,8 +180,9 @@ export interface SentLines {
  * The reader never waits on JavaScript: when `queueSize` events are
  * handed over and not yet released, it stops reading and the socket's
  * buffer holds what comes. ENOBUFS is counted and reading goes on. Errors
- * opening the socket are thrown here, with the errno name first
- * ("EPERM: ...").
+ * opening the socket are thrown here, with `code` the errno name (EPERM
+ * without CAP_NET_ADMIN; EINVAL for an unknown event type) and the
+ * system's words as the message.
  */
 export declare function startCapture(options: CaptureOptions, onBatch: (arg: number) => void): Capture
 

@@ -122,9 +122,11 @@ export class Capture {
         },
       );
     } catch (e) {
+      // The binding's errors carry the errno name as `code` (the message is
+      // the system's words alone).
       const msg = e instanceof Error ? e.message : String(e);
-      const code = /^([A-Z]+):/.exec(msg)?.[1] ?? 'EIO';
-      throw new CaptureError(msg.replace(/^[A-Z]+: /, ''), code);
+      const code = e instanceof Error ? (e as NodeJS.ErrnoException).code : undefined;
+      throw new CaptureError(msg, code ?? 'EIO');
     }
     return new Capture(inner, ended);
   }

@@ -519,10 +519,10 @@ class UdpTransport extends DatagramTransport {
   }
 }
 
-/** The errno name the binding puts first in its messages ("ENOENT: ..."). */
+/** The errno name the binding's errors carry as `code` ("ENOENT"). */
 function errnoOf(e: unknown): { code: string } {
-  const m = /^(E[A-Z0-9]+):/.exec((e as Error).message ?? '');
-  return { code: m ? m[1] : (e as Error).message };
+  const err = e as NodeJS.ErrnoException;
+  return { code: err.code ?? err.message };
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

@@ -3,7 +3,7 @@
 //! copied into a Buffer that JavaScript owns and reuses, and their memory
 //! goes back to the reader: a flood allocates nothing per batch on either
 //! side. Nothing here decodes, sends or decides policy: it converts
-//! arguments, results and errors.
+//! arguments, results and errors (errors carry their errno name as `code`).
 //! Entry points that touch data catch panics (`catch_unwind`) so none
 //! unwinds into Node; the reader thread catches its own.
 
@@ -157,7 +157,7 @@ pub struct Capture {
     rcvbuf: usize,
 }
 
-fn parse_events(names: Option<Vec<String>>) -> Result<Vec<EventType>> {
+fn parse_events(names: Option<Vec<String>>) -> Result<Vec<EventType>, String> {
     let names = names.unwrap_or_else(|| vec!["new".into(), "update".into(), "destroy".into()]);
     names
         .iter()
@@ -165,10 +165,9 @@ fn parse_events(names: Option<Vec<String>>) -> Result<Vec<EventType>> {
             "new" => Ok(EventType::New),
             "update" => Ok(EventType::Update),
             "destroy" => Ok(EventType::Destroy),
-            other => Err(Error::new(
-                Status::InvalidArg,
-                format!("unknown event type {other:?}: allowed are new, update, destroy"),
-            )),
+            other => Err(invalid(format!(
+                "unknown event type {other:?}: allowed are new, update, destroy"
+            ))),
         })
         .collect()
 }
@@ -191,8 +190,23 @@ fn errno_name(e: &std::io::Error) -> String {
     name.to_string()
 }
 
-fn io_error(e: std::io::Error) -> Error {
-    Error::new(Status::GenericFailure, format!("{}: {e}", errno_name(&e)))
+// Errors cross as data: napi-rs makes an `Error<S>`'s status the thrown
+// JavaScript error's `code` (any S: AsRef<str>), so the functions below
+// return `Result<T, String>` and the status is the errno name, as Node's
+// own system errors carry theirs. JavaScript reads `e.code`, never the
+// message.
+
+/// A system call's failure: `code` is the errno name; the message keeps
+/// Node's form, the name first ("EPERM: Operation not permitted ...").
+fn io_error(e: std::io::Error) -> Error<String> {
+    let code = errno_name(&e);
+    let reason = format!("{code}: {e}");
+    Error::new(code, reason)
+}
+
+/// A bad argument: `code` is EINVAL, the message says what is wrong.
+fn invalid(reason: String) -> Error<String> {
+    Error::new("EINVAL".to_string(), reason)
 }
 
 /// What `sendLines` did.
@@ -229,9 +243,10 @@ pub struct Datagram {
 
 #[napi]
 impl Datagram {
-    /// Connects to the unix datagram socket at `path`; throws "ENOENT: ..." etc.
+    /// Connects to the unix datagram socket at `path`; throws an error
+    /// whose `code` is the errno name (ENOENT, ECONNREFUSED, ...).
     #[napi(factory, catch_unwind)]
-    pub fn unix(path: String) -> Result<Self> {
+    pub fn unix(path: String) -> Result<Self, String> {
         let sock = ctlog_core::Datagram::unix(path).map_err(io_error)?;
         Ok(Datagram {
             sock: Some(Arc::new(sock)),
@@ -239,17 +254,14 @@ impl Datagram {
     }
 
     /// Connects a UDP socket to `address` (an IP address, already
-    /// resolved) and `port`.
+    /// resolved) and `port`; throws an error whose `code` is the errno
+    /// name (EINVAL for an address or port that is none).
     #[napi(factory, catch_unwind)]
-    pub fn udp(address: String, port: u32) -> Result<Self> {
-        let ip: std::net::IpAddr = address.parse().map_err(|_| {
-            Error::new(
-                Status::InvalidArg,
-                format!("EINVAL: not an IP address: {address:?}"),
-            )
-        })?;
-        let port = u16::try_from(port)
-            .map_err(|_| Error::new(Status::InvalidArg, format!("EINVAL: port {port}")))?;
+    pub fn udp(address: String, port: u32) -> Result<Self, String> {
+        let ip: std::net::IpAddr = address
+            .parse()
+            .map_err(|_| invalid(format!("not an IP address: {address:?}")))?;
+        let port = u16::try_from(port).map_err(|_| invalid(format!("port {port}")))?;
         let sock = ctlog_core::Datagram::udp((ip, port).into()).map_err(io_error)?;
         Ok(Datagram {
             sock: Some(Arc::new(sock)),
@@ -320,14 +332,20 @@ impl Task for WaitWritable {
 /// The reader never waits on JavaScript: when `queueSize` events are
 /// handed over and not yet released, it stops reading and the socket's
 /// buffer holds what comes. ENOBUFS is counted and reading goes on. Errors
-/// opening the socket are thrown here, with the errno name first
-/// ("EPERM: ...").
+/// opening the socket are thrown here, with `code` the errno name (EPERM
+/// without CAP_NET_ADMIN; EINVAL for an unknown event type) and the
+/// system's words as the message.
 #[napi(catch_unwind)]
-pub fn start_capture(options: CaptureOptions, on_batch: Function<'_, u32, ()>) -> Result<Capture> {
+pub fn start_capture(
+    options: CaptureOptions,
+    on_batch: Function<'_, u32, ()>,
+) -> Result<Capture, String> {
     let tsfn: BatchFn = on_batch
         .build_threadsafe_function::<u32>()
         .callee_handled::<false>()
-        .build_callback(|ctx| Ok(ctx.value))?;
+        .build_callback(|ctx| Ok(ctx.value))
+        // No errno fits; EIO is what CaptureError has always said then.
+        .map_err(|e| Error::new("EIO".to_string(), e.reason))?;
     let opts = ReaderOptions {
         groups: parse_events(options.events)?,
         rcvbuf: options.rcvbuf.unwrap_or(256 << 20) as usize,
@@ -345,7 +363,10 @@ pub fn start_capture(options: CaptureOptions, on_batch: Function<'_, u32, ()>) -
         tsfn,
         handoff: handoff.clone(),
     };
-    let reader = Reader::start(opts, shared.clone(), sink).map_err(io_error)?;
+    // The message without the errno name first: CaptureError keeps the
+    // two apart (its `code`, and a message after "cannot open ...: ").
+    let reader = Reader::start(opts, shared.clone(), sink)
+        .map_err(|e| Error::new(errno_name(&e), e.to_string()))?;
     let rcvbuf = reader.socket().rcvbuf();
     Ok(Capture {
         reader: Some(reader),
@@ -353,6 +374,13 @@ pub fn start_capture(options: CaptureOptions, on_batch: Function<'_, u32, ()>) -
         handoff,
         rcvbuf,
     })
+}
+
+/// A method called after `stop()`: no errno fits, so the code stays what
+/// napi-rs said before ("GenericFailure").
+fn stopped() -> Error<String> {
+    let code = Status::GenericFailure.as_ref().to_string();
+    Error::new(code, "capture is stopped")
 }
 
 #[napi]
@@ -402,11 +430,13 @@ impl Capture {
     /// Applies a new receive buffer, queue size and reliable mode to the
     /// running capture, on the same socket (used on reload).
     #[napi]
-    pub fn reconfigure(&mut self, queue_size: u32, rcvbuf: u32, reliable: bool) -> Result<()> {
-        let r = self
-            .reader
-            .as_ref()
-            .ok_or_else(|| Error::new(Status::GenericFailure, "capture is stopped"))?;
+    pub fn reconfigure(
+        &mut self,
+        queue_size: u32,
+        rcvbuf: u32,
+        reliable: bool,
+    ) -> Result<(), String> {
+        let r = self.reader.as_ref().ok_or_else(stopped)?;
         r.reconfigure(queue_size.into(), rcvbuf as usize, reliable)
             .map_err(io_error)?;
         self.rcvbuf = r.socket().rcvbuf();
@@ -415,23 +445,23 @@ impl Capture {
 
     /// Replaces the kernel's protocol filter (used on reload).
     #[napi]
-    pub fn set_protocols(&self, protocols: ProtocolMasks) -> Result<()> {
+    pub fn set_protocols(&self, protocols: ProtocolMasks) -> Result<(), String> {
         match &self.reader {
             Some(r) => r
                 .socket()
                 .set_proto_filter(&protocols.filter())
                 .map_err(io_error),
-            None => Err(Error::new(Status::GenericFailure, "capture is stopped")),
+            None => Err(stopped()),
         }
     }
 
     /// Joins and leaves groups on the same socket (used on reload).
     #[napi]
-    pub fn set_events(&self, events: Vec<String>) -> Result<()> {
+    pub fn set_events(&self, events: Vec<String>) -> Result<(), String> {
         let groups = parse_events(Some(events))?;
         match &self.reader {
             Some(r) => r.socket().set_groups(&groups).map_err(io_error),
-            None => Err(Error::new(Status::GenericFailure, "capture is stopped")),
+            None => Err(stopped()),
         }
     }
 
