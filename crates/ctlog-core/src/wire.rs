@@ -225,7 +225,8 @@ impl BatchWriter {
         out
     }
 
-    /// Throws the pending events away (the queue is full).
+    /// Throws the pending events away: the reader does so only when
+    /// decoding them panicked (the loss is counted as a decode error).
     pub fn discard(&mut self) {
         self.buf.truncate(HEADER_LEN);
         self.count = 0;
