@@ -10,7 +10,7 @@
 //!   large batches, and the per-batch costs on the other side (a call into
 //!   JavaScript, a write) shrink as the load grows.
 //! - Linger: after a read that found events the thread lets the socket fill
-//!   for [`LINGER_MS`] before it looks again, so an event reaches the sink a
+//!   for `LINGER_MS` (4 ms) before it looks again, so an event reaches the sink a
 //!   few ms after the kernel made it (that long, plus the sink's own wait).
 //! - Backpressure: at most `queue_size` events may be handed over and not yet
 //!   consumed ([`Shared::consumed`]). When a batch would exceed that, the
