@@ -30,14 +30,12 @@ export declare class Capture {
    */
   release(events: number): void
   /**
-   * Applies a new receive buffer, queue size and reliable mode to the
-   * running capture, on the same socket (used on reload).
+   * Applies new settings to the running capture, on the same socket
+   * (reload): the whole set, as for `startCapture` (an absent field
+   * takes its default). Groups are joined and left, the kernel's
+   * protocol filter replaced; nothing queued is lost.
    */
-  reconfigure(queueSize: number, rcvbuf: number, reliable: boolean): void
-  /** Replaces the kernel's protocol filter (used on reload). */
-  setProtocols(protocols: ProtocolMasks): void
-  /** Joins and leaves groups on the same socket (used on reload). */
-  setEvents(events: Array<string>): void
+  reconfigure(options: CaptureOptions): void
   stats(): CaptureStats
 }
 
@@ -79,12 +77,15 @@ export declare class Datagram {
 }
 
 /**
- * Options of a capture. The daemon passes every field from its config
- * schema; the defaults here serve library users.
+ * A capture's settings, for `startCapture` and `reconfigure` alike: the
+ * whole set, where an absent field takes its default (ctlog-core's
+ * `ReaderOptions::default()`, the library's; the service passes every
+ * field from its config schema). Converted once, into `ReaderOptions`.
  */
 export interface CaptureOptions {
   /**
-   * Event types to subscribe to: "new", "update", "destroy".
+   * Event types to subscribe to: "new", "update", "destroy"; the kernel
+   * sends no others.
    * @default ["new", "update", "destroy"]
    */
   events?: Array<string>
@@ -94,12 +95,13 @@ export interface CaptureOptions {
    */
   rcvbuf?: number
   /**
-   * Events that may wait for JavaScript before new ones are dropped.
+   * Events handed over and not yet released before the reader pauses
+   * (the kernel's receive buffer holds what comes meanwhile).
    * @default 16384
    */
   queueSize?: number
   /**
-   * Events per batch at most.
+   * Events per batch at most; taken at start, `reconfigure` keeps it.
    * @default 4096
    */
   maxBatch?: number
@@ -108,8 +110,12 @@ export interface CaptureOptions {
    * @default false
    */
   reliable?: boolean
-  /** Protocols kept per event type, filtered in the kernel. */
-  protocols?: ProtocolMasks
+  /**
+   * Per event type, the protocol classes to keep: "tcp", "udp", "icmp"
+   * (IPv4 only), "other"; a type not named keeps all. The kernel drops
+   * the others before they reach the socket (a BPF socket filter).
+   */
+  protocols?: ProtocolSets
 }
 
 /** Counters of a capture since it started. */
@@ -147,15 +153,11 @@ export interface CaptureStats {
  */
 export declare function decodeMessages(bytes: Buffer, timeNs?: number | undefined | null): Buffer
 
-/**
- * Protocol classes kept per event type, as a bit set: 1 tcp, 2 udp,
- * 4 icmp (IPv4 only), 8 other. An absent type keeps all (15). The kernel
- * drops the others before they reach the socket (a BPF socket filter).
- */
-export interface ProtocolMasks {
-  new?: number
-  update?: number
-  destroy?: number
+/** Protocol classes kept, per event type. */
+export interface ProtocolSets {
+  new?: Array<string>
+  update?: Array<string>
+  destroy?: Array<string>
 }
 
 /** What `sendLines` did. */

@@ -3,19 +3,19 @@
  * kernel, delivered in batches of typed events.
  */
 import type { ConntrackEvent, EventType } from './event.js';
-import type { ProtocolClass, Protocols } from './filter.js';
-import { loadNative, type NativeCapture, type NativeProtocols, type NativeStats } from './native.js';
+import type { Protocols } from './filter.js';
+import { loadNative, type NativeCapture, type NativeCaptureOptions, type NativeStats } from './native.js';
 import { WireBatch, type Notices } from './wire.js';
 
-export interface CaptureOptions {
+/**
+ * A capture's settings: the binding's one options object (each field's
+ * meaning and default are documented there, in index.d.ts), with the event
+ * types and protocol classes typed by name. The same object starts a
+ * capture and reconfigures it.
+ */
+export interface CaptureOptions extends Omit<NativeCaptureOptions, 'events' | 'protocols'> {
   /** Event types to subscribe to; the kernel sends no others. Default: all. */
   events?: EventType[];
-  /** Socket receive buffer in bytes (SO_RCVBUFFORCE). Default 256 MiB. */
-  rcvbuf?: number;
-  /** Events the callback may have in hand before the reader pauses. Default 16384. */
-  queueSize?: number;
-  /** NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS. Default false. */
-  reliable?: boolean;
   /**
    * Per event type, the protocols to keep ('tcp', 'udp', 'icmp' for IPv4
    * ICMP, 'other' for the rest); a type not named keeps all. The kernel
@@ -23,13 +23,6 @@ export interface CaptureOptions {
    * it keeps any event it cannot classify, so filter again if you must.
    */
   protocols?: Protocols;
-}
-
-const CLASS_BITS: Record<ProtocolClass, number> = { tcp: 1, udp: 2, icmp: 4, other: 8 };
-
-function masks(p: Protocols = {}): NativeProtocols {
-  const mask = (list?: ProtocolClass[]) => list?.reduce((m, c) => m | CLASS_BITS[c], 0);
-  return { new: mask(p.new), update: mask(p.update), destroy: mask(p.destroy) };
 }
 
 export type CaptureStats = NativeStats;
@@ -97,21 +90,13 @@ export class Capture {
     // a flood leaves no Buffer per batch for the garbage collector.
     let scratch = Buffer.allocUnsafeSlow(1 << 20);
     try {
-      inner = startCapture(
-        {
-          events: options.events,
-          rcvbuf: options.rcvbuf,
-          queueSize: options.queueSize,
-          reliable: options.reliable,
-          protocols: masks(options.protocols),
-        },
-        (len: number) => {
+      inner = startCapture(options, (len: number) => {
           if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(len)));
           const got = inner.take(scratch);
           if (got <= 0) throw new Error(`native batch of ${len} bytes could not be taken (${got})`);
           const batch = new WireBatch(scratch.subarray(0, got));
           const release = () => inner.release(batch.count);
-          let pending: void | Promise<void> = undefined;
+          let pending: Promise<void> | undefined | void;
           try {
             pending = onBatch(batch);
           } finally {
@@ -131,19 +116,14 @@ export class Capture {
     return new Capture(inner, ended);
   }
 
-  /** New receive buffer, queue size and reliable mode, on the same socket. */
-  reconfigure(options: Required<Pick<CaptureOptions, 'queueSize' | 'rcvbuf' | 'reliable'>>): void {
-    this.inner.reconfigure(options.queueSize, options.rcvbuf, options.reliable);
-  }
-
-  /** Replaces the kernel's protocol filter (see CaptureOptions.protocols). */
-  setProtocols(protocols: Protocols): void {
-    this.inner.setProtocols(masks(protocols));
-  }
-
-  /** Joins and leaves groups on the same socket; nothing queued is lost. */
-  setEvents(events: EventType[]): void {
-    this.inner.setEvents(events);
+  /**
+   * Applies new settings on the same socket (reload): the whole set, as
+   * for start (an absent field takes its default; maxBatch stays). Groups
+   * are joined and left and the kernel's protocol filter replaced; nothing
+   * queued is lost.
+   */
+  reconfigure(options: CaptureOptions): void {
+    this.inner.reconfigure(options);
   }
 
   stats(): CaptureStats {

@@ -9,9 +9,9 @@
  * - SIGUSR1: print the counters (also every stats_interval, and at exit).
  */
 import { readFileSync } from 'node:fs';
-import { Capture, CaptureError } from './capture.js';
+import { Capture, CaptureError, type CaptureOptions } from './capture.js';
 import { loadConfig, type Config, type LoadOptions } from './config.js';
-import type { EventType } from './event.js';
+import { EVENT_TYPES, type EventType } from './event.js';
 import { compileFilter, protocolSets, subscribedTypes, type Filter } from './filter.js';
 import { LineWriter, makeFormatter, type Formatter } from './format/index.js';
 import { diagnostics, makeSink, outputKey, type Diagnostics, type EventSink } from './output/index.js';
@@ -23,7 +23,6 @@ export const EXIT = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CANTCREAT
 /** SIGTERM must end the process within 2 s even if an output hangs. */
 const STOP_DEADLINE_MS = 1800;
 
-const TYPES: readonly EventType[] = ['new', 'update', 'destroy'];
 const NEWLINE = 0x0a;
 type PerType = Record<EventType, number>;
 const perType = (): PerType => ({ new: 0, update: 0, destroy: 0 });
@@ -33,6 +32,17 @@ interface Pipeline {
   filter: Filter;
   format: Formatter;
   sink: EventSink;
+}
+
+/** The capture's settings from the config, for start and reload alike. */
+function captureOptions(c: Config): CaptureOptions {
+  return {
+    events: subscribedTypes(c.event),
+    rcvbuf: c.receiveBuffer,
+    queueSize: c.queueSize,
+    reliable: c.reliable,
+    protocols: protocolSets(c.event),
+  };
 }
 
 export class Daemon {
@@ -68,16 +78,7 @@ export class Daemon {
   async start(): Promise<void> {
     const c = this.p.config;
     this.warnTimestampSysctl(c);
-    this.capture = await Capture.startWire(
-      {
-        events: subscribedTypes(c.event),
-        rcvbuf: c.receiveBuffer,
-        queueSize: c.queueSize,
-        reliable: c.reliable,
-        protocols: protocolSets(c.event),
-      },
-      (batch) => this.onBatch(batch),
-    );
+    this.capture = await Capture.startWire(captureOptions(c), (batch) => this.onBatch(batch));
     this.armStats();
     this.log.debug(`listening: events ${subscribedTypes(c.event).join(',')}, format ${c.format}, output ${c.output}, receive buffer ${this.capture.stats().rcvbuf} bytes`);
   }
@@ -164,13 +165,14 @@ export class Daemon {
       return;
     }
     try {
-      this.capture?.setProtocols(protocolSets(next.event));
-      this.capture?.setEvents(subscribedTypes(next.event));
-      this.capture?.reconfigure({ queueSize: next.queueSize, rcvbuf: next.receiveBuffer, reliable: next.reliable });
+      this.capture?.reconfigure(captureOptions(next));
     } catch (e) {
       this.log.error(`reload failed on the socket, keeping the running config: ${(e as Error).message}`);
-      this.capture?.setProtocols(protocolSets(old.config.event));
-      this.capture?.setEvents(subscribedTypes(old.config.event));
+      try {
+        this.capture?.reconfigure(captureOptions(old.config));
+      } catch (again) {
+        this.log.error(`the running config could not be applied again: ${(again as Error).message}`);
+      }
       void sink?.close();
       return;
     }
@@ -195,7 +197,7 @@ export class Daemon {
     const { filtered, written } = this.counts;
     const zero = perType();
     const part = (name: string, c: PerType) =>
-      `${name}=${TYPES.reduce((a, t) => a + c[t], 0)} (new ${c.new} update ${c.update} destroy ${c.destroy})`;
+      `${name}=${EVENT_TYPES.reduce((a, t) => a + c[t], 0)} (new ${c.new} update ${c.update} destroy ${c.destroy})`;
     return (
       `stats: ${part('received', s?.received ?? zero)} ${part('filtered', filtered)} ${part('written', written)}` +
       ` ${part('dropped', s?.dropped ?? zero)} lost=${s?.lost ?? 0} undelivered=${s?.undelivered ?? 0} enobufs=${s?.enobufs ?? 0}` +

@@ -11,7 +11,7 @@ import type * as Binding from '../index.js';
 
 export type NativeCapture = Binding.Capture;
 export type NativeStats = Binding.CaptureStats;
-export type NativeProtocols = Binding.ProtocolMasks;
+export type NativeCaptureOptions = Binding.CaptureOptions;
 export type Datagram = Binding.Datagram;
 
 /** The addon cannot be loaded; `message` is one line that says which package and what to do. */

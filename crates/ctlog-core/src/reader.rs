@@ -63,19 +63,37 @@ const RECV_SLOTS: usize = 64;
 /// the largest with room to spare.
 const RECV_SLOT: usize = 8192;
 
-#[derive(Clone, Debug)]
+/// A capture's settings, for start and for reconfigure alike. The
+/// defaults are the library's; the service's come from its config schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReaderOptions {
     pub groups: Vec<EventType>,
     /// Bytes asked for with SO_RCVBUFFORCE.
     pub rcvbuf: usize,
     /// Events that may wait between the socket and the sink.
     pub queue_size: u64,
-    /// Events per batch at most.
+    /// Events per batch at most (taken at start; reconfigure keeps it).
     pub max_batch: u32,
     /// NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS.
     pub reliable: bool,
     /// Protocols kept per event type, filtered in the kernel.
     pub protocols: ProtoFilter,
+}
+
+impl Default for ReaderOptions {
+    /// Every event type and protocol; a 256 MiB receive buffer and a
+    /// 16,384-event queue, which lose nothing in the benchmark's floods
+    /// (README, Benchmarks); batches of up to 4,096 events.
+    fn default() -> Self {
+        ReaderOptions {
+            groups: EventType::ALL.to_vec(),
+            rcvbuf: 256 << 20,
+            queue_size: 16_384,
+            max_batch: 4096,
+            reliable: false,
+            protocols: ProtoFilter::default(),
+        }
+    }
 }
 
 /// The sink receives finished batches on the reader thread. It must not
@@ -189,12 +207,18 @@ impl Reader {
     }
 
     /// Applies new settings to the running capture, on the same socket
-    /// (reload): nothing queued is lost.
-    pub fn reconfigure(&self, queue_size: u64, rcvbuf: usize, reliable: bool) -> io::Result<()> {
-        self.socket.set_rcvbuf(rcvbuf)?;
-        self.socket.set_reliable(reliable)?;
-        self.shared.queue_size.store(queue_size, Ordering::Relaxed);
-        self.shared.reliable.store(reliable, Ordering::Relaxed);
+    /// (reload): the protocol filter, the groups (joined and left), the
+    /// receive buffer, reliable mode and the queue size. Nothing queued is
+    /// lost. On an error the settings before it are applied already.
+    pub fn reconfigure(&self, opts: &ReaderOptions) -> io::Result<()> {
+        self.socket.set_proto_filter(&opts.protocols)?;
+        self.socket.set_groups(&opts.groups)?;
+        self.socket.set_rcvbuf(opts.rcvbuf)?;
+        self.socket.set_reliable(opts.reliable)?;
+        self.shared
+            .queue_size
+            .store(opts.queue_size, Ordering::Relaxed);
+        self.shared.reliable.store(opts.reliable, Ordering::Relaxed);
         Ok(())
     }
 

@@ -18,43 +18,92 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
 
-/// Options of a capture. The daemon passes every field from its config
-/// schema; the defaults here serve library users.
+/// A capture's settings, for `startCapture` and `reconfigure` alike: the
+/// whole set, where an absent field takes its default (ctlog-core's
+/// `ReaderOptions::default()`, the library's; the service passes every
+/// field from its config schema). Converted once, into `ReaderOptions`.
 #[napi(object)]
 pub struct CaptureOptions {
-    /// Event types to subscribe to: "new", "update", "destroy".
+    /// Event types to subscribe to: "new", "update", "destroy"; the kernel
+    /// sends no others.
     /// @default ["new", "update", "destroy"]
     pub events: Option<Vec<String>>,
     /// Socket receive buffer in bytes, set with SO_RCVBUFFORCE.
     /// @default 268435456
     pub rcvbuf: Option<u32>,
-    /// Events that may wait for JavaScript before new ones are dropped.
+    /// Events handed over and not yet released before the reader pauses
+    /// (the kernel's receive buffer holds what comes meanwhile).
     /// @default 16384
     pub queue_size: Option<u32>,
-    /// Events per batch at most.
+    /// Events per batch at most; taken at start, `reconfigure` keeps it.
     /// @default 4096
     pub max_batch: Option<u32>,
     /// NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS (see README).
     /// @default false
     pub reliable: Option<bool>,
-    /// Protocols kept per event type, filtered in the kernel.
-    pub protocols: Option<ProtocolMasks>,
+    /// Per event type, the protocol classes to keep: "tcp", "udp", "icmp"
+    /// (IPv4 only), "other"; a type not named keeps all. The kernel drops
+    /// the others before they reach the socket (a BPF socket filter).
+    pub protocols: Option<ProtocolSets>,
 }
 
-/// Protocol classes kept per event type, as a bit set: 1 tcp, 2 udp,
-/// 4 icmp (IPv4 only), 8 other. An absent type keeps all (15). The kernel
-/// drops the others before they reach the socket (a BPF socket filter).
+/// Protocol classes kept, per event type.
 #[napi(object)]
-pub struct ProtocolMasks {
-    pub new: Option<u32>,
-    pub update: Option<u32>,
-    pub destroy: Option<u32>,
+pub struct ProtocolSets {
+    pub new: Option<Vec<String>>,
+    pub update: Option<Vec<String>>,
+    pub destroy: Option<Vec<String>>,
 }
 
-impl ProtocolMasks {
-    fn filter(&self) -> ProtoFilter {
-        let m = |v: Option<u32>| v.map_or(ctlog_core::bpf::ALL, |v| (v & 0x0f) as u8);
-        ProtoFilter([m(self.new), m(self.update), m(self.destroy)])
+fn event_types(names: Vec<String>) -> std::result::Result<Vec<EventType>, Error<String>> {
+    names
+        .iter()
+        .map(|n| {
+            EventType::from_name(n).ok_or_else(|| {
+                invalid(format!(
+                    "unknown event type {n:?}: allowed are new, update, destroy"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn class_mask(names: Option<Vec<String>>) -> std::result::Result<u8, Error<String>> {
+    let Some(names) = names else {
+        return Ok(ctlog_core::bpf::ALL);
+    };
+    names.iter().try_fold(0, |mask, n| {
+        ctlog_core::bpf::class_bit(n)
+            .map(|bit| mask | bit)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "unknown protocol class {n:?}: allowed are tcp, udp, icmp, other"
+                ))
+            })
+    })
+}
+
+impl TryFrom<CaptureOptions> for ReaderOptions {
+    type Error = Error<String>;
+
+    fn try_from(o: CaptureOptions) -> std::result::Result<Self, Self::Error> {
+        let d = ReaderOptions::default();
+        let protocols = match o.protocols {
+            None => d.protocols,
+            Some(p) => ProtoFilter([
+                class_mask(p.new)?,
+                class_mask(p.update)?,
+                class_mask(p.destroy)?,
+            ]),
+        };
+        Ok(ReaderOptions {
+            groups: o.events.map_or(Ok(d.groups), event_types)?,
+            rcvbuf: o.rcvbuf.map_or(d.rcvbuf, |v| v as usize),
+            queue_size: o.queue_size.map_or(d.queue_size, u64::from),
+            max_batch: o.max_batch.unwrap_or(d.max_batch),
+            reliable: o.reliable.unwrap_or(d.reliable),
+            protocols,
+        })
     }
 }
 
@@ -155,21 +204,6 @@ pub struct Capture {
     shared: Arc<Shared>,
     handoff: Arc<Handoff>,
     rcvbuf: usize,
-}
-
-fn parse_events(names: Option<Vec<String>>) -> Result<Vec<EventType>, String> {
-    let names = names.unwrap_or_else(|| vec!["new".into(), "update".into(), "destroy".into()]);
-    names
-        .iter()
-        .map(|n| match n.as_str() {
-            "new" => Ok(EventType::New),
-            "update" => Ok(EventType::Update),
-            "destroy" => Ok(EventType::Destroy),
-            other => Err(invalid(format!(
-                "unknown event type {other:?}: allowed are new, update, destroy"
-            ))),
-        })
-        .collect()
 }
 
 /// The errno name JavaScript code tests for (as Node names them).
@@ -346,17 +380,7 @@ pub fn start_capture(
         .build_callback(|ctx| Ok(ctx.value))
         // No errno fits; EIO is what CaptureError has always said then.
         .map_err(|e| Error::new("EIO".to_string(), e.reason))?;
-    let opts = ReaderOptions {
-        groups: parse_events(options.events)?,
-        rcvbuf: options.rcvbuf.unwrap_or(256 << 20) as usize,
-        queue_size: options.queue_size.unwrap_or(16_384).into(),
-        max_batch: options.max_batch.unwrap_or(4096),
-        reliable: options.reliable.unwrap_or(false),
-        protocols: options
-            .protocols
-            .as_ref()
-            .map_or_else(ProtoFilter::default, ProtocolMasks::filter),
-    };
+    let opts = ReaderOptions::try_from(options)?;
     let shared = Arc::new(Shared::default());
     let handoff = Arc::new(Handoff::default());
     let sink = JsSink {
@@ -427,42 +451,17 @@ impl Capture {
         self.shared.consumed(events);
     }
 
-    /// Applies a new receive buffer, queue size and reliable mode to the
-    /// running capture, on the same socket (used on reload).
+    /// Applies new settings to the running capture, on the same socket
+    /// (reload): the whole set, as for `startCapture` (an absent field
+    /// takes its default). Groups are joined and left, the kernel's
+    /// protocol filter replaced; nothing queued is lost.
     #[napi]
-    pub fn reconfigure(
-        &mut self,
-        queue_size: u32,
-        rcvbuf: u32,
-        reliable: bool,
-    ) -> Result<(), String> {
+    pub fn reconfigure(&mut self, options: CaptureOptions) -> Result<(), String> {
+        let opts = ReaderOptions::try_from(options)?;
         let r = self.reader.as_ref().ok_or_else(stopped)?;
-        r.reconfigure(queue_size.into(), rcvbuf as usize, reliable)
-            .map_err(io_error)?;
+        r.reconfigure(&opts).map_err(io_error)?;
         self.rcvbuf = r.socket().rcvbuf();
         Ok(())
-    }
-
-    /// Replaces the kernel's protocol filter (used on reload).
-    #[napi]
-    pub fn set_protocols(&self, protocols: ProtocolMasks) -> Result<(), String> {
-        match &self.reader {
-            Some(r) => r
-                .socket()
-                .set_proto_filter(&protocols.filter())
-                .map_err(io_error),
-            None => Err(stopped()),
-        }
-    }
-
-    /// Joins and leaves groups on the same socket (used on reload).
-    #[napi]
-    pub fn set_events(&self, events: Vec<String>) -> Result<(), String> {
-        let groups = parse_events(Some(events))?;
-        match &self.reader {
-            Some(r) => r.socket().set_groups(&groups).map_err(io_error),
-            None => Err(stopped()),
-        }
     }
 
     #[napi]
