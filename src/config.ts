@@ -10,11 +10,9 @@
  */
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
-import type { EventType } from './event.js';
+import { EVENT_TYPES, type EventType } from './event.js';
+import { PROTOCOL_CLASSES, type ProtocolClass } from './filter.js';
 
-export const EVENT_TYPES: readonly EventType[] = ['new', 'update', 'destroy'];
-export const PROTOCOLS = ['tcp', 'udp', 'icmp', 'other'] as const;
-export type ProtocolKey = (typeof PROTOCOLS)[number];
 export const FORMATS = ['vyos', 'conntrack', 'json'] as const;
 export type Format = (typeof FORMATS)[number];
 export const CONNTRACK_OPTIONS = ['extended', 'timestamp', 'id', 'ktimestamp'] as const;
@@ -29,7 +27,7 @@ export const FACILITIES = [
 export type Facility = (typeof FACILITIES)[number];
 
 /** `event` as VyOS writes it: `{}` for every protocol, or the protocols to keep. */
-export type EventConfig = Partial<Record<EventType, Partial<Record<ProtocolKey, object>>>>;
+export type EventConfig = Partial<Record<EventType, Partial<Record<ProtocolClass, object>>>>;
 
 /** Used when no --config is given: every event type and protocol, vyos lines, stdout. */
 export const DEFAULT_CONFIG = {
@@ -123,7 +121,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 const isEmptyObject = (v: unknown): boolean => isPlainObject(v) && Object.keys(v).length === 0;
 
-const PROTOCOLS_ALLOWED = `{} for every protocol, or an object of the protocols to keep (${PROTOCOLS.join(', ')}), each {}`;
+const PROTOCOLS_ALLOWED = `{} for every protocol, or an object of the protocols to keep (${PROTOCOL_CLASSES.join(', ')}), each {}`;
 
 const EVENT: Rule = {
   allowed: `an object naming at least one event type (${EVENT_TYPES.join(', ')}), each ${PROTOCOLS_ALLOWED}`,
@@ -135,8 +133,8 @@ const EVENT: Rule = {
       }
       if (!isPlainObject(protos)) throw new Invalid(`must be ${PROTOCOLS_ALLOWED}`, t, protos);
       for (const [p, val] of Object.entries(protos)) {
-        if (!(PROTOCOLS as readonly string[]).includes(p)) {
-          throw new Invalid(`unknown protocol ${JSON.stringify(p)}; allowed: ${PROTOCOLS.join(', ')}`, t, protos);
+        if (!(PROTOCOL_CLASSES as readonly string[]).includes(p)) {
+          throw new Invalid(`unknown protocol ${JSON.stringify(p)}; allowed: ${PROTOCOL_CLASSES.join(', ')}`, t, protos);
         }
         if (!isEmptyObject(val)) throw new Invalid('must be {}', `${t}.${p}`, val);
       }

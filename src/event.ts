@@ -7,10 +7,14 @@
  */
 
 /**
- * NEW and UPDATE both arrive as IPCTNL_MSG_CT_NEW; NEW is the one whose
- * netlink flags carry NLM_F_CREATE|NLM_F_EXCL. DESTROY is IPCTNL_MSG_CT_DELETE.
+ * The event types, in the order of their multicast groups
+ * (NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY), which is also the batch
+ * format's type byte. NEW and UPDATE both arrive as IPCTNL_MSG_CT_NEW; NEW
+ * is the one whose netlink flags carry NLM_F_CREATE|NLM_F_EXCL. DESTROY is
+ * IPCTNL_MSG_CT_DELETE.
  */
-export type EventType = 'new' | 'update' | 'destroy';
+export const EVENT_TYPES = ['new', 'update', 'destroy'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
 
 export type Family = 'ipv4' | 'ipv6';
 

@@ -5,25 +5,27 @@
  * only, `other` is every protocol but tcp, udp and icmp (ICMPv6 included).
  */
 import type { EventConfig } from './config.js';
-import type { ConntrackEvent, EventType } from './event.js';
+import { EVENT_TYPES, type ConntrackEvent, type EventType } from './event.js';
+import { IPPROTO } from './names.js';
 
 /** Per event type: undefined = not subscribed, null = every protocol, else the kept set. */
 type Compiled = Record<EventType, Set<string> | null | undefined>;
 
 export type Filter = (ev: ConntrackEvent) => boolean;
 
-/** The protocol classes the config names. */
-export type ProtocolClass = 'tcp' | 'udp' | 'icmp' | 'other';
+/** The protocol classes the config names (the kernel filter's bits for them are in bpf.rs). */
+export const PROTOCOL_CLASSES = ['tcp', 'udp', 'icmp', 'other'] as const;
+export type ProtocolClass = (typeof PROTOCOL_CLASSES)[number];
 
 /** Per event type, the protocol classes kept; a type not named keeps all. */
 export type Protocols = Partial<Record<EventType, ProtocolClass[]>>;
 
-export function protocolKey(proto: number): ProtocolClass {
-  return proto === 6 ? 'tcp' : proto === 17 ? 'udp' : proto === 1 ? 'icmp' : 'other';
+export function protocolClass(proto: number): ProtocolClass {
+  return proto === IPPROTO.TCP ? 'tcp' : proto === IPPROTO.UDP ? 'udp' : proto === IPPROTO.ICMP ? 'icmp' : 'other';
 }
 
 export function subscribedTypes(event: EventConfig): EventType[] {
-  return (['new', 'update', 'destroy'] as const).filter((t) => event[t] !== undefined);
+  return EVENT_TYPES.filter((t) => event[t] !== undefined);
 }
 
 /**
@@ -51,6 +53,6 @@ export function compileFilter(event: EventConfig): Filter {
   return (ev) => {
     const keep = c[ev.type];
     if (keep === undefined) return false;
-    return keep === null || keep.has(protocolKey(ev.proto));
+    return keep === null || keep.has(protocolClass(ev.proto));
   };
 }

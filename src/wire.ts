@@ -3,7 +3,7 @@
  * batch) into ConntrackEvent objects. The layout is written by
  * crates/ctlog-core/src/wire.rs; the two change together (WIRE_VERSION).
  */
-import type { ConntrackEvent, Counters, EventType, Tuple } from './event.js';
+import { EVENT_TYPES, type ConntrackEvent, type Counters, type Tuple } from './event.js';
 import { protoName, stateName } from './names.js';
 
 export const WIRE_VERSION = 3;
@@ -40,7 +40,6 @@ const T_ICMP_CODE = 1 << 6;
 const T_ICMP_ID = 1 << 7;
 const T_ZONE = 1 << 8;
 
-const TYPES: readonly EventType[] = ['new', 'update', 'destroy'];
 
 /** IPv4 address texts by address, bounded: emptied when full. */
 const V4_TEXT = new Map<number, string>();
@@ -169,7 +168,7 @@ export class WireBatch {
   /** Sets every field of `ev`: what the previous event left is overwritten. */
   private fill(ev: ConntrackEvent): void {
     const dv = this.dv;
-    ev.type = TYPES[dv.getUint8(this.pos)] ?? 'update';
+    ev.type = EVENT_TYPES[dv.getUint8(this.pos)] ?? 'update';
     ev.family = dv.getUint8(this.pos + 1) === AF_INET6 ? 'ipv6' : 'ipv4';
     const bits = dv.getUint32(this.pos + 4, true);
     ev.portid = dv.getUint32(this.pos + 8, true);

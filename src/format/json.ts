@@ -10,12 +10,12 @@
  */
 import type { ConntrackEvent, Counters, Tuple } from '../event.js';
 import { IPS } from '../event.js';
+import { IPPROTO } from '../names.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 
-const GRE = 47;
 const FAMILY_NUM = { ipv4: 2, ipv6: 10 } as const;
 
 /** IPS_* name per bit number, from the table in event.ts; unknown bits are BIT_n. */
@@ -246,7 +246,7 @@ export function writeJson(ev: ConntrackEvent, w: LineWriter): void {
     w.str(hex(ev.labels));
     w.byte(QUOTE);
   }
-  const gre = ev.proto === GRE;
+  const gre = ev.proto === IPPROTO.GRE;
   w.bytes(J_ORIG);
   tuple(w, ev.orig, gre, ev.origCounters);
   w.bytes(J_REPLY);

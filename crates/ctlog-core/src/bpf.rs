@@ -16,6 +16,7 @@
 //! up on the event messages of current kernels (measured on 6.18: the
 //! helper finds no attribute, so nothing was filtered).
 
+use crate::decode;
 use crate::event::EventType;
 
 /// Protocol classes, as the config names them (VyOS's logger): `icmp` is
@@ -25,6 +26,17 @@ pub const UDP: u8 = 2;
 pub const ICMP: u8 = 4;
 pub const OTHER: u8 = 8;
 pub const ALL: u8 = TCP | UDP | ICMP | OTHER;
+
+/// The classes by name, with their bits.
+pub const CLASSES: [(&str, u8); 4] = [("tcp", TCP), ("udp", UDP), ("icmp", ICMP), ("other", OTHER)];
+
+/// The bit of the class a name stands for.
+pub fn class_bit(name: &str) -> Option<u8> {
+    CLASSES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, bit)| bit)
+}
 
 /// The protocol classes kept, per event type (EventType::index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,39 +48,41 @@ impl Default for ProtoFilter {
     }
 }
 
-// Classic BPF (linux/filter.h, linux/bpf_common.h).
-const LD: u16 = 0x00;
-const LDX: u16 = 0x01;
-const ST: u16 = 0x02;
-const ALU: u16 = 0x04;
-const JMP: u16 = 0x05;
-const RET: u16 = 0x06;
-const MISC: u16 = 0x07;
-const W: u16 = 0x00;
-const B: u16 = 0x10;
-const ABS: u16 = 0x20;
-const IND: u16 = 0x40;
-const MEM: u16 = 0x60;
-const LEN: u16 = 0x80;
-const ADD: u16 = 0x00;
-const AND: u16 = 0x50;
-const LSH: u16 = 0x60;
-const JEQ: u16 = 0x10;
-const JGE: u16 = 0x30;
-const X: u16 = 0x08;
-const TAX: u16 = 0x00;
-const TXA: u16 = 0x80;
+// Classic BPF (linux/filter.h, linux/bpf_common.h), as libc has them; a
+// sock_filter's code is 16 bits, and every one of these fits.
+const LD: u16 = libc::BPF_LD as u16;
+const LDX: u16 = libc::BPF_LDX as u16;
+const ST: u16 = libc::BPF_ST as u16;
+const ALU: u16 = libc::BPF_ALU as u16;
+const JMP: u16 = libc::BPF_JMP as u16;
+const RET: u16 = libc::BPF_RET as u16;
+const MISC: u16 = libc::BPF_MISC as u16;
+const W: u16 = libc::BPF_W as u16;
+const B: u16 = libc::BPF_B as u16;
+const ABS: u16 = libc::BPF_ABS as u16;
+const IND: u16 = libc::BPF_IND as u16;
+const MEM: u16 = libc::BPF_MEM as u16;
+const LEN: u16 = libc::BPF_LEN as u16;
+const ADD: u16 = libc::BPF_ADD as u16;
+const AND: u16 = libc::BPF_AND as u16;
+const LSH: u16 = libc::BPF_LSH as u16;
+const JEQ: u16 = libc::BPF_JEQ as u16;
+const JGE: u16 = libc::BPF_JGE as u16;
+const X: u16 = libc::BPF_X as u16;
+const TAX: u16 = libc::BPF_TAX as u16;
+const TXA: u16 = libc::BPF_TXA as u16;
 
 /// Attributes start after the netlink header (16) and nfgenmsg (4).
 const ORIG_AT: u32 = 20;
 /// CTA_TUPLE_ORIG's header, then CTA_TUPLE_IP's.
 const IP_AT: u32 = ORIG_AT + 4;
-const CTA_TUPLE_ORIG: u32 = 1;
-const CTA_TUPLE_IP: u32 = 1;
-const CTA_TUPLE_PROTO: u32 = 2;
-const CTA_PROTO_NUM: u32 = 1;
-const NFNL_SUBSYS_CTNETLINK: u32 = 1;
-const IPCTNL_MSG_CT_DELETE: u32 = 2;
+// The kernel's names, as the decoder declares them; BPF compares 32 bits.
+const CTA_TUPLE_ORIG: u32 = decode::CTA_TUPLE_ORIG as u32;
+const CTA_TUPLE_IP: u32 = decode::CTA_TUPLE_IP as u32;
+const CTA_TUPLE_PROTO: u32 = decode::CTA_TUPLE_PROTO as u32;
+const CTA_PROTO_NUM: u32 = decode::CTA_PROTO_NUM as u32;
+const NFNL_SUBSYS_CTNETLINK: u32 = decode::NFNL_SUBSYS_CTNETLINK as u32;
+const IPCTNL_MSG_CT_DELETE: u32 = decode::IPCTNL_MSG_CT_DELETE as u32;
 /// NLM_F_CREATE (0x400) | NLM_F_EXCL (0x200), in the flags' high byte.
 const CREATE_OR_EXCL_HI: u32 = 0x06;
 
@@ -163,9 +177,14 @@ impl ProtoFilter {
         for (t, start) in types.iter_mut().enumerate() {
             *start = p.len();
             p.push((MISC | TXA, 0, To::Next, To::Next));
-            p.push((JMP | JEQ, 6, To::Ret(t, 0), To::Next));
-            p.push((JMP | JEQ, 17, To::Ret(t, 1), To::Next));
-            p.push((JMP | JEQ, 1, To::Ret(t, 2), To::Next));
+            p.push((JMP | JEQ, libc::IPPROTO_TCP as u32, To::Ret(t, 0), To::Next));
+            p.push((JMP | JEQ, libc::IPPROTO_UDP as u32, To::Ret(t, 1), To::Next));
+            p.push((
+                JMP | JEQ,
+                libc::IPPROTO_ICMP as u32,
+                To::Ret(t, 2),
+                To::Next,
+            ));
             for (class, at) in [OTHER, TCP, UDP, ICMP].into_iter().zip([3, 0, 1, 2]) {
                 rets[t][at] = p.len();
                 let keep = self.0[t] & class != 0;
@@ -199,6 +218,18 @@ impl ProtoFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn class_names_give_their_bits_and_nothing_else() {
+        assert_eq!(class_bit("tcp"), Some(TCP));
+        assert_eq!(class_bit("udp"), Some(UDP));
+        assert_eq!(class_bit("icmp"), Some(ICMP));
+        assert_eq!(class_bit("other"), Some(OTHER));
+        assert_eq!(class_bit("TCP"), None);
+        assert_eq!(class_bit("sctp"), None);
+        let all = CLASSES.iter().fold(0, |m, &(_, bit)| m | bit);
+        assert_eq!(all, ALL);
+    }
 
     #[test]
     fn every_jump_lands_inside_the_program_and_forward() {

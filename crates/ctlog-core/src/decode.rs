@@ -30,13 +30,13 @@ const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
 
 // nfnetlink
-const NFNL_SUBSYS_CTNETLINK: u16 = 1;
+pub(crate) const NFNL_SUBSYS_CTNETLINK: u16 = 1;
 const IPCTNL_MSG_CT_NEW: u16 = 0;
-const IPCTNL_MSG_CT_DELETE: u16 = 2;
+pub(crate) const IPCTNL_MSG_CT_DELETE: u16 = 2;
 const NFGENMSG_LEN: usize = 4;
 
 // enum ctattr_type
-const CTA_TUPLE_ORIG: u16 = 1;
+pub(crate) const CTA_TUPLE_ORIG: u16 = 1;
 const CTA_TUPLE_REPLY: u16 = 2;
 const CTA_STATUS: u16 = 3;
 const CTA_PROTOINFO: u16 = 4;
@@ -55,12 +55,12 @@ const CTA_LABELS: u16 = 22;
 const CTA_TIMESTAMP_EVENT: u16 = 27;
 
 // enum ctattr_tuple
-const CTA_TUPLE_IP: u16 = 1;
-const CTA_TUPLE_PROTO: u16 = 2;
+pub(crate) const CTA_TUPLE_IP: u16 = 1;
+pub(crate) const CTA_TUPLE_PROTO: u16 = 2;
 const CTA_TUPLE_ZONE: u16 = 3;
 
 // enum ctattr_l4proto
-const CTA_PROTO_NUM: u16 = 1;
+pub(crate) const CTA_PROTO_NUM: u16 = 1;
 const CTA_PROTO_SRC_PORT: u16 = 2;
 const CTA_PROTO_DST_PORT: u16 = 3;
 const CTA_PROTO_ICMP_ID: u16 = 4;

@@ -13,6 +13,15 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// Every type, in group order.
+    pub const ALL: [EventType; 3] = [EventType::New, EventType::Update, EventType::Destroy];
+
+    /// The type a name stands for ("new", "update", "destroy", as `name`
+    /// gives them and the config and JavaScript spell them).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// NFNLGRP_CONNTRACK_NEW / _UPDATE / _DESTROY.
     pub fn group(self) -> u32 {
         match self {
@@ -149,5 +158,20 @@ impl Event {
             labels: None,
             progname: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_type_names_round_trip_in_group_order() {
+        for (i, t) in EventType::ALL.into_iter().enumerate() {
+            assert_eq!(t.index(), i);
+            assert_eq!(EventType::from_name(t.name()), Some(t));
+        }
+        assert_eq!(EventType::from_name("NEW"), None);
+        assert_eq!(EventType::from_name(""), None);
     }
 }
