@@ -53,7 +53,7 @@ export abstract class SyslogTransport extends TransportStream {
   constructor(
     /** How reports name the destination: `udp host:port`, `tcp host:port`, `socket PATH`. */
     protected readonly where: string,
-    private readonly header: () => string,
+    private readonly header: () => Buffer,
     protected readonly report: Report,
     /** Messages (already framed) not yet handed to the socket. */
     protected readonly queue = new Queue(),
@@ -69,10 +69,11 @@ export abstract class SyslogTransport extends TransportStream {
   protected abstract disconnect(): void;
   /** Nothing is waiting in the socket's own buffers (only the queue may hold messages). */
   protected abstract drained(): boolean;
-  /** The wire form of one message (TCP adds the octet count). */
-  protected frame(msg: string): string {
-    return msg;
-  }
+  /**
+   * One message as it waits in the queue: new bytes, for `line` is a view
+   * of the batch, whose memory is reused once the batch is done.
+   */
+  protected abstract frame(head: Buffer, line: Buffer): Buffer;
 
   /** Called by winston with one batch. */
   override log(info: BatchInfo, next: () => void): void {
@@ -82,17 +83,17 @@ export abstract class SyslogTransport extends TransportStream {
   }
 
   /** Queues the lines of `bytes` from byte `from`, each as one message, and sends what the socket takes. */
-  protected send(head: string, bytes: Buffer, from: number): void {
+  protected send(head: Buffer, bytes: Buffer, from: number): void {
     for (let at = from; at < bytes.length; ) {
       let end = bytes.indexOf(0x0a, at);
       if (end < 0) end = bytes.length;
-      this.enqueue(this.frame(head + bytes.toString('utf8', at, end)));
+      this.enqueue(this.frame(head, bytes.subarray(at, end)));
       at = end + 1;
     }
     if (this.up) this.flush();
   }
 
-  private enqueue(msg: string): void {
+  private enqueue(msg: Buffer): void {
     if (this.queue.push(msg)) return;
     this.dropped++;
     if (!this.dropReported) {

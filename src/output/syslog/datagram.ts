@@ -5,6 +5,7 @@ import type { Report } from '../sink.js';
 import { peerName, SyslogTransport } from './connection.js';
 
 const NO_HEAD = Buffer.alloc(0);
+const NEWLINE = 0x0a;
 
 /** How long one wait for room in the receiver's queue lasts before it is tried again. */
 const WRITABLE_WAIT_MS = 1000;
@@ -15,6 +16,19 @@ const UDP_REPORT_EVERY_MS = 60_000;
 function errnoOf(e: unknown): { code: string } {
   const err = e as NodeJS.ErrnoException;
   return { code: err.code ?? err.message };
+}
+
+/**
+ * One message as it waits for sendLines: newline-ended, the newline not
+ * sent. Messages hold no newline (a line ends at one), so the queue's
+ * messages joined are sendLines' `lines` as they are.
+ */
+export function newlineEnded(head: Buffer, line: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(head.length + line.length + 1);
+  head.copy(out, 0);
+  line.copy(out, head.length);
+  out[out.length - 1] = NEWLINE;
+  return out;
 }
 
 /**
@@ -35,15 +49,19 @@ abstract class DatagramTransport extends SyslogTransport {
    */
   protected abstract sendFailed(code: string): boolean;
 
+  protected frame(head: Buffer, line: Buffer): Buffer {
+    return newlineEnded(head, line);
+  }
+
   /**
    * Straight from the batch's bytes when nothing waits before them: no
-   * string per line. What is not sent then (the socket is full, or a send failed) is
+   * copy. What is not sent then (the socket is full, or a send failed) is
    * queued as messages and handled by flush().
    */
-  protected override send(head: string, bytes: Buffer, from: number): void {
+  protected override send(head: Buffer, bytes: Buffer, from: number): void {
     const s = this.socket;
     if (s && this.up && !this.waiting && this.queue.length === 0) {
-      const r = s.sendLines(Buffer.from(head), from === 0 ? bytes : bytes.subarray(from));
+      const r = s.sendLines(head, from === 0 ? bytes : bytes.subarray(from));
       from += r.at;
       // Reported here, as flush() would (it meets EAGAIN and EMSGSIZE
       // again, and a lost unix receiver; an ICMP error it would not).
@@ -60,8 +78,7 @@ abstract class DatagramTransport extends SyslogTransport {
     let retried = false;
     while (s && !this.waiting && this.queue.length > 0) {
       const msgs = this.queue.take(this.queue.length);
-      // Messages hold no newline: they are one datagram each.
-      const r = s.sendLines(NO_HEAD, Buffer.from(`${msgs.join('\n')}\n`));
+      const r = s.sendLines(NO_HEAD, Buffer.concat(msgs));
       if (r.error === null || r.error === undefined) continue;
       let from = r.sent;
       if (r.error === 'EAGAIN') {
@@ -106,7 +123,7 @@ abstract class DatagramTransport extends SyslogTransport {
 
 /** The local socket: a connected unix datagram socket (Node has none). */
 export class UnixTransport extends DatagramTransport {
-  constructor(private readonly path: string, header: () => string, report: Report) {
+  constructor(private readonly path: string, header: () => Buffer, report: Report) {
     super(`socket ${path}`, header, report);
     this.open();
   }
@@ -134,7 +151,7 @@ export class UdpTransport extends DatagramTransport {
   private failures = 0;
   private lastReport = 0;
 
-  constructor(private readonly host: string, private readonly port: number, header: () => string, report: Report) {
+  constructor(private readonly host: string, private readonly port: number, header: () => Buffer, report: Report) {
     super(peerName('udp', host, port), header, report);
     this.open();
   }

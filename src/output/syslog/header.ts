@@ -44,11 +44,11 @@ export function hostnameField(h: string): string {
   return /^[\x21-\x7e]{1,255}$/.test(h) ? h : '-';
 }
 
-/** Everything before MSG, made once per batch (one timestamp for the batch's lines). */
-export function headerFor(opts: Pick<Config['syslog'], 'host' | 'facility' | 'tag'>): () => string {
+/** Everything before MSG, as bytes, made once per batch (one timestamp for the batch's lines). */
+export function headerFor(opts: Pick<Config['syslog'], 'host' | 'facility' | 'tag'>): () => Buffer {
   const pri = priority(opts.facility);
   const pid = process.pid;
-  if (opts.host === '') return () => localHeader(pri, opts.tag, pid, new Date());
+  if (opts.host === '') return () => Buffer.from(localHeader(pri, opts.tag, pid, new Date()));
   const host = hostnameField(os.hostname());
-  return () => remoteHeader(pri, host, opts.tag, pid, new Date());
+  return () => Buffer.from(remoteHeader(pri, host, opts.tag, pid, new Date()));
 }

@@ -1,13 +1,13 @@
-/** Characters of messages that may wait for the peer: about 65,000 event lines. */
+/** Bytes of messages that may wait for the peer: about 65,000 event lines. */
 export const QUEUE_LIMIT = 16 * 1024 * 1024;
 
 /**
- * The messages waiting for the socket, oldest first, bounded in
- * characters. Taking from the front is O(1): a
+ * The messages waiting for the socket, oldest first, each as the bytes the
+ * socket is handed, and bounded in bytes. Taking from the front is O(1): a
  * congested local socket takes a few at a time from a long queue.
  */
 export class Queue {
-  private items: string[] = [];
+  private items: Buffer[] = [];
   private head = 0;
   private held = 0;
 
@@ -17,13 +17,13 @@ export class Queue {
     return this.items.length - this.head;
   }
 
-  /** Characters held, for the bound. */
-  get chars(): number {
+  /** Bytes held, for the bound. */
+  get bytes(): number {
     return this.held;
   }
 
   /** Adds a message at the end; false, leaving the queue as it was, when it would pass the bound. */
-  push(msg: string): boolean {
+  push(msg: Buffer): boolean {
     if (this.held + msg.length > this.limit) return false;
     this.items.push(msg);
     this.held += msg.length;
@@ -31,8 +31,8 @@ export class Queue {
   }
 
   /** Removes and returns the first n. */
-  take(n: number): string[] {
-    let out: string[];
+  take(n: number): Buffer[] {
+    let out: Buffer[];
     if (this.head === 0 && n === this.items.length) {
       out = this.items;
       this.items = [];
@@ -53,7 +53,7 @@ export class Queue {
    * Puts messages taken before back at the front, in order. The bound is
    * not checked: they were within it when they came.
    */
-  putBack(msgs: string[]): void {
+  putBack(msgs: Buffer[]): void {
     if (msgs.length === 0) return;
     this.items = msgs.concat(this.items.slice(this.head));
     this.head = 0;

@@ -6,19 +6,33 @@ import { peerName, SyslogTransport } from './connection.js';
 /** A TCP connect to a host that does not answer gives up after this. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
+/** One message in octet-counting framing: its length in bytes (not characters), a space, the message. */
+export function octetCounted(head: Buffer, line: Buffer): Buffer {
+  const len = head.length + line.length;
+  let digits = 1;
+  for (let n = len; n >= 10; n = Math.floor(n / 10)) digits++;
+  const out = Buffer.allocUnsafe(digits + 1 + len);
+  // The digits written as bytes: no string per line.
+  for (let i = digits - 1, n = len; i >= 0; i--, n = Math.floor(n / 10)) out[i] = 0x30 + (n % 10);
+  out[digits] = 0x20;
+  head.copy(out, digits + 1);
+  line.copy(out, digits + 1 + head.length);
+  return out;
+}
+
 /** TCP with octet-counting framing; what the socket had not taken when it broke is sent again. */
 export class TcpTransport extends SyslogTransport {
   private socket?: net.Socket;
   /** The messages of each write whose callback has not come: not yet taken by the kernel. */
-  private inflight: string[][] = [];
+  private inflight: Buffer[][] = [];
 
-  constructor(private readonly host: string, private readonly port: number, header: () => string, report: Report) {
+  constructor(private readonly host: string, private readonly port: number, header: () => Buffer, report: Report) {
     super(peerName('tcp', host, port), header, report);
     this.open();
   }
 
-  protected override frame(msg: string): string {
-    return `${Buffer.byteLength(msg)} ${msg}`;
+  protected frame(head: Buffer, line: Buffer): Buffer {
+    return octetCounted(head, line);
   }
 
   protected connect(): void {
@@ -56,7 +70,7 @@ export class TcpTransport extends SyslogTransport {
     inflight.push(msgs);
     // Callbacks come in write order; an error means the socket is gone and
     // 'close' has put (or will put) the rest back in the queue.
-    s.write(msgs.join(''), (err) => {
+    s.write(Buffer.concat(msgs), (err) => {
       if (!err && inflight[0] === msgs) inflight.shift();
     });
   }
