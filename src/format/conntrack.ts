@@ -13,6 +13,7 @@
  * that is `undefined` is an attribute the kernel did not send.
  */
 
+import { ctime } from '../clock.js';
 import { IPS, type ConntrackEvent, type Counters, type Family, type Tuple } from '../event.js';
 import { IPPROTO, l3Name, l3Num, protoName, stateName } from '../names.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
@@ -142,9 +143,9 @@ function body(ev: ConntrackEvent, w: LineWriter, opts: ConntrackFormatOptions): 
     w.bytes(C_DELTA_TIME);
     w.big(deltaTime(ev));
     w.byte(SP);
-    if (opts.ktimestamp) w.str(`[start=${ctime(u64(ev.start) / 1_000_000_000n)}] `);
+    if (opts.ktimestamp) w.str(`[start=${ctimeAt(u64(ev.start) / 1_000_000_000n)}] `);
   }
-  if (opts.ktimestamp && ev.stop !== undefined) w.str(`[stop=${ctime(u64(ev.stop) / 1_000_000_000n)}] `);
+  if (opts.ktimestamp && ev.stop !== undefined) w.str(`[stop=${ctimeAt(u64(ev.stop) / 1_000_000_000n)}] `);
 
   if (ev.helper !== undefined) w.str(`helper=${ev.helper} `);
   if (ev.use !== undefined) field(w, C_USE, u32(ev.use));
@@ -259,20 +260,9 @@ function deltaTime(ev: ConntrackEvent): bigint {
   return BigInt.asUintN(64, stopS - startS);
 }
 
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/**
- * ctime(3) without its newline: "%.3s %.3s%3d %.2d:%.2d:%.2d %d", in the
- * process's local time zone (TZ), like the C library.
- */
-function ctime(sec: bigint): string {
-  const d = new Date(Number(sec) * 1000);
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return (
-    `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]}${String(d.getDate()).padStart(3)} ` +
-    `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`
-  );
+/** ctime(3) of a kernel time in seconds. */
+function ctimeAt(sec: bigint): string {
+  return ctime(new Date(Number(sec) * 1000));
 }
 
 function u8(n: number): number {

@@ -7,7 +7,7 @@ import winston from 'winston';
 import type { Config } from '../config.js';
 import type { EventSink, Report } from './sink.js';
 import { fileSink, stdoutSink } from './stream.js';
-import { syslogSink } from './syslog.js';
+import { syslogSink } from './syslog/index.js';
 
 export { OutputError, type EventSink, type Report } from './sink.js';
 

@@ -1,0 +1,267 @@
+/**
+ * The syslog output's pure parts, each alone: the headers, the TCP
+ * framing, the queue and the connection logic (on a fake transport). No
+ * root, no socket; e2e-syslog.test.ts proves the assembly against rsyslog.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { OutputError } from '../src/output/sink.js';
+import { BACKOFF_MAX_MS, BACKOFF_MIN_MS, SyslogTransport } from '../src/output/syslog/connection.js';
+import { newlineEnded } from '../src/output/syslog/datagram.js';
+import { headerFor, hostnameField, localHeader, priority, remoteHeader } from '../src/output/syslog/header.js';
+import { Queue } from '../src/output/syslog/queue.js';
+import { octetCounted } from '../src/output/syslog/tcp.js';
+
+const b = (s: string) => Buffer.from(s);
+const texts = (msgs: Buffer[]) => msgs.map((m) => m.toString());
+
+test('PRI is facility * 8 + 6 (info); an unknown facility is an OutputError', () => {
+  const pris = Object.fromEntries(['kern', 'user', 'daemon', 'authpriv', 'local0', 'local3', 'local7'].map((f) => [f, priority(f)]));
+  assert.deepEqual(pris, { kern: 6, user: 14, daemon: 30, authpriv: 86, local0: 134, local3: 158, local7: 190 });
+  assert.throws(
+    () => priority('nosuch'),
+    (e: unknown) => e instanceof OutputError && e.message === 'syslog_facility: unknown facility "nosuch"',
+  );
+});
+
+test("local socket header: syslog(3)'s, local time, the day space-padded", () => {
+  // Made from local fields: the same whatever TZ the test runs in.
+  assert.equal(localHeader(30, 'ctlogd', 4242, new Date(2026, 0, 5, 7, 8, 9)), '<30>Jan  5 07:08:09 ctlogd[4242]: ');
+  assert.equal(localHeader(190, 'ct', 1, new Date(2025, 11, 25, 23, 59, 59, 999)), '<190>Dec 25 23:59:59 ct[1]: ');
+});
+
+test('remote header: RFC 5424, UTC with milliseconds, no MSGID, no structured data', () => {
+  const d = new Date(Date.UTC(2026, 0, 5, 7, 8, 9, 120));
+  assert.equal(remoteHeader(158, 'router1', 'ctlogd', 4242, d), '<158>1 2026-01-05T07:08:09.120Z router1 ctlogd 4242 - - ');
+});
+
+test('HOSTNAME: printable ASCII without spaces, 1 to 255 of them, else "-"', () => {
+  assert.equal(hostnameField('router1.example.net'), 'router1.example.net');
+  assert.equal(hostnameField('a'.repeat(255)), 'a'.repeat(255));
+  for (const bad of ['', 'my host', 'tab\there', 'rött', 'a'.repeat(256), 'nl\n']) assert.equal(hostnameField(bad), '-', JSON.stringify(bad));
+});
+
+test('headerFor: the local format without a host, RFC 5424 with one; this pid; bytes', () => {
+  const local = headerFor({ host: '', facility: 'user', tag: 'tag1' })();
+  assert.ok(Buffer.isBuffer(local));
+  assert.match(local.toString(), new RegExp(`^<14>[A-Z][a-z]{2} [ 1-3]\\d \\d\\d:\\d\\d:\\d\\d tag1\\[${process.pid}\\]: $`));
+  const remote = headerFor({ host: 'logs.example', facility: 'local7', tag: 'tag2' })().toString();
+  assert.match(remote, new RegExp(`^<190>1 \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z \\S+ tag2 ${process.pid} - - $`));
+  assert.throws(() => headerFor({ host: '', facility: 'bogus' as never, tag: 't' }), OutputError);
+});
+
+test('TCP framing: the octet count is the byte length of header and line, not their characters', () => {
+  assert.equal(octetCounted(b('<14>1 H '), b('abc')).toString(), '11 <14>1 H abc');
+  const line = 'progname=café ☕ 𝄞';
+  const framed = octetCounted(b('<14>'), b(line));
+  const bytes = 4 + Buffer.byteLength(line);
+  assert.notEqual(bytes, 4 + line.length, 'the line has multibyte characters');
+  assert.equal(framed.toString(), `${bytes} <14>${line}`);
+  // Where the count gains a digit.
+  for (const n of [0, 1, 9, 10, 99, 100, 999, 1000, 65_535, 100_000]) {
+    const out = octetCounted(Buffer.alloc(0), Buffer.alloc(n, 0x61));
+    assert.equal(out.subarray(0, out.indexOf(0x20)).toString(), String(n));
+    assert.equal(out.length, String(n).length + 1 + n);
+  }
+  // A copy: the batch's bytes are reused once it is done.
+  const batch = b('line');
+  const kept = octetCounted(b('H '), batch);
+  batch.fill(0x21);
+  assert.equal(kept.toString(), '6 H line');
+});
+
+test("datagram messages wait newline-ended: joined, they are sendLines' lines", () => {
+  const msgs = [newlineEnded(b('<14>H: '), b('one')), newlineEnded(b('<14>H: '), b('twö'))];
+  assert.equal(Buffer.concat(msgs).toString(), '<14>H: one\n<14>H: twö\n');
+  const batch = b('line');
+  const kept = newlineEnded(b('H '), batch);
+  batch.fill(0x21);
+  assert.equal(kept.toString(), 'H line\n', 'a copy');
+});
+
+test('queue: first in, first out, through take and putBack', () => {
+  const q = new Queue();
+  for (const m of ['a', 'bb', 'ccc', 'dddd']) assert.equal(q.push(b(m)), true);
+  assert.equal(q.length, 4);
+  assert.equal(q.bytes, 10);
+  assert.deepEqual(texts(q.take(2)), ['a', 'bb']);
+  assert.equal(q.bytes, 7);
+  const back = q.take(1);
+  q.push(b('eeeee'));
+  q.putBack(back);
+  assert.deepEqual(texts(q.take(q.length)), ['ccc', 'dddd', 'eeeee']);
+  assert.equal(q.length, 0);
+  assert.equal(q.bytes, 0);
+});
+
+test('queue: order kept across many partial takes (the taken slots let go)', () => {
+  const q = new Queue();
+  for (let i = 0; i < 5000; i++) q.push(b(String(i)));
+  const got: string[] = [];
+  for (const n of [1, 1500, 1200, 3]) got.push(...texts(q.take(n)));
+  q.putBack(q.take(10));
+  for (let i = 0; i < 5000; i++) q.push(b(String(5000 + i)));
+  got.push(...texts(q.take(q.length)));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 10_000 }, (_, i) => String(i)),
+  );
+  assert.equal(q.bytes, 0);
+});
+
+test('queue: bounded in bytes (multibyte counts as its bytes); past the bound push refuses and keeps the queue', () => {
+  const q = new Queue(10);
+  assert.equal(q.push(b('ééé')), true); // 6 bytes, 3 characters
+  assert.equal(q.push(b('abcde')), false, '6 + 5 > 10');
+  assert.equal(q.length, 1);
+  assert.equal(q.bytes, 6);
+  assert.equal(q.push(b('abcd')), true, 'exactly the bound fits');
+  assert.equal(q.push(b('x')), false);
+  // What was taken comes back whatever the bound: it was within it.
+  const all = q.take(q.length);
+  q.push(b('zzzz'));
+  q.putBack(all);
+  assert.deepEqual(texts(q.take(q.length)), ['ééé', 'abcd', 'zzzz']);
+  assert.equal(new Queue().limit, 16 * 1024 * 1024);
+});
+
+/** A transport whose peer the test plays: it refuses or accepts connections, and takes every message. */
+class FakeTransport extends SyslogTransport {
+  accept = false;
+  /** Date.now() at each connect(). */
+  connects: number[] = [];
+  sent: string[] = [];
+
+  constructor(reports: string[], queue?: Queue) {
+    super(
+      'fake peer',
+      () => b('H '),
+      (m) => reports.push(m),
+      queue,
+    );
+    this.open();
+  }
+
+  protected connect(): void {
+    this.connects.push(Date.now());
+    if (this.accept) this.onUp();
+    else this.onDown('cannot connect', { code: 'ECONNREFUSED' });
+  }
+  protected flush(): void {
+    this.sent.push(...texts(this.queue.take(this.queue.length)));
+  }
+  protected disconnect(): void {}
+  protected drained(): boolean {
+    return true;
+  }
+  protected frame(head: Buffer, line: Buffer): Buffer {
+    return Buffer.concat([head, line]);
+  }
+
+  lose(): void {
+    this.onDown('connection lost', { code: 'ECONNRESET' });
+  }
+  /** Writes one batch, as winston does; the batch's bytes are overwritten once done. */
+  write1(lines: string[]): void {
+    const bytes = b(lines.map((l) => `${l}\n`).join(''));
+    this.log({ level: 'info', message: '', bytes, done: () => bytes.fill(0x21) }, () => {});
+  }
+}
+
+function mockClock(t: TestContext): (ms: number) => void {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  // In small steps: one tick runs only the timers due when it began, not those they set.
+  return (ms) => {
+    for (let left = ms; left > 0; left -= 50) t.mock.timers.tick(Math.min(50, left));
+  };
+}
+
+test('an outage is reported once, however many retries; its end once; lines wait and go in order', (t) => {
+  const advance = mockClock(t);
+  const reports: string[] = [];
+  const c = new FakeTransport(reports);
+  c.write1(['one', 'two']);
+  advance(60_000);
+  assert.ok(c.connects.length > 5, 'retried');
+  c.write1(['three']);
+  assert.deepEqual(reports, ['syslog fake peer: cannot connect: ECONNREFUSED; retrying, lines wait in memory (up to 16 MiB)']);
+  assert.deepEqual(c.sent, []);
+
+  c.accept = true;
+  advance(BACKOFF_MAX_MS);
+  assert.deepEqual(c.sent, ['H one', 'H two', 'H three'], 'the batch was copied before done()');
+  assert.equal(reports[1], 'syslog fake peer: connected again');
+  c.write1(['four']);
+  assert.deepEqual(c.sent.at(-1), 'H four', 'sent at once while up');
+
+  // A second outage is a new one.
+  c.lose();
+  advance(60_000);
+  assert.deepEqual(reports.slice(2), [
+    'syslog fake peer: connection lost: ECONNRESET; retrying, lines wait in memory (up to 16 MiB)',
+    'syslog fake peer: connected again',
+  ]);
+  assert.equal(reports.length, 4);
+});
+
+test("past the bound new lines are dropped: reported once, counted in the report of the outage's end", (t) => {
+  const advance = mockClock(t);
+  const reports: string[] = [];
+  const c = new FakeTransport(reports, new Queue(1 << 20));
+  const big = (ch: string) => ch.repeat(400 * 1024);
+  c.write1([big('a'), big('b'), big('c'), big('d')]);
+  c.write1([big('e')]);
+  assert.deepEqual(reports.slice(1), ['syslog fake peer: 1 MiB of lines are waiting; dropping new lines (counted) until it takes them']);
+  c.accept = true;
+  advance(BACKOFF_MIN_MS);
+  assert.deepEqual(
+    c.sent.map((m) => m.slice(0, 3) + m.length),
+    [`H a${2 + 400 * 1024}`, `H b${2 + 400 * 1024}`],
+  );
+  assert.deepEqual(reports.slice(2), ['syslog fake peer: connected again; 3 lines were dropped']);
+  // The count starts again: a later drop is reported again.
+  c.lose();
+  c.write1([big('f'), big('g'), big('h')]);
+  assert.equal(reports.filter((r) => /dropping new lines/.test(r)).length, 2);
+});
+
+test('backoff: from 200 ms, doubling, capped at 10 s; back to 200 ms after a connection and on reopen', (t) => {
+  const advance = mockClock(t);
+  const c = new FakeTransport([]);
+  advance(60_000);
+  const gaps = (ts: number[]) => ts.slice(1).map((x, i) => x - ts[i]);
+  assert.deepEqual(gaps(c.connects).slice(0, 9), [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]);
+
+  c.accept = true;
+  advance(10_000);
+  c.accept = false;
+  c.connects = [];
+  c.lose();
+  advance(1400);
+  assert.deepEqual(gaps([Date.now() - 1400, ...c.connects]), [200, 400, 800]);
+
+  c.connects = [];
+  c.reopen(); // connects now, then retries from the start
+  advance(200);
+  assert.deepEqual(gaps(c.connects), [200]);
+});
+
+test('shutdown reports the lines it could not send, and the dropped ones; nothing when all went', async () => {
+  const reports: string[] = [];
+  const down = new FakeTransport(reports, new Queue(10));
+  down.write1(['one', 'two', 'three']);
+  await down.shutdown(50);
+  assert.deepEqual(reports.slice(2), ['syslog fake peer: closing with 2 lines not sent; 1 lines were dropped']);
+
+  const quiet: string[] = [];
+  const up = new FakeTransport(quiet);
+  up.accept = true;
+  up.reopen();
+  up.write1(['one']);
+  await up.shutdown(50);
+  assert.deepEqual(quiet, [
+    'syslog fake peer: cannot connect: ECONNREFUSED; retrying, lines wait in memory (up to 16 MiB)',
+    'syslog fake peer: connected again',
+  ]);
+  assert.deepEqual(up.sent, ['H one']);
+});

@@ -1,0 +1,184 @@
+/**
+ * The shared half of the syslog transports: the queue, reconnecting,
+ * reporting, reopening, closing.
+ *
+ * Delivery: a write never throws and never waits. Lines wait in a bounded
+ * memory queue while the peer is connecting, unreachable, or slower than
+ * the events; beyond the bound new lines are dropped and counted. Trouble
+ * is reported once per outage (and again when it ends, with what was
+ * dropped), never per line. Connections are retried with a capped backoff;
+ * reopen() (SIGHUP) reconnects at once, and close() flushes for at most
+ * CLOSE_WAIT_MS (index.ts).
+ */
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import TransportStream from 'winston-transport';
+import type { BatchInfo, Report } from '../sink.js';
+import { Queue } from './queue.js';
+
+export const BACKOFF_MIN_MS = 200;
+/** Short enough that a restarted syslog daemon gets lines again soon. */
+export const BACKOFF_MAX_MS = 10_000;
+
+/** How reports name a remote destination: `udp host:port`, `tcp [v6]:port`. */
+export function peerName(protocol: 'udp' | 'tcp', host: string, port: number): string {
+  return `${protocol} ${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+}
+
+/** A name for what went wrong: the errno name where there is one. */
+function why(e: unknown): string {
+  const err = e as (NodeJS.ErrnoException & { code?: string | number }) | undefined;
+  if (err === undefined) return 'unknown error';
+  if (typeof err.code === 'number') {
+    try {
+      return getSystemErrorName(err.code);
+    } catch {
+      return `error ${err.code}`;
+    }
+  }
+  return err.code ?? err.message;
+}
+
+export abstract class SyslogTransport extends TransportStream {
+  protected up = false;
+  protected connecting = false;
+  protected closing = false;
+  private retry?: NodeJS.Timeout;
+  private backoff = BACKOFF_MIN_MS;
+  /** An outage has been reported and has not ended yet. */
+  private troubled = false;
+  private dropped = 0;
+  private dropReported = false;
+
+  constructor(
+    /** How reports name the destination: `udp host:port`, `tcp host:port`, `socket PATH`. */
+    protected readonly where: string,
+    private readonly header: () => Buffer,
+    protected readonly report: Report,
+    /** Messages (already framed) not yet handed to the socket. */
+    protected readonly queue = new Queue(),
+  ) {
+    super({ level: 'info' });
+  }
+
+  /** Starts connecting; calls onUp() or onDown() when it knows. */
+  protected abstract connect(): void;
+  /** Hands queued messages to the socket, as many as it takes now. */
+  protected abstract flush(): void;
+  /** Drops the socket without reports; anything it had not taken goes back to the queue. */
+  protected abstract disconnect(): void;
+  /** Nothing is waiting in the socket's own buffers (only the queue may hold messages). */
+  protected abstract drained(): boolean;
+  /**
+   * One message as it waits in the queue: new bytes, for `line` is a view
+   * of the batch, whose memory is reused once the batch is done.
+   */
+  protected abstract frame(head: Buffer, line: Buffer): Buffer;
+
+  /** Called by winston with one batch. */
+  override log(info: BatchInfo, next: () => void): void {
+    this.send(this.header(), info.bytes, 0);
+    info.done();
+    next();
+  }
+
+  /** Queues the lines of `bytes` from byte `from`, each as one message, and sends what the socket takes. */
+  protected send(head: Buffer, bytes: Buffer, from: number): void {
+    for (let at = from; at < bytes.length; ) {
+      let end = bytes.indexOf(0x0a, at);
+      if (end < 0) end = bytes.length;
+      this.enqueue(this.frame(head, bytes.subarray(at, end)));
+      at = end + 1;
+    }
+    if (this.up) this.flush();
+  }
+
+  private enqueue(msg: Buffer): void {
+    if (this.queue.push(msg)) return;
+    this.dropped++;
+    if (!this.dropReported) {
+      this.dropReported = true;
+      this.report(`syslog ${this.where}: ${this.queue.limit >> 20} MiB of lines are waiting; dropping new lines (counted) until it takes them`);
+    }
+  }
+
+  /** A message that can never be sent (too large for a datagram): counted, reported once. */
+  protected discard(err: unknown): void {
+    this.dropped++;
+    if (!this.dropReported) {
+      this.dropReported = true;
+      this.report(`syslog ${this.where}: a line could not be sent (${why(err)}); dropped (counted)`);
+    }
+  }
+
+  protected open(): void {
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.connecting = true;
+    try {
+      this.connect();
+    } catch (e) {
+      this.onDown('cannot connect', e);
+    }
+  }
+
+  protected onUp(): void {
+    this.up = true;
+    this.connecting = false;
+    this.backoff = BACKOFF_MIN_MS;
+    if (this.troubled) {
+      this.troubled = false;
+      this.report(`syslog ${this.where}: connected again${this.droppedSince()}`);
+    }
+    this.flush();
+  }
+
+  /** The connection failed or was lost: report once per outage, retry later. */
+  protected onDown(what: string, err?: unknown): void {
+    this.up = false;
+    this.connecting = false;
+    if (!this.troubled) {
+      this.troubled = true;
+      this.report(`syslog ${this.where}: ${what}: ${why(err)}; retrying, lines wait in memory (up to ${this.queue.limit >> 20} MiB)`);
+    }
+    if (this.closing || this.retry) return;
+    const delay = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS);
+    // Unref'd: a retry alone never keeps the process alive.
+    this.retry = setTimeout(() => this.open(), delay).unref();
+  }
+
+  private droppedSince(): string {
+    const n = this.dropped;
+    this.dropped = 0;
+    this.dropReported = false;
+    return n > 0 ? `; ${n} lines were dropped` : '';
+  }
+
+  /** SIGHUP: a new connection now (a new address if the name moved), keeping what waits. */
+  reopen(): void {
+    if (this.closing) return;
+    this.backoff = BACKOFF_MIN_MS;
+    this.up = false;
+    this.disconnect();
+    this.open();
+  }
+
+  /** Sends what is queued for at most `ms`, then closes; reports what could not be sent. */
+  async shutdown(ms: number): Promise<void> {
+    this.closing = true;
+    // A peer that came back during a backoff wait gets one more chance now.
+    if (!this.up && !this.connecting) this.open();
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline && !(this.up && this.queue.length === 0 && this.drained()) && (this.up || this.connecting)) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    clearTimeout(this.retry);
+    this.up = false;
+    this.disconnect();
+    const unsent = this.queue.take(this.queue.length).length;
+    if (unsent > 0 || this.dropped > 0) {
+      this.report(`syslog ${this.where}: closing with ${unsent} lines not sent${this.droppedSince()}`);
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Event lines to syslog, through winston: one syslog message per line, in
+ * order, to the local socket (syslog_socket, a unix datagram socket like
+ * /dev/log) or to a remote host over UDP, or TCP with RFC 6587
+ * octet-counting framing (`LEN SP MSG`). The headers are header.ts's; how
+ * lines wait and are delivered is connection.ts's.
+ *
+ * The transport is our own, on winston-transport, not the npm package
+ * winston-syslog (2.7), which was tried against rsyslog 8.2302 and found
+ * unfit here:
+ * - over TCP it writes messages back to back with no framing at all, so the
+ *   receiver sees one message where three were sent;
+ * - with the local socket absent it emits 'error' from a socket nobody
+ *   listens to, which kills the process; when the socket goes away its
+ *   queue grows without bound and is never retried;
+ * - its TCP queue is unbounded and never reports what it holds, its backoff
+ *   doubles without a cap (hours after a long outage), and close() waits
+ *   up to 4 s.
+ */
+import type { Config } from '../../config.js';
+import { batchLogger, logBatch, type EventSink, type Report } from '../sink.js';
+import type { SyslogTransport } from './connection.js';
+import { UdpTransport, UnixTransport } from './datagram.js';
+import { headerFor } from './header.js';
+import { TcpTransport } from './tcp.js';
+
+export type SyslogOptions = Config['syslog'];
+
+/** SIGTERM must end ctlogd within 2 s: close() waits this long at most. */
+const CLOSE_WAIT_MS = 1_000;
+
+export function syslogSink(opts: SyslogOptions, report: Report): EventSink {
+  const header = headerFor(opts);
+  const transport: SyslogTransport =
+    opts.host === ''
+      ? new UnixTransport(opts.socket, header, report)
+      : opts.protocol === 'tcp'
+        ? new TcpTransport(opts.host, opts.port, header, report)
+        : new UdpTransport(opts.host, opts.port, header, report);
+  const logger = batchLogger(transport);
+  // The transports never emit 'error'; this only keeps winston from throwing if one did.
+  logger.on('error', (e: Error) => report(`syslog: ${e.message}`));
+  let closed: Promise<void> | undefined;
+  return {
+    write(bytes, done) {
+      if (closed) {
+        let lines = 0;
+        for (let at = bytes.indexOf(0x0a); at >= 0; at = bytes.indexOf(0x0a, at + 1)) lines++;
+        report(`syslog: ${lines} lines came after the output was closed; not sent`);
+        done();
+        return;
+      }
+      logBatch(logger, bytes, done);
+    },
+    reopen() {
+      transport.reopen();
+    },
+    close() {
+      closed ??= (async () => {
+        // Let winston hand over every entry already logged, then flush.
+        const finished = new Promise<void>((resolve) => transport.once('finish', resolve));
+        logger.end();
+        await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, 100))]);
+        await transport.shutdown(CLOSE_WAIT_MS);
+      })();
+      return closed;
+    },
+  };
+}
