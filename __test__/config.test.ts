@@ -44,7 +44,8 @@ function refusal(opts: { path?: string; env?: NodeJS.ProcessEnv; args?: string[]
 
 const E = { event: { new: {} } };
 const INT = (min: number, max: number) => `must be an integer from ${min} to ${max} \\(a number or a string of digits\\)`;
-const EVENT_ALLOWED = 'must be an object naming at least one event type \\(new, update, destroy\\), each \\{\\} for every protocol, or an object of the protocols to keep \\(tcp, udp, icmp, other\\), each \\{\\}';
+const EVENT_ALLOWED =
+  'must be an object naming at least one event type \\(new, update, destroy\\), each \\{\\} for every protocol, or an object of the protocols to keep \\(tcp, udp, icmp, other\\), each \\{\\}';
 
 interface Bad {
   /** The file: an object (written as JSON) or the exact text. */
@@ -94,8 +95,14 @@ const catalogue: Bad[] = [
   { conf: { ...E, syslog_protocol: 'sctp' }, re: `${FILE}syslog_protocol: must be one of udp, tcp: value was "sctp"$` },
   { conf: { ...E, syslog_facility: 'local8' }, re: `${FILE}syslog_facility: must be one of kern, user, .*, local7: value was "local8"$` },
   // Lists.
-  { conf: { ...E, conntrack_options: ['bogus'] }, re: `${FILE}conntrack_options: must be a list of extended, timestamp, id, ktimestamp .*: value was \\["bogus"\\]$` },
-  { conf: { ...E, conntrack_options: 'extended,bogus' }, re: `${FILE}conntrack_options: must be a list of extended, timestamp, id, ktimestamp .*: value was "extended,bogus"$` },
+  {
+    conf: { ...E, conntrack_options: ['bogus'] },
+    re: `${FILE}conntrack_options: must be a list of extended, timestamp, id, ktimestamp .*: value was \\["bogus"\\]$`,
+  },
+  {
+    conf: { ...E, conntrack_options: 'extended,bogus' },
+    re: `${FILE}conntrack_options: must be a list of extended, timestamp, id, ktimestamp .*: value was "extended,bogus"$`,
+  },
   { conf: { ...E, conntrack_options: [1] }, re: `${FILE}conntrack_options: must be a list of .*: value was \\[1\\]$` },
   { conf: { ...E, conntrack_options: {} }, re: `${FILE}conntrack_options: must be a list of .*: value was \\{\\}$` },
   // Booleans: true/false (also as strings; convict's own Boolean takes "0" and "no" as true).
@@ -106,7 +113,10 @@ const catalogue: Bad[] = [
   // Strings.
   { conf: { ...E, output_file: 5 }, re: `${FILE}output_file: must be a file path \\(a string\\): value was 5$` },
   { conf: { ...E, output_file: { path: '/x' } }, re: `${FILE}output_file: must be a file path \\(a string\\): value was \\{"path":"/x"\\}$` },
-  { conf: { ...E, output: 'file' }, re: `${FILE}output_file: must be a file path when output is "file" \\(set output_file, CTLOGD_OUTPUT_FILE or --output-file\\): value was ""$` },
+  {
+    conf: { ...E, output: 'file' },
+    re: `${FILE}output_file: must be a file path when output is "file" \\(set output_file, CTLOGD_OUTPUT_FILE or --output-file\\): value was ""$`,
+  },
   { conf: { ...E, output: 'file', output_file: '' }, re: `${FILE}output_file: must be a file path when output is "file" .*: value was ""$` },
   { conf: { ...E, syslog_host: 'log host' }, re: `${FILE}syslog_host: must be a host name or IP address without spaces, or empty .*: value was "log host"$` },
   { conf: { ...E, syslog_host: 514 }, re: `${FILE}syslog_host: must be a host name .*: value was 514$` },
@@ -131,18 +141,27 @@ const catalogue: Bad[] = [
   { conf: { event: 'new' }, re: `${FILE}event: ${EVENT_ALLOWED}: value was "new"$` },
   { conf: { event: { create: {} } }, re: `${FILE}event: unknown event type "create"; allowed: new, update, destroy: value was \\{"create":\\{\\}\\}$` },
   { conf: { event: { New: {} } }, re: `${FILE}event: unknown event type "New"; allowed: new, update, destroy: value was` },
-  { conf: `{"event": {"__proto__": {}}}`, re: `${FILE}event: unknown event type "__proto__"; allowed: new, update, destroy: value was \\{"__proto__":\\{\\}\\}$` },
+  {
+    conf: `{"event": {"__proto__": {}}}`,
+    re: `${FILE}event: unknown event type "__proto__"; allowed: new, update, destroy: value was \\{"__proto__":\\{\\}\\}$`,
+  },
   { conf: { event: { new: { sctp: {} } } }, re: `${FILE}event.new: unknown protocol "sctp"; allowed: tcp, udp, icmp, other: value was \\{"sctp":\\{\\}\\}$` },
   { conf: { event: { new: { icmpv6: {} } } }, re: `${FILE}event.new: unknown protocol "icmpv6"; allowed: tcp, udp, icmp, other: value was` },
   { conf: { event: { new: { tcp: { x: 1 } } } }, re: `${FILE}event.new.tcp: must be \\{\\}: value was \\{"x":1\\}$` },
   { conf: { event: { destroy: { udp: true } } }, re: `${FILE}event.destroy.udp: must be \\{\\}: value was true$` },
   { conf: { event: { new: { tcp: [] } } }, re: `${FILE}event.new.tcp: must be \\{\\}: value was \\[\\]$` },
-  { conf: { event: { new: true } }, re: `${FILE}event.new: must be \\{\\} for every protocol, or an object of the protocols to keep \\(tcp, udp, icmp, other\\), each \\{\\}: value was true$` },
+  {
+    conf: { event: { new: true } },
+    re: `${FILE}event.new: must be \\{\\} for every protocol, or an object of the protocols to keep \\(tcp, udp, icmp, other\\), each \\{\\}: value was true$`,
+  },
   { conf: { event: { new: null } }, re: `${FILE}event.new: must be \\{\\} for every protocol, .*: value was null$` },
   { conf: { event: { new: ['tcp'] } }, re: `${FILE}event.new: must be \\{\\} for every protocol, .*: value was \\["tcp"\\]$` },
   { conf: { event: { update: 'tcp' } }, re: `${FILE}event.update: must be \\{\\} for every protocol, .*: value was "tcp"$` },
   // Unknown keys.
-  { conf: { ...E, colour: 'red' }, re: `${FILE}colour: unknown key; allowed: event, queue_size, log_level, timestamp, format, .*, stats_interval: value was "red"$` },
+  {
+    conf: { ...E, colour: 'red' },
+    re: `${FILE}colour: unknown key; allowed: event, queue_size, log_level, timestamp, format, .*, stats_interval: value was "red"$`,
+  },
   { conf: { ...E, 'queue-size': '10' }, re: `${FILE}queue-size: unknown key; allowed: event, queue_size, .*: value was "10"$` },
   { conf: { ...E, Format: 'json' }, re: `${FILE}Format: unknown key; allowed: .*: value was "json"$` },
   { conf: { ...E, syslog: { host: 'x' } }, re: `${FILE}syslog: unknown key; allowed: .*: value was \\{"host":"x"\\}$` },
@@ -153,16 +172,31 @@ const catalogue: Bad[] = [
   { conf: 'null', re: `${FILE}must be a JSON object with the keys .*: value was null$` },
   { conf: '42', re: `${FILE}must be a JSON object with the keys .*: value was 42$` },
   // Not JSON: ctlogd's own words, the same on every Node version (V8's are not).
-  { conf: '{\n    "event": {\n        "new": {},\n    }\n}\n', re: `${FILE}not valid JSON at line 4, column 5: unexpected '\\}'; expected a double-quoted property name$` },
+  {
+    conf: '{\n    "event": {\n        "new": {},\n    }\n}\n',
+    re: `${FILE}not valid JSON at line 4, column 5: unexpected '\\}'; expected a double-quoted property name$`,
+  },
   { conf: '{\n  "event": {"new": tru}\n}', re: `${FILE}not valid JSON at line 2, column 23: unexpected '\\}'; expected true$` },
   { conf: '{"event": {"new": {}}, "queue_size": [1,]}', re: `${FILE}not valid JSON at line 1, column 41: unexpected '\\]'; expected a value$` },
   { conf: "{'event': {}}", re: `${FILE}not valid JSON at line 1, column 2: unexpected "'"; expected a double-quoted property name or '\\}'$` },
-  { conf: '{\n  “event”: {"new": {}}\n}', re: `${FILE}not valid JSON at line 2, column 3: unexpected '“' \\(U\\+201C\\); expected a double-quoted property name or '\\}'$` },
+  {
+    conf: '{\n  “event”: {"new": {}}\n}',
+    re: `${FILE}not valid JSON at line 2, column 3: unexpected '“' \\(U\\+201C\\); expected a double-quoted property name or '\\}'$`,
+  },
   { conf: '{"event": {"new": {}}', re: `${FILE}not valid JSON at line 1, column 22: unexpected end of file; expected ',' or '\\}' after a property value$` },
   { conf: '{"event": {"new": {}}} {}', re: `${FILE}not valid JSON at line 1, column 24: unexpected '\\{'; expected the end of the file after the JSON value$` },
-  { conf: '{"event": {"new": {}}, "syslog_tag": "a\nb"}', re: `${FILE}not valid JSON at line 1, column 40: control character U\\+000A in a string; must be written as \\\\n$` },
-  { conf: '{"event": {"new": {}}, "syslog_tag": "a\\qb"}', re: `${FILE}not valid JSON at line 1, column 41: unexpected 'q'; expected an escape: \\\\" \\\\\\\\ .* or \\\\u and 4 hex digits$` },
-  { conf: '{"event": {"new": {}}, "syslog_tag": "ab', re: `${FILE}not valid JSON at line 1, column 41: unexpected end of file; expected '"' closing the string$` },
+  {
+    conf: '{"event": {"new": {}}, "syslog_tag": "a\nb"}',
+    re: `${FILE}not valid JSON at line 1, column 40: control character U\\+000A in a string; must be written as \\\\n$`,
+  },
+  {
+    conf: '{"event": {"new": {}}, "syslog_tag": "a\\qb"}',
+    re: `${FILE}not valid JSON at line 1, column 41: unexpected 'q'; expected an escape: \\\\" \\\\\\\\ .* or \\\\u and 4 hex digits$`,
+  },
+  {
+    conf: '{"event": {"new": {}}, "syslog_tag": "ab',
+    re: `${FILE}not valid JSON at line 1, column 41: unexpected end of file; expected '"' closing the string$`,
+  },
   { conf: '{"event": {"new": {}}, "queue_size": 1.}', re: `${FILE}not valid JSON at line 1, column 40: unexpected '\\}'; expected a digit after '\\.'$` },
   // Deeper than any stack: JSON.parse takes it, and so must the scan.
   { conf: `{"event": ${'['.repeat(100000)}`, re: `${FILE}not valid JSON at line 1, column 100011: unexpected end of file; expected a value or '\\]'$` },
@@ -177,7 +211,11 @@ const catalogue: Bad[] = [
   { conf: E, env: { CTLOGD_RELIABLE: 'yes' }, re: `^CTLOGD_RELIABLE \\(reliable\\): must be true or false .*: value was "yes"$` },
   { conf: E, env: { CTLOGD_FORMAT: 'JSON' }, re: `^CTLOGD_FORMAT \\(format\\): must be one of vyos, conntrack, json: value was "JSON"$` },
   { conf: E, env: { CTLOGD_LOG_LEVEL: 'trace' }, re: `^CTLOGD_LOG_LEVEL \\(log_level\\): must be one of info, debug: value was "trace"$` },
-  { conf: E, env: { CTLOGD_CONNTRACK_OPTIONS: 'extended;id' }, re: `^CTLOGD_CONNTRACK_OPTIONS \\(conntrack_options\\): must be a list of .*: value was "extended;id"$` },
+  {
+    conf: E,
+    env: { CTLOGD_CONNTRACK_OPTIONS: 'extended;id' },
+    re: `^CTLOGD_CONNTRACK_OPTIONS \\(conntrack_options\\): must be a list of .*: value was "extended;id"$`,
+  },
   { conf: E, env: { CTLOGD_SYSLOG_TAG: 'a\nb' }, re: `^CTLOGD_SYSLOG_TAG \\(syslog_tag\\): must be 1 to 48 .*: value was "a\\\\nb"$` },
   { conf: E, env: { CTLOGD_SYSLOG_PORT: '70000' }, re: `^CTLOGD_SYSLOG_PORT \\(syslog_port\\): ${INT(1, 65535)}: value was "70000"$` },
   { conf: E, env: { CTLOGD_OUTPUT: 'file' }, re: `${FILE}output_file: must be a file path when output is "file" .*: value was ""$` },
@@ -195,7 +233,12 @@ const catalogue: Bad[] = [
   { conf: E, flags: { frobnicate: '1' }, re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval$` },
   // A bad value is refused even when a later layer overrides it.
   { conf: { ...E, queue_size: 'abc' }, env: { CTLOGD_QUEUE_SIZE: '10' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "abc"$` },
-  { conf: E, env: { CTLOGD_FORMAT: 'xml' }, args: ['--format', 'json'], re: `^CTLOGD_FORMAT \\(format\\): must be one of vyos, conntrack, json: value was "xml"$` },
+  {
+    conf: E,
+    env: { CTLOGD_FORMAT: 'xml' },
+    args: ['--format', 'json'],
+    re: `^CTLOGD_FORMAT \\(format\\): must be one of vyos, conntrack, json: value was "xml"$`,
+  },
 ];
 
 test(`a catalogue of ${catalogue.length} bad configs: one line each, naming where, the key, what is allowed and the value`, () => {
@@ -255,7 +298,11 @@ test('the CLI: exit 78, one line on stderr, nothing on stdout', () => {
     [['-c', file({ event: [] })], {}, /^ctlogd: config \S+: event: must be an object naming at least one event type .*: value was \[\]$/],
     [['-c', file({ event: { new: { tcp: { x: 1 } } } })], {}, /^ctlogd: config \S+: event\.new\.tcp: must be \{\}: value was \{"x":1\}$/],
     [['-c', file({ ...E, colour: 'red' })], {}, /^ctlogd: config \S+: colour: unknown key; allowed: event, .*: value was "red"$/],
-    [['-c', file('{\n  "event": {"new": {}},\n}\n')], {}, /^ctlogd: config \S+: not valid JSON at line 3, column 1: unexpected '\}'; expected a double-quoted property name$/],
+    [
+      ['-c', file('{\n  "event": {"new": {}},\n}\n')],
+      {},
+      /^ctlogd: config \S+: not valid JSON at line 3, column 1: unexpected '\}'; expected a double-quoted property name$/,
+    ],
     [['-c', file('')], {}, /^ctlogd: config \S+: is empty; a JSON object is expected/],
     [['-c', file('[]')], {}, /^ctlogd: config \S+: must be a JSON object with the keys .*: value was \[\]$/],
     [['-c', path.join(dir, 'missing.json')], {}, /^ctlogd: config \S+missing\.json: cannot read: no such file; a JSON file is expected$/],
@@ -305,7 +352,10 @@ test('VyOS files are accepted unchanged', () => {
       '{"event": {"destroy": {"icmp": {}, "other": {}, "tcp": {}, "udp": {}}}, "log_level": "info", "queue_size": "2147483647"}',
       { ...DEFAULTS, event: { destroy: { icmp: {}, other: {}, tcp: {}, udp: {} } }, queueSize: 2147483647 },
     ],
-    ['{"event": {"new": {"icmp": {}}, "destroy": {"icmp": {}}}, "timestamp": {}}', { ...DEFAULTS, event: { new: { icmp: {} }, destroy: { icmp: {} } }, timestamp: true }],
+    [
+      '{"event": {"new": {"icmp": {}}, "destroy": {"icmp": {}}}, "timestamp": {}}',
+      { ...DEFAULTS, event: { new: { icmp: {} }, destroy: { icmp: {} } }, timestamp: true },
+    ],
     // Numbers as numbers too, and ctlogd's own keys beside VyOS's.
     [
       '{"event": {"new": {}}, "queue_size": 500, "format": "json", "output": "file", "output_file": "/var/log/ctlogd/events.log", "reliable": true, ' +
@@ -359,7 +409,11 @@ const LAYERS: Record<string, { values: [unknown, string, string]; want: [unknown
   queue_size: { values: ['10', '20', '30'], want: [10, 20, 30], get: (c) => c.queueSize },
   log_level: { values: ['debug', 'info', 'debug'], want: ['debug', 'info', 'debug'], get: (c) => c.logLevel },
   format: { values: ['conntrack', 'json', 'vyos'], want: ['conntrack', 'json', 'vyos'], get: (c) => c.format },
-  conntrack_options: { values: [['id'], 'extended', 'timestamp,ktimestamp'], want: [['id'], ['extended'], ['timestamp', 'ktimestamp']], get: (c) => c.conntrackOptions },
+  conntrack_options: {
+    values: [['id'], 'extended', 'timestamp,ktimestamp'],
+    want: [['id'], ['extended'], ['timestamp', 'ktimestamp']],
+    get: (c) => c.conntrackOptions,
+  },
   receive_buffer: { values: [65536, '131072', '262144'], want: [65536, 131072, 262144], get: (c) => c.receiveBuffer },
   reliable: { values: [true, 'false', 'true'], want: [true, false, true], get: (c) => c.reliable },
   output: { values: ['syslog', 'stdout', 'syslog'], want: ['syslog', 'stdout', 'syslog'], get: (c) => c.output },
@@ -377,7 +431,11 @@ test('precedence: file < CTLOGD_* environment < flags, for every key that has th
   const keys = configKeys().filter((k) => k.env || k.arg);
   assert.deepEqual(keys.map((k) => k.key).sort(), Object.keys(LAYERS).sort(), 'LAYERS must cover every key with a variable or a flag');
   for (const k of keys) {
-    const { values: [inFile, inEnv, inFlag], want, get } = LAYERS[k.key];
+    const {
+      values: [inFile, inEnv, inFlag],
+      want,
+      get,
+    } = LAYERS[k.key];
     assert.ok(k.env && k.arg, `${k.key}: both a variable and a flag`);
     const f = file({ ...E, [k.key]: inFile });
     const env = { [k.env]: inEnv };

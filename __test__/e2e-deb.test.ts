@@ -100,7 +100,9 @@ test('control: name, version, architecture, Depends on nodejs; the layout', () =
   assert.equal(field('Version'), pkg.version);
   assert.equal(field('Architecture'), ARCH);
   assert.match(field('Depends'), /^nodejs \(>= 18(\.\d+)*\), libc6 \(>= [\d.]+\)/);
-  const files = ok('dpkg-deb', ['-c', deb]).split('\n').map((l) => l.split(/\s+/)[5]);
+  const files = ok('dpkg-deb', ['-c', deb])
+    .split('\n')
+    .map((l) => l.split(/\s+/)[5]);
   for (const f of [
     './usr/bin/ctlogd',
     './usr/lib/ctlogd/bin/ctlogd.js',
@@ -162,12 +164,18 @@ test('dpkg: the unit where Debian 12 puts it, not enabled; the drop-in; the conf
 });
 
 test('dpkg -r leaves only the conffile; dpkg -P removes it', () => {
-  const files = ok('dpkg', ['-L', 'ctlogd']).trim().split('\n').filter((f) => f !== '/.');
+  const files = ok('dpkg', ['-L', 'ctlogd'])
+    .trim()
+    .split('\n')
+    .filter((f) => f !== '/.');
   ok('dpkg', ['-r', 'ctlogd']);
   assert.equal(status(), 'deinstall ok config-files');
   // Still there: the conffile, its folders, and folders other packages own
   // (/usr/bin, ...; /lib is a link to one on a merged /usr).
-  const owned = (dir: string) => sh('dpkg-query', ['-S', dir]).stdout.split('\n').some((l) => l && !l.startsWith('ctlogd:'));
+  const owned = (dir: string) =>
+    sh('dpkg-query', ['-S', dir])
+      .stdout.split('\n')
+      .some((l) => l && !l.startsWith('ctlogd:'));
   const left = files.filter((f) => existsSync(f) || isLink(f));
   const expected = left.filter((f) => f === CONFFILE || CONFFILE.startsWith(`${f}/`) || (statSync(f).isDirectory() && owned(f)));
   assert.deepEqual(left, expected);

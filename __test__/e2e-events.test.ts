@@ -66,7 +66,11 @@ describe('mixed traffic in a namespace', () => {
       await new Promise((r) => setTimeout(r, 100));
       if (!bothSee()) ns.exec('conntrack', ['-D', '-s', '198.51.100.1']);
     }
-    const out = ns.traffic('tcp:7000', 'tcpto:8080:8081', 'udp:5300', 'udp:5400', 'udpsend:5500', 'ping', 'udp:5353@::1', 'ping@::1').trim().split('\n').map(Number);
+    const out = ns
+      .traffic('tcp:7000', 'tcpto:8080:8081', 'udp:5300', 'udp:5400', 'udpsend:5500', 'ping', 'udp:5353@::1', 'ping@::1')
+      .trim()
+      .split('\n')
+      .map(Number);
     [ports.tcp, ports.dnat, ports.mark, ports.zone, ports.unreplied, ports.udp6] = out;
     ns.exec('conntrack', ['-F']);
     end.insert(ns);
@@ -84,8 +88,14 @@ describe('mixed traffic in a namespace', () => {
 
   test('a TCP connection: NEW, UPDATEs through its states, DESTROY with counters and timestamps', () => {
     const evs = byPort(ports.tcp);
-    assert.deepEqual(evs.map((e) => e.type), ['new', 'update', 'update', 'update', 'update', 'update', 'destroy']);
-    assert.deepEqual(evs.map((e) => e.state), ['SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'LAST_ACK', 'TIME_WAIT', 'TIME_WAIT']);
+    assert.deepEqual(
+      evs.map((e) => e.type),
+      ['new', 'update', 'update', 'update', 'update', 'update', 'destroy'],
+    );
+    assert.deepEqual(
+      evs.map((e) => e.state),
+      ['SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'LAST_ACK', 'TIME_WAIT', 'TIME_WAIT'],
+    );
     const [syn, , est] = evs;
     assert.equal(syn.proto, 'tcp');
     assert.equal(syn.proto_num, 6);
@@ -106,17 +116,26 @@ describe('mixed traffic in a namespace', () => {
 
   test('UDP with a reply, and one left unreplied', () => {
     const evs = byPort(ports.unreplied);
-    assert.deepEqual(evs.map((e) => e.type), ['new', 'destroy']);
+    assert.deepEqual(
+      evs.map((e) => e.type),
+      ['new', 'destroy'],
+    );
     assert.ok(!evs[1].status!.includes('SEEN_REPLY'));
     assert.equal(evs[1].reply.packets, '0');
     const replied = byPort(ports.mark);
-    assert.deepEqual(replied.map((e) => e.type), ['new', 'update', 'destroy']);
+    assert.deepEqual(
+      replied.map((e) => e.type),
+      ['new', 'update', 'destroy'],
+    );
     assert.ok(replied[1].status!.includes('SEEN_REPLY'));
   });
 
   test('ICMP echo: type, code and id; reply type 0', () => {
     const evs = find((e) => e.proto === 'icmp');
-    assert.deepEqual(evs.map((e) => e.type), ['new', 'update', 'destroy']);
+    assert.deepEqual(
+      evs.map((e) => e.type),
+      ['new', 'update', 'destroy'],
+    );
     assert.equal(evs[0].orig.icmp_type, 8);
     assert.equal(evs[0].orig.icmp_code, 0);
     assert.equal(evs[0].reply.icmp_type, 0);
@@ -125,11 +144,17 @@ describe('mixed traffic in a namespace', () => {
 
   test('IPv6: UDP and ICMPv6 echo on ::1', () => {
     const udp = byPort(ports.udp6);
-    assert.deepEqual(udp.map((e) => e.type), ['new', 'update', 'destroy']);
+    assert.deepEqual(
+      udp.map((e) => e.type),
+      ['new', 'update', 'destroy'],
+    );
     assert.equal(udp[0].family, 'ipv6');
     assert.equal(udp[0].orig.src, '::1');
     const icmp6 = find((e) => e.proto === 'icmpv6');
-    assert.deepEqual(icmp6.map((e) => e.type), ['new', 'update', 'destroy']);
+    assert.deepEqual(
+      icmp6.map((e) => e.type),
+      ['new', 'update', 'destroy'],
+    );
     assert.equal(icmp6[0].proto_num, 58);
     assert.equal(icmp6[0].orig.icmp_type, 128);
     assert.equal(icmp6[0].reply.icmp_type, 129);
@@ -155,7 +180,10 @@ describe('mixed traffic in a namespace', () => {
     const evs = byPort(ports.zone);
     assert.ok(evs.length >= 2);
     for (const e of evs) assert.equal(e.zone, 7);
-    assert.ok(byPort(ports.mark).every((e) => e.zone === undefined), 'no zone where none was set');
+    assert.ok(
+      byPort(ports.mark).every((e) => e.zone === undefined),
+      'no zone where none was set',
+    );
   });
 
   test('events caused by conntrack -I and -F carry the portid ([USERSPACE])', () => {
@@ -212,7 +240,10 @@ describe('mixed traffic in a namespace', () => {
     const schema = JSON.parse(readFileSync(path.join(ROOT, 'schema/event.schema.json'), 'utf8')) as object;
     const validate = new Ajv2020.default({ strict: true, allErrors: true }).compile(schema);
     for (const e of events) assert.ok(validate(e), JSON.stringify(validate.errors));
-    assert.ok(events.some((e) => e.zone === 7 && e.mark === 42), 'a flow with both a zone and a mark');
+    assert.ok(
+      events.some((e) => e.zone === 7 && e.mark === 42),
+      'a flow with both a zone and a mark',
+    );
   });
 
   test('every format printed one line per event, in the same order', () => {

@@ -54,7 +54,10 @@ function run(cmd: string, args: string[], opts: { cwd: string; path?: string; en
 function project(name: string, tarballs: string[]): string {
   const dir = path.join(work, name);
   execFileSync('mkdir', ['-p', dir]);
-  for (const args of [['init', '-y'], ['install', '--no-audit', '--no-fund', '--no-update-notifier', ...tarballs]]) {
+  for (const args of [
+    ['init', '-y'],
+    ['install', '--no-audit', '--no-fund', '--no-update-notifier', ...tarballs],
+  ]) {
     const r = run('npm', args, { cwd: dir });
     assert.equal(r.status, 0, `npm ${args.join(' ')}: ${r.stdout}${r.stderr}`);
   }
@@ -82,7 +85,15 @@ test('pack.sh: the root package carries no addon and no build step; both carry L
   assert.equal(manifest.devDependencies, undefined);
   const optional = ['ctlogd-linux-x64-gnu', 'ctlogd-linux-arm64-gnu', 'ctlogd-linux-x64-musl', 'ctlogd-linux-arm64-musl'];
   assert.deepEqual(manifest.optionalDependencies, Object.fromEntries(optional.map((name) => [name, pkg.version])));
-  for (const f of ['LICENSE', 'README.md', 'systemd/ctlogd.service', 'systemd/vyos-conntrack-logger.conf', 'schema/event.schema.json', 'dist/ctlogd.mjs', 'dist/index.d.ts']) {
+  for (const f of [
+    'LICENSE',
+    'README.md',
+    'systemd/ctlogd.service',
+    'systemd/vyos-conntrack-logger.conf',
+    'schema/event.schema.json',
+    'dist/ctlogd.mjs',
+    'dist/index.d.ts',
+  ]) {
     assert.ok(existsSync(path.join(mod, 'ctlogd', f)), `ctlogd/${f}`);
   }
   assert.ok(!existsSync(path.join(mod, 'ctlogd', `ctlogd.${PLATFORM}.node`)), 'the addon is in its own package');
@@ -210,7 +221,21 @@ export const isAddonError = (e: unknown): boolean => e instanceof AddonError && 
   );
   const r = spawnSync(
     path.join(ROOT, 'node_modules/.bin/tsc'),
-    ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules/@types'), file],
+    [
+      '--noEmit',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      '--typeRoots',
+      path.join(ROOT, 'node_modules/@types'),
+      file,
+    ],
     { cwd: full, encoding: 'utf8' },
   );
   assert.equal(r.status, 0, r.stdout + r.stderr);

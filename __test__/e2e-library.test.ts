@@ -52,7 +52,13 @@ test('Capture.start / stop: typed events through the package exports', async (t)
   };
   const names = seen.map((e) => `${e.type} ${e.proto} ${e.dport}`);
   // A flush destroys in hash-table order.
-  assert.deepEqual([names.slice(0, 2), names.slice(2).sort()], [['new udp 53', 'new udp 5300'], ['destroy udp 53', 'destroy udp 5300']]);
+  assert.deepEqual(
+    [names.slice(0, 2), names.slice(2).sort()],
+    [
+      ['new udp 53', 'new udp 5300'],
+      ['destroy udp 53', 'destroy udp 5300'],
+    ],
+  );
   assert.equal(seen[0].src, '192.0.2.1');
   assert.equal(seen[0].time, 'bigint');
   assert.equal(seen[2].bytes, 'bigint', 'counters are bigint');

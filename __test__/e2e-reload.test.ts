@@ -51,7 +51,11 @@ test('SIGHUP under continuous traffic: several reloads, every flow logged once',
   const ports = (type: string) => evs.filter((e) => e.type === type && e.proto === 'udp').map((e) => e.orig.dport!);
   const want = Array.from({ length: n }, (_, i) => 20000 + i);
   assert.deepEqual(ports('new'), want, 'every NEW, once, in order');
-  assert.deepEqual(ports('destroy').sort((a, b) => a - b), want, 'every DESTROY, once');
+  assert.deepEqual(
+    ports('destroy').sort((a, b) => a - b),
+    want,
+    'every DESTROY, once',
+  );
   assert.doesNotMatch(out.stderr, /overflow|refused/);
   const s = stats(out.stderr);
   assert.equal(s['written.new'], n);
@@ -78,7 +82,10 @@ test('SIGHUP changes the groups on the same socket; a bad config is refused and 
   await out.until(() => out.stderr.includes('reload refused'), 'the refusal');
   ns.exec('conntrack', ['-F']);
   assert.equal(await stop(out), 0);
-  assert.match(out.stderr, /^ctlogd: error: reload refused, keeping the running config: config .*ctlogd\.json: event\.destroy: unknown protocol "sctp"; allowed: tcp, udp, icmp, other: value was \{"sctp":\{\}\}$/m);
+  assert.match(
+    out.stderr,
+    /^ctlogd: error: reload refused, keeping the running config: config .*ctlogd\.json: event\.destroy: unknown protocol "sctp"; allowed: tcp, udp, icmp, other: value was \{"sctp":\{\}\}$/m,
+  );
   const seen = parse(out.lines).map((e) => `${e.type} ${e.orig.dport}`);
   assert.deepEqual(seen.slice(0, 1), ['new 6001']);
   assert.deepEqual(seen.slice(1).sort(), ['destroy 6001', 'destroy 6002']);
@@ -99,7 +106,10 @@ test('SIGHUP changes the protocol filter in the kernel: other protocols are neve
   await out.until(() => out.stderr.includes('configuration reloaded'), 'the reload');
   ns.traffic('udpsend:6002', 'tcp:7002');
   assert.equal(await stop(out), 0);
-  assert.deepEqual(parse(out.lines).map((e) => `${e.proto} ${e.orig.dport}`), ['tcp 7001', 'udp 6002']);
+  assert.deepEqual(
+    parse(out.lines).map((e) => `${e.proto} ${e.orig.dport}`),
+    ['tcp 7001', 'udp 6002'],
+  );
   // Read and then filtered out would count as filtered: the kernel's socket
   // filter dropped them before.
   const s = stats(out.stderr);
@@ -126,8 +136,14 @@ test('file output: appended, and reopened on SIGHUP after logrotate renames it',
   const before = readFileSync(`${file}.1`, 'utf8').split('\n').filter(Boolean);
   const after = parse(readFileSync(file, 'utf8').split('\n'));
   assert.equal(before[0], 'a line from before', 'appended, not truncated');
-  assert.deepEqual(parse(before.slice(1)).map((e) => e.orig.dport), Array.from({ length: 500 }, (_, i) => 30000 + i));
-  assert.deepEqual(after.map((e) => e.orig.dport), Array.from({ length: 700 }, (_, i) => 40000 + i));
+  assert.deepEqual(
+    parse(before.slice(1)).map((e) => e.orig.dport),
+    Array.from({ length: 500 }, (_, i) => 30000 + i),
+  );
+  assert.deepEqual(
+    after.map((e) => e.orig.dport),
+    Array.from({ length: 700 }, (_, i) => 40000 + i),
+  );
 });
 
 test('file output that cannot be opened: one line, exit 73', () => {
@@ -188,7 +204,13 @@ test('SIGHUP switches format and output: lines before in the old, after in the n
   // Before: vyos lines on stdout. After: json lines in the file.
   const before = out.lines.filter(Boolean);
   assert.equal(before.length, 300);
-  assert.ok(before.every((l, i) => l.startsWith('[NEW]') && l.includes(` dport=${21000 + i} `)), 'vyos, in order');
+  assert.ok(
+    before.every((l, i) => l.startsWith('[NEW]') && l.includes(` dport=${21000 + i} `)),
+    'vyos, in order',
+  );
   const after = parse(readFileSync(file, 'utf8').split('\n'));
-  assert.deepEqual(after.map((e) => e.orig.dport), Array.from({ length: 400 }, (_, i) => 22000 + i));
+  assert.deepEqual(
+    after.map((e) => e.orig.dport),
+    Array.from({ length: 400 }, (_, i) => 22000 + i),
+  );
 });

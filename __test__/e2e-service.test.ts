@@ -33,11 +33,16 @@ test('filters: event types by group, protocols by the config, as VyOS does', asy
   const ns = new Netns('filter');
   t.after(() => ns.destroy());
   // VyOS's own file shape: numbers as strings, flat protocol keys.
-  const tcpNewUdpIcmpDestroy = await startCtlogd(ns, ['--format', 'json', '-c', configFile({
-    event: { new: { tcp: {} }, destroy: { udp: {}, icmp: {} } },
-    queue_size: '10000',
-    log_level: 'debug',
-  })]);
+  const tcpNewUdpIcmpDestroy = await startCtlogd(ns, [
+    '--format',
+    'json',
+    '-c',
+    configFile({
+      event: { new: { tcp: {} }, destroy: { udp: {}, icmp: {} } },
+      queue_size: '10000',
+      log_level: 'debug',
+    }),
+  ]);
   const other = await startCtlogd(ns, ['--format', 'json', '-c', configFile({ event: { new: { other: {} } } })]);
   const all = await startCtlogd(ns, ['--format', 'json']);
   ns.traffic('tcp:7000', 'udp:5300', 'ping', 'ping@::1', 'udp:5301@::1');
@@ -124,7 +129,11 @@ test('reliable mode and a tiny receive buffer: the kernel retries DESTROY events
   await out.until(() => out.lines.length >= n, `all ${n} DESTROY events`, 60000);
   assert.equal(await stop(out), 0);
   const ports = out.lines.map((l) => (JSON.parse(l) as { orig: { dport: number } }).orig.dport).sort((a, b) => a - b);
-  assert.deepEqual(ports, Array.from({ length: n }, (_, i) => 20000 + i), 'every flow once');
+  assert.deepEqual(
+    ports,
+    Array.from({ length: n }, (_, i) => 20000 + i),
+    'every flow once',
+  );
   const s = stats(out.stderr);
   assert.equal(s.lost, 0, 'nothing lost');
   // The socket's drop counter counted the first, failed, deliveries: they

@@ -123,7 +123,9 @@ input(type="imuxsock" socket="${this.socket}" ratelimit.interval="0" ruleset="un
       const got = this.received(kind);
       if (got.length >= n) return got;
       if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${n} messages on ${kind}, have ${got.length}:\n${got.map((r) => r.msg).join('\n')}\nrsyslogd stderr:\n${this.stderr}`);
+        throw new Error(
+          `timed out waiting for ${n} messages on ${kind}, have ${got.length}:\n${got.map((r) => r.msg).join('\n')}\nrsyslogd stderr:\n${this.stderr}`,
+        );
       }
       await sleep(50);
     }
@@ -238,25 +240,35 @@ async function roundTrip(t: TestContext, kind: Kind, syslogArgs: string[], forma
 test('udp: RFC 5424, every line intact and in order (vyos lines with their padding), facility local3, a custom tag', async (t) => {
   const { got, ref, sys } = await roundTrip(t, 'udp', ['--syslog-facility', 'local3', '--syslog-tag', 'ct-udp'], []);
   assertDelivered('udp', got, ref, sys, PRI.local3, 'ct-udp');
-  assert.ok(ref.lines.some((l) => /^\[NEW\] +\d+ tcp +6 /.test(l)), 'vyos lines, padded');
+  assert.ok(
+    ref.lines.some((l) => /^\[NEW\] +\d+ tcp +6 /.test(l)),
+    'vyos lines, padded',
+  );
 });
 
 test('tcp: octet-counted RFC 5424, every line intact and in order (conntrack -o timestamp lines, with a tab), facility local7', async (t) => {
-  const { got, ref, sys } = await roundTrip(t, 'tcp', ['--syslog-facility', 'local7', '--syslog-tag', 'ct-tcp'], [
-    '--format',
-    'conntrack',
-    '--conntrack-options',
-    'timestamp,id',
-  ]);
+  const { got, ref, sys } = await roundTrip(
+    t,
+    'tcp',
+    ['--syslog-facility', 'local7', '--syslog-tag', 'ct-tcp'],
+    ['--format', 'conntrack', '--conntrack-options', 'timestamp,id'],
+  );
   assertDelivered('tcp', got, ref, sys, PRI.local7, 'ct-tcp');
   const tabbed = /^\[\d{8,}\.\d{6}\]\t *\[(NEW|UPDATE|DESTROY)\] /;
-  assert.deepEqual(got.map((r) => r.msg).filter((m) => !tabbed.test(m)), [], 'the tab after the time arrived as a tab');
+  assert.deepEqual(
+    got.map((r) => r.msg).filter((m) => !tabbed.test(m)),
+    [],
+    'the tab after the time arrived as a tab',
+  );
 });
 
 test('local socket: every line intact and in order (json lines), facility user, a custom tag', async (t) => {
   const { got, ref, sys } = await roundTrip(t, 'unix', ['--syslog-facility', 'user', '--syslog-tag', 'ct-local'], ['--format', 'json']);
   assertDelivered('unix', got, ref, sys, PRI.user, 'ct-local');
-  assert.ok(got.every((r) => /^ \{"type":"(new|update|destroy)","time":"[^"]+","time_ns":"\d+",/.test(r.msg)), 'json lines');
+  assert.ok(
+    got.every((r) => /^ \{"type":"(new|update|destroy)","time":"[^"]+","time_ns":"\d+",/.test(r.msg)),
+    'json lines',
+  );
 });
 
 test('defaults: facility daemon, tag ctlogd', async (t) => {
@@ -349,6 +361,9 @@ test('udp: nobody listens: one line on stderr, ctlogd keeps sending; lines arriv
   ns.traffic('udpsend:6200');
   assert.equal(await stop(sys), 0, sys.stderr);
   const got = await rs.until('udp', 1);
-  assert.ok(got.some((r) => r.msg.includes('"dport":6200')), 'a line made after rsyslog started arrived');
+  assert.ok(
+    got.some((r) => r.msg.includes('"dport":6200')),
+    'a line made after rsyslog started arrived',
+  );
   assert.equal(reports(sys).filter((l) => /send failed/.test(l)).length, 1, `reported once:\n${sys.stderr}`);
 });

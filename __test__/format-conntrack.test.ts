@@ -683,10 +683,19 @@ test('source rule: delta-time without a stop time counts to "now" (ev.time)', ()
 });
 
 test('names: protocol, family and state tables of libnetfilter_conntrack 1.0.9', () => {
-  assert.deepEqual(
-    [1, 6, 17, 33, 47, 58, 132, 136, 50, 0, 255].map(protoName),
-    ['icmp', 'tcp', 'udp', 'dccp', 'gre', 'icmpv6', 'sctp', 'udplite', 'unknown', 'unknown', 'unknown'],
-  );
+  assert.deepEqual([1, 6, 17, 33, 47, 58, 132, 136, 50, 0, 255].map(protoName), [
+    'icmp',
+    'tcp',
+    'udp',
+    'dccp',
+    'gre',
+    'icmpv6',
+    'sctp',
+    'udplite',
+    'unknown',
+    'unknown',
+    'unknown',
+  ]);
   assert.deepEqual([2, 10, 7].map(l3Name), ['ipv4', 'ipv6', 'unknown']);
   assert.equal(stateName('tcp', 9), 'SYN_SENT2');
   assert.equal(stateName('tcp', 10), 'NONE'); // past the table: entry 0

@@ -39,9 +39,7 @@ function base(over: Partial<ConntrackEvent> = {}): ConntrackEvent {
 }
 
 test('TCP NEW with state: exact keys and values', () => {
-  const o = check(
-    base({ id: 2800357913, timeout: 120, state: 1, stateProto: 'tcp', stateName: 'SYN_SENT', status: IPS.CONFIRMED }),
-  );
+  const o = check(base({ id: 2800357913, timeout: 120, state: 1, stateProto: 'tcp', stateName: 'SYN_SENT', status: IPS.CONFIRMED }));
   assert.deepEqual(o, {
     type: 'new',
     time: '2026-11-26T16:17:41.292510123Z',
@@ -73,8 +71,25 @@ test('absent fields are absent, never 0 or null', () => {
   );
   check(base({ orig: {}, reply: {} }));
   const o = check(base());
-  for (const k of ['state', 'state_num', 'id', 'timeout', 'status', 'status_bits', 'mark', 'secmark', 'zone', 'use',
-    'helper', 'secctx', 'labels', 'start', 'stop', 'duration_ns', 'event_time']) {
+  for (const k of [
+    'state',
+    'state_num',
+    'id',
+    'timeout',
+    'status',
+    'status_bits',
+    'mark',
+    'secmark',
+    'zone',
+    'use',
+    'helper',
+    'secctx',
+    'labels',
+    'start',
+    'stop',
+    'duration_ns',
+    'event_time',
+  ]) {
     assert.ok(!(k in o), `${k} absent`);
   }
   for (const k of ['packets', 'bytes', 'zone', 'icmp_type', 'src_key']) assert.ok(!(k in o.orig), `orig.${k} absent`);
@@ -227,19 +242,63 @@ test('the schema is strict: extra keys, wrong types, missing keys are refused', 
     mutate(o);
     return validate(o);
   };
-  assert.equal(bad((o) => (o.extra = 1)), false, 'extra top-level key');
-  assert.equal(bad((o) => (o.orig.extra = 1)), false, 'extra tuple key');
-  assert.equal(bad((o) => (o.orig.packets = 1)), false, 'counter as a number');
-  assert.equal(bad((o) => (o.orig.packets = '-1')), false, 'counter not a decimal');
-  assert.equal(bad((o) => delete o.orig.bytes), false, 'packets without bytes');
-  // biome-ignore lint/correctness/noPrecisionLoss: a time as a JSON number loses precision; that is the case tested
-  assert.equal(bad((o) => (o.time_ns = 1795709861292510123)), false, 'time_ns as a number');
-  assert.equal(bad((o) => (o.time = '2026-11-26T16:17:41.292Z')), false, 'time without 9 digits');
-  assert.equal(bad((o) => (o.mark = null)), false, 'null for absent');
-  assert.equal(bad((o) => (o.family = 'inet')), false, 'unknown family');
-  assert.equal(bad((o) => (o.labels = 'ABC')), false, 'labels not lower-case byte hex');
+  assert.equal(
+    bad((o) => (o.extra = 1)),
+    false,
+    'extra top-level key',
+  );
+  assert.equal(
+    bad((o) => (o.orig.extra = 1)),
+    false,
+    'extra tuple key',
+  );
+  assert.equal(
+    bad((o) => (o.orig.packets = 1)),
+    false,
+    'counter as a number',
+  );
+  assert.equal(
+    bad((o) => (o.orig.packets = '-1')),
+    false,
+    'counter not a decimal',
+  );
+  assert.equal(
+    bad((o) => delete o.orig.bytes),
+    false,
+    'packets without bytes',
+  );
+  assert.equal(
+    // biome-ignore lint/correctness/noPrecisionLoss: a time as a JSON number loses precision; that is the case tested
+    bad((o) => (o.time_ns = 1795709861292510123)),
+    false,
+    'time_ns as a number',
+  );
+  assert.equal(
+    bad((o) => (o.time = '2026-11-26T16:17:41.292Z')),
+    false,
+    'time without 9 digits',
+  );
+  assert.equal(
+    bad((o) => (o.mark = null)),
+    false,
+    'null for absent',
+  );
+  assert.equal(
+    bad((o) => (o.family = 'inet')),
+    false,
+    'unknown family',
+  );
+  assert.equal(
+    bad((o) => (o.labels = 'ABC')),
+    false,
+    'labels not lower-case byte hex',
+  );
   for (const k of ['type', 'time', 'time_ns', 'family', 'family_num', 'proto', 'proto_num', 'orig', 'reply', 'portid']) {
-    assert.equal(bad((o) => delete o[k]), false, `missing ${k}`);
+    assert.equal(
+      bad((o) => delete o[k]),
+      false,
+      `missing ${k}`,
+    );
   }
 });
 

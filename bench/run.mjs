@@ -31,7 +31,7 @@ const CTLOGD = path.join(ROOT, 'bin/ctlogd.js');
 const SRC = path.join(ROOT, 'bench/ctbench.c');
 
 const SCENARIOS = {
-  a: { n: 1_000_000, events: ['new'], title: 'N new UDP flows at the generator\'s max rate (NEW)' },
+  a: { n: 1_000_000, events: ['new'], title: "N new UDP flows at the generator's max rate (NEW)" },
   b: { n: 200_000, events: ['destroy'], title: 'N UDP flows, then `conntrack -F`: a burst of N DESTROY' },
   c: { n: 20_000, events: ['new', 'update', 'destroy'], title: 'N TCP connections, whole life, then `conntrack -F` (NEW, UPDATE, DESTROY)' },
 };
@@ -316,9 +316,14 @@ function prerequisites() {
     return m;
   };
   const mtime = (f) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : 0);
-  const addon = fs.readdirSync(ROOT).filter((f) => f.endsWith('.node')).map((f) => mtime(path.join(ROOT, f)));
-  if (newest('src', /\.ts$/) > mtime(bundle)) console.error('bench: warning: src/ is newer than dist/ctlogd.mjs: run `npm run build:ts && npm run build:bundle` to bench the current code');
-  if (addon.length && newest('crates', /\.rs$/) > Math.max(...addon)) console.error('bench: warning: crates/ is newer than the .node addon: run `npm run build:native` to bench the current code');
+  const addon = fs
+    .readdirSync(ROOT)
+    .filter((f) => f.endsWith('.node'))
+    .map((f) => mtime(path.join(ROOT, f)));
+  if (newest('src', /\.ts$/) > mtime(bundle))
+    console.error('bench: warning: src/ is newer than dist/ctlogd.mjs: run `npm run build:ts && npm run build:bundle` to bench the current code');
+  if (addon.length && newest('crates', /\.rs$/) > Math.max(...addon))
+    console.error('bench: warning: crates/ is newer than the .node addon: run `npm run build:native` to bench the current code');
 }
 
 /**
@@ -596,14 +601,17 @@ async function scenario(key, ctbench) {
       const g = JSON.parse((await ns.run(ctbench, ['udp', String(n)])).stdout);
       info.gen = g;
       info.created = await ns.count();
-      info.notes.push(`${info.created.toLocaleString('en-US')} flows in the table before the flush (made in ${g.seconds.toFixed(2)} s, ${Math.round(g.sent / g.seconds).toLocaleString('en-US')}/s, unobserved)`);
+      info.notes.push(
+        `${info.created.toLocaleString('en-US')} flows in the table before the flush (made in ${g.seconds.toFixed(2)} s, ${Math.round(g.sent / g.seconds).toLocaleString('en-US')}/s, unobserved)`,
+      );
     }
 
     // The listeners: ctlogd on its default config with only these event
     // types, and conntrack -E on the same types, both to files.
     const cfg = f('ctlogd.json');
     const event = EXTRA_CONFIG.event ?? Object.fromEntries(sc.events.map((e) => [e, {}]));
-    if (Object.keys(event).sort().join() !== [...sc.events].sort().join()) throw new Error(`--config: "event" must name the scenario's event types (${sc.events.join(', ')})`);
+    if (Object.keys(event).sort().join() !== [...sc.events].sort().join())
+      throw new Error(`--config: "event" must name the scenario's event types (${sc.events.join(', ')})`);
     fs.writeFileSync(cfg, JSON.stringify({ ...EXTRA_CONFIG, event }) + '\n');
     const keeps = (proto) => Object.values(event).every((protos) => Object.keys(protos ?? {}).length === 0 || proto in protos);
     markerProto = keeps('udp') || !keeps('tcp') ? 'udp' : 'tcp';
@@ -642,7 +650,9 @@ async function scenario(key, ctbench) {
       say(`conntrack -F (${info.created} entries)`);
       const r = await ns.run('conntrack', ['-F']);
       info.genSeconds = r.seconds;
-      info.notes.push(`\`conntrack -F\` took ${r.seconds.toFixed(3)} s: ${Math.round(info.created / r.seconds).toLocaleString('en-US')} DESTROY/s; entries left: ${await ns.count()}`);
+      info.notes.push(
+        `\`conntrack -F\` took ${r.seconds.toFixed(3)} s: ${Math.round(info.created / r.seconds).toLocaleString('en-US')} DESTROY/s; entries left: ${await ns.count()}`,
+      );
     } else {
       say(`${n} TCP connections`);
       const g = JSON.parse((await ns.run(ctbench, ['tcp', String(n)])).stdout);
@@ -679,7 +689,11 @@ async function scenario(key, ctbench) {
 
     if (which.includes('ctlogd')) {
       const ctlogdErr = fs.readFileSync(f('ctlogd.stderr'), 'utf8');
-      const statsLine = ctlogdErr.split('\n').filter((l) => l.includes('stats: ')).at(-1) ?? '(no stats line)';
+      const statsLine =
+        ctlogdErr
+          .split('\n')
+          .filter((l) => l.includes('stats: '))
+          .at(-1) ?? '(no stats line)';
       const warn = (re) => ctlogdErr.split('\n').filter((l) => re.test(l)).length;
       info.notes.push(`ctlogd: \`${statsLine.replace(/^ctlogd: /, '')}\`; warnings: ${warn(/kernel overflow/)} kernel overflow`);
     }
@@ -740,7 +754,9 @@ const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${
 
 function table(results) {
   const rows = [];
-  rows.push('| scenario | tool | generated | captured | lost | loss % | CPU user+sys s (user / sys) | CPU in event phase s | CPU µs / captured event | peak RSS MB | caught up after s |');
+  rows.push(
+    '| scenario | tool | generated | captured | lost | loss % | CPU user+sys s (user / sys) | CPU in event phase s | CPU µs / captured event | peak RSS MB | caught up after s |',
+  );
   rows.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   const ratios = [];
   for (const r of results) {
@@ -761,7 +777,15 @@ function table(results) {
       `| ${r.key} | ${ratio(a.perEvent, b.perEvent)} | ${ratio(a.perEventPhase, b.perEventPhase)} | ${ratio(a.rssMb, b.rssMb)} | ${fmt((100 * (a.generated.total - a.captured.total)) / a.generated.total, 3)} % vs ${fmt((100 * (b.generated.total - b.captured.total)) / b.generated.total, 3)} % |`,
     );
   }
-  if (ratios.length) rows.push('', '**ctlogd / conntrack -E**', '', '| scenario | CPU per captured event (whole run) | CPU per captured event (event phase) | peak RSS | loss (ctlogd vs conntrack -E) |', '|---|--:|--:|--:|--:|', ...ratios);
+  if (ratios.length)
+    rows.push(
+      '',
+      '**ctlogd / conntrack -E**',
+      '',
+      '| scenario | CPU per captured event (whole run) | CPU per captured event (event phase) | peak RSS | loss (ctlogd vs conntrack -E) |',
+      '|---|--:|--:|--:|--:|',
+      ...ratios,
+    );
   return rows.join('\n');
 }
 

@@ -29,7 +29,11 @@ function defaultCell(k: ConfigKey): string {
 
 function table(): string {
   const rows = configKeys().map((k) => {
-    const where = [k.env, k.arg && `--${k.arg}`].filter(Boolean).map((s) => code(s as string)).join(', ') || '—';
+    const where =
+      [k.env, k.arg && `--${k.arg}`]
+        .filter(Boolean)
+        .map((s) => code(s as string))
+        .join(', ') || '—';
     return `| ${code(k.key)} | ${defaultCell(k)} | ${where} | ${cell(k.doc)} Allowed: ${cell(k.allowed)}. |`;
   });
   return ['| key | default | env / flag | meaning |', '|---|---|---|---|', ...rows].join('\n') + '\n';

@@ -27,6 +27,7 @@ git diff --exit-code -- index.js index.d.ts || {
 
 npx tsc -p tsconfig.json --noEmit
 npx tsc -p __test__/tsconfig.json --noEmit
+npx biome ci --colors=off .
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 

@@ -66,7 +66,10 @@ export class CaptureError extends Error {
  */
 export class Capture {
   private ended!: Promise<void>;
-  private constructor(private readonly inner: NativeCapture, ended: Promise<void>) {
+  private constructor(
+    private readonly inner: NativeCapture,
+    ended: Promise<void>,
+  ) {
     this.ended = ended;
   }
 
@@ -91,21 +94,20 @@ export class Capture {
     let scratch = Buffer.allocUnsafeSlow(1 << 20);
     try {
       inner = startCapture(options, (len: number) => {
-          if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(len)));
-          const got = inner.take(scratch);
-          if (got <= 0) throw new Error(`native batch of ${len} bytes could not be taken (${got})`);
-          const batch = new WireBatch(scratch.subarray(0, got));
-          const release = () => inner.release(batch.count);
-          let pending: Promise<void> | undefined | void;
-          try {
-            pending = onBatch(batch);
-          } finally {
-            if (pending instanceof Promise) pending.then(release, release);
-            else release();
-            if (batch.final) resolveEnded();
-          }
-        },
-      );
+        if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(len)));
+        const got = inner.take(scratch);
+        if (got <= 0) throw new Error(`native batch of ${len} bytes could not be taken (${got})`);
+        const batch = new WireBatch(scratch.subarray(0, got));
+        const release = () => inner.release(batch.count);
+        let pending: Promise<void> | undefined | void;
+        try {
+          pending = onBatch(batch);
+        } finally {
+          if (pending instanceof Promise) pending.then(release, release);
+          else release();
+          if (batch.final) resolveEnded();
+        }
+      });
     } catch (e) {
       // The binding's errors carry the errno name as `code` (the message is
       // the system's words alone).

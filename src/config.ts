@@ -20,9 +20,30 @@ export const OUTPUTS = ['stdout', 'file', 'syslog'] as const;
 export type Output = (typeof OUTPUTS)[number];
 /** RFC 5424 facility names, in code order (kern = 0 ... local7 = 23). */
 export const FACILITIES = [
-  'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp',
-  'ntp', 'security', 'console', 'solaris-cron',
-  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+  'kern',
+  'user',
+  'mail',
+  'daemon',
+  'auth',
+  'syslog',
+  'lpr',
+  'news',
+  'uucp',
+  'cron',
+  'authpriv',
+  'ftp',
+  'ntp',
+  'security',
+  'console',
+  'solaris-cron',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
 ] as const;
 export type Facility = (typeof FACILITIES)[number];
 
@@ -165,16 +186,11 @@ const schema = {
   },
   ...option(
     'queue_size',
-    'Events read from the kernel socket and not yet written by the output. Past it the reader stops reading and the socket\'s receive buffer (receive_buffer) holds what comes; when that is full too, the kernel drops events and they are counted as lost.',
+    "Events read from the kernel socket and not yet written by the output. Past it the reader stops reading and the socket's receive buffer (receive_buffer) holds what comes; when that is full too, the kernel drops events and they are counted as lost.",
     16384 as number | string,
     integer(1, INT_MAX),
   ),
-  ...option(
-    'log_level',
-    '`debug` adds the service\'s own diagnostics (on stderr); it never changes the event lines.',
-    'info',
-    oneOf(['info', 'debug']),
-  ),
+  ...option('log_level', "`debug` adds the service's own diagnostics (on stderr); it never changes the event lines.", 'info', oneOf(['info', 'debug'])),
   timestamp: {
     doc: 'VyOS sets `{}` to enable `net.netfilter.nf_conntrack_timestamp`; ctlogd warns once if that sysctl is 0.',
     default: null as object | null,
@@ -183,20 +199,15 @@ const schema = {
   },
   ...option(
     'format',
-    'Line format: `vyos` (the VyOS logger\'s line), `conntrack` (as `conntrack -E`), `json` (one object per line).',
+    "Line format: `vyos` (the VyOS logger's line), `conntrack` (as `conntrack -E`), `json` (one object per line).",
     'vyos' as Format,
     oneOf(FORMATS),
   ),
-  ...option(
-    'conntrack_options',
-    'With format `conntrack`: the `conntrack -E -o` variants to print.',
-    [] as string[],
-    CONNTRACK_OPTIONS_RULE,
-  ),
+  ...option('conntrack_options', 'With format `conntrack`: the `conntrack -E -o` variants to print.', [] as string[], CONNTRACK_OPTIONS_RULE),
   ...option(
     'receive_buffer',
     'Netlink socket receive buffer in bytes, set with SO_RCVBUFFORCE (the kernel doubles it): holds a burst while the reader catches up. Kernel memory, used only while events wait: about 1 KB per waiting event.',
-    256 * 1024 * 1024 as number | string,
+    (256 * 1024 * 1024) as number | string,
     integer(65536, INT_MAX),
   ),
   ...option(
@@ -226,42 +237,22 @@ const schema = {
     '',
     simple('a host name or IP address without spaces, or empty (a string)', (v) => typeof v === 'string' && /^[\x21-\x7e]*$/.test(v)),
   ),
-  ...option(
-    'syslog_port',
-    'With a remote syslog_host: its port.',
-    514 as number | string,
-    integer(1, 65535),
-  ),
-  ...option(
-    'syslog_protocol',
-    'With a remote syslog_host: `udp`, or `tcp` (RFC 6587 octet-counting framing).',
-    'udp',
-    oneOf(['udp', 'tcp']),
-  ),
+  ...option('syslog_port', 'With a remote syslog_host: its port.', 514 as number | string, integer(1, 65535)),
+  ...option('syslog_protocol', 'With a remote syslog_host: `udp`, or `tcp` (RFC 6587 octet-counting framing).', 'udp', oneOf(['udp', 'tcp'])),
   ...option(
     'syslog_socket',
     'With output `syslog` and no syslog_host: the local syslog socket.',
     '/dev/log',
     simple('a Unix socket path (a non-empty string)', (v) => typeof v === 'string' && v !== '' && !v.includes('\0')),
   ),
-  ...option(
-    'syslog_facility',
-    'Syslog facility of event messages.',
-    'daemon',
-    oneOf(FACILITIES),
-  ),
+  ...option('syslog_facility', 'Syslog facility of event messages.', 'daemon', oneOf(FACILITIES)),
   ...option(
     'syslog_tag',
     'Syslog APP-NAME (tag) of event messages.',
     'ctlogd',
     simple('1 to 48 printable ASCII characters, no spaces (RFC 5424 APP-NAME)', (v) => typeof v === 'string' && /^[\x21-\x7e]{1,48}$/.test(v)),
   ),
-  ...option(
-    'stats_interval',
-    'Seconds between counter lines on stderr; 0 prints them only on SIGUSR1 and at exit.',
-    0 as number | string,
-    integer(0, 86400),
-  ),
+  ...option('stats_interval', 'Seconds between counter lines on stderr; 0 prints them only on SIGUSR1 and at exit.', 0 as number | string, integer(0, 86400)),
 };
 
 type Key = keyof typeof schema;
@@ -496,11 +487,15 @@ function readJsonObject(path: string, where: string): Record<string, unknown> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why =
-      err.code === 'ENOENT' ? 'no such file'
-      : err.code === 'EISDIR' ? 'is a directory'
-      : err.code === 'EACCES' || err.code === 'EPERM' ? `permission denied (uid ${process.getuid?.()})`
-      : err.code === 'ENOTDIR' ? 'a component of the path is not a directory'
-      : err.message;
+      err.code === 'ENOENT'
+        ? 'no such file'
+        : err.code === 'EISDIR'
+          ? 'is a directory'
+          : err.code === 'EACCES' || err.code === 'EPERM'
+            ? `permission denied (uid ${process.getuid?.()})`
+            : err.code === 'ENOTDIR'
+              ? 'a component of the path is not a directory'
+              : err.message;
     throw new ConfigError(`${where}: cannot read: ${why}; a JSON file is expected`);
   }
   // Some editors write one; JSON parsers may skip it (RFC 8259 §8.1).

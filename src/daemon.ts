@@ -80,7 +80,9 @@ export class Daemon {
     this.warnTimestampSysctl(c);
     this.capture = await Capture.startWire(captureOptions(c), (batch) => this.onBatch(batch));
     this.armStats();
-    this.log.debug(`listening: events ${subscribedTypes(c.event).join(',')}, format ${c.format}, output ${c.output}, receive buffer ${this.capture.stats().rcvbuf} bytes`);
+    this.log.debug(
+      `listening: events ${subscribedTypes(c.event).join(',')}, format ${c.format}, output ${c.output}, receive buffer ${this.capture.stats().rcvbuf} bytes`,
+    );
   }
 
   /**
@@ -196,8 +198,7 @@ export class Daemon {
     const s = this.capture?.stats();
     const { filtered, written } = this.counts;
     const zero = perType();
-    const part = (name: string, c: PerType) =>
-      `${name}=${EVENT_TYPES.reduce((a, t) => a + c[t], 0)} (new ${c.new} update ${c.update} destroy ${c.destroy})`;
+    const part = (name: string, c: PerType) => `${name}=${EVENT_TYPES.reduce((a, t) => a + c[t], 0)} (new ${c.new} update ${c.update} destroy ${c.destroy})`;
     return (
       `stats: ${part('received', s?.received ?? zero)} ${part('filtered', filtered)} ${part('written', written)}` +
       ` ${part('dropped', s?.dropped ?? zero)} lost=${s?.lost ?? 0} undelivered=${s?.undelivered ?? 0} enobufs=${s?.enobufs ?? 0}` +

@@ -84,18 +84,7 @@ export const SCTP_STATES: readonly string[] = [
 ];
 
 /** DCCP_CONNTRACK_* names (`dccp_states[]`). */
-export const DCCP_STATES: readonly string[] = [
-  'NONE',
-  'REQUEST',
-  'RESPOND',
-  'PARTOPEN',
-  'OPEN',
-  'CLOSEREQ',
-  'CLOSING',
-  'TIMEWAIT',
-  'IGNORE',
-  'INVALID',
-];
+export const DCCP_STATES: readonly string[] = ['NONE', 'REQUEST', 'RESPOND', 'PARTOPEN', 'OPEN', 'CLOSEREQ', 'CLOSING', 'TIMEWAIT', 'IGNORE', 'INVALID'];
 
 const STATE_TABLES = { tcp: TCP_STATES, sctp: SCTP_STATES, dccp: DCCP_STATES } as const;
 

@@ -40,7 +40,6 @@ const T_ICMP_CODE = 1 << 6;
 const T_ICMP_ID = 1 << 7;
 const T_ZONE = 1 << 8;
 
-
 /** IPv4 address texts by address, bounded: emptied when full. */
 const V4_TEXT = new Map<number, string>();
 const V4_TEXT_MAX = 65536;

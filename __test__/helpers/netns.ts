@@ -158,7 +158,11 @@ export async function stop(l: Lines, signal: NodeJS.Signals = 'SIGTERM'): Promis
 
 /** Counts in a `stats:` line, e.g. received=6 (new 3 update 0 destroy 3). */
 export function stats(text: string): Record<string, number> {
-  const line = text.split('\n').filter((l) => l.includes('stats: ')).at(-1) ?? '';
+  const line =
+    text
+      .split('\n')
+      .filter((l) => l.includes('stats: '))
+      .at(-1) ?? '';
   const out: Record<string, number> = {};
   for (const m of line.matchAll(/(\w+)=(\d+)(?: \(new (\d+) update (\d+) destroy (\d+)\))?/g)) {
     out[m[1]] = Number(m[2]);

@@ -38,12 +38,18 @@ function packages(dir) {
   const nm = path.join(dir, 'node_modules');
   let names;
   try {
-    names = readdirSync(nm).filter((n) => !n.startsWith('.')).sort();
+    names = readdirSync(nm)
+      .filter((n) => !n.startsWith('.'))
+      .sort();
   } catch {
     return out;
   }
   for (const n of names) {
-    const dirs = n.startsWith('@') ? readdirSync(path.join(nm, n)).sort().map((m) => path.join(nm, n, m)) : [path.join(nm, n)];
+    const dirs = n.startsWith('@')
+      ? readdirSync(path.join(nm, n))
+          .sort()
+          .map((m) => path.join(nm, n, m))
+      : [path.join(nm, n)];
     for (const d of dirs) out.push(d, ...packages(d));
   }
   return out;
@@ -52,13 +58,28 @@ function packages(dir) {
 /** The notice lines (for Copyright:) and the rest of the text, less its title and runs of blank lines. */
 function split(text) {
   const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  const notices = lines.filter((l) => NOTICE.test(l)).map((l) => l.replace(NOTICE, '').replace(/^\s*(?:\(c\)|©)?\s*/i, '').trim());
-  const rest = lines.filter((l) => !NOTICE.test(l) && !TITLE.test(l)).join('\n').replace(/\n\s*\n(?:\s*\n)+/g, '\n\n').trim();
+  const notices = lines
+    .filter((l) => NOTICE.test(l))
+    .map((l) =>
+      l
+        .replace(NOTICE, '')
+        .replace(/^\s*(?:\(c\)|©)?\s*/i, '')
+        .trim(),
+    );
+  const rest = lines
+    .filter((l) => !NOTICE.test(l) && !TITLE.test(l))
+    .join('\n')
+    .replace(/\n\s*\n(?:\s*\n)+/g, '\n\n')
+    .trim();
   return { notices, rest };
 }
 
 /** A field's continuation lines: one leading space, " ." for a blank line. */
-const body = (text) => text.split('\n').map((l) => (l.trim() === '' ? ' .' : ` ${l.trimEnd()}`)).join('\n');
+const body = (text) =>
+  text
+    .split('\n')
+    .map((l) => (l.trim() === '' ? ' .' : ` ${l.trimEnd()}`))
+    .join('\n');
 
 const stanzas = [];
 /** Licence texts by wording, each under its own short name. */
@@ -68,7 +89,10 @@ const names = new Set();
 function licenseName(spdx, rest, pkgName) {
   const base = DEP5_NAME[spdx] ?? spdx;
   if (COMMON_LICENSES[spdx]) {
-    texts.set(`common ${spdx}`, { name: base, text: `On Debian systems, the full text of the ${COMMON_LICENSES[spdx]} is in\n/usr/share/common-licenses/${spdx}.` });
+    texts.set(`common ${spdx}`, {
+      name: base,
+      text: `On Debian systems, the full text of the ${COMMON_LICENSES[spdx]} is in\n/usr/share/common-licenses/${spdx}.`,
+    });
     return base;
   }
   const key = `${base}\n${rest.replace(/\s+/g, ' ')}`;

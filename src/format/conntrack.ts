@@ -209,8 +209,14 @@ function counters(w: LineWriter, c: Counters): void {
  */
 function tuple(w: LineWriter, t: Tuple, family: Family, evProto: number): void {
   const present =
-    t.src !== undefined || t.dst !== undefined || t.proto !== undefined || t.sport !== undefined ||
-    t.dport !== undefined || t.icmpType !== undefined || t.icmpCode !== undefined || t.icmpId !== undefined;
+    t.src !== undefined ||
+    t.dst !== undefined ||
+    t.proto !== undefined ||
+    t.sport !== undefined ||
+    t.dport !== undefined ||
+    t.icmpType !== undefined ||
+    t.icmpCode !== undefined ||
+    t.icmpId !== undefined;
   if (!present) return;
 
   const zero = family === 'ipv6' ? '::' : '0.0.0.0';

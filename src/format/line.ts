@@ -123,7 +123,25 @@ export class LineWriter {
     if ((n & 0x7fffffff) === n) {
       // Ports, ids, counts: integer arithmetic only.
       const digits =
-        n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
+        n < 10
+          ? 1
+          : n < 100
+            ? 2
+            : n < 1000
+              ? 3
+              : n < 10000
+                ? 4
+                : n < 100000
+                  ? 5
+                  : n < 1000000
+                    ? 6
+                    : n < 10000000
+                      ? 7
+                      : n < 100000000
+                        ? 8
+                        : n < 1000000000
+                          ? 9
+                          : 10;
       let p = this.pos + digits;
       this.pos = p;
       let v = n;

@@ -32,13 +32,32 @@ const B_DELTA = ascii(' delta=');
 // differ from conntrack-tools' (9 is LISTEN here, SYN_SENT2 there), and a
 // number missing from them prints as `unknown`.
 const TCP_STATES: Record<number, string> = {
-  1: 'SYN_SENT', 2: 'SYN_RECV', 3: 'ESTABLISHED', 4: 'FIN_WAIT', 5: 'CLOSE_WAIT', 6: 'LAST_ACK',
-  7: 'TIME_WAIT', 8: 'CLOSE', 9: 'LISTEN', 10: 'MAX', 11: 'IGNORE', 12: 'RETRANS', 13: 'UNACK',
+  1: 'SYN_SENT',
+  2: 'SYN_RECV',
+  3: 'ESTABLISHED',
+  4: 'FIN_WAIT',
+  5: 'CLOSE_WAIT',
+  6: 'LAST_ACK',
+  7: 'TIME_WAIT',
+  8: 'CLOSE',
+  9: 'LISTEN',
+  10: 'MAX',
+  11: 'IGNORE',
+  12: 'RETRANS',
+  13: 'UNACK',
   14: 'TIMEOUT_MAX',
 };
 const SCTP_STATES: Record<number, string> = {
-  1: 'CLOSED', 2: 'COOKIE_WAIT', 3: 'COOKIE_ECHOED', 4: 'ESTABLISHED', 5: 'SHUTDOWN_SENT',
-  6: 'SHUTDOWN_RECD', 7: 'SHUTDOWN_ACK_SENT', 8: 'HEARTBEAT_SENT', 9: 'HEARTBEAT_ACKED', 10: 'MAX',
+  1: 'CLOSED',
+  2: 'COOKIE_WAIT',
+  3: 'COOKIE_ECHOED',
+  4: 'ESTABLISHED',
+  5: 'SHUTDOWN_SENT',
+  6: 'SHUTDOWN_RECD',
+  7: 'SHUTDOWN_ACK_SENT',
+  8: 'HEARTBEAT_SENT',
+  9: 'HEARTBEAT_ACKED',
+  10: 'MAX',
 };
 
 function stateToken(ev: ConntrackEvent): string | undefined {

@@ -123,7 +123,11 @@ abstract class DatagramTransport extends SyslogTransport {
 
 /** The local socket: a connected unix datagram socket (Node has none). */
 export class UnixTransport extends DatagramTransport {
-  constructor(private readonly path: string, header: () => Buffer, report: Report) {
+  constructor(
+    private readonly path: string,
+    header: () => Buffer,
+    report: Report,
+  ) {
     super(`socket ${path}`, header, report);
     this.open();
   }
@@ -151,7 +155,12 @@ export class UdpTransport extends DatagramTransport {
   private failures = 0;
   private lastReport = 0;
 
-  constructor(private readonly host: string, private readonly port: number, header: () => Buffer, report: Report) {
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    header: () => Buffer,
+    report: Report,
+  ) {
     super(peerName('udp', host, port), header, report);
     this.open();
   }

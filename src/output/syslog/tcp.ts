@@ -26,7 +26,12 @@ export class TcpTransport extends SyslogTransport {
   /** The messages of each write whose callback has not come: not yet taken by the kernel. */
   private inflight: Buffer[][] = [];
 
-  constructor(private readonly host: string, private readonly port: number, header: () => Buffer, report: Report) {
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    header: () => Buffer,
+    report: Report,
+  ) {
     super(peerName('tcp', host, port), header, report);
     this.open();
   }
