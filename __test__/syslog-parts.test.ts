@@ -94,6 +94,17 @@ test('queue: first in, first out, through take and putBack', () => {
   assert.equal(q.bytes, 0);
 });
 
+test('queue: peek leaves the messages queued, a take after it removes what was sent', () => {
+  const q = new Queue();
+  for (const m of ['a', 'bb', 'ccc']) q.push(b(m));
+  assert.deepEqual(texts(q.peek(2)), ['a', 'bb']);
+  assert.deepEqual([q.length, q.bytes], [3, 6], 'peek removes nothing');
+  assert.deepEqual(texts(q.peek(10)), ['a', 'bb', 'ccc'], 'no more than there are');
+  q.take(1);
+  assert.deepEqual(texts(q.peek(2)), ['bb', 'ccc']);
+  assert.deepEqual([q.length, q.bytes], [2, 5]);
+});
+
 test('queue: order kept across many partial takes (the taken slots let go)', () => {
   const q = new Queue();
   for (let i = 0; i < 5000; i++) q.push(b(String(i)));

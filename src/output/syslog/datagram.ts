@@ -9,6 +9,8 @@ const NEWLINE = 0x0a;
 
 /** How long one wait for room in the receiver's queue lasts before it is tried again. */
 const WRITABLE_WAIT_MS = 1000;
+/** Queued messages one flush hands to sendLines at most (a quarter of what one sendmmsg takes). */
+const FLUSH_AT_ONCE = 256;
 /** UDP send errors after the first are summed into one line at most this often. */
 const UDP_REPORT_EVERY_MS = 60_000;
 
@@ -77,27 +79,33 @@ abstract class DatagramTransport extends SyslogTransport {
     // was not sent.
     let retried = false;
     while (s && !this.waiting && this.queue.length > 0) {
-      const msgs = this.queue.take(this.queue.length);
+      // A bounded share each time, left queued until sent: a congested
+      // socket (a unix one takes 10 at a time) costs what it sends, not a
+      // copy of the whole queue per wake.
+      const msgs = this.queue.peek(FLUSH_AT_ONCE);
       const r = s.sendLines(NO_HEAD, Buffer.concat(msgs));
-      if (r.error === null || r.error === undefined) continue;
-      let from = r.sent;
+      let done = r.sent;
+      if (r.error === null || r.error === undefined) {
+        this.queue.take(done);
+        continue;
+      }
       if (r.error === 'EAGAIN') {
         this.waitForRoom(s);
       } else if (r.error === 'EMSGSIZE') {
         this.discard({ code: r.error });
-        from++;
+        done++;
       } else if (!this.sendFailed(r.error)) {
-        this.queue.putBack(msgs.slice(from));
+        this.queue.take(done);
         this.disconnect();
         this.onDown('connection lost', { code: r.error });
         return;
       } else if (retried && r.sent === 0) {
-        from++; // failed twice: lost
+        done++; // failed twice: lost
         retried = false;
       } else {
         retried = true;
       }
-      this.queue.putBack(msgs.slice(from));
+      this.queue.take(done);
     }
   }
 

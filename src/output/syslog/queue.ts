@@ -30,6 +30,11 @@ export class Queue {
     return true;
   }
 
+  /** The first n, left in the queue: a send takes (with take) what went out. */
+  peek(n: number): Buffer[] {
+    return this.items.slice(this.head, this.head + n);
+  }
+
   /** Removes and returns the first n. */
   take(n: number): Buffer[] {
     let out: Buffer[];
