@@ -33,7 +33,7 @@
 //!   the socket closes with it.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -46,8 +46,17 @@ use crate::progname::Prognames;
 use crate::socket::{CtSocket, RecvSlots};
 use crate::wire::{BatchWriter, Notices};
 
+mod state;
+#[cfg(test)]
+mod tests;
+
+use state::{Handover, Offer, Poll, State, Turn, Woken};
+
 /// A paused reader is woken when places are given back; this is a fallback.
 const ROOM_POLL_MS: i32 = 100;
+
+/// An idle reader wakes this often to notice kernel drops (state::Poll).
+const IDLE_POLL_MS: i32 = 1000;
 
 /// After a read that found events, the reader lets the socket fill this
 /// long before it looks again. Woken for every event of a flood, it would
@@ -187,9 +196,7 @@ impl Reader {
             max_batch: opts.max_batch.max(1),
             slots: RecvSlots::new(RECV_SLOTS, RECV_SLOT),
             prognames: Prognames::default(),
-            paused: false,
-            holding: false,
-            busy: false,
+            state: State::default(),
         };
         let thread = std::thread::Builder::new()
             .name("ctlog-reader".into())
@@ -305,8 +312,35 @@ fn decode_error(notices: &mut Notices, shared: &Shared, e: String) {
     shared.set_error(e);
 }
 
-struct Loop<S: Sink> {
-    socket: Arc<CtSocket>,
+/// What the loop needs of its socket: [`CtSocket`] in service, a fake in
+/// the unit tests. The loop is generic over it, so the calls are as direct
+/// as on the concrete socket.
+trait Source: Send + Sync + 'static {
+    /// Non-blocking: up to `max` messages into `slots` (as many as fit);
+    /// 0 when there are none.
+    fn recv_many(&self, slots: &mut RecvSlots, max: usize) -> io::Result<usize>;
+    /// Messages dropped so far because the receive buffer was full.
+    fn drops(&self) -> io::Result<u64>;
+    /// Readable when there is something to receive.
+    fn fd(&self) -> RawFd;
+}
+
+impl Source for CtSocket {
+    fn recv_many(&self, slots: &mut RecvSlots, max: usize) -> io::Result<usize> {
+        CtSocket::recv_many(self, slots, max)
+    }
+
+    fn drops(&self) -> io::Result<u64> {
+        CtSocket::drops(self)
+    }
+
+    fn fd(&self) -> RawFd {
+        CtSocket::fd(self)
+    }
+}
+
+struct Loop<S: Sink, K: Source> {
+    socket: Arc<K>,
     shared: Arc<Shared>,
     wake: i32,
     /// Signalled when queue places are given back (Shared::room).
@@ -318,120 +352,126 @@ struct Loop<S: Sink> {
     max_batch: u32,
     slots: RecvSlots,
     prognames: Prognames,
-    /// The batch is full and the queue has no room: reading is paused.
-    paused: bool,
-    /// The socket is empty but the sink is still busy: the batch waits for
-    /// it (and for more events) rather than queueing behind it.
-    holding: bool,
-    /// The last read found events: linger before the next (LINGER_MS).
-    busy: bool,
+    /// What the next poll waits for; every decision is state.rs's.
+    state: State,
 }
 
-impl<S: Sink> Loop<S> {
+impl<S: Sink, K: Source> Loop<S, K> {
     fn run(&mut self) {
-        loop {
-            let stopping = self.wait();
-            if self.paused && !stopping && !self.flush(false, false) {
-                continue; // still no room: the kernel buffer holds the rest
+        while self.turn() {}
+    }
+
+    /// One poll and what follows it; false once the thread is done.
+    fn turn(&mut self) -> bool {
+        let woken = match self.state.poll() {
+            Some(poll) => self.wait(poll),
+            None => Woken::Stop,
+        };
+        match self.state.woken(woken) {
+            Turn::Poll => true,
+            Turn::Retry => {
+                // Read on only once the batch kept is handed over; until
+                // then the kernel's receive buffer holds what comes.
+                if self.hand_over(Offer::now) != Handover::Pause {
+                    self.read_and_settle();
+                }
+                true
             }
-            // A panic in decoding must not take the thread (or Node) down:
-            // it is counted as a decode error and reading goes on.
-            let drained =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.drain(stopping)));
-            if drained.is_err() {
-                self.batch.discard();
-                self.notices.decode_errors += 1;
-                self.shared.decode_errors.fetch_add(1, Ordering::Relaxed);
-                self.shared
-                    .set_error("decoder panicked; batch discarded".into());
+            Turn::Read => {
+                self.read_and_settle();
+                true
             }
-            if stopping {
+            Turn::Finish => {
+                self.read();
                 self.check_lost(); // its count goes out with the final batch
-                self.flush(true, true);
-                return;
+                self.deliver_final();
+                false
             }
-            self.flush_or_hold();
         }
     }
 
-    /// The socket is empty: hands the batch over if the sink has consumed
-    /// everything before it, else keeps it growing until the sink is done
-    /// (the reader is woken then) or it is full.
-    fn flush_or_hold(&mut self) {
-        self.holding = false;
-        if self.batch.len() < self.batch_limit()
-            && !(self.batch.is_empty() && self.notices.is_empty())
-        {
-            // Say so before looking: a place given back in between then
-            // either shows here or signals the eventfd.
-            self.shared.waiting.store(true, Ordering::SeqCst);
-            if self.shared.in_flight.load(Ordering::SeqCst) > 0 {
-                self.holding = true;
-                return;
-            }
-        }
-        self.flush(false, false);
+    /// Reads the socket empty, then hands the batch over, holds it or
+    /// pauses, and waits accordingly.
+    fn read_and_settle(&mut self) {
+        let found = self.read();
+        let limit = self.batch_limit();
+        let handover = self.hand_over(|offer| offer.settle(limit));
+        self.state.read(found, handover);
     }
 
-    /// Waits for the socket and, when paused or holding a batch, for places
-    /// given back (paused: a few ms at most, as a fallback), or the stop
-    /// signal; true when asked to stop. Wakes once a second to notice kernel
-    /// drops even when idle.
-    fn wait(&mut self) -> bool {
+    /// Drains the socket (see `drain`); true when a read found events.
+    fn read(&mut self) -> bool {
+        // A panic in decoding must not take the thread (or Node) down:
+        // it is counted as a decode error and reading goes on.
+        let drained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.drain()));
+        drained.unwrap_or_else(|_| {
+            self.batch.discard();
+            self.notices.decode_errors += 1;
+            self.shared.decode_errors.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .set_error("decoder panicked; batch discarded".into());
+            true // what panicked was decoding what a read found
+        })
+    }
+
+    /// Waits as `poll` says, for the stop signal and what else it names.
+    /// After an idle timeout, looks for kernel drops even with no traffic.
+    fn wait(&mut self, poll: Poll) -> Woken {
         let pollfd = |fd| libc::pollfd {
             fd,
             events: libc::POLLIN,
             revents: 0,
         };
-        if std::mem::take(&mut self.busy) {
-            let mut stop = [pollfd(self.wake)];
-            // SAFETY: one pollfd in a live local array, and the count says one.
-            if unsafe { libc::poll(stop.as_mut_ptr(), 1, LINGER_MS) } > 0 {
-                return true;
-            }
+        let mut fds = [pollfd(self.wake), pollfd(-1), pollfd(-1)];
+        let mut n = 1;
+        if poll.room {
+            fds[n] = pollfd(self.room);
+            n += 1;
         }
-        // While paused the socket is left alone: waiting for room, not data.
-        let mut fds = [
-            pollfd(self.wake),
-            pollfd(self.room),
-            pollfd(self.socket.fd()),
-        ];
-        let (n, timeout) = match (self.paused, self.holding) {
-            (true, _) => (2, ROOM_POLL_MS),
-            (false, true) => (3, ROOM_POLL_MS),
-            (false, false) => {
-                fds[1] = fds[2];
-                (2, 1000)
-            }
-        };
-        // SAFETY: `n` is 2 or 3, at most the length of the live local `fds`.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), n, timeout) };
-        if r == 0 && timeout == 1000 {
-            // Idle: look for drops the kernel made without an ENOBUFS
-            // (reliable mode sets NETLINK_NO_ENOBUFS).
+        if poll.socket {
+            fds[n] = pollfd(self.socket.fd());
+            n += 1;
+        }
+        // SAFETY: `n` is 1 to 3, at most the length of the live local `fds`.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, poll.timeout_ms) };
+        if r == 0 && poll.idle_check {
             self.check_lost();
         }
-        if (self.paused || self.holding) && fds[1].revents != 0 {
+        if poll.room && fds[1].revents != 0 {
             let mut count = 0u64;
             // Reset the eventfd; its count does not matter.
             // SAFETY: reads 8 bytes into a live local u64, an eventfd's
             // counter size; failure (EAGAIN) leaves it untouched.
             unsafe { libc::read(self.room, (&mut count as *mut u64).cast(), 8) };
         }
-        r > 0 && fds[0].revents != 0
+        if r > 0 && fds[0].revents != 0 {
+            Woken::Stop
+        } else {
+            Woken::Look
+        }
     }
 
-    /// Reads until the socket is empty, flushing full batches on the way;
-    /// stops early when a full batch finds no room (unless stopping).
-    fn drain(&mut self, stopping: bool) {
+    /// Reads until the socket is empty, handing full batches over on the
+    /// way; stops early when a full batch finds no room (unless stopping).
+    /// True when a read found events.
+    fn drain(&mut self) -> bool {
         // The slots are moved out while their messages are decoded, so the
         // loop can update its own counters meanwhile.
         let mut slots = std::mem::replace(&mut self.slots, RecvSlots::new(0, 0));
+        let mut found = false;
         loop {
-            match self.socket.recv_many(&mut slots) {
+            let limit = self.batch_limit();
+            if self.batch.len() >= limit {
+                let state = self.state;
+                if self.hand_over(|offer| state.full(offer)) == Handover::Pause {
+                    break;
+                }
+            }
+            let max = state::read_max(limit, self.batch.len());
+            match self.socket.recv_many(&mut slots, max) {
                 Ok(0) => break,
                 Ok(n) => {
-                    self.busy = true;
+                    found = true;
                     // One time for the events of one system call.
                     let now = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
@@ -444,9 +484,6 @@ impl<S: Sink> Loop<S> {
                                 "a message of {len}+ bytes did not fit {RECV_SLOT} bytes"
                             )),
                         }
-                    }
-                    if self.batch.len() >= self.batch_limit() && !self.flush(stopping, false) {
-                        break;
                     }
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
@@ -463,6 +500,7 @@ impl<S: Sink> Loop<S> {
             }
         }
         self.slots = slots;
+        found
     }
 
     fn decode_read(&mut self, read: &[u8], now: u64) {
@@ -506,34 +544,57 @@ impl<S: Sink> Loop<S> {
         }
     }
 
-    /// Hands the batch to the sink. Returns false, keeping the batch and
-    /// pausing, when the queue has no room for it; `force` (at stop) hands
-    /// it over regardless; `last` marks the final batch. Notices travel with
-    /// the next batch delivered.
-    fn flush(&mut self, force: bool, last: bool) -> bool {
-        if self.batch.is_empty() && self.notices.is_empty() && !last {
-            self.paused = false;
-            self.shared.waiting.store(false, Ordering::SeqCst);
-            return true;
+    /// The batch and the queue as they are now.
+    fn offer(&self) -> Offer {
+        Offer {
+            events: self.batch.len(),
+            notices: !self.notices.is_empty(),
+            in_flight: self.shared.in_flight.load(Ordering::SeqCst),
+            queue_size: self.shared.queue_size.load(Ordering::Relaxed),
         }
-        let n = self.batch.len();
-        if !force && !self.room_for(n) {
-            // Say so before looking once more: a place given back in between
-            // then either shows here or signals the eventfd.
+    }
+
+    /// Hands the batch over if `decide` says so, and says what it did. A
+    /// hold or a pause is decided once more after saying so in `waiting`: a
+    /// place given back in between then either shows in the second look or
+    /// signals the eventfd, and the waiting loop is woken.
+    fn hand_over(&mut self, decide: impl Fn(Offer) -> Handover) -> Handover {
+        let mut handover = decide(self.offer());
+        if handover.waits_for_room() {
             self.shared.waiting.store(true, Ordering::SeqCst);
-            if !self.room_for(n) {
-                self.paused = true;
-                return false;
+            handover = decide(self.offer());
+            if handover.waits_for_room() {
+                return handover;
             }
         }
         self.shared.waiting.store(false, Ordering::SeqCst);
-        self.paused = false;
+        if handover == Handover::Deliver {
+            self.deliver();
+        }
+        handover
+    }
+
+    /// The last batch, FINAL, with whatever is left (maybe nothing), handed
+    /// over regardless of room: the thread exits after it.
+    fn deliver_final(&mut self) {
+        self.shared.waiting.store(false, Ordering::SeqCst);
+        self.hand_to_sink(true);
+    }
+
+    fn deliver(&mut self) {
+        self.hand_to_sink(false);
+    }
+
+    /// Hands the batch to the sink, with the notices gathered since the
+    /// previous one; `final_batch` marks it FINAL.
+    fn hand_to_sink(&mut self, final_batch: bool) {
+        let n = self.batch.len();
         let types = self.batch.by_type();
         self.shared.in_flight.fetch_add(n.into(), Ordering::AcqRel);
         let spare = self.sink.spare();
         let bytes = self
             .batch
-            .finish(std::mem::take(&mut self.notices), last, spare);
+            .finish(std::mem::take(&mut self.notices), final_batch, spare);
         if self.sink.deliver(bytes) {
             self.shared.batches.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -543,19 +604,12 @@ impl<S: Sink> Loop<S> {
                 counter.fetch_add(n.into(), Ordering::Relaxed);
             }
         }
-        true
     }
 
-    fn room_for(&self, n: u32) -> bool {
-        let in_flight = self.shared.in_flight.load(Ordering::SeqCst);
-        in_flight + u64::from(n) <= self.shared.queue_size.load(Ordering::Relaxed)
-    }
-
-    /// A batch never holds more than the queue may: it would never fit.
     fn batch_limit(&self) -> u32 {
-        let q = self.shared.queue_size.load(Ordering::Relaxed);
-        self.max_batch
-            .min(u32::try_from(q).unwrap_or(u32::MAX))
-            .max(1)
+        state::batch_limit(
+            self.max_batch,
+            self.shared.queue_size.load(Ordering::Relaxed),
+        )
     }
 }

@@ -161,21 +161,22 @@ impl CtSocket {
         self.sock.as_raw_fd()
     }
 
-    /// Non-blocking: as many messages as `slots` holds, in one recvmmsg
-    /// (one message per slot: each netlink event is its own datagram).
-    /// Returns how many arrived; 0 when the socket is empty.
-    pub fn recv_many(&self, slots: &mut RecvSlots) -> io::Result<usize> {
+    /// Non-blocking: as many messages as `slots` holds, `max` at most, in
+    /// one recvmmsg (one message per slot: each netlink event is its own
+    /// datagram). Returns how many arrived; 0 when the socket is empty.
+    pub fn recv_many(&self, slots: &mut RecvSlots, max: usize) -> io::Result<usize> {
+        let vlen = slots.hdrs.len().min(max);
         loop {
-            // SAFETY: `slots.hdrs` holds `hdrs.len()` headers, each pointing
-            // at one iovec of `slots._iov` over its own `size` bytes of
-            // `slots.buf` (RecvSlots::new); `slots` is borrowed mutably for
+            // SAFETY: `slots.hdrs` holds at least `vlen` headers, each
+            // pointing at one iovec of `slots._iov` over its own `size` bytes
+            // of `slots.buf` (RecvSlots::new); `slots` is borrowed mutably for
             // the call, so all of that stays alive and unaliased while the
             // kernel writes into it. No address or control buffer is given.
             let n = unsafe {
                 libc::recvmmsg(
                     self.fd(),
                     slots.hdrs.as_mut_ptr(),
-                    slots.hdrs.len() as libc::c_uint,
+                    vlen as libc::c_uint,
                     // c_int on glibc, c_uint on musl.
                     libc::MSG_DONTWAIT as _,
                     std::ptr::null_mut(),
@@ -245,6 +246,22 @@ impl RecvSlots {
             truncated: vec![false; count],
             count: 0,
         }
+    }
+
+    /// What a receive of `msgs` would leave, for a fake socket in tests: as
+    /// many as there are slots, each cut to its slot as the kernel cuts it
+    /// (MSG_TRUNC). Returns how many were taken.
+    #[cfg(test)]
+    pub(crate) fn fill(&mut self, msgs: &[&[u8]]) -> usize {
+        let n = msgs.len().min(self.hdrs.len());
+        for (k, m) in msgs.iter().take(n).enumerate() {
+            let len = m.len().min(self.size);
+            self.buf[k * self.size..k * self.size + len].copy_from_slice(&m[..len]);
+            self.lens[k] = len;
+            self.truncated[k] = len < m.len();
+        }
+        self.count = n;
+        n
     }
 
     /// Message `i` of the last receive; `Err(len)` if it did not fit its slot.
