@@ -61,6 +61,15 @@ export abstract class SyslogTransport extends TransportStream {
     super({ level: 'info' });
   }
 
+  /** The retry timer, unref'd: a retry alone never keeps the process alive. (A test's transport runs its own clock here.) */
+  protected startTimer(fn: () => void, ms: number): NodeJS.Timeout {
+    return setTimeout(fn, ms).unref();
+  }
+
+  protected stopTimer(timer: NodeJS.Timeout | undefined): void {
+    clearTimeout(timer);
+  }
+
   /** Starts connecting; calls onUp() or onDown() when it knows. */
   protected abstract connect(): void;
   /** Hands queued messages to the socket, as many as it takes now. */
@@ -112,7 +121,7 @@ export abstract class SyslogTransport extends TransportStream {
   }
 
   protected open(): void {
-    clearTimeout(this.retry);
+    this.stopTimer(this.retry);
     this.retry = undefined;
     this.connecting = true;
     try {
@@ -144,8 +153,7 @@ export abstract class SyslogTransport extends TransportStream {
     if (this.closing || this.retry) return;
     const delay = this.backoff;
     this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS);
-    // Unref'd: a retry alone never keeps the process alive.
-    this.retry = setTimeout(() => this.open(), delay).unref();
+    this.retry = this.startTimer(() => this.open(), delay);
   }
 
   private droppedSince(): string {
@@ -173,7 +181,7 @@ export abstract class SyslogTransport extends TransportStream {
     while (Date.now() < deadline && !(this.up && this.queue.length === 0 && this.drained()) && (this.up || this.connecting)) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    clearTimeout(this.retry);
+    this.stopTimer(this.retry);
     this.up = false;
     this.disconnect();
     const unsent = this.queue.take(this.queue.length).length;
