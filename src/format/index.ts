@@ -19,7 +19,7 @@ export function makeFormatter(config: Pick<Config, 'format' | 'conntrack_options
       return writeJson;
     case 'conntrack': {
       const opts: ConntrackFormatOptions = {};
-      for (const o of config.conntrack_options) opts[o as keyof ConntrackFormatOptions] = true;
+      for (const o of config.conntrack_options) opts[o] = true;
       return (ev, w) => writeConntrack(ev, w, opts);
     }
   }
