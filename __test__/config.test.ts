@@ -325,17 +325,22 @@ test('the CLI: a file it has no permission to read (mode 000, uid 65534)', () =>
 // ----- accepted -----
 
 const DEFAULTS: Omit<Config, 'event'> = {
-  queueSize: 16384,
-  logLevel: 'info',
+  queue_size: 16384,
+  log_level: 'info',
   timestamp: false,
   format: 'vyos',
-  conntrackOptions: [],
-  receiveBuffer: 268435456,
+  conntrack_options: [],
+  receive_buffer: 268435456,
   reliable: false,
   output: 'stdout',
-  outputFile: '',
-  syslog: { host: '', port: 514, protocol: 'udp', socket: '/dev/log', facility: 'daemon', tag: 'ctlogd' },
-  statsInterval: 0,
+  output_file: '',
+  syslog_host: '',
+  syslog_port: 514,
+  syslog_protocol: 'udp',
+  syslog_socket: '/dev/log',
+  syslog_facility: 'daemon',
+  syslog_tag: 'ctlogd',
+  stats_interval: 0,
 };
 
 test('VyOS files are accepted unchanged', () => {
@@ -344,13 +349,13 @@ test('VyOS files are accepted unchanged', () => {
     [
       '{\n    "event": {\n        "destroy": {},\n        "new": {\n            "tcp": {},\n            "udp": {}\n        }\n    },\n' +
         '    "log_level": "debug",\n    "queue_size": "10000",\n    "timestamp": {}\n}\n',
-      { ...DEFAULTS, event: { destroy: {}, new: { tcp: {}, udp: {} } }, logLevel: 'debug', queueSize: 10000, timestamp: true },
+      { ...DEFAULTS, event: { destroy: {}, new: { tcp: {}, udp: {} } }, log_level: 'debug', queue_size: 10000, timestamp: true },
     ],
-    ['{"event":{"update":{"other":{}}},"queue_size":"1"}', { ...DEFAULTS, event: { update: { other: {} } }, queueSize: 1 }],
+    ['{"event":{"update":{"other":{}}},"queue_size":"1"}', { ...DEFAULTS, event: { update: { other: {} } }, queue_size: 1 }],
     ['{"event": {"new": {}, "update": {}, "destroy": {}}}', { ...DEFAULTS, event: { new: {}, update: {}, destroy: {} } }],
     [
       '{"event": {"destroy": {"icmp": {}, "other": {}, "tcp": {}, "udp": {}}}, "log_level": "info", "queue_size": "2147483647"}',
-      { ...DEFAULTS, event: { destroy: { icmp: {}, other: {}, tcp: {}, udp: {} } }, queueSize: 2147483647 },
+      { ...DEFAULTS, event: { destroy: { icmp: {}, other: {}, tcp: {}, udp: {} } }, queue_size: 2147483647 },
     ],
     [
       '{"event": {"new": {"icmp": {}}, "destroy": {"icmp": {}}}, "timestamp": {}}',
@@ -363,15 +368,15 @@ test('VyOS files are accepted unchanged', () => {
       {
         ...DEFAULTS,
         event: { new: {} },
-        queueSize: 500,
+        queue_size: 500,
         format: 'json',
         output: 'file',
-        outputFile: '/var/log/ctlogd/events.log',
+        output_file: '/var/log/ctlogd/events.log',
         reliable: true,
-        receiveBuffer: 65536,
-        conntrackOptions: ['extended', 'id'],
-        syslog: { ...DEFAULTS.syslog, port: 1514 },
-        statsInterval: 60,
+        receive_buffer: 65536,
+        conntrack_options: ['extended', 'id'],
+        syslog_port: 1514,
+        stats_interval: 60,
       },
     ],
     // A byte-order mark some editors add.
@@ -406,25 +411,25 @@ test('every combination of event types and protocols is accepted as written', ()
 
 /** Per key with a variable and a flag: a file value, an env value, a flag value, and how Config shows each. */
 const LAYERS: Record<string, { values: [unknown, string, string]; want: [unknown, unknown, unknown]; get: (c: Config) => unknown }> = {
-  queue_size: { values: ['10', '20', '30'], want: [10, 20, 30], get: (c) => c.queueSize },
-  log_level: { values: ['debug', 'info', 'debug'], want: ['debug', 'info', 'debug'], get: (c) => c.logLevel },
+  queue_size: { values: ['10', '20', '30'], want: [10, 20, 30], get: (c) => c.queue_size },
+  log_level: { values: ['debug', 'info', 'debug'], want: ['debug', 'info', 'debug'], get: (c) => c.log_level },
   format: { values: ['conntrack', 'json', 'vyos'], want: ['conntrack', 'json', 'vyos'], get: (c) => c.format },
   conntrack_options: {
     values: [['id'], 'extended', 'timestamp,ktimestamp'],
     want: [['id'], ['extended'], ['timestamp', 'ktimestamp']],
-    get: (c) => c.conntrackOptions,
+    get: (c) => c.conntrack_options,
   },
-  receive_buffer: { values: [65536, '131072', '262144'], want: [65536, 131072, 262144], get: (c) => c.receiveBuffer },
+  receive_buffer: { values: [65536, '131072', '262144'], want: [65536, 131072, 262144], get: (c) => c.receive_buffer },
   reliable: { values: [true, 'false', 'true'], want: [true, false, true], get: (c) => c.reliable },
   output: { values: ['syslog', 'stdout', 'syslog'], want: ['syslog', 'stdout', 'syslog'], get: (c) => c.output },
-  output_file: { values: ['/a', '/b', '/c'], want: ['/a', '/b', '/c'], get: (c) => c.outputFile },
-  syslog_host: { values: ['log.example', '192.0.2.1', ''], want: ['log.example', '192.0.2.1', ''], get: (c) => c.syslog.host },
-  syslog_port: { values: [1, '2', '3'], want: [1, 2, 3], get: (c) => c.syslog.port },
-  syslog_protocol: { values: ['tcp', 'udp', 'tcp'], want: ['tcp', 'udp', 'tcp'], get: (c) => c.syslog.protocol },
-  syslog_socket: { values: ['/a', '/b', '/c'], want: ['/a', '/b', '/c'], get: (c) => c.syslog.socket },
-  syslog_facility: { values: ['local0', 'local1', 'kern'], want: ['local0', 'local1', 'kern'], get: (c) => c.syslog.facility },
-  syslog_tag: { values: ['a', 'b', 'c'], want: ['a', 'b', 'c'], get: (c) => c.syslog.tag },
-  stats_interval: { values: [5, '6', '7'], want: [5, 6, 7], get: (c) => c.statsInterval },
+  output_file: { values: ['/a', '/b', '/c'], want: ['/a', '/b', '/c'], get: (c) => c.output_file },
+  syslog_host: { values: ['log.example', '192.0.2.1', ''], want: ['log.example', '192.0.2.1', ''], get: (c) => c.syslog_host },
+  syslog_port: { values: [1, '2', '3'], want: [1, 2, 3], get: (c) => c.syslog_port },
+  syslog_protocol: { values: ['tcp', 'udp', 'tcp'], want: ['tcp', 'udp', 'tcp'], get: (c) => c.syslog_protocol },
+  syslog_socket: { values: ['/a', '/b', '/c'], want: ['/a', '/b', '/c'], get: (c) => c.syslog_socket },
+  syslog_facility: { values: ['local0', 'local1', 'kern'], want: ['local0', 'local1', 'kern'], get: (c) => c.syslog_facility },
+  syslog_tag: { values: ['a', 'b', 'c'], want: ['a', 'b', 'c'], get: (c) => c.syslog_tag },
+  stats_interval: { values: [5, '6', '7'], want: [5, 6, 7], get: (c) => c.stats_interval },
 };
 
 test('precedence: file < CTLOGD_* environment < flags, for every key that has them', () => {
@@ -451,10 +456,10 @@ test('precedence: file < CTLOGD_* environment < flags, for every key that has th
   // As the CLI hands a boolean flag over, and in the --key=value form.
   const cli = (argv: string[]) => parseCommandLine(argv).flags;
   assert.equal(loadConfig({ path: file({ ...E, reliable: false }), env: {}, flags: cli(['--reliable']) }).reliable, true);
-  assert.equal(loadConfig({ path: file(E), env: {}, flags: cli(['--queue-size=42']) }).queueSize, 42);
+  assert.equal(loadConfig({ path: file(E), env: {}, flags: cli(['--queue-size=42']) }).queue_size, 42);
   // output file with its path from another layer.
   const c = loadConfig({ path: file({ ...E, output: 'file' }), env: { CTLOGD_OUTPUT_FILE: '/var/log/x' } });
-  assert.deepEqual([c.output, c.outputFile], ['file', '/var/log/x']);
+  assert.deepEqual([c.output, c.output_file], ['file', '/var/log/x']);
   // The last of a repeated flag wins.
   assert.equal(loadConfig({ path: file(E), env: {}, flags: cli(['--format', 'json', '--format', 'conntrack']) }).format, 'conntrack');
 });
@@ -471,7 +476,7 @@ test('configKeys: every key documented, with a variable and a flag named after i
   const byKey = Object.fromEntries(configKeys().map((k) => [k.key, k.default]));
   const c = loadConfig({ env: {} });
   assert.deepEqual(
-    [c.event, c.queueSize, c.format, c.receiveBuffer, c.syslog.port, c.syslog.tag, c.statsInterval],
+    [c.event, c.queue_size, c.format, c.receive_buffer, c.syslog_port, c.syslog_tag, c.stats_interval],
     [byKey.event, byKey.queue_size, byKey.format, byKey.receive_buffer, byKey.syslog_port, byKey.syslog_tag, byKey.stats_interval],
   );
 });

@@ -42,12 +42,12 @@ test('HOSTNAME: printable ASCII without spaces, 1 to 255 of them, else "-"', () 
 });
 
 test('headerFor: the local format without a host, RFC 5424 with one; this pid; bytes', () => {
-  const local = headerFor({ host: '', facility: 'user', tag: 'tag1' })();
+  const local = headerFor({ syslog_host: '', syslog_facility: 'user', syslog_tag: 'tag1' })();
   assert.ok(Buffer.isBuffer(local));
   assert.match(local.toString(), new RegExp(`^<14>[A-Z][a-z]{2} [ 1-3]\\d \\d\\d:\\d\\d:\\d\\d tag1\\[${process.pid}\\]: $`));
-  const remote = headerFor({ host: 'logs.example', facility: 'local7', tag: 'tag2' })().toString();
+  const remote = headerFor({ syslog_host: 'logs.example', syslog_facility: 'local7', syslog_tag: 'tag2' })().toString();
   assert.match(remote, new RegExp(`^<190>1 \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z \\S+ tag2 ${process.pid} - - $`));
-  assert.throws(() => headerFor({ host: '', facility: 'bogus' as never, tag: 't' }), OutputError);
+  assert.throws(() => headerFor({ syslog_host: '', syslog_facility: 'bogus' as never, syslog_tag: 't' }), OutputError);
 });
 
 test('TCP framing: the octet count is the byte length of header and line, not their characters', () => {

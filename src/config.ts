@@ -1,9 +1,9 @@
 /**
  * The configuration: the JSON that VyOS writes for `set system conntrack
- * log ...`, accepted unchanged, plus ctlogd's own keys. The convict schema
- * below is the one source of every user-facing default, environment
- * variable, flag and allowed value (the README's key table is generated
- * from it by scripts/config-doc.ts).
+ * log ...`, accepted unchanged, plus ctlogd's own keys. SCHEMA below is
+ * the one source of every key's name, default, environment variable, flag,
+ * allowed values and type: convict's schema, the Config type and the
+ * README's key table (scripts/config-doc.ts) are made from it.
  *
  * Every bad input is refused with one line: where it came from (the file,
  * a CTLOGD_* variable, a flag), the key, what is allowed, and the value.
@@ -14,10 +14,8 @@ import { EVENT_TYPES, type EventType } from './event.js';
 import { PROTOCOL_CLASSES, type ProtocolClass } from './filter.js';
 
 export const FORMATS = ['vyos', 'conntrack', 'json'] as const;
-export type Format = (typeof FORMATS)[number];
 export const CONNTRACK_OPTIONS = ['extended', 'timestamp', 'id', 'ktimestamp'] as const;
 export const OUTPUTS = ['stdout', 'file', 'syslog'] as const;
-export type Output = (typeof OUTPUTS)[number];
 /** RFC 5424 facility names, in code order (kern = 0 ... local7 = 23). */
 export const FACILITIES = [
   'kern',
@@ -45,7 +43,6 @@ export const FACILITIES = [
   'local6',
   'local7',
 ] as const;
-export type Facility = (typeof FACILITIES)[number];
 
 /** `event` as VyOS writes it: `{}` for every protocol, or the protocols to keep. */
 export type EventConfig = Partial<Record<EventType, Partial<Record<ProtocolClass, object>>>>;
@@ -83,41 +80,37 @@ class Invalid extends Error {
   }
 }
 
-/** What one key accepts, said once for the error messages and the README. */
-interface Rule {
+/**
+ * What one key accepts, said once for the error messages and the README,
+ * and the type of its value in Config (T).
+ */
+interface Rule<T> {
   /** Completes "must be ...". */
   allowed: string;
   /** Throws Invalid, or returns for a good value (after coerce). */
   check(v: unknown): void;
   /** A string (environment, flag, or VyOS's file) to the key's type; bad strings unchanged. */
   coerce?(v: string): unknown;
+  /** The value convict holds, checked or the default, as Config holds it. */
+  value(v: unknown): T;
 }
 
-const RULES = new Map<string, Rule>();
+/** The value check has passed, as it is: the check is what makes it a T. */
+const checked = <T>(v: unknown): T => v as T;
 
-/**
- * Registers a key's rule as a convict format, so that convict coerces
- * strings with it (and validates with it), and returns the format's name.
- */
-function rule(key: string, r: Rule): string {
-  const name = `ctlogd ${key}`;
-  convict.addFormat({ name, validate: (v: unknown) => r.check(v), coerce: r.coerce });
-  RULES.set(key, r);
-  return name;
-}
-
-function simple(allowed: string, ok: (v: unknown) => boolean, coerce?: (v: string) => unknown): Rule {
+function simple<T>(allowed: string, ok: (v: unknown) => boolean, coerce?: (v: string) => unknown): Rule<T> {
   return {
     allowed,
     check(v) {
       if (!ok(v)) throw new Invalid(`must be ${allowed}`);
     },
     coerce,
+    value: checked<T>,
   };
 }
 
 /** A number, or a string of decimal digits (VyOS writes numbers as strings); no sign, space, exponent or hex. */
-function integer(min: number, max: number): Rule {
+function integer(min: number, max: number): Rule<number> {
   return simple(
     `an integer from ${min} to ${max} (a number or a string of digits)`,
     (v) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max,
@@ -125,11 +118,11 @@ function integer(min: number, max: number): Rule {
   );
 }
 
-function oneOf(values: readonly string[]): Rule {
-  return simple(`one of ${values.join(', ')}`, (v) => typeof v === 'string' && values.includes(v));
+function oneOf<const V extends string>(values: readonly V[]): Rule<V> {
+  return simple(`one of ${values.join(', ')}`, (v) => typeof v === 'string' && (values as readonly string[]).includes(v));
 }
 
-const BOOLEAN = simple(
+const BOOLEAN = simple<boolean>(
   'true or false (a JSON boolean, or the string "true" or "false")',
   (v) => typeof v === 'boolean',
   // convict's own Boolean takes every string but "false" as true ("0", "no").
@@ -144,7 +137,7 @@ const isEmptyObject = (v: unknown): boolean => isPlainObject(v) && Object.keys(v
 
 const PROTOCOLS_ALLOWED = `{} for every protocol, or an object of the protocols to keep (${PROTOCOL_CLASSES.join(', ')}), each {}`;
 
-const EVENT: Rule = {
+const EVENT: Rule<EventConfig> = {
   allowed: `an object naming at least one event type (${EVENT_TYPES.join(', ')}), each ${PROTOCOLS_ALLOWED}`,
   check(v) {
     if (!isPlainObject(v) || Object.keys(v).length === 0) throw new Invalid(`must be ${EVENT.allowed}`);
@@ -161,53 +154,64 @@ const EVENT: Rule = {
       }
     }
   },
+  value: checked,
 };
 
-const CONNTRACK_OPTIONS_RULE = simple(
+const CONNTRACK_OPTIONS_RULE = simple<Array<(typeof CONNTRACK_OPTIONS)[number]>>(
   `a list of ${CONNTRACK_OPTIONS.join(', ')} (a JSON array, or a comma-separated string)`,
   (v) => Array.isArray(v) && v.every((o) => (CONNTRACK_OPTIONS as readonly unknown[]).includes(o)),
   (s) => s.split(',').filter(Boolean),
 );
 
-/** A key with an environment variable and a flag, both named after it. */
-function option<K extends string, D>(key: K, doc: string, def: D, r: Rule) {
-  const entry = { doc, default: def, format: rule(key, r), env: `CTLOGD_${key.toUpperCase()}`, arg: key.replace(/_/g, '-') };
-  return { [key]: entry } as Record<K, typeof entry>;
+// `timestamp` is `{}` or absent (convict's null default, nullable so that
+// it is valid), and only decides the sysctl warning: Config says true or false.
+const TIMESTAMP: Rule<boolean> = { ...simple('{} (or absent)', isEmptyObject), value: (v) => v !== null };
+
+/** One key of the schema; convict's schema and the Config type are made from these. */
+interface Item<T> {
+  doc: string;
+  /** What convict holds when no layer sets the key; null for a key that may be absent. */
+  default: unknown;
+  rule: Rule<T>;
+  /** The CTLOGD_* environment variable. */
+  env?: string;
+  /** The command-line flag, without its leading `--`. */
+  arg?: string;
 }
 
-const schema = {
+/** A key with an environment variable and a flag, both named after it. */
+function option<K extends string, T>(key: K, doc: string, def: NoInfer<T>, rule: Rule<T>) {
+  const item: Item<T> = { doc, default: def, rule, env: `CTLOGD_${key.toUpperCase()}`, arg: key.replace(/_/g, '-') };
+  return { [key]: item } as Record<K, Item<T>>;
+}
+
+const SCHEMA = {
   event: {
     doc:
       'The event types to log; an absent type is not subscribed at all (the kernel never sends it). `{}` keeps every protocol; ' +
       'otherwise the keys name the protocols to keep: `tcp`, `udp`, `icmp` (IPv4 ICMP only), `other` (every other protocol, ICMPv6 included); the kernel drops the others before ctlogd reads them (a socket filter).',
     // Never merged with a file's `event` (values are set whole, see loadConfig).
-    default: {} as EventConfig,
-    format: rule('event', EVENT),
+    default: {},
+    rule: EVENT,
   },
   ...option(
     'queue_size',
     "Events read from the kernel socket and not yet written by the output. Past it the reader stops reading and the socket's receive buffer (receive_buffer) holds what comes; when that is full too, the kernel drops events and they are counted as lost.",
-    16384 as number | string,
+    16384,
     integer(1, INT_MAX),
   ),
   ...option('log_level', "`debug` adds the service's own diagnostics (on stderr); it never changes the event lines.", 'info', oneOf(['info', 'debug'])),
   timestamp: {
     doc: 'VyOS sets `{}` to enable `net.netfilter.nf_conntrack_timestamp`; ctlogd warns once if that sysctl is 0.',
-    default: null as object | null,
-    nullable: true,
-    format: rule('timestamp', simple('{} (or absent)', isEmptyObject)),
+    default: null,
+    rule: TIMESTAMP,
   },
-  ...option(
-    'format',
-    "Line format: `vyos` (the VyOS logger's line), `conntrack` (as `conntrack -E`), `json` (one object per line).",
-    'vyos' as Format,
-    oneOf(FORMATS),
-  ),
-  ...option('conntrack_options', 'With format `conntrack`: the `conntrack -E -o` variants to print.', [] as string[], CONNTRACK_OPTIONS_RULE),
+  ...option('format', "Line format: `vyos` (the VyOS logger's line), `conntrack` (as `conntrack -E`), `json` (one object per line).", 'vyos', oneOf(FORMATS)),
+  ...option('conntrack_options', 'With format `conntrack`: the `conntrack -E -o` variants to print.', [], CONNTRACK_OPTIONS_RULE),
   ...option(
     'receive_buffer',
     'Netlink socket receive buffer in bytes, set with SO_RCVBUFFORCE (the kernel doubles it): holds a burst while the reader catches up. Kernel memory, used only while events wait: about 1 KB per waiting event.',
-    (256 * 1024 * 1024) as number | string,
+    256 * 1024 * 1024,
     integer(65536, INT_MAX),
   ),
   ...option(
@@ -222,48 +226,61 @@ const schema = {
   ...option(
     'output',
     'Where event lines go: `stdout` (journald-friendly), `file` (output_file, appended, reopened on SIGHUP), `syslog` (the syslog_* keys).',
-    'stdout' as Output,
+    'stdout',
     oneOf(OUTPUTS),
   ),
   ...option(
     'output_file',
     'With output `file`: the file to append to (required then); reopened on SIGHUP (logrotate renames it, then signals).',
     '',
-    simple('a file path (a string)', (v) => typeof v === 'string' && !v.includes('\0')),
+    simple<string>('a file path (a string)', (v) => typeof v === 'string' && !v.includes('\0')),
   ),
   ...option(
     'syslog_host',
     'With output `syslog`: a remote host; empty for the local socket (syslog_socket).',
     '',
-    simple('a host name or IP address without spaces, or empty (a string)', (v) => typeof v === 'string' && /^[\x21-\x7e]*$/.test(v)),
+    simple<string>('a host name or IP address without spaces, or empty (a string)', (v) => typeof v === 'string' && /^[\x21-\x7e]*$/.test(v)),
   ),
-  ...option('syslog_port', 'With a remote syslog_host: its port.', 514 as number | string, integer(1, 65535)),
+  ...option('syslog_port', 'With a remote syslog_host: its port.', 514, integer(1, 65535)),
   ...option('syslog_protocol', 'With a remote syslog_host: `udp`, or `tcp` (RFC 6587 octet-counting framing).', 'udp', oneOf(['udp', 'tcp'])),
   ...option(
     'syslog_socket',
     'With output `syslog` and no syslog_host: the local syslog socket.',
     '/dev/log',
-    simple('a Unix socket path (a non-empty string)', (v) => typeof v === 'string' && v !== '' && !v.includes('\0')),
+    simple<string>('a Unix socket path (a non-empty string)', (v) => typeof v === 'string' && v !== '' && !v.includes('\0')),
   ),
   ...option('syslog_facility', 'Syslog facility of event messages.', 'daemon', oneOf(FACILITIES)),
   ...option(
     'syslog_tag',
     'Syslog APP-NAME (tag) of event messages.',
     'ctlogd',
-    simple('1 to 48 printable ASCII characters, no spaces (RFC 5424 APP-NAME)', (v) => typeof v === 'string' && /^[\x21-\x7e]{1,48}$/.test(v)),
+    simple<string>('1 to 48 printable ASCII characters, no spaces (RFC 5424 APP-NAME)', (v) => typeof v === 'string' && /^[\x21-\x7e]{1,48}$/.test(v)),
   ),
-  ...option('stats_interval', 'Seconds between counter lines on stderr; 0 prints them only on SIGUSR1 and at exit.', 0 as number | string, integer(0, 86400)),
-};
+  ...option('stats_interval', 'Seconds between counter lines on stderr; 0 prints them only on SIGUSR1 and at exit.', 0, integer(0, 86400)),
+} satisfies Record<string, Item<unknown>>;
 
-type Key = keyof typeof schema;
-interface SchemaItem {
-  doc: string;
-  default: unknown;
-  env?: string;
-  arg?: string;
-}
-const ITEMS = schema as Record<Key, SchemaItem>;
-const KEYS = Object.keys(schema) as Key[];
+type Key = keyof typeof SCHEMA;
+const ITEMS: Record<Key, Item<unknown>> = SCHEMA;
+const KEYS = Object.keys(SCHEMA) as Key[];
+
+/**
+ * The checked configuration: a field per key, named as the file, the
+ * README and the error messages name it, of the type its rule gives.
+ */
+export type Config = { [K in Key]: ReturnType<(typeof SCHEMA)[K]['rule']['value']> };
+
+/**
+ * convict's schema, with each key's rule registered as a convict format,
+ * so that convict coerces strings with it (and validates with it).
+ */
+const CONVICT_SCHEMA = Object.fromEntries(
+  KEYS.map((key) => {
+    const { doc, default: def, rule, env, arg } = ITEMS[key];
+    const format = `ctlogd ${key}`;
+    convict.addFormat({ name: format, validate: (v: unknown) => rule.check(v), coerce: rule.coerce });
+    return [key, { doc, default: def, format, env, arg, nullable: def === null }];
+  }),
+);
 
 /** One key, as the documentation shows it. */
 export interface ConfigKey {
@@ -292,31 +309,9 @@ export function configKeys(): ConfigKey[] {
       doc: s.doc,
       env: s.env,
       arg: s.arg,
-      allowed: RULES.get(key)!.allowed,
+      allowed: s.rule.allowed,
     };
   });
-}
-
-export interface Config {
-  event: EventConfig;
-  queueSize: number;
-  logLevel: 'info' | 'debug';
-  timestamp: boolean;
-  format: Format;
-  conntrackOptions: string[];
-  receiveBuffer: number;
-  reliable: boolean;
-  output: Output;
-  outputFile: string;
-  syslog: {
-    host: string;
-    port: number;
-    protocol: 'udp' | 'tcp';
-    socket: string;
-    facility: Facility;
-    tag: string;
-  };
-  statsInterval: number;
 }
 
 export interface LoadOptions {
@@ -553,13 +548,13 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const flags = flagKeys(opts.flags ?? {});
 
   // Neither process.env nor process.argv: convict reads them when not given.
-  const c = convict(schema, { env: {}, args: [] });
+  const c = convict(CONVICT_SCHEMA, { env: {}, args: [] });
   const set = (key: Key, value: unknown, label: (name: string) => string): void => {
     c.set(key, value as never);
     try {
       // convict coerces strings only; other values are checked as given,
       // as c.get's deep copy would drop a "__proto__" key.
-      RULES.get(key)!.check(typeof value === 'string' ? c.get(key) : value);
+      ITEMS[key].rule.check(typeof value === 'string' ? c.get(key) : value);
     } catch (e) {
       if (!(e instanceof Invalid)) throw e;
       const name = e.at ? `${key}.${e.at}` : key;
@@ -568,7 +563,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   };
 
   for (const [key, value] of Object.entries(file)) {
-    if (!RULES.has(key)) throw new ConfigError(`${where}: ${key}: unknown key; allowed: ${KEYS.join(', ')}: value was ${show(value)}`);
+    if (!(KEYS as string[]).includes(key)) throw new ConfigError(`${where}: ${key}: unknown key; allowed: ${KEYS.join(', ')}: value was ${show(value)}`);
     set(key as Key, value, (name) => `${where}: ${name}`);
   }
   if (!('event' in file)) throw new ConfigError(`${where}: event: missing; must be ${EVENT.allowed}`);
@@ -584,31 +579,13 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   } catch (e) {
     throw new ConfigError(`${where}: ${(e as Error).message.split('\n')[0]}`);
   }
-  const p = c.getProperties();
-  if (p.output === 'file' && p.output_file === '') {
+  // Each field is its rule's value, of the type Config gives it.
+  const p: Record<string, unknown> = c.getProperties();
+  const config = Object.fromEntries(KEYS.map((key) => [key, ITEMS[key].rule.value(p[key])])) as Config;
+  if (config.output === 'file' && config.output_file === '') {
     throw new ConfigError(
       `${where}: output_file: must be a file path when output is "file" (set output_file, CTLOGD_OUTPUT_FILE or --output-file): value was ""`,
     );
   }
-  return {
-    event: p.event,
-    queueSize: Number(p.queue_size),
-    logLevel: p.log_level as 'info' | 'debug',
-    timestamp: p.timestamp !== null,
-    format: p.format,
-    conntrackOptions: p.conntrack_options,
-    receiveBuffer: Number(p.receive_buffer),
-    reliable: p.reliable,
-    output: p.output,
-    outputFile: p.output_file,
-    syslog: {
-      host: p.syslog_host,
-      port: Number(p.syslog_port),
-      protocol: p.syslog_protocol as 'udp' | 'tcp',
-      socket: p.syslog_socket,
-      facility: p.syslog_facility as Facility,
-      tag: p.syslog_tag,
-    },
-    statsInterval: Number(p.stats_interval),
-  };
+  return config;
 }

@@ -38,8 +38,8 @@ interface Pipeline {
 function captureOptions(c: Config): CaptureOptions {
   return {
     events: subscribedTypes(c.event),
-    rcvbuf: c.receiveBuffer,
-    queueSize: c.queueSize,
+    rcvbuf: c.receive_buffer,
+    queueSize: c.queue_size,
     reliable: c.reliable,
     protocols: protocolSets(c.event),
   };
@@ -62,7 +62,7 @@ export class Daemon {
     private readonly loadOpts: LoadOptions,
     config: Config,
   ) {
-    this.log = diagnostics(config.logLevel);
+    this.log = diagnostics(config.log_level);
     this.p = this.pipeline(config);
   }
 
@@ -146,7 +146,7 @@ export class Daemon {
 
   private armStats(): void {
     clearInterval(this.statsTimer);
-    const s = this.p.config.statsInterval;
+    const s = this.p.config.stats_interval;
     if (s > 0) this.statsTimer = setInterval(() => this.log.info(this.statsLine()), s * 1000).unref();
   }
 
@@ -181,7 +181,7 @@ export class Daemon {
     this.p = this.pipeline(next, sink ?? old.sink);
     if (sink) void old.sink.close();
     else old.sink.reopen();
-    this.log.level = next.logLevel;
+    this.log.level = next.log_level;
     this.armStats();
     this.log.info('configuration reloaded');
   }

@@ -11,7 +11,7 @@ export { LineWriter } from './line.js';
 /** Appends the line of one event, without its newline. */
 export type Formatter = (ev: ConntrackEvent, w: LineWriter) => void;
 
-export function makeFormatter(config: Pick<Config, 'format' | 'conntrackOptions'>): Formatter {
+export function makeFormatter(config: Pick<Config, 'format' | 'conntrack_options'>): Formatter {
   switch (config.format) {
     case 'vyos':
       return writeVyos;
@@ -19,7 +19,7 @@ export function makeFormatter(config: Pick<Config, 'format' | 'conntrackOptions'
       return writeJson;
     case 'conntrack': {
       const opts: ConntrackFormatOptions = {};
-      for (const o of config.conntrackOptions) opts[o as keyof ConntrackFormatOptions] = true;
+      for (const o of config.conntrack_options) opts[o] = true;
       return (ev, w) => writeConntrack(ev, w, opts);
     }
   }

@@ -7,15 +7,15 @@ import winston from 'winston';
 import type { Config } from '../config.js';
 import type { EventSink, Report } from './sink.js';
 import { fileSink, stdoutSink } from './stream.js';
-import { syslogSink } from './syslog/index.js';
+import { syslogSink, type SyslogOptions } from './syslog/index.js';
 
 export { OutputError, type EventSink, type Report } from './sink.js';
 
-export type OutputConfig = Pick<Config, 'output' | 'outputFile' | 'syslog'>;
+export type OutputConfig = Pick<Config, 'output' | 'output_file'> & SyslogOptions;
 
-/** The output keys, as one comparable string: a reload rebuilds the sink only when it changed. */
+/** The output keys (output, output_file, syslog_*), as one comparable string: a reload rebuilds the sink only when one changed. */
 export function outputKey(c: OutputConfig): string {
-  return JSON.stringify([c.output, c.outputFile, c.syslog]);
+  return JSON.stringify(Object.entries(c).filter(([key]) => key === 'output' || key === 'output_file' || key.startsWith('syslog_')));
 }
 
 /** Opens the configured sink; `report` receives its runtime errors (one line each). */
@@ -24,9 +24,9 @@ export function makeSink(c: OutputConfig, report: Report): EventSink {
     case 'stdout':
       return stdoutSink(report);
     case 'file':
-      return fileSink(c.outputFile, report);
+      return fileSink(c.output_file, report);
     case 'syslog':
-      return syslogSink(c.syslog, report);
+      return syslogSink(c, report);
   }
 }
 

@@ -45,10 +45,10 @@ export function hostnameField(h: string): string {
 }
 
 /** Everything before MSG, as bytes, made once per batch (one timestamp for the batch's lines). */
-export function headerFor(opts: Pick<Config['syslog'], 'host' | 'facility' | 'tag'>): () => Buffer {
-  const pri = priority(opts.facility);
+export function headerFor(opts: Pick<Config, 'syslog_host' | 'syslog_facility' | 'syslog_tag'>): () => Buffer {
+  const pri = priority(opts.syslog_facility);
   const pid = process.pid;
-  if (opts.host === '') return () => Buffer.from(localHeader(pri, opts.tag, pid, new Date()));
+  if (opts.syslog_host === '') return () => Buffer.from(localHeader(pri, opts.syslog_tag, pid, new Date()));
   const host = hostnameField(os.hostname());
-  return () => Buffer.from(remoteHeader(pri, host, opts.tag, pid, new Date()));
+  return () => Buffer.from(remoteHeader(pri, host, opts.syslog_tag, pid, new Date()));
 }

@@ -24,7 +24,8 @@ import { UdpTransport, UnixTransport } from './datagram.js';
 import { headerFor } from './header.js';
 import { TcpTransport } from './tcp.js';
 
-export type SyslogOptions = Config['syslog'];
+/** The syslog_* keys. */
+export type SyslogOptions = Pick<Config, Extract<keyof Config, `syslog_${string}`>>;
 
 /** SIGTERM must end ctlogd within 2 s: close() waits this long at most. */
 const CLOSE_WAIT_MS = 1_000;
@@ -32,11 +33,11 @@ const CLOSE_WAIT_MS = 1_000;
 export function syslogSink(opts: SyslogOptions, report: Report): EventSink {
   const header = headerFor(opts);
   const transport: SyslogTransport =
-    opts.host === ''
-      ? new UnixTransport(opts.socket, header, report)
-      : opts.protocol === 'tcp'
-        ? new TcpTransport(opts.host, opts.port, header, report)
-        : new UdpTransport(opts.host, opts.port, header, report);
+    opts.syslog_host === ''
+      ? new UnixTransport(opts.syslog_socket, header, report)
+      : opts.syslog_protocol === 'tcp'
+        ? new TcpTransport(opts.syslog_host, opts.syslog_port, header, report)
+        : new UdpTransport(opts.syslog_host, opts.syslog_port, header, report);
   const logger = batchLogger(transport);
   // The transports never emit 'error'; this only keeps winston from throwing if one did.
   logger.on('error', (e: Error) => report(`syslog: ${e.message}`));
