@@ -77,6 +77,30 @@ export declare class Datagram {
 }
 
 /**
+ * What the peer of a TCP connection has acknowledged: the syslog
+ * output's count of lines written. Made from a Node socket's descriptor,
+ * which it duplicates: it can still be read after the socket closed.
+ */
+export declare class TcpWatch {
+  /**
+   * Duplicates `fd`, a connected TCP socket's descriptor; throws an
+   * error whose `code` is the errno name (EBADF).
+   */
+  static of(fd: number): TcpWatch
+  /**
+   * Bytes of data the peer has acknowledged since the connection began
+   * (once the FIN is acknowledged, one more); throws with `code` the errno name (EBADF once
+   * closed, EOPNOTSUPP on a kernel older than 4.1).
+   */
+  acked(): number
+  /**
+   * Lets the connection go: once Node has closed its descriptor too, the
+   * kernel closes the socket.
+   */
+  close(): void
+}
+
+/**
  * A capture's settings, for `startCapture` and `reconfigure` alike: the
  * whole set, where an absent field takes its default (ctlog-core's
  * `ReaderOptions::default()`, the library's; the service passes every

@@ -773,9 +773,10 @@ if (
   }
 }
 
-const { Capture, Datagram, decodeMessages, startCapture } = nativeBinding
+const { Capture, Datagram, TcpWatch, decodeMessages, startCapture } = nativeBinding
 export { Capture }
 export { Datagram }
+export { TcpWatch }
 export { decodeMessages }
 export { startCapture }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -1,6 +1,6 @@
 //! ctlog-core: reads Linux conntrack events from a NETLINK_NETFILTER socket
-//! and decodes them; sends syslog's datagrams. No Node.js here: the napi
-//! binding is a separate crate.
+//! and decodes them; sends syslog's datagrams and watches its TCP
+//! connections. No Node.js here: the napi binding is a separate crate.
 
 pub mod bpf;
 pub mod datagram;
@@ -10,6 +10,7 @@ mod mmsg;
 pub mod progname;
 pub mod reader;
 pub mod socket;
+pub mod tcp;
 pub mod wire;
 
 pub use bpf::ProtoFilter;
@@ -18,3 +19,4 @@ pub use decode::{decode_message, DecodeError, Messages};
 pub use event::{Counters, Event, EventType, ProtoInfo, Tuple};
 pub use reader::{decode_batch, Reader, ReaderOptions, Shared, Sink};
 pub use socket::CtSocket;
+pub use tcp::TcpWatch;

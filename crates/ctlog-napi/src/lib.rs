@@ -337,6 +337,51 @@ impl Datagram {
     }
 }
 
+/// What the peer of a TCP connection has acknowledged: the syslog
+/// output's count of lines written. Made from a Node socket's descriptor,
+/// which it duplicates: it can still be read after the socket closed.
+#[napi]
+pub struct TcpWatch {
+    watch: Option<ctlog_core::TcpWatch>,
+}
+
+#[napi]
+impl TcpWatch {
+    /// Duplicates `fd`, a connected TCP socket's descriptor; throws an
+    /// error whose `code` is the errno name (EBADF).
+    #[napi(factory, catch_unwind)]
+    pub fn of(fd: i32) -> Result<Self, String> {
+        if fd < 0 {
+            return Err(invalid(format!("not a descriptor: {fd}")));
+        }
+        // SAFETY: only duplicated, here and now: a descriptor that is not
+        // open fails with EBADF, and the duplicate is ours alone.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let watch = ctlog_core::TcpWatch::of(borrowed).map_err(io_error)?;
+        Ok(TcpWatch { watch: Some(watch) })
+    }
+
+    /// Bytes of data the peer has acknowledged since the connection began
+    /// (once the FIN is acknowledged, one more); throws with `code` the errno name (EBADF once
+    /// closed, EOPNOTSUPP on a kernel older than 4.1).
+    #[napi(catch_unwind)]
+    pub fn acked(&self) -> Result<f64, String> {
+        let w = self
+            .watch
+            .as_ref()
+            .ok_or_else(|| io_error(std::io::Error::from_raw_os_error(libc::EBADF)))?;
+        // Bytes of one connection: far below 2^53.
+        w.bytes_acked().map(|n| n as f64).map_err(io_error)
+    }
+
+    /// Lets the connection go: once Node has closed its descriptor too, the
+    /// kernel closes the socket.
+    #[napi]
+    pub fn close(&mut self) {
+        self.watch = None;
+    }
+}
+
 pub struct WaitWritable {
     sock: Option<Arc<ctlog_core::Datagram>>,
     timeout_ms: u32,
