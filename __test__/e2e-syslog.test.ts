@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkPrerequisites, marker, Netns, startCtlogd, stop, type Lines } from './helpers/netns.js';
+import { checkPrerequisites, Lines, marker, Netns, ROOT, startCtlogd, stats, statsWhen, stop } from './helpers/netns.js';
 
 const PORT = 5514;
 type Kind = 'udp' | 'tcp' | 'unix';
@@ -366,4 +366,95 @@ test('udp: nobody listens: one line on stderr, ctlogd keeps sending; lines arriv
     'a line made after rsyslog started arrived',
   );
   assert.equal(reports(sys).filter((l) => /send failed/.test(l)).length, 1, `reported once:\n${sys.stderr}`);
+});
+
+/**
+ * A TCP peer that accepts and never reads (helpers/stalled.mjs: a hung
+ * receiver), a ctlogd sending json lines to it over TCP, and `n` flows
+ * made and flushed: 2n events, all read by ctlogd.
+ */
+async function stalledFlood(t: TestContext, tag: string, n: number) {
+  const { ns, rs } = setup(t, tag);
+  const stalled = new Lines(ns.spawn(process.execPath, [path.join(ROOT, '__test__/helpers/stalled.mjs'), String(PORT)]));
+  await stalled.until(() => stalled.lines.includes('listening'), 'the stalled receiver to listen');
+  const sys = await startCtlogd(ns, [...destination('tcp', rs), '--format', 'json']);
+  ns.traffic(`udpflood:${n}:20000`);
+  ns.exec('conntrack', ['-F']);
+  await statsWhen(sys, (s) => s.received === 2 * n, 'every event read');
+  return { ns, rs, stalled, sys };
+}
+
+/** Every event received was written or counted lost on the output side, per type; nothing waits. */
+function assertAccounted(s: Record<string, number>, text: string): void {
+  for (const t of ['new', 'update', 'destroy']) assert.equal(s[`written.${t}`] + s[`output_lost.${t}`], s[`received.${t}`], `${t}: ${text}`);
+  assert.equal(s.output_waiting, 0, text);
+  assert.equal(s.lost + s.dropped, 0, text);
+}
+
+test('tcp fault: a receiver that accepts and never reads is killed and rsyslog takes its place; drops counted lost, the unacknowledged sent again', async (t) => {
+  const { ns, rs, stalled, sys } = await stalledFlood(t, 'syslog-stall', 40_000);
+  await sys.until(() => /16 MiB of lines are waiting; dropping new lines \(counted\)/.test(sys.stderr), 'the full queue');
+  // What the stalled receiver holds, acknowledged and never read, dies with
+  // it. Nothing more reaches it while that is measured and it is killed
+  // (its reset still goes out).
+  ns.nft(`add table inet ctlogd_freeze
+    add chain inet ctlogd_freeze out { type filter hook output priority 0; }
+    add rule inet ctlogd_freeze out tcp dport ${PORT} drop`);
+  await sleep(100);
+  // What it received, in its kernel's buffer or its own memory.
+  const info = ns.exec('ss', ['-Htin', 'state', 'established', `( sport = :${PORT} )`]);
+  const held = Number(/bytes_received:(\d+)/.exec(info)?.[1]);
+  stalled.child.kill('SIGKILL');
+  await stalled.exited;
+  ns.nft('delete table inet ctlogd_freeze');
+  await rs.start();
+  await sys.until(() => /connected again; \d+ lines were dropped/.test(sys.stderr), 'the reconnect', 20_000);
+  await statsWhen(sys, (s) => s.output_waiting === 0, 'every line acknowledged by rsyslog');
+  assert.equal(await stop(sys), 0);
+  const s = stats(sys.stderr);
+  assertAccounted(s, sys.stderr);
+  const dropped = Number(/connected again; (\d+) lines were dropped/.exec(sys.stderr)![1]);
+  assert.equal(s.output_lost, dropped, 'the only loss is the full queue, said when the outage ended');
+  assert.match(sys.stderr, /ctlogd: warn: syslog tcp 127\.0\.0\.1:\d+: connected again/, 'the end of the outage is a warning');
+
+  // rsyslog writes what it acknowledged within moments.
+  await rs.until('tcp', 1);
+  await sleep(500);
+  const all = rs.received('tcp');
+  // An id may come again for a new flow: an event is its id and its time.
+  const ids = all.map((r) => {
+    const ev = JSON.parse(r.msg) as { type: string; id: number; time_ns: string };
+    return `${ev.type} ${ev.id} ${ev.time_ns}`;
+  });
+  assert.equal(new Set(ids).size, ids.length, 'no line arrived twice');
+  // Written counts what the peers acknowledged: rsyslog has it all, less
+  // what the killed receiver had received and never handled (no sender can
+  // see that), which is the lines in the bytes it held: each frame is its
+  // message and at most 100 bytes of count and header.
+  const lens = all.map((r) => Buffer.byteLength(r.msg));
+  const gone = s.written - all.length;
+  const most = Math.ceil(held / Math.min(...lens)) + 1;
+  const least = Math.floor(held / (Math.max(...lens) + 100)) - 1;
+  assert.ok(
+    gone >= least && gone <= most,
+    `written ${s.written}, rsyslog has ${all.length}: ${gone} gone, the killed receiver held ${held} bytes (${least}..${most} lines)`,
+  );
+});
+
+test('tcp fault: ctlogd stops while the receiver stalls; exit 0 within 2 s, the unacknowledged counted lost, the connection reset', async (t) => {
+  const { stalled, sys } = await stalledFlood(t, 'syslog-stall-stop', 20_000);
+  const started = Date.now();
+  assert.equal(await stop(sys), 0);
+  assert.ok(Date.now() - started < 2000, `stopped in ${Date.now() - started} ms`);
+  const s = stats(sys.stderr);
+  assertAccounted(s, sys.stderr);
+  assert.ok(s.output_lost > 0 && s.written > 0, JSON.stringify(s));
+  const closing = /closing with (\d+) lines not sent(?:; (\d+) lines were dropped)?/.exec(sys.stderr);
+  assert.ok(closing, sys.stderr);
+  assert.equal(Number(closing[1]) + Number(closing[2] ?? 0), s.output_lost, 'the closing line says what was lost');
+  // The receiver now reads what it holds: the lines counted written.
+  stalled.child.kill('SIGUSR2');
+  await stalled.until(() => stalled.lines.length >= 2, 'the stalled receiver to read');
+  // Acknowledged is in the receiver's buffer: the reset takes none of it.
+  assert.equal(Number(stalled.lines[1]), s.written, 'the receiver has exactly the lines counted written');
 });

@@ -9,11 +9,12 @@ import { OutputError } from '../src/output/sink.js';
 import { BACKOFF_MAX_MS, BACKOFF_MIN_MS, SyslogTransport } from '../src/output/syslog/connection.js';
 import { newlineEnded } from '../src/output/syslog/datagram.js';
 import { headerFor, hostnameField, localHeader, priority, remoteHeader } from '../src/output/syslog/header.js';
-import { Queue } from '../src/output/syslog/queue.js';
+import { Ledger } from '../src/output/ledger.js';
+import { Queue, type Run } from '../src/output/syslog/queue.js';
 import { octetCounted } from '../src/output/syslog/tcp.js';
 
 const b = (s: string) => Buffer.from(s);
-const texts = (msgs: Buffer[]) => msgs.map((m) => m.toString());
+const texts = (run: Run) => run.msgs.map((m) => m.toString());
 
 test('PRI is facility * 8 + 6 (info); an unknown facility is an OutputError', () => {
   const pris = Object.fromEntries(['kern', 'user', 'daemon', 'authpriv', 'local0', 'local3', 'local7'].map((f) => [f, priority(f)]));
@@ -81,56 +82,68 @@ test("datagram messages wait newline-ended: joined, they are sendLines' lines", 
 
 test('queue: first in, first out, through take and putBack', () => {
   const q = new Queue();
-  for (const m of ['a', 'bb', 'ccc', 'dddd']) assert.equal(q.push(b(m)), true);
+  for (const [i, m] of ['a', 'bb', 'ccc', 'dddd'].entries()) assert.equal(q.push(b(m), i % 3), true);
   assert.equal(q.length, 4);
   assert.equal(q.bytes, 10);
   assert.deepEqual(texts(q.take(2)), ['a', 'bb']);
   assert.equal(q.bytes, 7);
   const back = q.take(1);
-  q.push(b('eeeee'));
+  q.push(b('eeeee'), 2);
   q.putBack(back);
-  assert.deepEqual(texts(q.take(q.length)), ['ccc', 'dddd', 'eeeee']);
+  const rest = q.take(q.length);
+  assert.deepEqual(texts(rest), ['ccc', 'dddd', 'eeeee']);
+  assert.deepEqual(rest.types, [2, 0, 2], 'each message keeps its type');
   assert.equal(q.length, 0);
   assert.equal(q.bytes, 0);
 });
 
 test('queue: peek leaves the messages queued, a take after it removes what was sent', () => {
   const q = new Queue();
-  for (const m of ['a', 'bb', 'ccc']) q.push(b(m));
-  assert.deepEqual(texts(q.peek(2)), ['a', 'bb']);
+  for (const m of ['a', 'bb', 'ccc']) q.push(b(m), 0);
+  assert.deepEqual(q.peek(2).map(String), ['a', 'bb']);
   assert.deepEqual([q.length, q.bytes], [3, 6], 'peek removes nothing');
-  assert.deepEqual(texts(q.peek(10)), ['a', 'bb', 'ccc'], 'no more than there are');
+  assert.deepEqual(q.peek(10).map(String), ['a', 'bb', 'ccc'], 'no more than there are');
   q.take(1);
-  assert.deepEqual(texts(q.peek(2)), ['bb', 'ccc']);
+  assert.deepEqual(q.peek(2).map(String), ['bb', 'ccc']);
   assert.deepEqual([q.length, q.bytes], [2, 5]);
 });
 
 test('queue: order kept across many partial takes (the taken slots let go)', () => {
   const q = new Queue();
-  for (let i = 0; i < 5000; i++) q.push(b(String(i)));
+  for (let i = 0; i < 5000; i++) q.push(b(String(i)), i % 3);
   const got: string[] = [];
-  for (const n of [1, 1500, 1200, 3]) got.push(...texts(q.take(n)));
+  const types: number[] = [];
+  const take = (n: number) => {
+    const run = q.take(n);
+    got.push(...texts(run));
+    types.push(...run.types);
+  };
+  for (const n of [1, 1500, 1200, 3]) take(n);
   q.putBack(q.take(10));
-  for (let i = 0; i < 5000; i++) q.push(b(String(5000 + i)));
-  got.push(...texts(q.take(q.length)));
+  for (let i = 0; i < 5000; i++) q.push(b(String(5000 + i)), (5000 + i) % 3);
+  take(q.length);
   assert.deepEqual(
     got,
     Array.from({ length: 10_000 }, (_, i) => String(i)),
+  );
+  assert.deepEqual(
+    types,
+    Array.from({ length: 10_000 }, (_, i) => i % 3),
   );
   assert.equal(q.bytes, 0);
 });
 
 test('queue: bounded in bytes (multibyte counts as its bytes); past the bound push refuses and keeps the queue', () => {
   const q = new Queue(10);
-  assert.equal(q.push(b('ééé')), true); // 6 bytes, 3 characters
-  assert.equal(q.push(b('abcde')), false, '6 + 5 > 10');
+  assert.equal(q.push(b('ééé'), 0), true); // 6 bytes, 3 characters
+  assert.equal(q.push(b('abcde'), 0), false, '6 + 5 > 10');
   assert.equal(q.length, 1);
   assert.equal(q.bytes, 6);
-  assert.equal(q.push(b('abcd')), true, 'exactly the bound fits');
-  assert.equal(q.push(b('x')), false);
+  assert.equal(q.push(b('abcd'), 0), true, 'exactly the bound fits');
+  assert.equal(q.push(b('x'), 0), false);
   // What was taken comes back whatever the bound: it was within it.
   const all = q.take(q.length);
-  q.push(b('zzzz'));
+  q.push(b('zzzz'), 0);
   q.putBack(all);
   assert.deepEqual(texts(q.take(q.length)), ['ééé', 'abcd', 'zzzz']);
   assert.equal(new Queue().limit, 16 * 1024 * 1024);
@@ -142,15 +155,27 @@ class FakeTransport extends SyslogTransport {
   /** The mock clock (`clock`) at each connect(). */
   connects: number[] = [];
   sent: string[] = [];
+  /** The level of each report, in order. */
+  levels: string[] = [];
 
-  constructor(reports: string[], queue?: Queue) {
+  constructor(reports: string[], queue?: Queue, ledger = new Ledger()) {
+    const levels: string[] = [];
     super(
       'fake peer',
       () => b('H '),
-      (m) => reports.push(m),
+      {
+        error: (m) => reports.push(m) && levels.push('error'),
+        warn: (m) => reports.push(m) && levels.push('warn'),
+      },
+      ledger,
       queue,
     );
+    this.levels = levels;
     this.open();
+  }
+
+  get counts(): { written: number[]; lost: number[] } {
+    return { written: [...this.ledger.written], lost: [...this.ledger.lost] };
   }
 
   protected connect(): void {
@@ -159,7 +184,9 @@ class FakeTransport extends SyslogTransport {
     else this.onDown('cannot connect', { code: 'ECONNREFUSED' });
   }
   protected flush(): void {
-    this.sent.push(...texts(this.queue.take(this.queue.length)));
+    const run = this.queue.take(this.queue.length);
+    this.sent.push(...texts(run));
+    for (const t of run.types) this.ledger.written[t]++;
   }
   protected disconnect(): void {}
   protected drained(): boolean {
@@ -180,10 +207,11 @@ class FakeTransport extends SyslogTransport {
   lose(): void {
     this.onDown('connection lost', { code: 'ECONNRESET' });
   }
-  /** Writes one batch, as winston does; the batch's bytes are overwritten once done. */
-  write1(lines: string[]): void {
+  /** Writes one batch, as winston does, every line a DESTROY unless `type` says; the batch's bytes are overwritten once done. */
+  write1(lines: string[], type = 2): void {
     const bytes = b(lines.map((l) => `${l}\n`).join(''));
-    this.log({ level: 'info', message: '', bytes, done: () => bytes.fill(0x21) }, () => {});
+    const types = new Uint8Array(lines.length).fill(type);
+    this.log({ level: 'info', message: '', bytes, types, done: () => bytes.fill(0x21) }, () => {});
   }
 }
 
@@ -257,6 +285,8 @@ test("past the bound new lines are dropped: reported once, counted in the report
     [`H a${2 + 400 * 1024}`, `H b${2 + 400 * 1024}`],
   );
   assert.deepEqual(reports.slice(2), ['syslog fake peer: connected again; 3 lines were dropped']);
+  assert.deepEqual(c.levels, ['error', 'error', 'warn'], 'the outage and the drops are errors, their end a warning');
+  assert.deepEqual(c.counts, { written: [0, 0, 2], lost: [0, 0, 3] }, 'the dropped lines are counted lost, by type');
   // The count starts again: a later drop is reported again.
   c.lose();
   c.write1([big('f'), big('g'), big('h')]);
@@ -288,8 +318,10 @@ test('shutdown reports the lines it could not send, and the dropped ones; nothin
   const reports: string[] = [];
   const down = new FakeTransport(reports, new Queue(10));
   down.write1(['one', 'two', 'three']);
+  down.write1(['four'], 0);
   await down.shutdown(50);
-  assert.deepEqual(reports.slice(2), ['syslog fake peer: closing with 2 lines not sent; 1 lines were dropped']);
+  assert.deepEqual(reports.slice(2), ['syslog fake peer: closing with 2 lines not sent; 2 lines were dropped']);
+  assert.deepEqual(down.counts, { written: [0, 0, 0], lost: [1, 0, 3] }, 'what was never sent is counted lost, by type');
 
   const quiet: string[] = [];
   const up = new FakeTransport(quiet);
@@ -302,4 +334,5 @@ test('shutdown reports the lines it could not send, and the dropped ones; nothin
     'syslog fake peer: connected again',
   ]);
   assert.deepEqual(up.sent, ['H one']);
+  assert.deepEqual(up.counts, { written: [0, 0, 1], lost: [0, 0, 0] });
 });

@@ -14,7 +14,7 @@ import { loadConfig, type Config, type LoadOptions } from './config.js';
 import { EVENT_TYPES, type EventType } from './event.js';
 import { compileFilter, protocolSets, subscribedTypes, type Filter } from './filter.js';
 import { LineWriter, makeFormatter, type Formatter } from './format/index.js';
-import { diagnostics, makeSink, outputKey, type Diagnostics, type EventSink } from './output/index.js';
+import { diagnostics, Ledger, makeSink, outputKey, total, TYPE_INDEX, type Diagnostics, type EventSink, type TypeCounts } from './output/index.js';
 import type { Notices, WireBatch } from './wire.js';
 
 /** Exit codes (sysexits.h). */
@@ -26,6 +26,7 @@ const STOP_DEADLINE_MS = 1800;
 const NEWLINE = 0x0a;
 type PerType = Record<EventType, number>;
 const perType = (): PerType => ({ new: 0, update: 0, destroy: 0 });
+const byName = (c: TypeCounts): PerType => ({ new: c[0], update: c[1], destroy: c[2] });
 
 interface Pipeline {
   config: Config;
@@ -50,12 +51,16 @@ export class Daemon {
   private capture?: Capture;
   private stopping?: Promise<void>;
   private statsTimer?: NodeJS.Timeout;
-  /** Per event type: events the filter dropped, lines written. */
-  readonly counts = { filtered: perType(), written: perType() };
+  /** Per event type: events the filter dropped. */
+  readonly filtered = perType();
+  /** What became of the lines handed to the output, whichever output it was. */
+  readonly ledger = new Ledger();
   private formatErrors = 0;
   private readonly log: Diagnostics;
   /** Where each batch's lines are written, as bytes, before they go out in one piece. */
   private readonly lines = new LineWriter();
+  /** The event type of each line of the batch being written (TYPE_INDEX). */
+  private types = new Uint8Array(4096);
 
   /** Opens the output; throws OutputError (exit 73) if it cannot. */
   constructor(
@@ -71,7 +76,7 @@ export class Daemon {
       config,
       filter: compileFilter(config.event),
       format: makeFormatter(config),
-      sink: sink ?? makeSink(config, (msg) => this.log.error(msg)),
+      sink: sink ?? makeSink(config, this.log, this.ledger),
     };
   }
 
@@ -91,8 +96,9 @@ export class Daemon {
    */
   private onBatch(batch: WireBatch): void | Promise<void> {
     const { filter, format, sink } = this.p;
-    const { filtered, written } = this.counts;
+    const filtered = this.filtered;
     const w = this.lines;
+    let n = 0;
     // One reused event object: nothing of an event outlives its line.
     for (let ev = batch.next(); ev !== undefined; ev = batch.next()) {
       if (!filter(ev)) {
@@ -103,7 +109,12 @@ export class Daemon {
       try {
         format(ev, w);
         w.byte(NEWLINE);
-        written[ev.type]++;
+        if (n === this.types.length) {
+          const more = new Uint8Array(2 * n);
+          more.set(this.types);
+          this.types = more;
+        }
+        this.types[n++] = TYPE_INDEX[ev.type];
       } catch (e) {
         // An event no format can print is counted like an undecodable
         // message: reported, never fatal, the rest of the batch goes on.
@@ -115,7 +126,10 @@ export class Daemon {
     this.report(batch.notices);
     if (w.length === 0) return;
     const { bytes, done } = w.take();
-    return sink.write(bytes, done);
+    // A copy: the output may hold the lines after this batch.
+    const types = this.types.slice(0, n);
+    for (let i = 0; i < n; i++) this.ledger.handed[types[i]]++;
+    return sink.write({ bytes, types }, done);
   }
 
   /** Loss is never silent: each batch's notices become one warning line. */
@@ -161,7 +175,7 @@ export class Daemon {
     const old = this.p;
     try {
       next = loadConfig(this.loadOpts);
-      if (outputKey(next) !== outputKey(old.config)) sink = makeSink(next, (msg) => this.log.error(msg));
+      if (outputKey(next) !== outputKey(old.config)) sink = makeSink(next, this.log, this.ledger);
     } catch (e) {
       this.log.error(`reload refused, keeping the running config: ${(e as Error).message}`);
       return;
@@ -179,28 +193,35 @@ export class Daemon {
       return;
     }
     this.p = this.pipeline(next, sink ?? old.sink);
+    const kept = sink ? undefined : old.sink.reopen();
     if (sink) void old.sink.close();
-    else old.sink.reopen();
     this.log.level = next.log_level;
     this.armStats();
-    this.log.info('configuration reloaded');
+    if (kept) this.log.warn(`configuration reloaded, but the output was not reopened: ${kept}`);
+    else this.log.info('configuration reloaded');
   }
 
   /**
    * One line with every counter since start, totals then per type:
    * received (decoded by the reader), filtered (dropped by the protocol
-   * filter), written, dropped (read but never handed over: the output side
-   * was gone at shutdown); lost (kernel overflow), undelivered (kernel
-   * overflow in reliable mode, see wire.ts Notices) and decode errors have
-   * no type: the kernel does not say which events they were.
+   * filter), written (accepted by the output), output_lost (lost on the
+   * output side: a failed write, a closed pipe, a full queue, a connection
+   * given up), output_waiting (in the output, neither yet), dropped (read
+   * but never handed over: the output side was gone at shutdown); lost
+   * (kernel overflow), undelivered (kernel overflow in reliable mode, see
+   * wire.ts Notices) and decode errors have no type: the kernel does not
+   * say which events they were. So received = filtered + written +
+   * output_lost + output_waiting + dropped + the format's share of
+   * decode_errors.
    */
   statsLine(): string {
     const s = this.capture?.stats();
-    const { filtered, written } = this.counts;
+    const { written, lost } = this.ledger;
     const zero = perType();
     const part = (name: string, c: PerType) => `${name}=${EVENT_TYPES.reduce((a, t) => a + c[t], 0)} (new ${c.new} update ${c.update} destroy ${c.destroy})`;
     return (
-      `stats: ${part('received', s?.received ?? zero)} ${part('filtered', filtered)} ${part('written', written)}` +
+      `stats: ${part('received', s?.received ?? zero)} ${part('filtered', this.filtered)} ${part('written', byName(written))}` +
+      ` ${part('output_lost', byName(lost))} output_waiting=${total(this.ledger.waiting())}` +
       ` ${part('dropped', s?.dropped ?? zero)} lost=${s?.lost ?? 0} undelivered=${s?.undelivered ?? 0} enobufs=${s?.enobufs ?? 0}` +
       ` decode_errors=${(s?.decodeErrors ?? 0) + this.formatErrors}`
     );
@@ -222,7 +243,11 @@ export class Daemon {
     return new Promise((resolve) => {
       const stop = () => {
         setTimeout(() => {
-          this.log.error('stop deadline passed; exiting with output not fully flushed');
+          // What the output still holds will not go out now: counted lost,
+          // and the counters said once more.
+          const n = this.ledger.abandon();
+          this.log.error(`stop deadline passed; exiting with ${n} lines not written (counted in output_lost)`);
+          this.log.info(this.statsLine());
           process.exit(EXIT.OK);
         }, STOP_DEADLINE_MS).unref();
         this.stop().then(resolve, resolve);

@@ -13,6 +13,7 @@ export type NativeCapture = Binding.Capture;
 export type NativeStats = Binding.CaptureStats;
 export type NativeCaptureOptions = Binding.CaptureOptions;
 export type Datagram = Binding.Datagram;
+export type TcpWatch = Binding.TcpWatch;
 
 /** The addon cannot be loaded; `message` is one line that says which package and what to do. */
 export class AddonError extends Error {

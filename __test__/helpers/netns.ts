@@ -174,3 +174,21 @@ export function stats(text: string): Record<string, number> {
   }
   return out;
 }
+
+/**
+ * Asks a running ctlogd for its counters (SIGUSR1) until `pred` holds of
+ * them; returns them, or fails after `ms` saying what was seen.
+ */
+export async function statsWhen(l: Lines, pred: (s: Record<string, number>) => boolean, what: string, ms = 30000): Promise<Record<string, number>> {
+  const deadline = Date.now() + ms;
+  const lines = () => l.stderr.split('stats: ').length;
+  for (;;) {
+    const before = lines();
+    l.child.kill('SIGUSR1');
+    await l.until(() => lines() > before, 'a stats line');
+    const s = stats(l.stderr);
+    if (pred(s)) return s;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last stats: ${JSON.stringify(s)}\nstderr:\n${l.stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -5,10 +5,12 @@
  */
 import winston from 'winston';
 import type { Config } from '../config.js';
+import type { Ledger } from './ledger.js';
 import type { EventSink, Report } from './sink.js';
 import { fileSink, stdoutSink } from './stream.js';
 import { syslogSink, type SyslogOptions } from './syslog/index.js';
 
+export { Ledger, TYPE_INDEX, total, type Lines, type TypeCounts } from './ledger.js';
 export { OutputError, type EventSink, type Report } from './sink.js';
 
 export type OutputConfig = Pick<Config, 'output' | 'output_file'> & SyslogOptions;
@@ -18,15 +20,18 @@ export function outputKey(c: OutputConfig): string {
   return JSON.stringify(Object.entries(c).filter(([key]) => key === 'output' || key === 'output_file' || key.startsWith('syslog_')));
 }
 
-/** Opens the configured sink; `report` receives its runtime errors (one line each). */
-export function makeSink(c: OutputConfig, report: Report): EventSink {
+/**
+ * Opens the configured sink; `report` receives its runtime trouble (one
+ * line each), `ledger` what became of each line.
+ */
+export function makeSink(c: OutputConfig, report: Report, ledger: Ledger): EventSink {
   switch (c.output) {
     case 'stdout':
-      return stdoutSink(report);
+      return stdoutSink(report, ledger);
     case 'file':
-      return fileSink(c.output_file, report);
+      return fileSink(c.output_file, report, ledger);
     case 'syslog':
-      return syslogSink(c, report);
+      return syslogSink(c, report, ledger);
   }
 }
 

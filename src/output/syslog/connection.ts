@@ -4,17 +4,20 @@
  *
  * Delivery: a write never throws and never waits. Lines wait in a bounded
  * memory queue while the peer is connecting, unreachable, or slower than
- * the events; beyond the bound new lines are dropped and counted. Trouble
- * is reported once per outage (and again when it ends, with what was
- * dropped), never per line. Connections are retried with a capped backoff;
+ * the events; beyond the bound new lines are dropped, counted lost in the
+ * ledger. A line is written once the socket took it (datagrams) or the
+ * peer acknowledged it (TCP). Trouble is reported once per outage (and
+ * again when it ends, with what was dropped, as a warning), never per
+ * line. Connections are retried with a capped backoff;
  * reopen() (SIGHUP) reconnects at once, and close() flushes for at most
  * CLOSE_WAIT_MS (index.ts).
  */
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import TransportStream from 'winston-transport';
+import type { Ledger } from '../ledger.js';
 import type { BatchInfo, Report } from '../sink.js';
-import { Queue } from './queue.js';
+import { countRun, Queue } from './queue.js';
 
 export const BACKOFF_MIN_MS = 200;
 /** Short enough that a restarted syslog daemon gets lines again soon. */
@@ -55,6 +58,8 @@ export abstract class SyslogTransport extends TransportStream {
     protected readonly where: string,
     private readonly header: () => Buffer,
     protected readonly report: Report,
+    /** Where each line is counted written or lost. */
+    protected readonly ledger: Ledger,
     /** Messages (already framed) not yet handed to the socket. */
     protected readonly queue = new Queue(),
   ) {
@@ -86,37 +91,41 @@ export abstract class SyslogTransport extends TransportStream {
 
   /** Called by winston with one batch. */
   override log(info: BatchInfo, next: () => void): void {
-    this.send(this.header(), info.bytes, 0);
+    this.send(this.header(), info.bytes, info.types, 0, 0);
     info.done();
     next();
   }
 
-  /** Queues the lines of `bytes` from byte `from`, each as one message, and sends what the socket takes. */
-  protected send(head: Buffer, bytes: Buffer, from: number): void {
-    for (let at = from; at < bytes.length; ) {
+  /**
+   * Queues the lines of `bytes` from line `line`, which starts at byte
+   * `from`, each as one message, and sends what the socket takes.
+   */
+  protected send(head: Buffer, bytes: Buffer, types: Uint8Array, line: number, from: number): void {
+    for (let at = from, i = line; at < bytes.length; i++) {
       let end = bytes.indexOf(0x0a, at);
       if (end < 0) end = bytes.length;
-      this.enqueue(this.frame(head, bytes.subarray(at, end)));
+      this.enqueue(this.frame(head, bytes.subarray(at, end)), types[i]);
       at = end + 1;
     }
     if (this.up) this.flush();
   }
 
-  private enqueue(msg: Buffer): void {
-    if (this.queue.push(msg)) return;
-    this.dropped++;
-    if (!this.dropReported) {
-      this.dropReported = true;
-      this.report(`syslog ${this.where}: ${this.queue.limit >> 20} MiB of lines are waiting; dropping new lines (counted) until it takes them`);
-    }
+  private enqueue(msg: Buffer, type: number): void {
+    if (this.queue.push(msg, type)) return;
+    this.drop(type, `${this.queue.limit >> 20} MiB of lines are waiting; dropping new lines (counted) until it takes them`);
   }
 
-  /** A message that can never be sent (too large for a datagram): counted, reported once. */
-  protected discard(err: unknown): void {
+  /** A message that can never be sent (too large for a datagram, or failed twice): counted lost, reported once. */
+  protected discard(err: unknown, type: number): void {
+    this.drop(type, `a line could not be sent (${why(err)}); dropped (counted)`);
+  }
+
+  private drop(type: number, reason: string): void {
+    this.ledger.lost[type]++;
     this.dropped++;
     if (!this.dropReported) {
       this.dropReported = true;
-      this.report(`syslog ${this.where}: a line could not be sent (${why(err)}); dropped (counted)`);
+      this.report.error(`syslog ${this.where}: ${reason}`);
     }
   }
 
@@ -137,7 +146,7 @@ export abstract class SyslogTransport extends TransportStream {
     this.backoff = BACKOFF_MIN_MS;
     if (this.troubled) {
       this.troubled = false;
-      this.report(`syslog ${this.where}: connected again${this.droppedSince()}`);
+      this.report.warn(`syslog ${this.where}: connected again${this.droppedSince()}`);
     }
     this.flush();
   }
@@ -148,7 +157,7 @@ export abstract class SyslogTransport extends TransportStream {
     this.connecting = false;
     if (!this.troubled) {
       this.troubled = true;
-      this.report(`syslog ${this.where}: ${what}: ${why(err)}; retrying, lines wait in memory (up to ${this.queue.limit >> 20} MiB)`);
+      this.report.error(`syslog ${this.where}: ${what}: ${why(err)}; retrying, lines wait in memory (up to ${this.queue.limit >> 20} MiB)`);
     }
     if (this.closing || this.retry) return;
     const delay = this.backoff;
@@ -172,7 +181,7 @@ export abstract class SyslogTransport extends TransportStream {
     this.open();
   }
 
-  /** Sends what is queued for at most `ms`, then closes; reports what could not be sent. */
+  /** Sends what is queued for at most `ms`, then closes; counts lost and reports what could not be sent. */
   async shutdown(ms: number): Promise<void> {
     this.closing = true;
     // A peer that came back during a backoff wait gets one more chance now.
@@ -184,9 +193,10 @@ export abstract class SyslogTransport extends TransportStream {
     this.stopTimer(this.retry);
     this.up = false;
     this.disconnect();
-    const unsent = this.queue.take(this.queue.length).length;
-    if (unsent > 0 || this.dropped > 0) {
-      this.report(`syslog ${this.where}: closing with ${unsent} lines not sent${this.droppedSince()}`);
+    const unsent = this.queue.take(this.queue.length);
+    countRun(this.ledger.lost, unsent);
+    if (unsent.msgs.length > 0 || this.dropped > 0) {
+      this.report.error(`syslog ${this.where}: closing with ${unsent.msgs.length} lines not sent${this.droppedSince()}`);
     }
   }
 }

@@ -2,7 +2,9 @@
 import dns from 'node:dns';
 import { native, type Datagram } from '../../native.js';
 import type { Report } from '../sink.js';
+import { count, type Ledger } from '../ledger.js';
 import { peerName, SyslogTransport } from './connection.js';
+import { countRun } from './queue.js';
 
 const NO_HEAD = Buffer.alloc(0);
 const NEWLINE = 0x0a;
@@ -60,16 +62,18 @@ abstract class DatagramTransport extends SyslogTransport {
    * copy. What is not sent then (the socket is full, or a send failed) is
    * queued as messages and handled by flush().
    */
-  protected override send(head: Buffer, bytes: Buffer, from: number): void {
+  protected override send(head: Buffer, bytes: Buffer, types: Uint8Array, line: number, from: number): void {
     const s = this.socket;
     if (s && this.up && !this.waiting && this.queue.length === 0) {
       const r = s.sendLines(head, from === 0 ? bytes : bytes.subarray(from));
+      count(this.ledger.written, types, line, line + r.sent);
+      line += r.sent;
       from += r.at;
       // Reported here, as flush() would (it meets EAGAIN and EMSGSIZE
       // again, and a lost unix receiver; an ICMP error it would not).
       if (r.error && r.error !== 'EAGAIN' && r.error !== 'EMSGSIZE') this.sendFailed(r.error);
     }
-    super.send(head, bytes, from);
+    super.send(head, bytes, types, line, from);
   }
 
   protected flush(): void {
@@ -84,29 +88,29 @@ abstract class DatagramTransport extends SyslogTransport {
       // copy of the whole queue per wake.
       const msgs = this.queue.peek(FLUSH_AT_ONCE);
       const r = s.sendLines(NO_HEAD, Buffer.concat(msgs));
-      let done = r.sent;
-      if (r.error === null || r.error === undefined) {
-        this.queue.take(done);
-        continue;
-      }
+      countRun(this.ledger.written, this.queue.take(r.sent));
+      if (r.error === null || r.error === undefined) continue;
       if (r.error === 'EAGAIN') {
         this.waitForRoom(s);
       } else if (r.error === 'EMSGSIZE') {
-        this.discard({ code: r.error });
-        done++;
+        this.discardFirst(r.error);
       } else if (!this.sendFailed(r.error)) {
-        this.queue.take(done);
         this.disconnect();
         this.onDown('connection lost', { code: r.error });
         return;
       } else if (retried && r.sent === 0) {
-        done++; // failed twice: lost
+        this.discardFirst(r.error); // failed twice: lost
         retried = false;
       } else {
         retried = true;
       }
-      this.queue.take(done);
     }
+  }
+
+  /** The first queued message cannot be sent: it is taken off, counted lost. */
+  private discardFirst(code: string): void {
+    const run = this.queue.take(1);
+    if (run.types.length > 0) this.discard({ code }, run.types[0]);
   }
 
   private waitForRoom(s: Datagram): void {
@@ -135,8 +139,9 @@ export class UnixTransport extends DatagramTransport {
     private readonly path: string,
     header: () => Buffer,
     report: Report,
+    ledger: Ledger,
   ) {
-    super(`socket ${path}`, header, report);
+    super(`socket ${path}`, header, report, ledger);
     this.open();
   }
 
@@ -168,8 +173,9 @@ export class UdpTransport extends DatagramTransport {
     private readonly port: number,
     header: () => Buffer,
     report: Report,
+    ledger: Ledger,
   ) {
-    super(peerName('udp', host, port), header, report);
+    super(peerName('udp', host, port), header, report, ledger);
     this.open();
   }
 
@@ -202,7 +208,7 @@ export class UdpTransport extends DatagramTransport {
     this.failures++;
     const now = Date.now();
     if (this.lastReport === 0 || now - this.lastReport >= UDP_REPORT_EVERY_MS) {
-      this.report(
+      this.report.error(
         this.lastReport === 0
           ? `syslog ${this.where}: send failed: ${code}; UDP does not resend: lines sent while this lasts are lost`
           : `syslog ${this.where}: ${this.failures} sends failed since the last report (last: ${code})`,

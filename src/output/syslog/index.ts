@@ -18,6 +18,7 @@
  *   up to 4 s.
  */
 import type { Config } from '../../config.js';
+import { count, type Ledger } from '../ledger.js';
 import { batchLogger, logBatch, type EventSink, type Report } from '../sink.js';
 import type { SyslogTransport } from './connection.js';
 import { UdpTransport, UnixTransport } from './datagram.js';
@@ -30,31 +31,31 @@ export type SyslogOptions = Pick<Config, Extract<keyof Config, `syslog_${string}
 /** SIGTERM must end ctlogd within 2 s: close() waits this long at most. */
 const CLOSE_WAIT_MS = 1_000;
 
-export function syslogSink(opts: SyslogOptions, report: Report): EventSink {
+export function syslogSink(opts: SyslogOptions, report: Report, ledger: Ledger): EventSink {
   const header = headerFor(opts);
   const transport: SyslogTransport =
     opts.syslog_host === ''
-      ? new UnixTransport(opts.syslog_socket, header, report)
+      ? new UnixTransport(opts.syslog_socket, header, report, ledger)
       : opts.syslog_protocol === 'tcp'
-        ? new TcpTransport(opts.syslog_host, opts.syslog_port, header, report)
-        : new UdpTransport(opts.syslog_host, opts.syslog_port, header, report);
+        ? new TcpTransport(opts.syslog_host, opts.syslog_port, header, report, ledger)
+        : new UdpTransport(opts.syslog_host, opts.syslog_port, header, report, ledger);
   const logger = batchLogger(transport);
   // The transports never emit 'error'; this only keeps winston from throwing if one did.
-  logger.on('error', (e: Error) => report(`syslog: ${e.message}`));
+  logger.on('error', (e: Error) => report.error(`syslog: ${e.message}`));
   let closed: Promise<void> | undefined;
   return {
-    write(bytes, done) {
+    write(lines, done) {
       if (closed) {
-        let lines = 0;
-        for (let at = bytes.indexOf(0x0a); at >= 0; at = bytes.indexOf(0x0a, at + 1)) lines++;
-        report(`syslog: ${lines} lines came after the output was closed; not sent`);
+        count(ledger.lost, lines.types);
+        report.error(`syslog: ${lines.types.length} lines came after the output was closed; not sent (counted lost)`);
         done();
         return;
       }
-      logBatch(logger, bytes, done);
+      logBatch(logger, lines, done);
     },
     reopen() {
       transport.reopen();
+      return undefined;
     },
     close() {
       closed ??= (async () => {

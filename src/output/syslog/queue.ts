@@ -1,13 +1,28 @@
+import { count, type TypeCounts } from '../ledger.js';
+
 /** Bytes of messages that may wait for the peer: about 65,000 event lines. */
 export const QUEUE_LIMIT = 16 * 1024 * 1024;
 
+/** Messages taken from a queue, with each one's event type (the index in EVENT_TYPES). */
+export interface Run {
+  msgs: Buffer[];
+  types: number[];
+}
+
+/** Adds the types of `run`'s messages to `into`. */
+export function countRun(into: TypeCounts, run: Run): void {
+  count(into, run.types);
+}
+
 /**
  * The messages waiting for the socket, oldest first, each as the bytes the
- * socket is handed, and bounded in bytes. Taking from the front is O(1): a
- * congested local socket takes a few at a time from a long queue.
+ * socket is handed and the event type of its line, bounded in bytes.
+ * Taking from the front is O(1): a congested local socket takes a few at a
+ * time from a long queue.
  */
 export class Queue {
   private items: Buffer[] = [];
+  private types: number[] = [];
   private head = 0;
   private held = 0;
 
@@ -23,9 +38,10 @@ export class Queue {
   }
 
   /** Adds a message at the end; false, leaving the queue as it was, when it would pass the bound. */
-  push(msg: Buffer): boolean {
+  push(msg: Buffer, type: number): boolean {
     if (this.held + msg.length > this.limit) return false;
     this.items.push(msg);
+    this.types.push(type);
     this.held += msg.length;
     return true;
   }
@@ -35,22 +51,35 @@ export class Queue {
     return this.items.slice(this.head, this.head + n);
   }
 
+  /** How many of the first messages fit, together, in `bytes`. */
+  within(bytes: number): number {
+    let n = 0;
+    for (let sum = 0, i = this.head; i < this.items.length; i++, n++) {
+      sum += this.items[i].length;
+      if (sum > bytes) break;
+    }
+    return n;
+  }
+
   /** Removes and returns the first n. */
-  take(n: number): Buffer[] {
-    let out: Buffer[];
-    if (this.head === 0 && n === this.items.length) {
-      out = this.items;
+  take(n: number): Run {
+    let out: Run;
+    if (this.head === 0 && n >= this.items.length) {
+      out = { msgs: this.items, types: this.types };
       this.items = [];
+      this.types = [];
     } else {
-      out = this.items.slice(this.head, this.head + n);
-      this.head += n;
+      const end = this.head + n;
+      out = { msgs: this.items.slice(this.head, end), types: this.types.slice(this.head, end) };
+      this.head = Math.min(end, this.items.length);
       // Let go of the taken slots once they are most of the array.
       if (this.head === this.items.length || (this.head > 1024 && this.head * 2 > this.items.length)) {
         this.items = this.items.slice(this.head);
+        this.types = this.types.slice(this.head);
         this.head = 0;
       }
     }
-    for (const m of out) this.held -= m.length;
+    for (const m of out.msgs) this.held -= m.length;
     return out;
   }
 
@@ -58,10 +87,11 @@ export class Queue {
    * Puts messages taken before back at the front, in order. The bound is
    * not checked: they were within it when they came.
    */
-  putBack(msgs: Buffer[]): void {
-    if (msgs.length === 0) return;
-    this.items = msgs.concat(this.items.slice(this.head));
+  putBack(run: Run): void {
+    if (run.msgs.length === 0) return;
+    this.items = run.msgs.concat(this.items.slice(this.head));
+    this.types = run.types.concat(this.types.slice(this.head));
     this.head = 0;
-    for (const m of msgs) this.held += m.length;
+    for (const m of run.msgs) this.held += m.length;
   }
 }

@@ -1,10 +1,29 @@
-/** Syslog over TCP, with RFC 6587 octet-counting framing (`LEN SP MSG`). */
+/**
+ * Syslog over TCP, with RFC 6587 octet-counting framing (`LEN SP MSG`).
+ *
+ * A line is written once the peer's TCP acknowledged it (the kernel's
+ * count, read through TcpWatch), not when the socket took it: what a
+ * connection had not had acknowledged when it died is sent again on the
+ * next one, and at stop, once the wait is over, it is counted lost and the
+ * connection reset, so that none of it arrives after being counted. (A
+ * peer that dies with lines it acknowledged but never read loses them
+ * where no sender can see.)
+ */
 import net from 'node:net';
+import { native, type TcpWatch } from '../../native.js';
+import type { Ledger } from '../ledger.js';
 import type { Report } from '../sink.js';
 import { peerName, SyslogTransport } from './connection.js';
+import { countRun, Queue } from './queue.js';
 
 /** A TCP connect to a host that does not answer gives up after this. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/** One write hands the socket at most about this many bytes of messages. */
+const WRITE_BYTES = 256 * 1024;
+/** While lines wait for the peer's acknowledgement, it is looked at this often. */
+const ACK_POLL_MS = 200;
+/** SIGHUP lets the lines in flight on a working connection arrive for at most this long before it reconnects. */
+const REOPEN_WAIT_MS = 1_000;
 
 /** One message in octet-counting framing: its length in bytes (not characters), a space, the message. */
 export function octetCounted(head: Buffer, line: Buffer): Buffer {
@@ -20,19 +39,33 @@ export function octetCounted(head: Buffer, line: Buffer): Buffer {
   return out;
 }
 
-/** TCP with octet-counting framing; what the socket had not taken when it broke is sent again. */
+/** The descriptor under a connected Node socket (Node keeps it on its handle). */
+function fdOf(s: net.Socket): number {
+  const fd = (s as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
 export class TcpTransport extends SyslogTransport {
   private socket?: net.Socket;
-  /** The messages of each write whose callback has not come: not yet taken by the kernel. */
-  private inflight: Buffer[][] = [];
+  /** What this connection's peer has acknowledged; none if the kernel cannot say (then a line is written once the socket took it). */
+  private watch?: TcpWatch;
+  /** Messages handed to this connection's socket and not yet acknowledged, oldest first. */
+  private unacked = new Queue(Number.POSITIVE_INFINITY);
+  /** Bytes of this connection acknowledged and taken off `unacked`. */
+  private settled = 0;
+  /** A write is with the socket (one at a time: what it holds is then known). */
+  private writing = false;
+  private poll?: NodeJS.Timeout;
+  private reopening?: NodeJS.Timeout;
 
   constructor(
     private readonly host: string,
     private readonly port: number,
     header: () => Buffer,
     report: Report,
+    ledger: Ledger,
   ) {
-    super(peerName('tcp', host, port), header, report);
+    super(peerName('tcp', host, port), header, report, ledger);
     this.open();
   }
 
@@ -52,10 +85,13 @@ export class TcpTransport extends SyslogTransport {
     s.resume();
     s.on('connect', () => {
       s.setTimeout(0);
-      if (s === this.socket) this.onUp();
-    });
-    s.on('drain', () => {
-      if (s === this.socket) this.flush();
+      if (s !== this.socket) return;
+      try {
+        this.watch = native().TcpWatch.of(fdOf(s));
+      } catch {
+        this.watch = undefined;
+      }
+      this.onUp();
     });
     s.on('error', (e) => (lastError = e));
     s.on('close', () => {
@@ -66,36 +102,104 @@ export class TcpTransport extends SyslogTransport {
     });
   }
 
-  /** One write per flush: the whole queue, joined. Waits for 'drain' while the socket is full. */
+  /** One write at a time, of the messages at the front of the queue; the next when the socket took it. */
   protected flush(): void {
-    const s = this.socket!;
-    if (this.queue.length === 0 || s.writableNeedDrain) return;
-    const msgs = this.queue.take(this.queue.length);
-    const inflight = this.inflight;
-    inflight.push(msgs);
-    // Callbacks come in write order; an error means the socket is gone and
-    // 'close' has put (or will put) the rest back in the queue.
-    s.write(Buffer.concat(msgs), (err) => {
-      if (!err && inflight[0] === msgs) inflight.shift();
+    const s = this.socket;
+    if (!s || !this.up || this.writing || this.queue.length === 0) return;
+    const run = this.queue.take(Math.max(1, this.queue.within(WRITE_BYTES)));
+    for (let i = 0; i < run.msgs.length; i++) this.unacked.push(run.msgs[i], run.types[i]);
+    this.writing = true;
+    s.write(Buffer.concat(run.msgs), (err) => {
+      if (s !== this.socket) return;
+      this.writing = false;
+      // An error means the socket is gone: 'close' handles what it held.
+      if (err) return;
+      this.settle();
+      this.flush();
     });
+  }
+
+  /** Counts as written the messages the peer has acknowledged; looks again later while some wait. */
+  private settle(): void {
+    const w = this.watch;
+    let acked: number;
+    if (w) {
+      try {
+        acked = w.acked();
+      } catch {
+        return;
+      }
+    } else {
+      // The kernel cannot say: what the socket took is all that is known.
+      acked = this.writing ? this.settled : Number.POSITIVE_INFINITY;
+    }
+    const n = this.unacked.within(acked - this.settled);
+    if (n > 0) {
+      const run = this.unacked.take(n);
+      for (const m of run.msgs) this.settled += m.length;
+      countRun(this.ledger.written, run);
+    }
+    if (this.unacked.length > 0 && this.socket && !this.poll) {
+      this.poll = setTimeout(() => {
+        this.poll = undefined;
+        this.settle();
+      }, ACK_POLL_MS).unref();
+    }
   }
 
   protected disconnect(): void {
     const s = this.socket;
     this.socket = undefined;
-    // Not taken by the kernel: sent again on the next connection. (Of a
-    // write the kernel took in part, the first messages may arrive twice.)
-    this.queue.putBack(this.inflight.flat());
-    this.inflight = [];
-    if (!s) return;
-    s.removeAllListeners('error');
-    s.on('error', () => {});
-    // At close, with everything taken by the kernel: a clean FIN after it.
-    if (this.closing && s.writableLength === 0) s.end(() => s.destroy());
-    else s.destroy();
+    this.writing = false;
+    clearTimeout(this.poll);
+    this.poll = undefined;
+    clearTimeout(this.reopening);
+    this.reopening = undefined;
+    // The last word on what arrived: the watch outlives Node's descriptor.
+    this.settle();
+    const unacked = this.unacked.length;
+    // Not acknowledged: sent again on the next connection, or counted
+    // lost by shutdown().
+    this.queue.putBack(this.unacked.take(unacked));
+    this.settled = 0;
+    if (s) {
+      s.removeAllListeners('error');
+      s.on('error', () => {});
+      // What was not acknowledged is sent again or counted lost: a reset,
+      // so that the kernel does not deliver it after all. Else a clean FIN.
+      if (unacked > 0) s.resetAndDestroy();
+      else if (this.closing) s.end(() => s.destroy());
+      else s.destroy();
+    }
+    // Now that Node's descriptor is closed too, the kernel lets the socket go.
+    this.watch?.close();
+    this.watch = undefined;
   }
 
   protected drained(): boolean {
-    return this.inflight.length === 0;
+    this.settle();
+    return !this.writing && this.unacked.length === 0;
+  }
+
+  /**
+   * SIGHUP: on a working connection, the lines in flight arrive first (for
+   * at most REOPEN_WAIT_MS), so that none arrives twice; then a new
+   * connection.
+   */
+  override reopen(): void {
+    if (this.closing || this.reopening) return;
+    if (!this.up || this.drained()) {
+      super.reopen();
+      return;
+    }
+    this.up = false; // nothing more is written to this connection
+    const deadline = Date.now() + REOPEN_WAIT_MS;
+    const wait = () => {
+      this.reopening = undefined;
+      if (!this.socket) return; // it died meanwhile: it reconnects by itself
+      if (this.drained() || Date.now() >= deadline) super.reopen();
+      else this.reopening = setTimeout(wait, 10);
+    };
+    this.reopening = setTimeout(wait, 10);
   }
 }
