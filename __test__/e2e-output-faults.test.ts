@@ -57,6 +57,7 @@ test('full disk: output_file on a 2 MiB tmpfs fills and frees; no line cut or jo
   ns.exec('conntrack', ['-F']);
   assert.equal(await stop(out), 0);
   const s = stats(out.stderr);
+  t.diagnostic(`at the outage: written ${full.written} output_lost ${full.output_lost}; at exit: written ${s.written} output_lost ${s.output_lost}`);
   assert.equal(s.received, 2 * n + 200);
   assertAccounted(s, out.stderr);
   const recovered = /ctlogd: warn: output_file \S+: writing again; (\d+) lines were lost \(ENOSPC\)/.exec(out.stderr);
