@@ -5,6 +5,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type winston from 'winston';
 import Transport from 'winston-transport';
+import { echo } from '../echo.js';
 import { batchLogger, logBatch, OutputError, type BatchInfo, type EventSink, type Report } from './sink.js';
 
 /**
@@ -74,7 +75,7 @@ function open(path: string): number {
   try {
     return openSync(path, 'a', 0o640);
   } catch (e) {
-    throw new OutputError(`output_file ${path}: cannot open for appending: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new OutputError(`output_file ${echo(path)}: cannot open for appending: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }
 
@@ -98,12 +99,12 @@ class FileTransport extends Transport {
   override log(info: BatchInfo, next: () => void): void {
     try {
       for (let at = 0; at < info.bytes.length; ) at += writeSync(this.fd, info.bytes, at);
-      if (this.failing) this.report(`output_file ${this.path}: writing again`);
+      if (this.failing) this.report(`output_file ${echo(this.path)}: writing again`);
       this.failing = undefined;
     } catch (e) {
       // One line when writing starts to fail (ENOSPC, EIO...), not one per batch.
       const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      if (this.failing !== code) this.report(`output_file ${this.path}: write failed: ${code}; lines are lost until it works again`);
+      if (this.failing !== code) this.report(`output_file ${echo(this.path)}: write failed: ${code}; lines are lost until it works again`);
       this.failing = code;
     }
     info.done();
