@@ -657,6 +657,13 @@ test('precedence: file < CTLOGD_* environment < flags, for every key that has th
   // As the CLI hands a boolean flag over, and in the --key=value form.
   const cli = (argv: string[]) => parseCommandLine(argv).flags;
   assert.equal(loadConfig({ path: file({ ...E, reliable: false }), env: {}, flags: cli(['--reliable']) }).reliable, true);
+  // --reliable=false turns off a file's true (and =true the reverse).
+  assert.equal(loadConfig({ path: file({ ...E, reliable: true }), env: {}, flags: cli(['--reliable=false']) }).reliable, false);
+  assert.equal(loadConfig({ path: file({ ...E, reliable: true }), env: { CTLOGD_RELIABLE: 'true' }, flags: cli(['--reliable=false']) }).reliable, false);
+  assert.equal(loadConfig({ path: file({ ...E, reliable: false }), env: {}, flags: cli(['--reliable=true']) }).reliable, true);
+  // A negative number after a flag is its value (refused by the schema), not a flag.
+  assert.equal(loadConfig({ path: file(E), env: {}, flags: cli(['--queue-size', '42']) }).queue_size, 42);
+  assert.deepEqual(cli(['--queue-size', '-1', '--stats-interval', '-5']), { 'queue-size': '-1', 'stats-interval': '-5' });
   assert.equal(loadConfig({ path: file(E), env: {}, flags: cli(['--queue-size=42']) }).queue_size, 42);
   // output file with its path from another layer.
   const c = loadConfig({ path: file({ ...E, output: 'file' }), env: { CTLOGD_OUTPUT_FILE: '/var/log/x' } });
