@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { configKeys } from '../src/config.js';
 import { CTLOGD, ROOT } from './helpers/netns.js';
 
 function run(args: string[], opts: { user?: string } = {}) {
@@ -44,6 +45,54 @@ test('an unknown flag, a flag without its value, a word that is no flag: one lin
   const last = run(['--format', 'json', '--format', 'xml']);
   assert.equal(last.code, 78);
   assert.match(last.err, /value was "xml"/);
+});
+
+test("the command line's mistakes in ctlogd's own words, the same on every Node version: one line each, exit 64", () => {
+  const x = 'x'.repeat(100000);
+  for (const [args, line] of [
+    [['--frobnicate'], '--frobnicate: unknown flag'],
+    [['-x'], '-x: unknown flag'],
+    [['-hx'], '-x: unknown flag'],
+    [['--frobnicate=1'], '--frobnicate: unknown flag'],
+    [['--queue-size'], '--queue-size: needs a value'],
+    [['--queue-size', '--reliable'], "--queue-size: needs a value, not the flag --reliable (a value that starts with '-' is written --queue-size=--reliable)"],
+    [['-c', '-f'], "-c: needs a value, not the flag -f (a value that starts with '-' is written --config=-f)"],
+    [['queue-size', '1'], '"queue-size": not a flag; ctlogd takes flags only (--name VALUE or --name=VALUE)'],
+    [['--', '--format'], '"--format": not a flag; ctlogd takes flags only (--name VALUE or --name=VALUE)'],
+    [['--help=yes'], '--help: takes no value'],
+    // A 100 kB flag name or word: cut to 60 characters and its size.
+    [[`--${x}`], `--${'x'.repeat(58)}…(100002 bytes): unknown flag`],
+    [[x], `"${'x'.repeat(60)}…(100000 bytes)": not a flag; ctlogd takes flags only (--name VALUE or --name=VALUE)`],
+  ] as Array<[string[], string]>) {
+    const r = run(args);
+    assert.equal(r.code, 64, `${args.join(' ').slice(0, 80)}: ${r.err}`);
+    assert.equal(r.err, `ctlogd: ${line}; see ctlogd --help\n`);
+  }
+});
+
+test('a negative number for every numeric flag, either way it is written: the flag, the range and the value, exit 78', () => {
+  const numeric = configKeys().filter((k) => k.arg && typeof k.default === 'number');
+  assert.deepEqual(
+    numeric.map((k) => k.arg),
+    ['queue-size', 'receive-buffer', 'syslog-port', 'stats-interval'],
+  );
+  for (const k of numeric) {
+    for (const args of [[`--${k.arg}`, '-1'], [`--${k.arg}=-1`], [`--${k.arg}`, '-5']]) {
+      const r = run(args);
+      assert.equal(r.code, 78, `${args.join(' ')}: ${r.err}`);
+      assert.equal(r.err, `ctlogd: --${k.arg} (${k.key}): must be ${k.allowed}: value was "${args.at(-1)!.replace(/^--[a-z-]+=/, '')}"\n`);
+    }
+  }
+});
+
+test('a boolean flag takes =true or =false; another value is refused as a bad value, exit 78', () => {
+  const r = run(['--reliable=yes']);
+  assert.equal(r.code, 78, r.err);
+  assert.equal(r.err, 'ctlogd: --reliable (reliable): must be true or false (a JSON boolean, or the string "true" or "false"): value was "yes"\n');
+  // --reliable=false is taken: the bad --format after it is what is refused.
+  const f = run(['--reliable=false', '--format', 'f'.repeat(100000)]);
+  assert.equal(f.code, 78, f.err);
+  assert.equal(f.err, `ctlogd: --format (format): must be one of vyos, conntrack, json: value was "${'f'.repeat(59)}…(100002 bytes)\n`);
 });
 
 test('a bad config: one line naming key, value and what is allowed, exit 78', () => {

@@ -8,12 +8,13 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseCommandLine } from '../src/cli.js';
-import { ConfigError, configKeys, loadConfig, type Config, type LoadOptions } from '../src/config.js';
+import { MAX_CONFIG_BYTES } from '../src/config-file.js';
+import { ConfigError, configKeys, loadConfig, loadConfigAsync, type Config, type LoadOptions } from '../src/config.js';
 import { CTLOGD, ROOT } from './helpers/netns.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-config-'));
@@ -22,10 +23,10 @@ chmodSync(dir, 0o755);
 after(() => rmSync(dir, { recursive: true, force: true }));
 let seq = 0;
 
-/** Writes a config file: a string as is, anything else as JSON. */
+/** Writes a config file: a string or bytes as they are, anything else as JSON. */
 function file(content: unknown): string {
   const f = path.join(dir, `c${++seq}.json`);
-  writeFileSync(f, typeof content === 'string' ? content : JSON.stringify(content, null, 4));
+  writeFileSync(f, typeof content === 'string' || Buffer.isBuffer(content) ? content : JSON.stringify(content, null, 4));
   return f;
 }
 
@@ -111,16 +112,25 @@ const catalogue: Bad[] = [
   { conf: { ...E, reliable: 'False' }, re: `${FILE}reliable: must be true or false .*: value was "False"$` },
   { conf: { ...E, reliable: null }, re: `${FILE}reliable: must be true or false .*: value was null$` },
   // Strings.
-  { conf: { ...E, output_file: 5 }, re: `${FILE}output_file: must be a file path \\(a string\\): value was 5$` },
-  { conf: { ...E, output_file: { path: '/x' } }, re: `${FILE}output_file: must be a file path \\(a string\\): value was \\{"path":"/x"\\}$` },
+  { conf: { ...E, output_file: 5 }, re: `${FILE}output_file: must be a file path \\(a string of at most 4095 bytes, no NUL\\): value was 5$` },
+  {
+    conf: { ...E, output_file: { path: '/x' } },
+    re: `${FILE}output_file: must be a file path \\(a string of at most 4095 bytes, no NUL\\): value was \\{"path":"/x"\\}$`,
+  },
   {
     conf: { ...E, output: 'file' },
     re: `${FILE}output_file: must be a file path when output is "file" \\(set output_file, CTLOGD_OUTPUT_FILE or --output-file\\): value was ""$`,
   },
   { conf: { ...E, output: 'file', output_file: '' }, re: `${FILE}output_file: must be a file path when output is "file" .*: value was ""$` },
-  { conf: { ...E, syslog_host: 'log host' }, re: `${FILE}syslog_host: must be a host name or IP address without spaces, or empty .*: value was "log host"$` },
-  { conf: { ...E, syslog_host: 514 }, re: `${FILE}syslog_host: must be a host name .*: value was 514$` },
-  { conf: { ...E, syslog_socket: '' }, re: `${FILE}syslog_socket: must be a Unix socket path \\(a non-empty string\\): value was ""$` },
+  {
+    conf: { ...E, syslog_host: 'log host' },
+    re: `${FILE}syslog_host: must be an IP address, or a host name \\(RFC 1123: labels of 1 to 63 letters, .*, at most 253 characters, the last label not all digits\\), or empty \\(a string\\): value was "log host"$`,
+  },
+  { conf: { ...E, syslog_host: 514 }, re: `${FILE}syslog_host: must be an IP address, or a host name .*: value was 514$` },
+  {
+    conf: { ...E, syslog_socket: '' },
+    re: `${FILE}syslog_socket: must be a Unix socket path \\(a non-empty string of at most 107 bytes, no NUL\\): value was ""$`,
+  },
   { conf: { ...E, syslog_tag: '' }, re: `${FILE}syslog_tag: must be 1 to 48 printable ASCII characters, no spaces .*: value was ""$` },
   { conf: { ...E, syslog_tag: 'my tag' }, re: `${FILE}syslog_tag: must be 1 to 48 printable ASCII characters, no spaces .*: value was "my tag"$` },
   { conf: { ...E, syslog_tag: 'x'.repeat(49) }, re: `${FILE}syslog_tag: must be 1 to 48 .*: value was "x{49}"$` },
@@ -198,8 +208,89 @@ const catalogue: Bad[] = [
     re: `${FILE}not valid JSON at line 1, column 41: unexpected end of file; expected '"' closing the string$`,
   },
   { conf: '{"event": {"new": {}}, "queue_size": 1.}', re: `${FILE}not valid JSON at line 1, column 40: unexpected '\\}'; expected a digit after '\\.'$` },
-  // Deeper than any stack: JSON.parse takes it, and so must the scan.
-  { conf: `{"event": ${'['.repeat(100000)}`, re: `${FILE}not valid JSON at line 1, column 100011: unexpected end of file; expected a value or '\\]'$` },
+  // Deeper than any stack: refused at the 65th level, before any recursion could overflow.
+  {
+    conf: `{"event": ${'['.repeat(100000)}`,
+    re: `${FILE}nested too deep at line 1, column 74: objects and arrays more than 64 deep; at most 64 are allowed \\(a VyOS config is 4 deep\\)$`,
+  },
+  // A key given twice: JSON.parse would keep the last silently.
+  {
+    conf: '{"event": {"new": {}}, "format": "json", "format": "vyos"}',
+    re: `${FILE}format: given twice \\(again at line 1, column 42\\); a key may appear only once$`,
+  },
+  { conf: '{"event": {"new": {}},\n "event": {"destroy": {}}}', re: `${FILE}event: given twice \\(again at line 2, column 2\\); a key may appear only once$` },
+  {
+    conf: '{"event": {"new": {"tcp": {}, "udp": {}, "tcp": {}}}}',
+    re: `${FILE}event\\.new\\.tcp: given twice \\(again at line 1, column 42\\); a key may appear only once$`,
+  },
+  {
+    conf: '{"event": {"new": {}}, "conntrack_options": [{}, {"a": 1, "a": 2}]}',
+    re: `${FILE}conntrack_options\\[1\\]\\.a: given twice \\(again at line 1, column 59\\); a key may appear only once$`,
+  },
+  // Escapes are decoded before keys are compared.
+  { conf: '{"event": {"new": {}}, "\\u0065vent": {}}', re: `${FILE}event: given twice \\(again at line 1, column 24\\); a key may appear only once$` },
+  // Bytes that are not UTF-8: refused where they are, never replaced by U+FFFD.
+  {
+    conf: Buffer.from('{"event": {"new": {}}, "output": "file", "output_file": "/tmp/x\xff.log"}', 'latin1'),
+    re: `${FILE}not UTF-8: byte 0xff at offset 63 \\(line 1\\); a config is UTF-8 text$`,
+  },
+  // An overlong '/', a UTF-16 surrogate, a sequence cut short by the end.
+  { conf: Buffer.from('{"event":\n{"\xc0\xaf": {}}}', 'latin1'), re: `${FILE}not UTF-8: byte 0xc0 at offset 12 \\(line 2\\); a config is UTF-8 text$` },
+  { conf: Buffer.from('{"event": "\xed\xa0\x80"}', 'latin1'), re: `${FILE}not UTF-8: byte 0xed at offset 11 \\(line 1\\); a config is UTF-8 text$` },
+  { conf: Buffer.from('{"event": {}} \xe2\x82', 'latin1'), re: `${FILE}not UTF-8: byte 0xe2 at offset 14 \\(line 1\\); a config is UTF-8 text$` },
+  // Every echoed value is cut to 60 characters and its size.
+  { conf: { ...E, syslog_tag: 't'.repeat(100000) }, re: `${FILE}syslog_tag: must be 1 to 48 .*: value was "t{59}…\\(100002 bytes\\)$` },
+  { conf: { ...E, ['k'.repeat(100000)]: 1 }, re: `${FILE}k{60}…\\(100000 bytes\\): unknown key; allowed: .*: value was 1$` },
+  {
+    conf: { event: { ['n'.repeat(100000)]: {} } },
+    re: `${FILE}event: unknown event type "n{59}…\\(100002 bytes\\); allowed: new, update, destroy: value was \\{"n{58}…\\(100007 bytes\\)$`,
+  },
+  {
+    conf: `{"event": {"new": {}}, "${'d'.repeat(100000)}": 1, "${'d'.repeat(100000)}": 2}`,
+    re: `${FILE}d{60}…\\(100000 bytes\\): given twice \\(again at line 1, column 100031\\)`,
+  },
+  { conf: E, args: ['--format', 'f'.repeat(100000)], re: `^--format \\(format\\): must be one of vyos, conntrack, json: value was "f{59}…\\(100002 bytes\\)$` },
+  { conf: E, flags: { ['x'.repeat(100000)]: '1' }, re: `^--x{58}…\\(100002 bytes\\): unknown flag; allowed: ` },
+  // Host names (RFC 1123) and IP addresses; paths the kernel can take.
+  { conf: { ...E, syslog_host: 'h'.repeat(100000) }, re: `${FILE}syslog_host: must be an IP address, or a host name .*: value was "h{59}…\\(100002 bytes\\)$` },
+  ...[
+    '-log.example',
+    'log-.example',
+    'log..example',
+    'log_host',
+    'log.example.',
+    `${'a'.repeat(64)}.example`,
+    `${'a.'.repeat(126)}ab`,
+    '10.0.0.256',
+    'l\u00f6g.example',
+  ].map((host) => ({
+    conf: { ...E, syslog_host: host },
+    re: `${FILE}syslog_host: must be an IP address, or a host name \\(RFC 1123: .*\\), or empty \\(a string\\): value was "`,
+  })),
+  { conf: E, args: ['--syslog-host', 'log host'], re: `^--syslog-host \\(syslog_host\\): must be an IP address, or a host name .*: value was "log host"$` },
+  {
+    conf: { ...E, output_file: `/${'p'.repeat(4095)}` },
+    re: `${FILE}output_file: must be a file path \\(a string of at most 4095 bytes, no NUL\\): value was "/p{58}…\\(4098 bytes\\)$`,
+  },
+  {
+    conf: { ...E, output_file: '/tmp/a\u0000b' },
+    re: `${FILE}output_file: must be a file path \\(a string of at most 4095 bytes, no NUL\\): value was "/tmp/a\\\\u0000b"$`,
+  },
+  {
+    conf: { ...E, syslog_socket: `/${'s'.repeat(107)}` },
+    re: `${FILE}syslog_socket: must be a Unix socket path \\(a non-empty string of at most 107 bytes, no NUL\\): value was`,
+  },
+  // What Node made of bytes in argv or the environment that are not UTF-8.
+  {
+    conf: E,
+    args: ['--output', 'file', '--output-file', '/tmp/x\ufffd.log'],
+    re: `^--output-file \\(output_file\\): not UTF-8: a byte the system could not decode \\(shown as U\\+FFFD\\); name it in UTF-8: value was "/tmp/x\ufffd\\.log"$`,
+  },
+  {
+    conf: E,
+    env: { CTLOGD_SYSLOG_TAG: 'tag\ufffd' },
+    re: `^CTLOGD_SYSLOG_TAG \\(syslog_tag\\): not UTF-8: a byte the system could not decode .*: value was "tag\ufffd"$`,
+  },
   { conf: '', re: `${FILE}is empty; a JSON object is expected` },
   { conf: ' \n\t\n', re: `${FILE}is empty; a JSON object is expected` },
   // The environment: the variable and the key are named.
@@ -260,12 +351,63 @@ test('files that cannot be read: missing, a directory, not a directory on the wa
   assert.match(refusal({ path: path.join(dir, 'nope.json') }), /^config \S+nope\.json: cannot read: no such file; a JSON file is expected$/);
   const sub = path.join(dir, 'a-directory.json');
   mkdirSync(sub);
-  assert.match(refusal({ path: sub }), /^config \S+a-directory\.json: cannot read: is a directory; a JSON file is expected$/);
+  assert.match(refusal({ path: sub }), /^config \S+a-directory\.json: not a regular file \(a directory\); a config is a JSON file$/);
   assert.match(refusal({ path: path.join(file(E), 'x') }), /: cannot read: a component of the path is not a directory; a JSON file is expected$/);
   assert.match(refusal({ path: '' }), /^config : cannot read: no such file; a JSON file is expected$/);
   const msg = refusal({ path: path.join(dir, 'new\nline.json') });
   assert.match(msg, /^config \S+new\\x0aline\.json: cannot read: no such file/);
   assert.doesNotMatch(msg, /\n/);
+});
+
+/** A FIFO with nobody at the other end: opening it for reading blocks unless O_NONBLOCK. */
+function fifo(): string {
+  const f = path.join(dir, `fifo${++seq}.json`);
+  execFileSync('mkfifo', [f]);
+  return f;
+}
+
+test('what is not a config is refused before it is read: a FIFO, /dev/zero, a directory, a file over the size limit', async () => {
+  const notRegular = (what: string) => new RegExp(`^config \\S+: not a regular file \\(${what}\\); a config is a JSON file$`);
+  assert.match(refusal({ path: '/dev/zero' }), notRegular('a character device'));
+  assert.match(refusal({ path: fifo() }), notRegular('a FIFO'));
+  assert.match(refusal({ path: dir }), notRegular('a directory'));
+  // A symbolic link is followed: what counts is what it names.
+  const link = path.join(dir, `link${++seq}.json`);
+  symlinkSync('/dev/zero', link);
+  assert.match(refusal({ path: link }), notRegular('a character device'));
+  // The reload's reader: the same refusals, without waiting for a writer.
+  for (const [p, what] of [
+    [fifo(), 'a FIFO'],
+    ['/dev/zero', 'a character device'],
+  ]) {
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`${p}: still reading after 5 s`)), 5000).unref());
+    await assert.rejects(
+      Promise.race([loadConfigAsync({ path: p, env: {} }), timeout]),
+      (e: Error) => e instanceof ConfigError && notRegular(what).test(e.message),
+    );
+  }
+  // The limit: a file of exactly MAX_CONFIG_BYTES is read, one byte more is not.
+  const json = JSON.stringify(E);
+  const at = (size: number) => file(json + ' '.repeat(size - json.length));
+  assert.equal(MAX_CONFIG_BYTES, 1048576);
+  assert.deepEqual(loadConfig({ path: at(MAX_CONFIG_BYTES), env: {} }).event, E.event);
+  assert.match(refusal({ path: at(MAX_CONFIG_BYTES + 1) }), /^config \S+: too big: 1048577 bytes; a config is at most 1048576 bytes \(1 MiB\)$/);
+  await assert.rejects(loadConfigAsync({ path: at(10 * 1024 * 1024), env: {} }), /: too big: 10485760 bytes; a config is at most 1048576 bytes \(1 MiB\)$/);
+});
+
+test('nesting: 64 levels are parsed (and refused by the schema), 65 are not parsed at all', () => {
+  const nested = (levels: number) => `{"event": {"new": {}}, "queue_size": ${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+  assert.match(refusal({ path: file(nested(64)) }), /: queue_size: must be an integer from 1 to 2147483647 .*: value was \[\[\[/);
+  assert.match(refusal({ path: file(nested(65)) }), /: nested too deep at line 1, column 101: objects and arrays more than 64 deep; at most 64 are allowed/);
+});
+
+test('a -c path or a file name: cut in the line, and refused when Node could not decode it', () => {
+  const long = path.join(dir, `${'n'.repeat(100000)}.json`);
+  assert.match(refusal({ path: long }), /^config \/\S{59}…\(\d+ bytes\): cannot read: the path is too long; a JSON file is expected$/);
+  assert.match(
+    refusal({ path: path.join(dir, 'x\ufffd.json') }),
+    /^config \S+x\ufffd\.json: not UTF-8: a byte the system could not decode \(shown as U\+FFFD\); name it in UTF-8: value was ".*x\ufffd\.json"$/,
+  );
 });
 
 // ----- the real CLI -----
@@ -306,7 +448,7 @@ test('the CLI: exit 78, one line on stderr, nothing on stdout', () => {
     [['-c', file('')], {}, /^ctlogd: config \S+: is empty; a JSON object is expected/],
     [['-c', file('[]')], {}, /^ctlogd: config \S+: must be a JSON object with the keys .*: value was \[\]$/],
     [['-c', path.join(dir, 'missing.json')], {}, /^ctlogd: config \S+missing\.json: cannot read: no such file; a JSON file is expected$/],
-    [['-c', dir], {}, /^ctlogd: config \S+: cannot read: is a directory; a JSON file is expected$/],
+    [['-c', dir], {}, /^ctlogd: config \S+: not a regular file \(a directory\); a config is a JSON file$/],
     [['-c', file(E)], { CTLOGD_QUEUE_SIZE: 'abc' }, /^ctlogd: CTLOGD_QUEUE_SIZE \(queue_size\): must be an integer from 1 to 2147483647 .*: value was "abc"$/],
     [['-c', file(E)], { CTLOGD_RELIABLE: 'no' }, /^ctlogd: CTLOGD_RELIABLE \(reliable\): must be true or false .*: value was "no"$/],
     [['-c', file(E), '--queue-size', 'abc'], {}, /^ctlogd: --queue-size \(queue_size\): must be an integer from 1 to 2147483647 .*: value was "abc"$/],
@@ -314,6 +456,48 @@ test('the CLI: exit 78, one line on stderr, nothing on stdout', () => {
     [['-c', file(E), '--syslog-port', '0'], {}, /^ctlogd: --syslog-port \(syslog_port\): must be an integer from 1 to 65535 .*: value was "0"$/],
   ];
   for (const [args, env, re] of cases) assertCliRefuses(cli(args, env), re);
+});
+
+test('the CLI on what is not a config: /dev/zero, a FIFO, JSON nested 5,000 deep, a file over the size limit: exit 78, one line, no stack', () => {
+  const deep = file(`{"event": ${'['.repeat(5000)}${']'.repeat(5000)}}`);
+  const cases: Array<[string, RegExp]> = [
+    ['/dev/zero', /^ctlogd: config \/dev\/zero: not a regular file \(a character device\); a config is a JSON file$/],
+    [fifo(), /^ctlogd: config \S+: not a regular file \(a FIFO\); a config is a JSON file$/],
+    [
+      deep,
+      /^ctlogd: config \S+: nested too deep at line 1, column 74: objects and arrays more than 64 deep; at most 64 are allowed \(a VyOS config is 4 deep\)$/,
+    ],
+    [file(Buffer.alloc(MAX_CONFIG_BYTES + 1, ' ')), /^ctlogd: config \S+: too big: 1048577 bytes; a config is at most 1048576 bytes \(1 MiB\)$/],
+  ];
+  for (const [conf, re] of cases) {
+    const r = cli(['-c', conf]);
+    assertCliRefuses(r, re);
+    assert.doesNotMatch(r.err, /RangeError|internal error|^\s+at /m);
+  }
+});
+
+test('the CLI on bytes that are not UTF-8 in output_file: refused, exit 78, and no file made of other bytes', () => {
+  const target = path.join(dir, `out${++seq}`);
+  const conf = file(
+    Buffer.concat([Buffer.from(`{"event": {"new": {}}, "output": "file", "output_file": "${target}`), Buffer.from([0xff]), Buffer.from('.log"}')]),
+  );
+  assertCliRefuses(cli(['-c', conf]), /^ctlogd: config \S+: not UTF-8: byte 0xff at offset \d+ \(line 1\); a config is UTF-8 text$/);
+  // From the command line: Node makes U+FFFD of the byte.
+  const r = spawnSync(
+    process.execPath,
+    [CTLOGD, '--output', 'file', '--output-file', Buffer.concat([Buffer.from(target), Buffer.from([0xff, 0x2e, 0x6c, 0x6f, 0x67])]) as unknown as string],
+    {
+      encoding: 'utf8',
+      timeout: 10000,
+      env: cleanEnv(),
+    },
+  );
+  assertCliRefuses({ code: r.status, out: r.stdout, err: r.stderr }, /^ctlogd: --output-file \(output_file\): not UTF-8: a byte the system could not decode/);
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.startsWith(path.basename(target))),
+    [],
+    'no file opened under another name',
+  );
 });
 
 test('the CLI: a file it has no permission to read (mode 000, uid 65534)', () => {
@@ -387,6 +571,23 @@ test('VyOS files are accepted unchanged', () => {
   assert.deepEqual(loadConfig({ env: {} }), { ...DEFAULTS, event: { new: {}, update: {}, destroy: {} } });
 });
 
+test('syslog_host: IP addresses and RFC 1123 host names are accepted', () => {
+  for (const host of [
+    '',
+    'log',
+    'log.example',
+    'LOG-1.example.org',
+    '1log.example',
+    'a'.repeat(63),
+    `${'a.'.repeat(126)}a`,
+    '192.0.2.1',
+    '::1',
+    '2001:db8::514',
+  ]) {
+    assert.equal(loadConfig({ path: file({ ...E, syslog_host: host }), env: {} }).syslog_host, host);
+  }
+});
+
 test('every combination of event types and protocols is accepted as written', () => {
   const protos = ['tcp', 'udp', 'icmp', 'other'];
   // Per type: absent, {} (every protocol), or one of the 15 non-empty protocol sets.
@@ -456,6 +657,13 @@ test('precedence: file < CTLOGD_* environment < flags, for every key that has th
   // As the CLI hands a boolean flag over, and in the --key=value form.
   const cli = (argv: string[]) => parseCommandLine(argv).flags;
   assert.equal(loadConfig({ path: file({ ...E, reliable: false }), env: {}, flags: cli(['--reliable']) }).reliable, true);
+  // --reliable=false turns off a file's true (and =true the reverse).
+  assert.equal(loadConfig({ path: file({ ...E, reliable: true }), env: {}, flags: cli(['--reliable=false']) }).reliable, false);
+  assert.equal(loadConfig({ path: file({ ...E, reliable: true }), env: { CTLOGD_RELIABLE: 'true' }, flags: cli(['--reliable=false']) }).reliable, false);
+  assert.equal(loadConfig({ path: file({ ...E, reliable: false }), env: {}, flags: cli(['--reliable=true']) }).reliable, true);
+  // A negative number after a flag is its value (refused by the schema), not a flag.
+  assert.equal(loadConfig({ path: file(E), env: {}, flags: cli(['--queue-size', '42']) }).queue_size, 42);
+  assert.deepEqual(cli(['--queue-size', '-1', '--stats-interval', '-5']), { 'queue-size': '-1', 'stats-interval': '-5' });
   assert.equal(loadConfig({ path: file(E), env: {}, flags: cli(['--queue-size=42']) }).queue_size, 42);
   // output file with its path from another layer.
   const c = loadConfig({ path: file({ ...E, output: 'file' }), env: { CTLOGD_OUTPUT_FILE: '/var/log/x' } });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, configKeys, loadConfig, type ConfigKey } from './config.js';
 import { CaptureError, Daemon, EXIT } from './daemon.js';
+import { echo, oneLine } from './echo.js';
 import { AddonError, loadNative } from './native.js';
 import { OutputError } from './output/index.js';
 
@@ -36,7 +37,7 @@ function help(): string {
   const entries = CONFIG_FLAGS.map((k) => {
     const isBool = typeof k.default === 'boolean';
     const doc = `${k.doc.replace(/`/g, '')} Default: ${JSON.stringify(k.default)}.`;
-    return `${flag(k.arg, isBool ? '' : 'VALUE')}\n${wrap(doc, '        ')}`;
+    return `${isBool ? `${flag(k.arg)}[=true|false]` : flag(k.arg, 'VALUE')}\n${wrap(doc, '        ')}`;
   });
   return `Usage: ctlogd [options]
 
@@ -56,9 +57,10 @@ capitals (CTLOGD_QUEUE_SIZE, ...): it overrides the file; flags override both.
 
 Signals: TERM/INT stop (everything received is written), HUP reloads,
 USR1 prints the counters on stderr.
-Exit codes: 0 stopped, 64 bad command line, 69 no native addon for this
+Exit codes: 0 stopped, 64 bad command line (an unknown flag, a flag
+without its value, a word that is no flag), 69 no native addon for this
 platform, 70 internal error, 73 cannot open the output, 77 no permission
-(needs CAP_NET_ADMIN), 78 bad config.
+(needs CAP_NET_ADMIN), 78 bad config (also a bad value of a flag).
 `;
 }
 
@@ -81,24 +83,62 @@ export interface CommandLine {
   flags: Record<string, string | boolean | undefined>;
 }
 
-/** Parses the command line, the only place flags are parsed; throws (node's parseArgs) on a bad one. */
+/** A command line that is not ctlogd's: exit 64 with this line. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(oneLine(message));
+    this.name = 'UsageError';
+  }
+}
+
+type Option = { type: 'string' | 'boolean'; short?: string };
+
+const OPTIONS: Record<string, Option> = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+  ...Object.fromEntries(
+    CONFIG_FLAGS.map((k) => {
+      const type = typeof k.default === 'boolean' ? ('boolean' as const) : ('string' as const);
+      return [k.arg, SHORT[k.arg] ? { type, short: SHORT[k.arg] } : { type }];
+    }),
+  ),
+};
+
+/** A value that starts with '-' and is taken as a value, not as a flag: `--stats-interval -5`. */
+const NEGATIVE_NUMBER = /^-[0-9]/;
+
+/**
+ * Parses the command line, the only place flags are parsed; throws
+ * UsageError on a bad one. node's parseArgs splits it into tokens
+ * (`--name=value`, `-c FILE`, `-hV`, `--`); its strict mode is not used, as
+ * it takes `-1` after a flag for a flag, refuses `--reliable=false`, and
+ * words its errors differently on each Node version: the checks are here.
+ */
 export function parseCommandLine(argv: string[]): CommandLine {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'V' },
-      ...Object.fromEntries(
-        CONFIG_FLAGS.map((k) => {
-          const type = typeof k.default === 'boolean' ? ('boolean' as const) : ('string' as const);
-          return [k.arg, SHORT[k.arg] ? { type, short: SHORT[k.arg] } : { type }] as const;
-        }),
-      ),
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+  const { tokens } = parseArgs({ args: argv, options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  const values: Record<string, string | boolean> = {};
+  for (const t of tokens) {
+    if (t.kind === 'option-terminator') continue;
+    if (t.kind === 'positional') throw new UsageError(`${JSON.stringify(echo(t.value))}: not a flag; ctlogd takes flags only (--name VALUE or --name=VALUE)`);
+    const rawName = echo(t.rawName);
+    const opt = Object.hasOwn(OPTIONS, t.name) ? OPTIONS[t.name] : undefined;
+    if (opt === undefined) throw new UsageError(`${rawName}: unknown flag`);
+    if (opt.type === 'string') {
+      if (t.value === undefined) throw new UsageError(`${rawName}: needs a value`);
+      if (!t.inlineValue && t.value.startsWith('-') && !NEGATIVE_NUMBER.test(t.value)) {
+        throw new UsageError(`${rawName}: needs a value, not the flag ${echo(t.value)} (a value that starts with '-' is written --${t.name}=${echo(t.value)})`);
+      }
+      values[t.name] = t.value;
+    } else if (t.value === undefined) {
+      values[t.name] = true;
+    } else if (t.name === 'help' || t.name === 'version') {
+      throw new UsageError(`${rawName}: takes no value`);
+    } else {
+      // --reliable=false: the config checks it as it checks the file's value.
+      values[t.name] = t.value;
+    }
+  }
   const { config, help, version, ...flags } = values;
   return { path: config as string | undefined, help: help === true, version: version === true, flags };
 }
@@ -108,8 +148,8 @@ export async function main(argv: string[]): Promise<void> {
   try {
     cmd = parseCommandLine(argv);
   } catch (e) {
-    // node's parseArgs may explain over several lines: the first says it.
-    die(EXIT.USAGE, `${(e as Error).message.split('\n')[0]}; see ctlogd --help`);
+    if (e instanceof UsageError) die(EXIT.USAGE, `${e.message}; see ctlogd --help`);
+    throw e;
   }
   if (cmd.help) {
     process.stdout.write(help());

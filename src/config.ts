@@ -6,10 +6,14 @@
  * README's key table (scripts/config-doc.ts) are made from it.
  *
  * Every bad input is refused with one line: where it came from (the file,
- * a CTLOGD_* variable, a flag), the key, what is allowed, and the value.
+ * a CTLOGD_* variable, a flag), the key, what is allowed, and the value
+ * (cut to a readable length, echo.ts). The file itself is read by
+ * config-file.ts.
  */
-import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import convict from 'convict';
+import { NotAConfig, readConfigFile, readConfigFileSync } from './config-file.js';
+import { echo, oneLine } from './echo.js';
 import { EVENT_TYPES, type EventType } from './event.js';
 import { PROTOCOL_CLASSES, type ProtocolClass } from './filter.js';
 
@@ -56,15 +60,18 @@ export const DEFAULT_CONFIG = {
 export class ConfigError extends Error {
   readonly exitCode = 78;
   constructor(message: string) {
-    // One line whatever the input: a path, an environment value or a JSON
-    // parser message may hold a newline or another control character.
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it replaces
-    super(message.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`));
+    super(oneLine(message));
     this.name = 'ConfigError';
   }
 }
 
 const INT_MAX = 2147483647;
+/** Linux's PATH_MAX, less the terminating NUL: no longer path can be opened. */
+const PATH_MAX_BYTES = 4095;
+/** A Unix socket address's sun_path, less the terminating NUL. */
+const SUN_PATH_MAX_BYTES = 107;
+/** RFC 1123 §2.1: a host name has at most 255 characters; a DNS name (RFC 1035) at most 253 written out. */
+const HOST_NAME_MAX = 253;
 
 /**
  * A bad value. `at` and `value` name the offending part when it is inside
@@ -143,12 +150,12 @@ const EVENT: Rule<EventConfig> = {
     if (!isPlainObject(v) || Object.keys(v).length === 0) throw new Invalid(`must be ${EVENT.allowed}`);
     for (const [t, protos] of Object.entries(v)) {
       if (!(EVENT_TYPES as readonly string[]).includes(t)) {
-        throw new Invalid(`unknown event type ${JSON.stringify(t)}; allowed: ${EVENT_TYPES.join(', ')}`);
+        throw new Invalid(`unknown event type ${echo(JSON.stringify(t))}; allowed: ${EVENT_TYPES.join(', ')}`);
       }
       if (!isPlainObject(protos)) throw new Invalid(`must be ${PROTOCOLS_ALLOWED}`, t, protos);
       for (const [p, val] of Object.entries(protos)) {
         if (!(PROTOCOL_CLASSES as readonly string[]).includes(p)) {
-          throw new Invalid(`unknown protocol ${JSON.stringify(p)}; allowed: ${PROTOCOL_CLASSES.join(', ')}`, t, protos);
+          throw new Invalid(`unknown protocol ${echo(JSON.stringify(p))}; allowed: ${PROTOCOL_CLASSES.join(', ')}`, t, protos);
         }
         if (!isEmptyObject(val)) throw new Invalid('must be {}', `${t}.${p}`, val);
       }
@@ -166,6 +173,28 @@ const CONNTRACK_OPTIONS_RULE = simple<Array<(typeof CONNTRACK_OPTIONS)[number]>>
 // `timestamp` is `{}` or absent (convict's null default, nullable so that
 // it is valid), and only decides the sysctl warning: Config says true or false.
 const TIMESTAMP: Rule<boolean> = { ...simple('{} (or absent)', isEmptyObject), value: (v) => v !== null };
+
+/** A path the kernel takes: at most `max` bytes, no NUL (it would end the path), empty only if `empty`. */
+function kernelPath(allowed: string, max: number, empty: boolean): Rule<string> {
+  return simple(
+    `${allowed} (a ${empty ? '' : 'non-empty '}string of at most ${max} bytes, no NUL)`,
+    (v) => typeof v === 'string' && (empty || v !== '') && Buffer.byteLength(v) <= max && !v.includes('\0'),
+  );
+}
+
+/** An RFC 1123 label: 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen. */
+const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * An IP address, or a name as RFC 1123 allows it; the last label may not
+ * be all digits, so a mistyped IPv4 address (`10.0.0.256`) is not looked up
+ * as a name, and retried, forever.
+ */
+function isHost(v: string): boolean {
+  if (isIP(v) !== 0) return true;
+  const labels = v.split('.');
+  return v.length <= HOST_NAME_MAX && labels.every((l) => LABEL.test(l)) && !/^[0-9]+$/.test(labels.at(-1)!);
+}
 
 /** One key of the schema; convict's schema and the Config type are made from these. */
 interface Item<T> {
@@ -233,13 +262,16 @@ const SCHEMA = {
     'output_file',
     'With output `file`: the file to append to (required then); reopened on SIGHUP (logrotate renames it, then signals).',
     '',
-    simple<string>('a file path (a string)', (v) => typeof v === 'string' && !v.includes('\0')),
+    kernelPath('a file path', PATH_MAX_BYTES, true),
   ),
   ...option(
     'syslog_host',
     'With output `syslog`: a remote host; empty for the local socket (syslog_socket).',
     '',
-    simple<string>('a host name or IP address without spaces, or empty (a string)', (v) => typeof v === 'string' && /^[\x21-\x7e]*$/.test(v)),
+    simple<string>(
+      `an IP address, or a host name (RFC 1123: labels of 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen, joined by dots, at most ${HOST_NAME_MAX} characters, the last label not all digits), or empty (a string)`,
+      (v) => typeof v === 'string' && (v === '' || isHost(v)),
+    ),
   ),
   ...option('syslog_port', 'With a remote syslog_host: its port.', 514, integer(1, 65535)),
   ...option('syslog_protocol', 'With a remote syslog_host: `udp`, or `tcp` (RFC 6587 octet-counting framing).', 'udp', oneOf(['udp', 'tcp'])),
@@ -247,7 +279,7 @@ const SCHEMA = {
     'syslog_socket',
     'With output `syslog` and no syslog_host: the local syslog socket.',
     '/dev/log',
-    simple<string>('a Unix socket path (a non-empty string)', (v) => typeof v === 'string' && v !== '' && !v.includes('\0')),
+    kernelPath('a Unix socket path', SUN_PATH_MAX_BYTES, false),
   ),
   ...option('syslog_facility', 'Syslog facility of event messages.', 'daemon', oneOf(FACILITIES)),
   ...option(
@@ -329,188 +361,30 @@ export interface LoadOptions {
 /** A value as an error message shows it: JSON, on one line, not too long. */
 function show(v: unknown): string {
   // JSON.stringify writes Infinity (a JSON 1e999) as null.
-  const s = typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v);
-  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
-}
-
-/** A character as an error message shows it: 'x', or its code point where it may not print. */
-function showChar(text: string, i: number): string {
-  const cp = text.codePointAt(i)!;
-  const ch = String.fromCodePoint(cp);
-  const u = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
-  if (cp >= 0x21 && cp <= 0x7e) return ch === "'" ? `"'"` : `'${ch}'`;
-  return cp > 0x7f && /[\p{L}\p{N}\p{P}\p{S}]/u.test(ch) ? `'${ch}' (${u})` : u;
-}
-
-const SHORT_ESCAPES: Record<string, string> = { '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/** Where a text stops being JSON, and why. */
-class NotJson {
-  constructor(
-    readonly offset: number,
-    readonly problem: string,
-  ) {}
+  return echo(typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v));
 }
 
 /**
- * Why JSON.parse refused `text`, in ctlogd's own words and the same on
- * every Node version: V8's messages are not (for `{"a": 1,}` Node 18 says
- * "Unexpected token } in JSON at position 9", Node 20 "Expected
- * double-quoted property name in JSON at position 9"), and some name no
- * position. A scan by RFC 8259's grammar, run only after JSON.parse has
- * failed; a loop with a stack of open objects and arrays, not recursion,
- * as JSON.parse takes any depth.
+ * What Node makes of a byte in argv or the environment that is not UTF-8:
+ * a value holding it names something other than what was given (another
+ * file), so it is refused.
  */
-function jsonSyntaxError(text: string): NotJson | undefined {
-  let i = 0;
-  const at = (re: RegExp): boolean => re.test(text.charAt(i));
-  const unexpected: (expected: string) => never = (expected) => {
-    throw new NotJson(i, `unexpected ${i < text.length ? showChar(text, i) : 'end of file'}; expected ${expected}`);
-  };
-  const ws = (): void => {
-    while (at(/[ \t\n\r]/)) i++;
-  };
-  const digits = (what: string): void => {
-    if (!at(/[0-9]/)) unexpected(what);
-    while (at(/[0-9]/)) i++;
-  };
-  /** A string, number, true, false or null at i; `what` names what else would do there. */
-  const scalar = (what: string): void => {
-    const c = text.charAt(i);
-    if (c === '"') {
-      for (i++; text.charAt(i) !== '"'; i++) {
-        const ch = text.charAt(i);
-        if (ch === '') unexpected(`'"' closing the string`);
-        if (ch < ' ') {
-          const written = SHORT_ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
-          throw new NotJson(i, `control character ${showChar(text, i)} in a string; must be written as ${written}`);
-        }
-        if (ch !== '\\') continue;
-        i++;
-        if (!at(/["\\/bfnrtu]/)) unexpected('an escape: \\" \\\\ \\/ \\b \\f \\n \\r \\t or \\u and 4 hex digits');
-        if (text.charAt(i) === 'u') {
-          for (let k = 0; k < 4; k++) {
-            i++;
-            if (!at(/[0-9a-fA-F]/)) unexpected('4 hex digits after \\u');
-          }
-        }
-      }
-      i++;
-    } else if (c === '-' || at(/[0-9]/)) {
-      if (c === '-') i++;
-      if (text.charAt(i) === '0') i++;
-      else digits('a digit');
-      if (text.charAt(i) === '.') {
-        i++;
-        digits("a digit after '.'");
-      }
-      if (at(/[eE]/)) {
-        i++;
-        if (at(/[+-]/)) i++;
-        digits('a digit in the exponent');
-      }
-    } else {
-      const word = ['true', 'false', 'null'].find((w) => w[0] === c);
-      if (word === undefined) unexpected(what);
-      for (const ch of word) {
-        if (text.charAt(i) !== ch) unexpected(word);
-        i++;
-      }
-    }
-  };
-  /** A property name and its ':'. */
-  const name = (what: string): void => {
-    ws();
-    if (text.charAt(i) !== '"') unexpected(what);
-    scalar(what);
-    ws();
-    if (text.charAt(i) !== ':') unexpected("':' after the property name");
-    i++;
-  };
+const REPLACEMENT = '\ufffd';
 
-  /** The '}' or ']' of each object or array open at i, innermost last. */
-  const open: string[] = [];
-  let what = 'a value';
-  try {
-    for (;;) {
-      ws();
-      const c = text.charAt(i);
-      if (c === '{' || c === '[') {
-        const close = c === '{' ? '}' : ']';
-        i++;
-        ws();
-        if (text.charAt(i) !== close) {
-          open.push(close);
-          if (close === '}') name("a double-quoted property name or '}'");
-          what = close === '}' ? 'a value' : "a value or ']'";
-          continue;
-        }
-        i++;
-      } else {
-        scalar(what);
-      }
-      // After a value: a ',' and the next, or the ends of what it ends.
-      for (;;) {
-        ws();
-        const close = open.at(-1);
-        if (close === undefined) {
-          if (i < text.length) unexpected('the end of the file after the JSON value');
-          return undefined;
-        }
-        if (text.charAt(i) === close) {
-          i++;
-          open.pop();
-          continue;
-        }
-        if (text.charAt(i) !== ',') unexpected(`',' or '${close}' after ${close === '}' ? 'a property value' : 'an array element'}`);
-        i++;
-        if (close === '}') name('a double-quoted property name');
-        what = 'a value';
-        break;
-      }
-    }
-  } catch (e) {
-    if (e instanceof NotJson) return e;
-    throw e;
-  }
+const notUtf8 = (label: string, value: string): ConfigError =>
+  new ConfigError(`${label}: not UTF-8: a byte the system could not decode (shown as U+FFFD); name it in UTF-8: value was ${show(value)}`);
+
+/** `config PATH`, as error lines name the file. */
+const fileLabel = (path: string): string => `config ${echo(path)}`;
+
+/** The -c path, refused if Node could not decode it. */
+function configPath(path: string): string {
+  if (path.includes(REPLACEMENT)) throw notUtf8(fileLabel(path), path);
+  return path;
 }
 
-function readJsonObject(path: string, where: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why =
-      err.code === 'ENOENT'
-        ? 'no such file'
-        : err.code === 'EISDIR'
-          ? 'is a directory'
-          : err.code === 'EACCES' || err.code === 'EPERM'
-            ? `permission denied (uid ${process.getuid?.()})`
-            : err.code === 'ENOTDIR'
-              ? 'a component of the path is not a directory'
-              : err.message;
-    throw new ConfigError(`${where}: cannot read: ${why}; a JSON file is expected`);
-  }
-  // Some editors write one; JSON parsers may skip it (RFC 8259 §8.1).
-  if (text.startsWith('\ufeff')) text = text.slice(1);
-  if (text.trim() === '') throw new ConfigError(`${where}: is empty; a JSON object is expected, e.g. {"event": {"new": {}}}`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    const bad = jsonSyntaxError(text);
-    // Not expected: the scan follows the grammar JSON.parse does.
-    if (bad === undefined) throw new ConfigError(`${where}: not valid JSON: ${(e as Error).message}`);
-    const before = text.slice(0, bad.offset);
-    const line = before.split('\n').length;
-    const column = bad.offset - before.lastIndexOf('\n');
-    throw new ConfigError(`${where}: not valid JSON at line ${line}, column ${column}: ${bad.problem}`);
-  }
-  if (!isPlainObject(raw)) throw new ConfigError(`${where}: must be a JSON object with the keys ${KEYS.join(', ')}: value was ${show(raw)}`);
-  return raw;
-}
+/** A NotAConfig as the one line that names the file; anything else as it is. */
+const fileError = (e: unknown, path: string): unknown => (e instanceof NotAConfig ? new ConfigError(`${fileLabel(path)}: ${e.message}`) : e);
 
 /** The flags' keys and labels (`--queue-size (queue_size)`), in the order given. */
 function flagKeys(flags: Record<string, string | boolean | undefined>): Array<[Key, string, string | boolean]> {
@@ -519,7 +393,7 @@ function flagKeys(flags: Record<string, string | boolean | undefined>): Array<[K
   for (const [name, value] of Object.entries(flags)) {
     if (value === undefined) continue;
     const key = byArg.get(name);
-    if (!key) throw new ConfigError(`--${name}: unknown flag; allowed: ${[...byArg.keys()].map((a) => `--${a}`).join(', ')}`);
+    if (!key) throw new ConfigError(`${echo(`--${name}`)}: unknown flag; allowed: ${[...byArg.keys()].map((a) => `--${a}`).join(', ')}`);
     out.push([key, `--${name}`, value]);
   }
   return out;
@@ -542,8 +416,35 @@ function flagKeys(flags: Record<string, string | boolean | undefined>): Array<[K
  */
 export function loadConfig(opts: LoadOptions = {}): Config {
   // `-c ''` is a missing file, not "no --config".
-  const where = opts.path !== undefined ? `config ${opts.path}` : 'config';
-  const file = opts.path !== undefined ? readJsonObject(opts.path, where) : DEFAULT_CONFIG;
+  if (opts.path === undefined) return layered(DEFAULT_CONFIG, opts);
+  const path = configPath(opts.path);
+  let file: unknown;
+  try {
+    file = readConfigFileSync(path);
+  } catch (e) {
+    throw fileError(e, path);
+  }
+  return layered(file, opts);
+}
+
+/** loadConfig, with the file read without blocking the event loop (for a reload). */
+export async function loadConfigAsync(opts: LoadOptions = {}): Promise<Config> {
+  if (opts.path === undefined) return layered(DEFAULT_CONFIG, opts);
+  const path = configPath(opts.path);
+  let file: unknown;
+  try {
+    file = await readConfigFile(path);
+  } catch (e) {
+    throw fileError(e, path);
+  }
+  return layered(file, opts);
+}
+
+/** The config from the file's value (or the default), the environment and the flags. */
+function layered(raw: unknown, opts: LoadOptions): Config {
+  const where = opts.path !== undefined ? fileLabel(opts.path) : 'config';
+  if (!isPlainObject(raw)) throw new ConfigError(`${where}: must be a JSON object with the keys ${KEYS.join(', ')}: value was ${show(raw)}`);
+  const file = raw;
   const env = opts.env ?? process.env;
   const flags = flagKeys(opts.flags ?? {});
 
@@ -563,15 +464,21 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   };
 
   for (const [key, value] of Object.entries(file)) {
-    if (!(KEYS as string[]).includes(key)) throw new ConfigError(`${where}: ${key}: unknown key; allowed: ${KEYS.join(', ')}: value was ${show(value)}`);
+    if (!(KEYS as string[]).includes(key)) throw new ConfigError(`${where}: ${echo(key)}: unknown key; allowed: ${KEYS.join(', ')}: value was ${show(value)}`);
     set(key as Key, value, (name) => `${where}: ${name}`);
   }
   if (!('event' in file)) throw new ConfigError(`${where}: event: missing; must be ${EVENT.allowed}`);
   for (const key of KEYS) {
     const name = ITEMS[key].env;
-    if (name !== undefined && env[name] !== undefined) set(key, env[name], () => `${name} (${key})`);
+    const value = env[name ?? ''];
+    if (name === undefined || value === undefined) continue;
+    if (value.includes(REPLACEMENT)) throw notUtf8(`${name} (${key})`, value);
+    set(key, value, () => `${name} (${key})`);
   }
-  for (const [key, flag, value] of flags) set(key, value, () => `${flag} (${key})`);
+  for (const [key, flag, value] of flags) {
+    if (typeof value === 'string' && value.includes(REPLACEMENT)) throw notUtf8(`${flag} (${key})`, value);
+    set(key, value, () => `${flag} (${key})`);
+  }
 
   // Every value set above is checked; this also covers the defaults.
   try {

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Capture, CaptureError, type CaptureOptions } from './capture.js';
-import { loadConfig, type Config, type LoadOptions } from './config.js';
+import { loadConfigAsync, type Config, type LoadOptions } from './config.js';
 import { EVENT_TYPES, type EventType } from './event.js';
 import { compileFilter, protocolSets, subscribedTypes, type Filter } from './filter.js';
 import { LineWriter, makeFormatter, type Formatter } from './format/index.js';
@@ -50,6 +50,9 @@ export class Daemon {
   private p: Pipeline;
   private capture?: Capture;
   private stopping?: Promise<void>;
+  /** The reload running, and whether a SIGHUP came during it. */
+  private reloading?: Promise<void>;
+  private reloadAgain = false;
   private statsTimer?: NodeJS.Timeout;
   /** Per event type: events the filter dropped. */
   readonly filtered = perType();
@@ -167,14 +170,33 @@ export class Daemon {
   /**
    * SIGHUP: apply a new config on the same socket, or keep the old one
    * whole. A new output is opened before the old one is closed, so no line
-   * is lost; an unchanged file output is reopened (logrotate).
+   * is lost; an unchanged file output is reopened (logrotate). The file is
+   * read without blocking the event loop; a SIGHUP while it is read is
+   * not a second read beside it but one more after it.
    */
   reload(): void {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        await this.reloadOnce();
+      } while (this.reloadAgain && !this.stopping);
+    })().finally(() => {
+      this.reloading = undefined;
+    });
+  }
+
+  private async reloadOnce(): Promise<void> {
     let next: Config;
     let sink: EventSink | undefined;
     const old = this.p;
     try {
-      next = loadConfig(this.loadOpts);
+      next = await loadConfigAsync(this.loadOpts);
+      // Stopped while the file was read: nothing is left to apply it to.
+      if (this.stopping) return;
       if (outputKey(next) !== outputKey(old.config)) sink = makeSink(next, this.log, this.ledger);
     } catch (e) {
       this.log.error(`reload refused, keeping the running config: ${(e as Error).message}`);

@@ -7,6 +7,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type winston from 'winston';
 import Transport from 'winston-transport';
+import { echo } from '../echo.js';
 import { count, type Ledger } from './ledger.js';
 import { batchLogger, logBatch, OutputError, Outage, type BatchInfo, type EventSink, type Report } from './sink.js';
 
@@ -110,7 +111,7 @@ function open(path: string): number {
   try {
     return openSync(path, 'a', 0o640);
   } catch (e) {
-    throw new OutputError(`output_file ${path}: cannot open for appending: ${codeOf(e)}`);
+    throw new OutputError(`output_file ${echo(path)}: cannot open for appending: ${codeOf(e)}`);
   }
 }
 
@@ -151,7 +152,7 @@ class FileTransport extends Transport {
     private readonly ledger: Ledger,
   ) {
     super();
-    this.outage = new Outage(`output_file ${path}`, report);
+    this.outage = new Outage(`output_file ${echo(path)}`, report);
   }
 
   override log(info: BatchInfo, next: () => void): void {
