@@ -31,7 +31,7 @@ const NLM_F_CREATE: u16 = 0x400;
 
 // nfnetlink
 pub(crate) const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-const IPCTNL_MSG_CT_NEW: u16 = 0;
+pub(crate) const IPCTNL_MSG_CT_NEW: u16 = 0;
 pub(crate) const IPCTNL_MSG_CT_DELETE: u16 = 2;
 const NFGENMSG_LEN: usize = 4;
 
@@ -92,7 +92,7 @@ const CTA_HELP_NAME: u16 = 1;
 const CTA_SECCTX_NAME: u16 = 1;
 
 /// The type bits of nla_type, without NLA_F_NESTED / NLA_F_NET_BYTEORDER.
-const NLA_TYPE_MASK: u16 = 0x3fff;
+pub(crate) const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// Why a message could not be decoded; names the attribute that failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,12 +225,16 @@ fn nlas<'a>(
 }
 
 fn decode_attrs(ev: &mut Event, buf: &[u8]) -> Result<()> {
+    let (mut orig, mut reply) = (false, false);
     for nla in nlas("ctattr", buf) {
         let nla = nla?;
         let v = nla.value();
         match nla.kind() & NLA_TYPE_MASK {
-            CTA_TUPLE_ORIG => ev.orig = tuple("CTA_TUPLE_ORIG", v)?,
-            CTA_TUPLE_REPLY => ev.reply = tuple("CTA_TUPLE_REPLY", v)?,
+            // The kernel sends each tuple once. A second one would make the
+            // event's protocol depend on which is believed (the socket
+            // filter reads the first), so the message is refused.
+            CTA_TUPLE_ORIG => ev.orig = once(&mut orig, "CTA_TUPLE_ORIG", v)?,
+            CTA_TUPLE_REPLY => ev.reply = once(&mut reply, "CTA_TUPLE_REPLY", v)?,
             CTA_STATUS | CTA_TIMEOUT | CTA_MARK => {
                 match ConntrackAttribute::parse(&nla)
                     .map_err(|e| DecodeError::new(name(nla.kind()), e.to_string()))?
@@ -270,6 +274,13 @@ fn decode_attrs(ev: &mut Event, buf: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn once(seen: &mut bool, attr: &'static str, v: &[u8]) -> Result<Tuple> {
+    if std::mem::replace(seen, true) {
+        return Err(DecodeError::new(attr, "repeated"));
+    }
+    tuple(attr, v)
 }
 
 fn name(kind: u16) -> &'static str {
@@ -409,10 +420,12 @@ fn nested_string(attr: &'static str, buf: &[u8], want: u16) -> Result<Option<Str
     Ok(None)
 }
 
+/// A fixed-size value: exactly `N` bytes, as the kernel's policy for the
+/// attribute says (NLA_U8 .. NLA_U64). A longer one is refused, not read in
+/// part: its first bytes would be a guess at what the sender meant.
 fn fixed<const N: usize>(attr: &'static str, v: &[u8]) -> Result<[u8; N]> {
-    v.get(..N)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| DecodeError::new(attr, format!("{} bytes, expected {N}", v.len())))
+    v.try_into()
+        .map_err(|_| DecodeError::new(attr, format!("{} bytes, expected {N}", v.len())))
 }
 
 fn u8_(attr: &'static str, v: &[u8]) -> Result<u8> {

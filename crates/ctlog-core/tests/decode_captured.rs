@@ -62,6 +62,7 @@ const CTA_MARK: u16 = 8;
 const CTA_ID: u16 = 12;
 const CTA_ZONE: u16 = 18;
 const CTA_TIMESTAMP: u16 = 20;
+const CTA_TIMESTAMP_EVENT: u16 = 27;
 const CTA_TUPLE_IP: u16 = 1;
 const CTA_TUPLE_PROTO: u16 = 2;
 const CTA_TUPLE_ZONE: u16 = 3;
@@ -1312,6 +1313,62 @@ fn bad_attribute_length_names_the_attribute() {
         let m = with_nla_len(msg, path, len);
         let err = decode_message(&m).expect_err(&format!("{path:?} with nla_len {len}"));
         assert_eq!(err.attr, attr, "{path:?} with nla_len {len}: {err}");
+    }
+}
+
+/// `msg` with the attribute at `path` (top level) replaced by `new`.
+fn with_attr(msg: &[u8], path: &[u16], new: &[u8]) -> Vec<u8> {
+    let at = attr_at(msg, path);
+    let end = at + ((usize::from(nla_len(msg, at)) + 3) & !3);
+    let mut m = [&msg[..at], new, &msg[end..]].concat();
+    fix_nlmsg_len(&mut m);
+    m
+}
+
+/// A fixed-size value longer than its size is refused, not read in part
+/// (a 37-byte CTA_ZONE once gave the zone of its first 2 bytes).
+#[test]
+fn a_fixed_size_value_longer_than_its_size_is_an_error_naming_it() {
+    let cases: [(&[u8], u16, usize, &str); 4] = [
+        (ZONE_NEW, CTA_ZONE, 37, "CTA_ZONE"),
+        (ZONE_NEW, CTA_ZONE, 4, "CTA_ZONE"),
+        (UDP_NEW, CTA_ID, 8, "CTA_ID"),
+        (UDP_NEW, CTA_TIMESTAMP_EVENT, 9, "CTA_TIMESTAMP_EVENT"),
+    ];
+    for (msg, kind, len, attr) in cases {
+        let long = nla(kind, &vec![7; len]);
+        let m = with_attr(msg, &[kind], &long);
+        let err = decode_message(&m).expect_err(&format!("{attr} of {len} bytes"));
+        assert_eq!(err.attr, attr, "{err}");
+        assert!(err.reason.contains(&format!("{len} bytes")), "{err}");
+    }
+    // Exactly the size still decodes.
+    let m = with_attr(ZONE_NEW, &[CTA_ZONE], &nla(CTA_ZONE, &9u16.to_be_bytes()));
+    assert_eq!(decode(&m).zone, Some(9));
+}
+
+/// A second original (or reply) tuple is refused: which one holds the
+/// protocol would be a guess, and the kernel's socket filter reads the
+/// first.
+#[test]
+fn a_repeated_tuple_is_an_error() {
+    for kind in [CTA_TUPLE_ORIG, CTA_TUPLE_REPLY] {
+        let at = attr_at(UDP_NEW, &[kind]);
+        let end = at + usize::from(nla_len(UDP_NEW, at));
+        let mut m = [UDP_NEW, &UDP_NEW[at..end]].concat();
+        fix_nlmsg_len(&mut m);
+        let err = decode_message(&m).unwrap_err();
+        assert_eq!(
+            (err.attr, err.reason.as_str()),
+            (
+                if kind == CTA_TUPLE_ORIG {
+                    "CTA_TUPLE_ORIG"
+                } else {
+                    "CTA_TUPLE_REPLY"
+                },
+                "repeated"
+            )
+        );
     }
 }
 
