@@ -1503,6 +1503,37 @@ fn decode_batch_writes_the_good_messages_and_counts_the_bad() {
     assert_eq!(decode_batch(&buf, 42), want.finish(notices, false, None));
 }
 
+/// One message from testdata/, hex as `xxd -p` writes it.
+fn testdata(name: &str) -> Vec<u8> {
+    let path = format!("{}/../../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+    let hex: String = std::fs::read_to_string(&path)
+        .expect(&path)
+        .split_whitespace()
+        .collect();
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// testdata/wire_long_helper_split_utf8.hex, a fuzzer's input: two bytes
+/// it took for itself, then a UDP NEW whose helper name is "a" and 22,000
+/// bytes of 0xff. Each 0xff becomes U+FFFD (3 bytes), so the name is 66,001
+/// bytes, past the batch's 65,535, and the cut once fell inside a
+/// character: the batch carried a string that is not UTF-8.
+#[test]
+fn a_helper_name_past_the_cap_is_cut_between_characters() {
+    let msg = testdata("wire_long_helper_split_utf8.hex").split_off(2);
+    let helper = decode(&msg).helper.expect("a helper");
+    assert_eq!(helper.len(), 66_001);
+    let batch = ctlog_core::wire::read_batch(&decode_batch(&msg, 5)).expect("a batch");
+    let (ev, _) = &batch.events[0];
+    let cut = ev.helper.as_deref().expect("the helper crossed");
+    // 1 + 3 × 21,844 = 65,533: the 21,845th character would end at 65,536.
+    assert_eq!(cut.len(), 65_533);
+    assert!(helper.starts_with(cut));
+}
+
 #[test]
 fn messages_skip_nlmsg_alignment_padding() {
     // A message whose nlmsg_len is not a multiple of 4 (a 1-byte unknown
