@@ -26,8 +26,8 @@ const NLMSG_NOOP: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLMSG_OVERRUN: u16 = 4;
-const NLM_F_EXCL: u16 = 0x200;
-const NLM_F_CREATE: u16 = 0x400;
+pub(crate) const NLM_F_EXCL: u16 = 0x200;
+pub(crate) const NLM_F_CREATE: u16 = 0x400;
 
 // nfnetlink
 pub(crate) const NFNL_SUBSYS_CTNETLINK: u16 = 1;
@@ -37,7 +37,7 @@ const NFGENMSG_LEN: usize = 4;
 
 // enum ctattr_type
 pub(crate) const CTA_TUPLE_ORIG: u16 = 1;
-const CTA_TUPLE_REPLY: u16 = 2;
+pub(crate) const CTA_TUPLE_REPLY: u16 = 2;
 const CTA_STATUS: u16 = 3;
 const CTA_PROTOINFO: u16 = 4;
 const CTA_HELP: u16 = 5;
@@ -57,18 +57,25 @@ const CTA_TIMESTAMP_EVENT: u16 = 27;
 // enum ctattr_tuple
 pub(crate) const CTA_TUPLE_IP: u16 = 1;
 pub(crate) const CTA_TUPLE_PROTO: u16 = 2;
-const CTA_TUPLE_ZONE: u16 = 3;
+pub(crate) const CTA_TUPLE_ZONE: u16 = 3;
+
+// enum ctattr_ip: the addresses are decoded by netlink-packet-netfilter;
+// the socket filter checks their layout by these names.
+pub(crate) const CTA_IP_V4_SRC: u16 = 1;
+pub(crate) const CTA_IP_V4_DST: u16 = 2;
+pub(crate) const CTA_IP_V6_SRC: u16 = 3;
+pub(crate) const CTA_IP_V6_DST: u16 = 4;
 
 // enum ctattr_l4proto
 pub(crate) const CTA_PROTO_NUM: u16 = 1;
-const CTA_PROTO_SRC_PORT: u16 = 2;
-const CTA_PROTO_DST_PORT: u16 = 3;
-const CTA_PROTO_ICMP_ID: u16 = 4;
-const CTA_PROTO_ICMP_TYPE: u16 = 5;
-const CTA_PROTO_ICMP_CODE: u16 = 6;
-const CTA_PROTO_ICMPV6_ID: u16 = 7;
-const CTA_PROTO_ICMPV6_TYPE: u16 = 8;
-const CTA_PROTO_ICMPV6_CODE: u16 = 9;
+pub(crate) const CTA_PROTO_SRC_PORT: u16 = 2;
+pub(crate) const CTA_PROTO_DST_PORT: u16 = 3;
+pub(crate) const CTA_PROTO_ICMP_ID: u16 = 4;
+pub(crate) const CTA_PROTO_ICMP_TYPE: u16 = 5;
+pub(crate) const CTA_PROTO_ICMP_CODE: u16 = 6;
+pub(crate) const CTA_PROTO_ICMPV6_ID: u16 = 7;
+pub(crate) const CTA_PROTO_ICMPV6_TYPE: u16 = 8;
+pub(crate) const CTA_PROTO_ICMPV6_CODE: u16 = 9;
 
 // enum ctattr_protoinfo and its nests
 const CTA_PROTOINFO_TCP: u16 = 1;

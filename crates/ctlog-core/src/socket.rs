@@ -299,6 +299,19 @@ impl RecvSlots {
 mod tests {
     use super::*;
 
+    /// The kernel checks a program when it is attached (bpf_check_classic:
+    /// jumps, scratch words stored before loaded, ...); the tests that run
+    /// it in bpf::vm cannot tell whether it would. No group is joined, so
+    /// no root is needed.
+    #[test]
+    fn the_kernel_accepts_the_protocol_filter() {
+        use crate::bpf::{ICMP, OTHER, TCP, UDP};
+        for f in [[TCP, UDP, 0], [0, 0, 0], [OTHER, ICMP | TCP, UDP]] {
+            let s = CtSocket::open(&[], 1 << 16, false, &ProtoFilter(f));
+            assert!(s.is_ok(), "{f:?}: {:?}", s.err());
+        }
+    }
+
     #[test]
     fn drops_are_counted_across_the_counter_wrapping() {
         let mut c = DropCount::default();

@@ -1674,53 +1674,14 @@ fn random_corruption_is_an_error_or_an_event_never_a_panic() {
     );
 }
 
-/// Runs a classic BPF program over one message as the kernel does, for
-/// the instructions the protocol filter uses (net/core/filter.c): a load
-/// past the end ends the program with 0 (drop).
+/// The filter's verdict on one message, as the kernel would give it.
 fn run_bpf(prog: &[ctlog_core::bpf::Insn], pkt: &[u8]) -> u32 {
-    let (mut a, mut x, mut mem, mut pc) = (0u32, 0u32, [0u32; 16], 0usize);
-    loop {
-        let i = prog[pc];
-        pc += 1;
-        let byte = |at: u32| pkt.get(at as usize).map(|&b| u32::from(b));
-        match i.code {
-            0x00 => a = i.k,
-            0x01 => x = i.k,
-            0x02 => mem[i.k as usize] = a,
-            0x61 => x = mem[i.k as usize],
-            0x80 => a = pkt.len() as u32,
-            0x07 => x = a,
-            0x87 => a = x,
-            0x04 => a = a.wrapping_add(i.k),
-            0x0c => a = a.wrapping_add(x),
-            0x54 => a &= i.k,
-            0x64 => a <<= i.k,
-            0x06 => return i.k,
-            0x15 => pc += usize::from(if a == i.k { i.jt } else { i.jf }),
-            0x35 => pc += usize::from(if a >= i.k { i.jt } else { i.jf }),
-            0x3d => pc += usize::from(if a >= x { i.jt } else { i.jf }),
-            0x30 => match byte(i.k) {
-                Some(b) => a = b,
-                None => return 0,
-            },
-            0x50 => match byte(x + i.k) {
-                Some(b) => a = b,
-                None => return 0,
-            },
-            other => panic!("instruction {other:#x} not expected in the protocol filter"),
-        }
-    }
+    ctlog_core::bpf::vm::run(prog, pkt).expect("the program runs to a return")
 }
 
 #[test]
 fn the_kernel_filter_keeps_what_the_config_keeps() {
     use ctlog_core::bpf::{ProtoFilter, ALL as EVERY, ICMP, OTHER, TCP, UDP};
-    let class = |proto: u8| match proto {
-        6 => TCP,
-        17 => UDP,
-        1 => ICMP,
-        _ => OTHER,
-    };
     // Every combination of classes for one type, the other types keeping
     // all, then mixed sets; each against every captured message.
     let mut filters: Vec<ProtoFilter> = Vec::new();
@@ -1738,7 +1699,7 @@ fn the_kernel_filter_keeps_what_the_config_keeps() {
         let prog = f.program();
         for msg in ALL {
             let ev = decode_message(msg).unwrap().unwrap();
-            let want = f.mask(ev.kind) & class(ev.orig.proto.unwrap_or(0)) != 0;
+            let want = f.keeps(ev.kind, ev.orig.proto);
             let got = run_bpf(&prog, msg) != 0;
             assert_eq!(
                 got, want,
@@ -1768,6 +1729,80 @@ fn the_kernel_filter_keeps_what_the_config_keeps() {
     let mut short = TCP_NEW[..40].to_vec();
     short[0] = 40; // a message that ends inside CTA_TUPLE_IP
     assert_ne!(run_bpf(&prog, &short), 0);
+    // nlmsg_len shorter than the message: the decoder reads only that much.
+    let mut long = TCP_NEW.to_vec();
+    long.extend_from_slice(&[0; 8]);
+    assert_ne!(run_bpf(&prog, &long), 0);
+    // Every byte of the two tuples checked: changing any header byte in
+    // them (a length, a type) keeps the message.
+    let reply = attr_at(TCP_NEW, &[CTA_TUPLE_REPLY]);
+    let end = reply + usize::from(nla_len(TCP_NEW, reply));
+    for at in NLMSG_HDRLEN + NFGENMSG_LEN..end {
+        let headers = [
+            attr_at(TCP_NEW, &[CTA_TUPLE_ORIG]),
+            attr_at(TCP_NEW, &[CTA_TUPLE_ORIG, CTA_TUPLE_IP]),
+            attr_at(TCP_NEW, &[CTA_TUPLE_ORIG, CTA_TUPLE_PROTO]),
+            reply,
+            attr_at(TCP_NEW, &[CTA_TUPLE_REPLY, CTA_TUPLE_IP]),
+            attr_at(TCP_NEW, &[CTA_TUPLE_REPLY, CTA_TUPLE_PROTO]),
+        ];
+        if !headers.iter().any(|&h| (h..h + 4).contains(&at)) {
+            continue;
+        }
+        let mut m = TCP_NEW.to_vec();
+        m[at] ^= 0x01;
+        assert_ne!(run_bpf(&prog, &m), 0, "byte {at} changed");
+    }
+}
+
+/// A fuzzer's input: the protocol sets (new, update, destroy), then the
+/// message.
+fn filter_finding(name: &str) -> (ctlog_core::bpf::ProtoFilter, Vec<u8>) {
+    let mut b = testdata(name);
+    let msg = b.split_off(3);
+    (ctlog_core::bpf::ProtoFilter([b[0], b[1], b[2]]), msg)
+}
+
+/// testdata/bpf_drops_kept_event_nla_type_high_byte.hex: a TCP NEW whose
+/// CTA_PROTO_NUM has the type 0xda01 and the value 17. The filter compared
+/// the type's low byte only and dropped it as UDP; the decoder masks the
+/// type with NLA_TYPE_MASK (0x1a01: not CTA_PROTO_NUM), finds no protocol,
+/// and the set for NEW keeps `other`.
+#[test]
+fn the_kernel_filter_compares_whole_attribute_types() {
+    let (filter, msg) = filter_finding("bpf_drops_kept_event_nla_type_high_byte.hex");
+    assert_eq!(filter, ctlog_core::bpf::ProtoFilter([8, 1, 3]));
+    let ev = decode(&msg);
+    assert_eq!((ev.kind, ev.orig.proto), (EventType::New, None));
+    assert!(filter.keeps(ev.kind, ev.orig.proto));
+    assert_ne!(run_bpf(&filter.program(), &msg), 0);
+}
+
+/// testdata/bpf_drops_malformed_reply_tuple.hex: a TCP UPDATE whose reply
+/// tuple says 50 bytes, cutting its CTA_TUPLE_PROTO short. The filter read
+/// only the original tuple and dropped it as TCP; the decoder counts it as
+/// an error. The filter now keeps what it cannot classify, broken tuples
+/// among it, so the error is counted.
+#[test]
+fn the_kernel_filter_keeps_a_message_with_a_broken_tuple() {
+    let (filter, msg) = filter_finding("bpf_drops_malformed_reply_tuple.hex");
+    assert_eq!(filter, ctlog_core::bpf::ProtoFilter([1, 2, 4]));
+    let err = decode_message(&msg).unwrap_err();
+    assert_eq!(err.attr, "CTA_TUPLE_REPLY", "{err}");
+    assert_ne!(run_bpf(&filter.program(), &msg), 0);
+    let batch = ctlog_core::wire::read_batch(&decode_batch(&msg, 0)).expect("a batch");
+    assert_eq!((batch.events.len(), batch.notices.decode_errors), (0, 1));
+    // The same message with the reply tuple mended is dropped: UPDATE
+    // keeps UDP only.
+    let mut mended = msg.clone();
+    let reply = attr_at(&mended, &[CTA_TUPLE_REPLY]);
+    set_nla_len(&mut mended, reply, 52);
+    let ev = decode(&mended);
+    assert_eq!(
+        (ev.kind, ev.orig.proto),
+        (EventType::Update, Some(IPPROTO_TCP))
+    );
+    assert_eq!(run_bpf(&filter.program(), &mended), 0);
 }
 
 /// testdata/tcp-destroy.hex carries TCP_DESTROY to the JavaScript tests;
