@@ -1821,3 +1821,44 @@ fn the_shared_capture_is_tcp_destroy() {
         std::fs::read_to_string(path).expect("testdata/tcp-destroy.hex (CTLOG_BLESS=1 writes it)");
     assert_eq!(file.trim(), hex);
 }
+
+/// Not a check: writes the fuzz targets' seeds from the messages here
+/// (scripts/fuzz.sh runs it, with CTLOG_FUZZ_SEEDS naming the directory),
+/// so that the captured bytes live in this file only. `messages/`: each
+/// capture, all of them in one buffer, and the messages of the fuzzers'
+/// findings in testdata/; `filter/`: the same messages after three bytes of
+/// protocol sets that keep nothing, and the filter's findings as they are.
+#[test]
+#[ignore = "writes seeds for scripts/fuzz.sh"]
+fn write_fuzz_seeds() {
+    let dir =
+        std::path::PathBuf::from(std::env::var_os("CTLOG_FUZZ_SEEDS").expect("CTLOG_FUZZ_SEEDS"));
+    let (messages, filter) = (dir.join("messages"), dir.join("filter"));
+    for d in [&messages, &filter] {
+        std::fs::create_dir_all(d).expect("seed directory");
+    }
+    let write = |d: &std::path::Path, name: &str, bytes: &[u8]| {
+        std::fs::write(d.join(name), bytes).expect("write a seed");
+    };
+    let mut msgs: Vec<(String, Vec<u8>)> = ALL
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (format!("capture-{i:02}"), m.to_vec()))
+        .collect();
+    msgs.push(("capture-all".into(), ALL.concat()));
+    let wire = testdata("wire_long_helper_split_utf8.hex").split_off(2);
+    msgs.push(("wire_long_helper_split_utf8".into(), wire));
+    for name in [
+        "bpf_drops_kept_event_nla_type_high_byte",
+        "bpf_drops_malformed_reply_tuple",
+    ] {
+        let input = testdata(&format!("{name}.hex"));
+        write(&filter, name, &input);
+        msgs.push((name.into(), input[3..].to_vec()));
+    }
+    for (name, m) in &msgs {
+        write(&messages, name, m);
+        let keep_none = format!("{name}-keep-none");
+        write(&filter, &keep_none, &[&[0, 0, 0], m.as_slice()].concat());
+    }
+}
