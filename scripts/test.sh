@@ -29,6 +29,7 @@ npx tsc -p tsconfig.json --noEmit
 npx tsc -p __test__/tsconfig.json --noEmit
 npx biome ci --colors=off .
 cargo fmt --all --check
+cargo fmt --check --manifest-path fuzz/Cargo.toml
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 # The Node binaries of the version matrix (cached), and the packages a user
@@ -41,6 +42,8 @@ scripts/pack.sh "$CTLOGD_PKG_DIR"
 
 status=0
 cargo test --workspace || status=1
+# The fuzz targets of the decoder and the read path, a minute each.
+scripts/fuzz.sh 60 || status=1
 node --import tsx --test --test-concurrency=1 __test__/*.test.ts || status=1
 # The suite again on the oldest Node supported (Debian 12's 18.19), less the
 # tests of the installed packages, which choose their Node themselves.

@@ -2,22 +2,35 @@
 //! drops unwanted events before they are queued on the socket, so they cost
 //! no receive buffer, no system call and no decoding.
 //!
-//! The program reads the layer-4 protocol where ctnetlink puts it: the
-//! first attribute of an event is CTA_TUPLE_ORIG, whose first attribute is
-//! CTA_TUPLE_IP (20 bytes for IPv4, 44 for IPv6) and whose second is
-//! CTA_TUPLE_PROTO, which starts with CTA_PROTO_NUM. Each attribute type is
-//! checked on the way. It tells NEW, UPDATE and DESTROY apart as the decoder
-//! does (message type, NLM_F_CREATE|NLM_F_EXCL), and keeps the event if that
-//! type's set holds the protocol. Anything else (another subsystem, another
-//! layout, a short message) is kept: the filter in JavaScript still
-//! applies, so failing open changes nothing but the cost.
+//! The program reads the layer-4 protocol where ctnetlink puts it, and
+//! drops an event only when it has checked everything the decoder would
+//! read to find that protocol: nlmsg_len is the message's length; the
+//! message is a ctnetlink NEW or DELETE; its first attribute is
+//! CTA_TUPLE_ORIG and its second CTA_TUPLE_REPLY, each laid out as the
+//! kernel lays them out (CTA_TUPLE_IP with two IPv4 or two IPv6 addresses;
+//! CTA_TUPLE_PROTO with CTA_PROTO_NUM first, then two ports or the three
+//! ICMP or ICMPv6 fields; CTA_TUPLE_ZONE or nothing after), every length
+//! exactly the kernel's and every attribute type compared whole, masked
+//! with NLA_TYPE_MASK as the decoder masks it. It tells NEW, UPDATE and
+//! DESTROY apart as the decoder does (message type, NLM_F_CREATE|NLM_F_EXCL),
+//! and drops the event if that type's set lacks the protocol's class.
+//! Anything else (another subsystem, another layout, a short or broken
+//! tuple) is kept, and the decoder reads it or counts it as an error: the
+//! filter in JavaScript still applies, so failing open changes nothing but
+//! the cost. What comes after the two tuples is not checked (a program
+//! without loops cannot walk every attribute): a message broken there is
+//! dropped by its protocol like any other. `vm` runs the program as the
+//! kernel does, for the tests and the fuzz target that hold the decoder to
+//! this.
 //!
 //! The kernel's attribute helpers (SKF_AD_NLATTR) are not used: they give
 //! up on the event messages of current kernels (measured on 6.18: the
 //! helper finds no attribute, so nothing was filtered).
 
-use crate::decode;
+use crate::decode::{self, NLA_TYPE_MASK};
 use crate::event::EventType;
+
+pub mod vm;
 
 /// Protocol classes, as the config names them (VyOS's logger): `icmp` is
 /// IPv4 ICMP (1) only; `other` is every protocol but TCP, UDP and ICMP.
@@ -36,6 +49,17 @@ pub fn class_bit(name: &str) -> Option<u8> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|&(_, bit)| bit)
+}
+
+/// The class of a protocol number; a message with none is `other`, as the
+/// config's filter in JavaScript sees it.
+pub fn class_of(proto: Option<u8>) -> u8 {
+    match proto.map(i32::from) {
+        Some(libc::IPPROTO_TCP) => TCP,
+        Some(libc::IPPROTO_UDP) => UDP,
+        Some(libc::IPPROTO_ICMP) => ICMP,
+        _ => OTHER,
+    }
 }
 
 /// The protocol classes kept, per event type (EventType::index).
@@ -59,13 +83,16 @@ const RET: u16 = libc::BPF_RET as u16;
 const MISC: u16 = libc::BPF_MISC as u16;
 const W: u16 = libc::BPF_W as u16;
 const B: u16 = libc::BPF_B as u16;
+const IMM: u16 = libc::BPF_IMM as u16;
 const ABS: u16 = libc::BPF_ABS as u16;
 const IND: u16 = libc::BPF_IND as u16;
 const MEM: u16 = libc::BPF_MEM as u16;
 const LEN: u16 = libc::BPF_LEN as u16;
 const ADD: u16 = libc::BPF_ADD as u16;
+const SUB: u16 = libc::BPF_SUB as u16;
 const AND: u16 = libc::BPF_AND as u16;
 const LSH: u16 = libc::BPF_LSH as u16;
+const JA: u16 = libc::BPF_JA as u16;
 const JEQ: u16 = libc::BPF_JEQ as u16;
 const JGE: u16 = libc::BPF_JGE as u16;
 const X: u16 = libc::BPF_X as u16;
@@ -73,18 +100,7 @@ const TAX: u16 = libc::BPF_TAX as u16;
 const TXA: u16 = libc::BPF_TXA as u16;
 
 /// Attributes start after the netlink header (16) and nfgenmsg (4).
-const ORIG_AT: u32 = 20;
-/// CTA_TUPLE_ORIG's header, then CTA_TUPLE_IP's.
-const IP_AT: u32 = ORIG_AT + 4;
-// The kernel's names, as the decoder declares them; BPF compares 32 bits.
-const CTA_TUPLE_ORIG: u32 = decode::CTA_TUPLE_ORIG as u32;
-const CTA_TUPLE_IP: u32 = decode::CTA_TUPLE_IP as u32;
-const CTA_TUPLE_PROTO: u32 = decode::CTA_TUPLE_PROTO as u32;
-const CTA_PROTO_NUM: u32 = decode::CTA_PROTO_NUM as u32;
-const NFNL_SUBSYS_CTNETLINK: u32 = decode::NFNL_SUBSYS_CTNETLINK as u32;
-const IPCTNL_MSG_CT_DELETE: u32 = decode::IPCTNL_MSG_CT_DELETE as u32;
-/// NLM_F_CREATE (0x400) | NLM_F_EXCL (0x200), in the flags' high byte.
-const CREATE_OR_EXCL_HI: u32 = 0x06;
+const ATTRS_AT: u32 = (decode::NLMSG_HDRLEN + 4) as u32;
 
 // Netlink headers and attribute headers are in host byte order; BPF loads
 // single bytes, so which byte of a u16 is which depends on it.
@@ -93,10 +109,45 @@ const LO: u32 = 0;
 #[cfg(target_endian = "big")]
 const LO: u32 = 1;
 const HI: u32 = 1 - LO;
+/// nlmsg_len (u32 at 0): its four bytes, least significant first.
+#[cfg(target_endian = "little")]
+const LEN_BYTES: [u32; 4] = [0, 1, 2, 3];
+#[cfg(target_endian = "big")]
+const LEN_BYTES: [u32; 4] = [3, 2, 1, 0];
 /// nlmsg_type (u16 at 4) = subsystem << 8 | message; nlmsg_flags (u16 at 6).
 const TYPE_MSG: u32 = 4 + LO;
 const TYPE_SUBSYS: u32 = 4 + HI;
 const FLAGS_HI: u32 = 6 + HI;
+/// NLM_F_CREATE | NLM_F_EXCL, in the flags' high byte.
+const CREATE_OR_EXCL_HI: u32 = ((decode::NLM_F_CREATE | decode::NLM_F_EXCL) >> 8) as u32;
+/// NLA_TYPE_MASK's bits in a type's high byte.
+const TYPE_MASK_HI: u32 = (NLA_TYPE_MASK >> 8) as u32;
+
+// The layouts the kernel writes (ctnetlink_dump_tuples and the l3/l4
+// protocols' tuple_to_nlattr): an attribute's nla_len, padding not counted
+// but for the nests, which end where their last attribute's padding ends.
+const NLA_HDR: u32 = 4;
+const IPV4_ADDR: u32 = NLA_HDR + 4;
+const IPV6_ADDR: u32 = NLA_HDR + 16;
+const IPV4_NEST: u32 = NLA_HDR + 2 * IPV4_ADDR;
+const IPV6_NEST: u32 = NLA_HDR + 2 * IPV6_ADDR;
+const U8_ATTR: u32 = NLA_HDR + 1;
+const U16_ATTR: u32 = NLA_HDR + 2;
+/// CTA_PROTO_NUM and two ports.
+const PORTS_NEST: u32 = NLA_HDR + 3 * 8;
+/// CTA_PROTO_NUM, the ICMP id, type and code.
+const ICMP_NEST: u32 = NLA_HDR + 4 * 8;
+/// CTA_TUPLE_ZONE, padded.
+const ZONE_PADDED: u32 = 8;
+
+// Scratch words.
+/// Where the attribute being checked starts.
+const M_AT: u32 = 0;
+/// Bytes of the tuple not checked yet.
+const M_LEFT: u32 = 1;
+/// The original tuple's protocol.
+const M_PROTO: u32 = 2;
+const M_TMP: u32 = 3;
 
 const KEEP: u32 = u32::MAX;
 const DROP: u32 = 0;
@@ -114,9 +165,111 @@ pub struct Insn {
 #[derive(Clone, Copy)]
 enum To {
     Next,
+    /// The first `ret KEEP` after the jump: one follows every part of the
+    /// program, so that no jump to it is longer than a jump can be (255).
     Keep,
-    Type(usize),
-    Ret(usize, usize),
+    Label(usize),
+}
+
+/// The program being written: instructions with symbolic jumps.
+#[derive(Default)]
+struct Asm {
+    insns: Vec<(u16, u32, To, To)>,
+    labels: Vec<Option<usize>>,
+    keeps: Vec<usize>,
+}
+
+impl Asm {
+    fn op(&mut self, code: u16, k: u32) {
+        self.insns.push((code, k, To::Next, To::Next));
+    }
+
+    fn jump(&mut self, code: u16, k: u32, jt: To, jf: To) {
+        self.insns.push((code, k, jt, jf));
+    }
+
+    fn label(&mut self) -> usize {
+        self.labels.push(None);
+        self.labels.len() - 1
+    }
+
+    fn place(&mut self, label: usize) {
+        self.labels[label] = Some(self.insns.len());
+    }
+
+    /// Goes on only if A == k; else keeps the message.
+    fn expect(&mut self, k: u32) {
+        self.jump(JMP | JEQ, k, To::Next, To::Keep);
+    }
+
+    /// A = the byte at X + `at`.
+    fn byte(&mut self, at: u32) {
+        self.op(LD | B | IND, at);
+    }
+
+    /// Goes on only if the attribute header at X + `at` has nla_len `len`
+    /// (below 256, as every length checked here is) and the type `kind`.
+    fn header(&mut self, at: u32, len: Option<u32>, kind: u16) {
+        if let Some(len) = len {
+            self.byte(at + HI);
+            self.expect(0);
+            self.byte(at + LO);
+            self.expect(len);
+        }
+        self.byte(at + 2 + HI);
+        self.op(ALU | AND, TYPE_MASK_HI);
+        self.expect(0);
+        self.byte(at + 2 + LO);
+        self.expect(u32::from(kind));
+    }
+
+    /// A `ret KEEP` for the jumps before it, jumped over by what precedes.
+    fn keep_here(&mut self) {
+        self.op(JMP | JA, 1);
+        self.keeps.push(self.insns.len());
+        self.op(RET, KEEP);
+    }
+
+    fn resolve(&self) -> Vec<Insn> {
+        self.insns
+            .iter()
+            .enumerate()
+            .map(|(at, &(code, k, jt, jf))| {
+                let target = |to: To| match to {
+                    To::Next => at + 1,
+                    To::Keep => self.keeps.iter().copied().find(|&p| p > at).unwrap_or(at),
+                    To::Label(l) => self.labels[l].unwrap_or(at),
+                };
+                // Forward only, and short: a jump that is neither shows as
+                // one to itself (0xff), which the tests refuse.
+                let off = |to: To| {
+                    target(to)
+                        .checked_sub(at + 1)
+                        .and_then(|d| u8::try_from(d).ok())
+                        .unwrap_or(u8::MAX)
+                };
+                if code == JMP | JA {
+                    // An unconditional jump's offset is its k (32 bits).
+                    let k = match jt {
+                        To::Next => k,
+                        _ => target(jt).saturating_sub(at + 1) as u32,
+                    };
+                    return Insn {
+                        code,
+                        jt: 0,
+                        jf: 0,
+                        k,
+                    };
+                }
+                Insn {
+                    code,
+                    jt: off(jt),
+                    jf: off(jf),
+                    k,
+                }
+            })
+            .collect()
+    }
 }
 
 impl ProtoFilter {
@@ -130,89 +283,228 @@ impl ProtoFilter {
         self.0[t.index()]
     }
 
-    /// The program. Layout: check the subsystem and the attributes on the
-    /// way to the protocol, put it in X, find the event type, then per type
-    /// (NEW, UPDATE, DESTROY) compare X and return.
+    /// Whether this filter keeps an event of type `t` and protocol `proto`.
+    pub fn keeps(&self, t: EventType, proto: Option<u8>) -> bool {
+        self.mask(t) & class_of(proto) != 0
+    }
+
+    /// The program. Layout: check the header, then each tuple (X is where
+    /// it starts), the original tuple's protocol in M_PROTO, find the event
+    /// type, then per type (NEW, UPDATE, DESTROY) compare and return.
     pub fn program(&self) -> Vec<Insn> {
-        let mut p: Vec<(u16, u32, To, To)> = vec![
-            // Every fixed offset below is inside the message.
-            (LD | W | LEN, 0, To::Next, To::Next),
-            (JMP | JGE, IP_AT + 4, To::Next, To::Keep),
-            (LD | B | ABS, TYPE_SUBSYS, To::Next, To::Next),
-            (JMP | JEQ, NFNL_SUBSYS_CTNETLINK, To::Next, To::Keep),
-            (LD | B | ABS, ORIG_AT + 2 + LO, To::Next, To::Next),
-            (JMP | JEQ, CTA_TUPLE_ORIG, To::Next, To::Keep),
-            (LD | B | ABS, IP_AT + 2 + LO, To::Next, To::Next),
-            (JMP | JEQ, CTA_TUPLE_IP, To::Next, To::Keep),
-            // X = where CTA_TUPLE_PROTO starts: after CTA_TUPLE_IP, aligned.
-            (LD | B | ABS, IP_AT + HI, To::Next, To::Next),
-            (ALU | LSH, 8, To::Next, To::Next),
-            (MISC | TAX, 0, To::Next, To::Next),
-            (LD | B | ABS, IP_AT + LO, To::Next, To::Next),
-            (ALU | ADD | X, 0, To::Next, To::Next),
-            (ALU | ADD, 3, To::Next, To::Next),
-            (ALU | AND, 0xfffc, To::Next, To::Next),
-            (ALU | ADD, IP_AT, To::Next, To::Next),
-            (ST, 0, To::Next, To::Next),
-            // The protocol byte (X + 8) must be inside the message.
-            (ALU | ADD, 9, To::Next, To::Next),
-            (MISC | TAX, 0, To::Next, To::Next),
-            (LD | W | LEN, 0, To::Next, To::Next),
-            (JMP | JGE | X, 0, To::Next, To::Keep),
-            (LDX | W | MEM, 0, To::Next, To::Next),
-            (LD | B | IND, 2 + LO, To::Next, To::Next),
-            (JMP | JEQ, CTA_TUPLE_PROTO, To::Next, To::Keep),
-            (LD | B | IND, 6 + LO, To::Next, To::Next),
-            (JMP | JEQ, CTA_PROTO_NUM, To::Next, To::Keep),
-            (LD | B | IND, 8, To::Next, To::Next),
-            (MISC | TAX, 0, To::Next, To::Next),
-            (LD | B | ABS, TYPE_MSG, To::Next, To::Next),
-            (JMP | JEQ, IPCTNL_MSG_CT_DELETE, To::Type(2), To::Next),
-            (LD | B | ABS, FLAGS_HI, To::Next, To::Next),
-            (ALU | AND, CREATE_OR_EXCL_HI, To::Next, To::Next),
-            (JMP | JEQ, 0, To::Type(1), To::Type(0)),
-        ];
-        let mut types = [0usize; 3];
-        let mut rets = [[0usize; 4]; 3];
-        for (t, start) in types.iter_mut().enumerate() {
-            *start = p.len();
-            p.push((MISC | TXA, 0, To::Next, To::Next));
-            p.push((JMP | JEQ, libc::IPPROTO_TCP as u32, To::Ret(t, 0), To::Next));
-            p.push((JMP | JEQ, libc::IPPROTO_UDP as u32, To::Ret(t, 1), To::Next));
-            p.push((
-                JMP | JEQ,
-                libc::IPPROTO_ICMP as u32,
-                To::Ret(t, 2),
-                To::Next,
-            ));
-            for (class, at) in [OTHER, TCP, UDP, ICMP].into_iter().zip([3, 0, 1, 2]) {
-                rets[t][at] = p.len();
+        let mut p = Asm::default();
+        // The kernel refuses a program that may load a scratch word before
+        // storing it, and its check follows jumps loosely (a `ret` passes
+        // what reached it on to the next instruction): all are stored first.
+        p.op(LD | IMM, 0);
+        for m in [M_AT, M_LEFT, M_PROTO, M_TMP] {
+            p.op(ST, m);
+        }
+        // The header: nlmsg_len is the message's length (the decoder reads
+        // no more than it says), and the message is a ctnetlink event.
+        p.op(LD | W | LEN, 0);
+        p.jump(JMP | JGE, ATTRS_AT + NLA_HDR, To::Next, To::Keep);
+        for &at in &LEN_BYTES[2..] {
+            p.op(LD | B | ABS, at);
+            p.expect(0);
+        }
+        p.op(LD | B | ABS, LEN_BYTES[1]);
+        p.op(ALU | LSH, 8);
+        p.op(MISC | TAX, 0);
+        p.op(LD | B | ABS, LEN_BYTES[0]);
+        p.op(ALU | ADD | X, 0);
+        p.op(MISC | TAX, 0);
+        p.op(LD | W | LEN, 0);
+        p.jump(JMP | JEQ | X, 0, To::Next, To::Keep);
+        p.op(LD | B | ABS, TYPE_SUBSYS);
+        p.expect(decode::NFNL_SUBSYS_CTNETLINK.into());
+        let event = p.label();
+        p.op(LD | B | ABS, TYPE_MSG);
+        p.jump(
+            JMP | JEQ,
+            decode::IPCTNL_MSG_CT_NEW.into(),
+            To::Label(event),
+            To::Next,
+        );
+        p.expect(decode::IPCTNL_MSG_CT_DELETE.into());
+        p.place(event);
+        p.op(LDX | W | IMM, ATTRS_AT);
+        p.keep_here();
+        tuple(&mut p, decode::CTA_TUPLE_ORIG, true);
+        p.keep_here();
+        tuple(&mut p, decode::CTA_TUPLE_REPLY, false);
+        // The event type, as the decoder tells them apart.
+        let types = [p.label(), p.label(), p.label()];
+        p.op(LD | B | ABS, TYPE_MSG);
+        p.jump(
+            JMP | JEQ,
+            decode::IPCTNL_MSG_CT_DELETE.into(),
+            To::Label(types[2]),
+            To::Next,
+        );
+        p.op(LD | B | ABS, FLAGS_HI);
+        p.op(ALU | AND, CREATE_OR_EXCL_HI);
+        p.jump(JMP | JEQ, 0, To::Label(types[1]), To::Label(types[0]));
+        for (t, &start) in types.iter().enumerate() {
+            p.place(start);
+            let rets = [p.label(), p.label(), p.label(), p.label()];
+            p.op(LD | MEM, M_PROTO);
+            for (proto, &ret) in [libc::IPPROTO_TCP, libc::IPPROTO_UDP, libc::IPPROTO_ICMP]
+                .iter()
+                .zip(&rets)
+            {
+                p.jump(JMP | JEQ, *proto as u32, To::Label(ret), To::Next);
+            }
+            // Any other protocol falls through to `other`'s return.
+            for (class, &ret) in [OTHER, TCP, UDP, ICMP]
+                .iter()
+                .zip(&[rets[3], rets[0], rets[1], rets[2]])
+            {
+                p.place(ret);
                 let keep = self.0[t] & class != 0;
-                p.push((RET, if keep { KEEP } else { DROP }, To::Next, To::Next));
+                p.op(RET, if keep { KEEP } else { DROP });
             }
         }
-        let keep = p.len();
-        p.push((RET, KEEP, To::Next, To::Next));
-        let resolve = |at: usize, to: To| -> u8 {
-            let target = match to {
-                To::Next => at + 1,
-                To::Keep => keep,
-                To::Type(t) => types[t],
-                To::Ret(t, c) => rets[t][c],
-            };
-            // Forward only, and short: the layout keeps every jump under 256.
-            u8::try_from(target - (at + 1)).unwrap_or(u8::MAX)
-        };
-        p.iter()
-            .enumerate()
-            .map(|(at, &(code, k, jt, jf))| Insn {
-                code,
-                jt: resolve(at, jt),
-                jf: resolve(at, jf),
-                k,
-            })
-            .collect()
+        p.keeps.push(p.insns.len());
+        p.op(RET, KEEP);
+        p.resolve()
     }
+}
+
+/// Checks the tuple `kind` at X, as the kernel lays it out (see the module
+/// comment), and leaves X where the next attribute starts; the original
+/// tuple's protocol goes to M_PROTO. Whatever differs keeps the message.
+fn tuple(p: &mut Asm, kind: u16, orig: bool) {
+    // The header fits, and then the whole tuple: every load below is
+    // inside it, hence inside the message.
+    p.op(MISC | TXA, 0);
+    p.op(ST, M_AT);
+    p.op(ALU | ADD, NLA_HDR);
+    p.op(ST, M_TMP);
+    p.op(LD | W | LEN, 0);
+    p.op(LDX | W | MEM, M_TMP);
+    p.jump(JMP | JGE | X, 0, To::Next, To::Keep);
+    p.op(LDX | W | MEM, M_AT);
+    p.header(0, None, kind);
+    p.byte(HI);
+    p.expect(0);
+    p.byte(LO);
+    p.op(ST, M_LEFT);
+    p.op(ALU | ADD | X, 0);
+    p.op(ST, M_TMP);
+    p.op(LD | W | LEN, 0);
+    p.op(LDX | W | MEM, M_TMP);
+    p.jump(JMP | JGE | X, 0, To::Next, To::Keep);
+    p.op(LDX | W | MEM, M_AT);
+    // CTA_TUPLE_IP: two IPv4 or two IPv6 addresses.
+    let (v6, proto) = (p.label(), p.label());
+    p.header(NLA_HDR, None, decode::CTA_TUPLE_IP);
+    p.byte(NLA_HDR + HI);
+    p.expect(0);
+    p.byte(NLA_HDR + LO);
+    p.jump(JMP | JEQ, IPV6_NEST, To::Label(v6), To::Next);
+    p.expect(IPV4_NEST);
+    for (nest, addr, kinds) in [
+        (
+            IPV4_NEST,
+            IPV4_ADDR,
+            [decode::CTA_IP_V4_SRC, decode::CTA_IP_V4_DST],
+        ),
+        (
+            IPV6_NEST,
+            IPV6_ADDR,
+            [decode::CTA_IP_V6_SRC, decode::CTA_IP_V6_DST],
+        ),
+    ] {
+        if nest == IPV6_NEST {
+            p.place(v6);
+        }
+        p.op(LD | MEM, M_LEFT);
+        p.jump(JMP | JGE, NLA_HDR + nest + PORTS_NEST, To::Next, To::Keep);
+        p.header(2 * NLA_HDR, Some(addr), kinds[0]);
+        p.header(2 * NLA_HDR + addr, Some(addr), kinds[1]);
+        p.op(LD | MEM, M_LEFT);
+        p.op(ALU | SUB, NLA_HDR + nest);
+        p.op(ST, M_LEFT);
+        p.op(MISC | TXA, 0);
+        p.op(ALU | ADD, NLA_HDR + nest);
+        p.op(MISC | TAX, 0);
+        p.jump(JMP | JA, 0, To::Label(proto), To::Next);
+    }
+    p.place(proto);
+    // CTA_TUPLE_PROTO: CTA_PROTO_NUM, then the ports or the ICMP fields.
+    let (icmp, num) = (p.label(), p.label());
+    p.op(MISC | TXA, 0);
+    p.op(ST, M_AT);
+    p.header(0, None, decode::CTA_TUPLE_PROTO);
+    p.byte(HI);
+    p.expect(0);
+    p.byte(LO);
+    p.op(ST, M_TMP);
+    p.jump(JMP | JEQ, ICMP_NEST, To::Label(icmp), To::Next);
+    p.expect(PORTS_NEST);
+    p.header(NLA_HDR, Some(U8_ATTR), decode::CTA_PROTO_NUM);
+    p.header(NLA_HDR + 8, Some(U16_ATTR), decode::CTA_PROTO_SRC_PORT);
+    p.header(NLA_HDR + 16, Some(U16_ATTR), decode::CTA_PROTO_DST_PORT);
+    p.jump(JMP | JA, 0, To::Label(num), To::Next);
+    p.place(icmp);
+    p.op(LD | MEM, M_LEFT);
+    p.jump(JMP | JGE, ICMP_NEST, To::Next, To::Keep);
+    p.header(NLA_HDR, Some(U8_ATTR), decode::CTA_PROTO_NUM);
+    let icmp6 = p.label();
+    p.byte(NLA_HDR + 8 + 2 + HI);
+    p.op(ALU | AND, TYPE_MASK_HI);
+    p.expect(0);
+    p.byte(NLA_HDR + 8 + 2 + LO);
+    p.jump(
+        JMP | JEQ,
+        decode::CTA_PROTO_ICMPV6_ID.into(),
+        To::Label(icmp6),
+        To::Next,
+    );
+    for fields in [
+        [
+            decode::CTA_PROTO_ICMP_ID,
+            decode::CTA_PROTO_ICMP_TYPE,
+            decode::CTA_PROTO_ICMP_CODE,
+        ],
+        [
+            decode::CTA_PROTO_ICMPV6_ID,
+            decode::CTA_PROTO_ICMPV6_TYPE,
+            decode::CTA_PROTO_ICMPV6_CODE,
+        ],
+    ] {
+        if fields[0] == decode::CTA_PROTO_ICMPV6_ID {
+            p.place(icmp6);
+        }
+        p.header(NLA_HDR + 8, Some(U16_ATTR), fields[0]);
+        p.header(NLA_HDR + 16, Some(U8_ATTR), fields[1]);
+        p.header(NLA_HDR + 24, Some(U8_ATTR), fields[2]);
+        p.jump(JMP | JA, 0, To::Label(num), To::Next);
+    }
+    p.place(num);
+    if orig {
+        p.byte(2 * NLA_HDR);
+        p.op(ST, M_PROTO);
+    }
+    // Past the nest: nothing left in the tuple, or CTA_TUPLE_ZONE.
+    let (zone, done) = (p.label(), p.label());
+    p.op(LD | MEM, M_LEFT);
+    p.op(LDX | W | MEM, M_TMP);
+    p.op(ALU | SUB | X, 0);
+    p.op(ST, M_LEFT);
+    p.op(LD | MEM, M_AT);
+    p.op(ALU | ADD | X, 0);
+    p.op(MISC | TAX, 0);
+    p.op(LD | MEM, M_LEFT);
+    p.jump(JMP | JEQ, 0, To::Label(done), To::Next);
+    p.jump(JMP | JEQ, ZONE_PADDED, To::Label(zone), To::Keep);
+    p.place(zone);
+    p.header(0, Some(U16_ATTR), decode::CTA_TUPLE_ZONE);
+    p.op(MISC | TXA, 0);
+    p.op(ALU | ADD, ZONE_PADDED);
+    p.op(MISC | TAX, 0);
+    p.place(done);
 }
 
 #[cfg(test)]
@@ -234,13 +526,29 @@ mod tests {
     #[test]
     fn every_jump_lands_inside_the_program_and_forward() {
         let prog = ProtoFilter([TCP, UDP | OTHER, 0]).program();
+        assert!(prog.len() <= 4096, "BPF_MAXINSNS");
         for (at, i) in prog.iter().enumerate() {
-            if i.code & 0x07 == JMP {
+            if i.code == JMP | JA {
+                assert!(at + 1 + (i.k as usize) < prog.len(), "{at}: {i:?}");
+            } else if i.code & 0x07 == JMP {
+                // 0xff is what a jump too long for a byte became.
+                assert!(i.jt < u8::MAX && i.jf < u8::MAX, "{at}: {i:?}");
                 assert!(at + 1 + (i.jt as usize) < prog.len());
                 assert!(at + 1 + (i.jf as usize) < prog.len());
             }
         }
         assert_eq!(prog.last().map(|i| (i.code, i.k)), Some((RET, KEEP)));
+    }
+
+    #[test]
+    fn classes_of_protocols() {
+        assert_eq!(class_of(Some(6)), TCP);
+        assert_eq!(class_of(Some(17)), UDP);
+        assert_eq!(class_of(Some(1)), ICMP);
+        assert_eq!(class_of(Some(58)), OTHER);
+        assert_eq!(class_of(None), OTHER);
+        assert!(ProtoFilter([TCP, 0, 0]).keeps(EventType::New, Some(6)));
+        assert!(!ProtoFilter([TCP, 0, 0]).keeps(EventType::Update, Some(6)));
     }
 
     #[test]

@@ -26,18 +26,18 @@ const NLMSG_NOOP: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLMSG_OVERRUN: u16 = 4;
-const NLM_F_EXCL: u16 = 0x200;
-const NLM_F_CREATE: u16 = 0x400;
+pub(crate) const NLM_F_EXCL: u16 = 0x200;
+pub(crate) const NLM_F_CREATE: u16 = 0x400;
 
 // nfnetlink
 pub(crate) const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-const IPCTNL_MSG_CT_NEW: u16 = 0;
+pub(crate) const IPCTNL_MSG_CT_NEW: u16 = 0;
 pub(crate) const IPCTNL_MSG_CT_DELETE: u16 = 2;
 const NFGENMSG_LEN: usize = 4;
 
 // enum ctattr_type
 pub(crate) const CTA_TUPLE_ORIG: u16 = 1;
-const CTA_TUPLE_REPLY: u16 = 2;
+pub(crate) const CTA_TUPLE_REPLY: u16 = 2;
 const CTA_STATUS: u16 = 3;
 const CTA_PROTOINFO: u16 = 4;
 const CTA_HELP: u16 = 5;
@@ -57,18 +57,25 @@ const CTA_TIMESTAMP_EVENT: u16 = 27;
 // enum ctattr_tuple
 pub(crate) const CTA_TUPLE_IP: u16 = 1;
 pub(crate) const CTA_TUPLE_PROTO: u16 = 2;
-const CTA_TUPLE_ZONE: u16 = 3;
+pub(crate) const CTA_TUPLE_ZONE: u16 = 3;
+
+// enum ctattr_ip: the addresses are decoded by netlink-packet-netfilter;
+// the socket filter checks their layout by these names.
+pub(crate) const CTA_IP_V4_SRC: u16 = 1;
+pub(crate) const CTA_IP_V4_DST: u16 = 2;
+pub(crate) const CTA_IP_V6_SRC: u16 = 3;
+pub(crate) const CTA_IP_V6_DST: u16 = 4;
 
 // enum ctattr_l4proto
 pub(crate) const CTA_PROTO_NUM: u16 = 1;
-const CTA_PROTO_SRC_PORT: u16 = 2;
-const CTA_PROTO_DST_PORT: u16 = 3;
-const CTA_PROTO_ICMP_ID: u16 = 4;
-const CTA_PROTO_ICMP_TYPE: u16 = 5;
-const CTA_PROTO_ICMP_CODE: u16 = 6;
-const CTA_PROTO_ICMPV6_ID: u16 = 7;
-const CTA_PROTO_ICMPV6_TYPE: u16 = 8;
-const CTA_PROTO_ICMPV6_CODE: u16 = 9;
+pub(crate) const CTA_PROTO_SRC_PORT: u16 = 2;
+pub(crate) const CTA_PROTO_DST_PORT: u16 = 3;
+pub(crate) const CTA_PROTO_ICMP_ID: u16 = 4;
+pub(crate) const CTA_PROTO_ICMP_TYPE: u16 = 5;
+pub(crate) const CTA_PROTO_ICMP_CODE: u16 = 6;
+pub(crate) const CTA_PROTO_ICMPV6_ID: u16 = 7;
+pub(crate) const CTA_PROTO_ICMPV6_TYPE: u16 = 8;
+pub(crate) const CTA_PROTO_ICMPV6_CODE: u16 = 9;
 
 // enum ctattr_protoinfo and its nests
 const CTA_PROTOINFO_TCP: u16 = 1;
@@ -92,7 +99,7 @@ const CTA_HELP_NAME: u16 = 1;
 const CTA_SECCTX_NAME: u16 = 1;
 
 /// The type bits of nla_type, without NLA_F_NESTED / NLA_F_NET_BYTEORDER.
-const NLA_TYPE_MASK: u16 = 0x3fff;
+pub(crate) const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// Why a message could not be decoded; names the attribute that failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,12 +232,16 @@ fn nlas<'a>(
 }
 
 fn decode_attrs(ev: &mut Event, buf: &[u8]) -> Result<()> {
+    let (mut orig, mut reply) = (false, false);
     for nla in nlas("ctattr", buf) {
         let nla = nla?;
         let v = nla.value();
         match nla.kind() & NLA_TYPE_MASK {
-            CTA_TUPLE_ORIG => ev.orig = tuple("CTA_TUPLE_ORIG", v)?,
-            CTA_TUPLE_REPLY => ev.reply = tuple("CTA_TUPLE_REPLY", v)?,
+            // The kernel sends each tuple once. A second one would make the
+            // event's protocol depend on which is believed (the socket
+            // filter reads the first), so the message is refused.
+            CTA_TUPLE_ORIG => ev.orig = once(&mut orig, "CTA_TUPLE_ORIG", v)?,
+            CTA_TUPLE_REPLY => ev.reply = once(&mut reply, "CTA_TUPLE_REPLY", v)?,
             CTA_STATUS | CTA_TIMEOUT | CTA_MARK => {
                 match ConntrackAttribute::parse(&nla)
                     .map_err(|e| DecodeError::new(name(nla.kind()), e.to_string()))?
@@ -270,6 +281,13 @@ fn decode_attrs(ev: &mut Event, buf: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn once(seen: &mut bool, attr: &'static str, v: &[u8]) -> Result<Tuple> {
+    if std::mem::replace(seen, true) {
+        return Err(DecodeError::new(attr, "repeated"));
+    }
+    tuple(attr, v)
 }
 
 fn name(kind: u16) -> &'static str {
@@ -409,10 +427,12 @@ fn nested_string(attr: &'static str, buf: &[u8], want: u16) -> Result<Option<Str
     Ok(None)
 }
 
+/// A fixed-size value: exactly `N` bytes, as the kernel's policy for the
+/// attribute says (NLA_U8 .. NLA_U64). A longer one is refused, not read in
+/// part: its first bytes would be a guess at what the sender meant.
 fn fixed<const N: usize>(attr: &'static str, v: &[u8]) -> Result<[u8; N]> {
-    v.get(..N)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| DecodeError::new(attr, format!("{} bytes, expected {N}", v.len())))
+    v.try_into()
+        .map_err(|_| DecodeError::new(attr, format!("{} bytes, expected {N}", v.len())))
 }
 
 fn u8_(attr: &'static str, v: &[u8]) -> Result<u8> {

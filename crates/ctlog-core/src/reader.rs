@@ -43,7 +43,7 @@ use crate::bpf::ProtoFilter;
 use crate::decode::{decode_message, DecodeError, Messages};
 use crate::event::{Event, EventType};
 use crate::progname::Prognames;
-use crate::socket::{CtSocket, RecvSlots};
+use crate::socket::{CtSocket, DropCount, RecvSlots};
 use crate::wire::{BatchWriter, Notices};
 
 mod state;
@@ -144,9 +144,16 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// The sink calls this once the events of a batch are consumed.
+    /// The sink calls this once the events of a batch are consumed. More
+    /// than are in flight (a caller's mistake) gives back what is in
+    /// flight and no more: `in_flight` never wraps, which would let the
+    /// reader hand over batches without bound.
     pub fn consumed(&self, events: u32) {
-        self.in_flight.fetch_sub(events.into(), Ordering::SeqCst);
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                Some(n.saturating_sub(events.into()))
+            });
         if !self.waiting.load(Ordering::SeqCst) {
             return;
         }
@@ -192,7 +199,7 @@ impl Reader {
             sink,
             batch: BatchWriter::new(),
             notices: Notices::default(),
-            lost_seen: 0,
+            drops: DropCount::default(),
             max_batch: opts.max_batch.max(1),
             slots: RecvSlots::new(RECV_SLOTS, RECV_SLOT),
             prognames: Prognames::default(),
@@ -319,8 +326,9 @@ trait Source: Send + Sync + 'static {
     /// Non-blocking: up to `max` messages into `slots` (as many as fit);
     /// 0 when there are none.
     fn recv_many(&self, slots: &mut RecvSlots, max: usize) -> io::Result<usize>;
-    /// Messages dropped so far because the receive buffer was full.
-    fn drops(&self) -> io::Result<u64>;
+    /// Messages dropped so far because the receive buffer was full: the
+    /// kernel's counter, which wraps (see [`DropCount`]).
+    fn drops(&self) -> io::Result<u32>;
     /// Readable when there is something to receive.
     fn fd(&self) -> RawFd;
 }
@@ -330,7 +338,7 @@ impl Source for CtSocket {
         CtSocket::recv_many(self, slots, max)
     }
 
-    fn drops(&self) -> io::Result<u64> {
+    fn drops(&self) -> io::Result<u32> {
         CtSocket::drops(self)
     }
 
@@ -348,7 +356,8 @@ struct Loop<S: Sink, K: Source> {
     sink: S,
     batch: BatchWriter,
     notices: Notices,
-    lost_seen: u64,
+    /// The socket's drop counter as last read.
+    drops: DropCount,
     max_batch: u32,
     slots: RecvSlots,
     prognames: Prognames,
@@ -405,6 +414,9 @@ impl<S: Sink, K: Source> Loop<S, K> {
         // it is counted as a decode error and reading goes on.
         let drained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.drain()));
         drained.unwrap_or_else(|_| {
+            // `drain` had the slots out, and they went with the unwind:
+            // without new ones no read would take anything again.
+            self.slots = RecvSlots::new(RECV_SLOTS, RECV_SLOT);
             self.batch.discard();
             self.notices.decode_errors += 1;
             self.shared.decode_errors.fetch_add(1, Ordering::Relaxed);
@@ -530,9 +542,8 @@ impl<S: Sink, K: Source> Loop<S, K> {
 
     fn check_lost(&mut self) {
         if let Ok(drops) = self.socket.drops() {
-            if drops > self.lost_seen {
-                let d = drops - self.lost_seen;
-                self.lost_seen = drops;
+            let d = self.drops.since(drops);
+            if d > 0 {
                 if self.shared.reliable.load(Ordering::Relaxed) {
                     self.notices.undelivered += d;
                     self.shared.undelivered.fetch_add(d, Ordering::Relaxed);

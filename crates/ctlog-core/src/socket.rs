@@ -135,8 +135,9 @@ impl CtSocket {
     }
 
     /// Messages the kernel dropped because the receive buffer was full
-    /// (sk_drops, read through SO_MEMINFO). Exact, unlike counting ENOBUFS.
-    pub fn drops(&self) -> io::Result<u64> {
+    /// (sk_drops, read through SO_MEMINFO). Exact, unlike counting ENOBUFS,
+    /// but a 32-bit counter that wraps: [`DropCount`] turns it into a total.
+    pub fn drops(&self) -> io::Result<u32> {
         let mut info = [0u32; SK_MEMINFO_VARS];
         let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
         // SAFETY: `info` and `len` are live locals and `len` is the size of
@@ -154,7 +155,7 @@ impl CtSocket {
         if r != 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(info[SK_MEMINFO_DROPS].into())
+        Ok(info[SK_MEMINFO_DROPS])
     }
 
     pub fn fd(&self) -> RawFd {
@@ -201,6 +202,26 @@ impl CtSocket {
                 _ => return Err(err),
             }
         }
+    }
+}
+
+/// The socket's drop counter followed from one look to the next. The
+/// kernel's sk_drops is an atomic_t and SO_MEMINFO gives it as a u32: past
+/// 4,294,967,295 it wraps to 0, and a reader that compared totals would
+/// count nothing more until it caught up. The difference modulo 2^32 is
+/// what was dropped in between (it cannot wrap twice between two looks a
+/// second or so apart: that would be four billion events).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DropCount {
+    seen: u32,
+}
+
+impl DropCount {
+    /// Drops since the previous look, given the counter now.
+    pub fn since(&mut self, now: u32) -> u64 {
+        let d = now.wrapping_sub(self.seen);
+        self.seen = now;
+        d.into()
     }
 }
 
@@ -271,5 +292,34 @@ impl RecvSlots {
         }
         let start = i * self.size;
         Ok(&self.buf[start..start + self.lens[i]])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel checks a program when it is attached (bpf_check_classic:
+    /// jumps, scratch words stored before loaded, ...); the tests that run
+    /// it in bpf::vm cannot tell whether it would. No group is joined, so
+    /// no root is needed.
+    #[test]
+    fn the_kernel_accepts_the_protocol_filter() {
+        use crate::bpf::{ICMP, OTHER, TCP, UDP};
+        for f in [[TCP, UDP, 0], [0, 0, 0], [OTHER, ICMP | TCP, UDP]] {
+            let s = CtSocket::open(&[], 1 << 16, false, &ProtoFilter(f));
+            assert!(s.is_ok(), "{f:?}: {:?}", s.err());
+        }
+    }
+
+    #[test]
+    fn drops_are_counted_across_the_counter_wrapping() {
+        let mut c = DropCount::default();
+        assert_eq!(c.since(0), 0);
+        assert_eq!(c.since(7), 7);
+        assert_eq!(c.since(u32::MAX - 1), u64::from(u32::MAX - 1 - 7));
+        // 1 to reach u32::MAX, 1 to wrap to 0, 3 more.
+        assert_eq!(c.since(3), 5);
+        assert_eq!(c.since(3), 0);
     }
 }

@@ -177,10 +177,10 @@ impl BatchWriter {
             }
         }
         let strs = [
-            (F_HELPER, ev.helper.as_deref().map(str::as_bytes)),
-            (F_SECCTX, ev.secctx.as_deref().map(str::as_bytes)),
-            (F_LABELS, ev.labels.as_deref()),
-            (F_PROGNAME, ev.progname.as_deref().map(str::as_bytes)),
+            (F_HELPER, ev.helper.as_deref().map(clamp_str)),
+            (F_SECCTX, ev.secctx.as_deref().map(clamp_str)),
+            (F_LABELS, ev.labels.as_deref().map(clamp)),
+            (F_PROGNAME, ev.progname.as_deref().map(clamp_str)),
         ];
         for (bit, v) in strs {
             if let Some(v) = v {
@@ -295,11 +295,252 @@ fn counters(b: &mut Vec<u8>, c: &Counters) {
     b.extend_from_slice(&c.bytes.to_le_bytes());
 }
 
+/// The most bytes a string or a label set carries: its length is a u16.
+pub const MAX_BYTES: usize = u16::MAX as usize;
+
+/// Kernel strings and label sets are far below 64 KiB, but a message may
+/// claim anything: what is longer is cut to MAX_BYTES.
+fn clamp(s: &[u8]) -> &[u8] {
+    &s[..s.len().min(MAX_BYTES)]
+}
+
+/// A string cut as [`clamp`] cuts, but never inside a character: the
+/// reader decodes UTF-8, and half a character would become U+FFFD there.
+pub fn clamp_str(s: &str) -> &[u8] {
+    let mut end = s.len().min(MAX_BYTES);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s.as_bytes()[..end]
+}
+
 fn bytes(b: &mut Vec<u8>, s: &[u8]) {
-    // Kernel strings and label sets are far below 64 KiB; clamp regardless.
-    let s = &s[..s.len().min(u16::MAX as usize)];
-    b.extend_from_slice(&(s.len() as u16).to_le_bytes());
-    b.extend_from_slice(s);
+    let len = u16::try_from(s.len()).unwrap_or(u16::MAX);
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(&s[..usize::from(len)]);
+}
+
+/// A batch read back: what `BatchWriter::finish` wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    pub final_batch: bool,
+    pub notices: Notices,
+    /// Each event with the time it was read (ns since the epoch).
+    pub events: Vec<(Event, u64)>,
+}
+
+/// Why bytes are not a batch: where reading stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireError {
+    pub at: usize,
+    pub reason: &'static str,
+}
+
+/// Reads a batch back, as `src/wire.ts` does: the same format, read by
+/// the side that writes it, for tests and fuzzing of the round trip.
+pub fn read_batch(b: &[u8]) -> Result<Batch, WireError> {
+    let mut r = Cursor { b, at: 0 };
+    let version = r.u8()?;
+    if version != WIRE_VERSION {
+        return Err(r.error("unknown version"));
+    }
+    let flags = r.u8()?;
+    r.take(2)?;
+    let count = r.u32()?;
+    let notices = Notices {
+        enobufs: r.u32()?,
+        decode_errors: r.u32()?,
+        lost: r.u64()?,
+        undelivered: r.u64()?,
+    };
+    let mut events = Vec::new();
+    for _ in 0..count {
+        events.push(r.event()?);
+    }
+    if r.at != b.len() {
+        return Err(r.error("bytes after the last event"));
+    }
+    Ok(Batch {
+        final_batch: flags & FLAG_FINAL != 0,
+        notices,
+        events,
+    })
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn error(&self, reason: &'static str) -> WireError {
+        WireError {
+            at: self.at,
+            reason,
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.b.len());
+        let end = end.ok_or_else(|| self.error("ends inside a field"))?;
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
+        let s = self.take(N)?;
+        s.try_into().map_err(|_| self.error("ends inside a field"))
+    }
+
+    fn u8(&mut self) -> Result<u8, WireError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, WireError> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+
+    fn u32(&mut self) -> Result<u32, WireError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, WireError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    fn bytes(&mut self) -> Result<Vec<u8>, WireError> {
+        let len = self.u16()?;
+        Ok(self.take(usize::from(len))?.to_vec())
+    }
+
+    fn string(&mut self) -> Result<String, WireError> {
+        let v = self.bytes()?;
+        String::from_utf8(v).map_err(|_| self.error("a string that is not UTF-8"))
+    }
+
+    fn event(&mut self) -> Result<(Event, u64), WireError> {
+        let kind = match self.u8()? {
+            0 => EventType::New,
+            1 => EventType::Update,
+            2 => EventType::Destroy,
+            _ => return Err(self.error("unknown event type")),
+        };
+        let family = self.u8()?;
+        self.take(2)?;
+        let bits = self.u32()?;
+        let portid = self.u32()?;
+        let time = self.u64()?;
+        let mut ev = Event::new(kind, family, portid);
+        let has = |bit: u32| bits & bit != 0;
+        if !has(F_ORIG) || !has(F_REPLY) {
+            return Err(self.error("an event without its tuples"));
+        }
+        ev.orig = self.tuple()?;
+        ev.reply = self.tuple()?;
+        for (bit, v) in [
+            (F_STATUS, &mut ev.status),
+            (F_TIMEOUT, &mut ev.timeout),
+            (F_MARK, &mut ev.mark),
+            (F_SECMARK, &mut ev.secmark),
+        ] {
+            if has(bit) {
+                *v = Some(self.u32()?);
+            }
+        }
+        if has(F_ZONE) {
+            ev.zone = Some(self.u16()?);
+        }
+        for (bit, v) in [(F_USE, &mut ev.use_count), (F_ID, &mut ev.id)] {
+            if has(bit) {
+                *v = Some(self.u32()?);
+            }
+        }
+        if has(F_PROTOINFO) {
+            let [kind, state] = self.array()?;
+            ev.protoinfo = Some(match kind {
+                PROTOINFO_TCP => ProtoInfo::Tcp { state },
+                PROTOINFO_DCCP => ProtoInfo::Dccp { state },
+                PROTOINFO_SCTP => ProtoInfo::Sctp { state },
+                _ => return Err(self.error("unknown protoinfo")),
+            });
+        }
+        for (bit, c) in [
+            (F_COUNTERS_ORIG, &mut ev.counters_orig),
+            (F_COUNTERS_REPLY, &mut ev.counters_reply),
+        ] {
+            if has(bit) {
+                *c = Some(Counters {
+                    packets: self.u64()?,
+                    bytes: self.u64()?,
+                });
+            }
+        }
+        for (bit, v) in [
+            (F_START, &mut ev.start),
+            (F_STOP, &mut ev.stop),
+            (F_EVENT_TIME, &mut ev.event_time),
+        ] {
+            if has(bit) {
+                *v = Some(self.u64()?);
+            }
+        }
+        if has(F_HELPER) {
+            ev.helper = Some(self.string()?);
+        }
+        if has(F_SECCTX) {
+            ev.secctx = Some(self.string()?);
+        }
+        if has(F_LABELS) {
+            ev.labels = Some(self.bytes()?);
+        }
+        if has(F_PROGNAME) {
+            ev.progname = Some(self.string()?);
+        }
+        Ok((ev, time))
+    }
+
+    fn tuple(&mut self) -> Result<Tuple, WireError> {
+        let bits = self.u16()?;
+        let has = |bit: u16| bits & bit != 0;
+        let mut t = Tuple::default();
+        if has(T_SRC) {
+            t.src = Some(self.addr()?);
+        }
+        if has(T_DST) {
+            t.dst = Some(self.addr()?);
+        }
+        if has(T_PROTO) {
+            t.proto = Some(self.u8()?);
+        }
+        if has(T_SPORT) {
+            t.sport = Some(self.u16()?);
+        }
+        if has(T_DPORT) {
+            t.dport = Some(self.u16()?);
+        }
+        if has(T_ICMP_TYPE) {
+            t.icmp_type = Some(self.u8()?);
+        }
+        if has(T_ICMP_CODE) {
+            t.icmp_code = Some(self.u8()?);
+        }
+        if has(T_ICMP_ID) {
+            t.icmp_id = Some(self.u16()?);
+        }
+        if has(T_ZONE) {
+            t.zone = Some(self.u16()?);
+        }
+        Ok(t)
+    }
+
+    fn addr(&mut self) -> Result<std::net::IpAddr, WireError> {
+        match self.u8()? {
+            4 => Ok(std::net::Ipv4Addr::from(self.array::<4>()?).into()),
+            16 => Ok(std::net::Ipv6Addr::from(self.array::<16>()?).into()),
+            _ => Err(self.error("an address neither 4 nor 16 bytes long")),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -385,6 +626,40 @@ mod tests {
             .expect("testdata/wire-full-event.hex (CTLOG_BLESS=1 writes it)");
         assert_eq!(got, want.trim());
         assert!(w.is_empty(), "finish empties the writer");
+    }
+
+    #[test]
+    fn a_batch_reads_back_as_it_was_written() {
+        let mut w = BatchWriter::new();
+        w.push(&full_event(), 11);
+        w.push(&Event::new(EventType::New, 2, 0), 12);
+        let notices = Notices {
+            enobufs: 1,
+            decode_errors: 2,
+            lost: 3,
+            undelivered: 4,
+        };
+        let got = read_batch(&w.finish(notices, true, None)).unwrap();
+        assert_eq!(
+            got,
+            Batch {
+                final_batch: true,
+                notices,
+                events: vec![(full_event(), 11), (Event::new(EventType::New, 2, 0), 12)],
+            }
+        );
+    }
+
+    #[test]
+    fn a_long_string_is_cut_at_a_character_boundary() {
+        // 'é' is two bytes: the cap, 65,535, falls inside the 32,768th.
+        let s = "é".repeat(40_000);
+        let cut = clamp_str(&s);
+        assert_eq!(cut.len(), MAX_BYTES - 1);
+        assert!(std::str::from_utf8(cut).is_ok());
+        assert_eq!(clamp_str("ftp"), b"ftp");
+        // Label sets are bits, not text: cut at the cap itself.
+        assert_eq!(clamp(&[0xff; 70_000]).len(), MAX_BYTES);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 #![cfg(target_endian = "little")]
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
 use super::state::Wait;
@@ -35,7 +36,9 @@ struct Fake {
     queue: Mutex<VecDeque<Item>>,
     /// Readable while `queue` holds anything (both change under its lock).
     ready: OwnedFd,
-    drops: AtomicU64,
+    drops: AtomicU32,
+    /// The next recv_many panics (once), as a bug in reading would.
+    panic_once: AtomicBool,
     /// The most messages one recv_many was allowed to take.
     max_asked: AtomicU64,
 }
@@ -45,7 +48,8 @@ impl Fake {
         Fake {
             queue: Mutex::default(),
             ready: eventfd().unwrap(),
-            drops: AtomicU64::new(0),
+            drops: AtomicU32::new(0),
+            panic_once: AtomicBool::new(false),
             max_asked: AtomicU64::new(0),
         }
     }
@@ -72,6 +76,9 @@ impl Fake {
 impl Source for Fake {
     fn recv_many(&self, slots: &mut RecvSlots, max: usize) -> io::Result<usize> {
         self.max_asked.fetch_max(max as u64, Ordering::Relaxed);
+        if self.panic_once.swap(false, Ordering::Relaxed) {
+            panic!("a read that panics");
+        }
         let mut q = self.queue.lock().unwrap();
         let got = match q.front() {
             None => Ok(0),
@@ -102,7 +109,7 @@ impl Source for Fake {
         got
     }
 
-    fn drops(&self) -> io::Result<u64> {
+    fn drops(&self) -> io::Result<u32> {
         Ok(self.drops.load(Ordering::Relaxed))
     }
 
@@ -177,7 +184,7 @@ fn harness(queue_size: u64, max_batch: u32) -> Harness {
         sink: sink.clone(),
         batch: BatchWriter::new(),
         notices: Notices::default(),
-        lost_seen: 0,
+        drops: DropCount::default(),
         max_batch,
         slots: RecvSlots::new(RECV_SLOTS, RECV_SLOT),
         prognames: Prognames::default(),
@@ -412,6 +419,57 @@ fn an_idle_reader_looks_for_drops() {
     // The notice goes out on its own: nothing is in flight.
     assert_eq!(h.heads()[0].events, 0);
     assert_eq!(h.heads()[0].lost, 3);
+}
+
+#[test]
+fn the_kernel_drop_counter_wrapping_is_counted_not_missed() {
+    let mut h = harness(100, 50);
+    h.fake.drops.store(u32::MAX - 1, Ordering::Relaxed);
+    assert!(h.lp.turn()); // idle: looks
+    h.fake.drops.store(2, Ordering::Relaxed);
+    h.shared.consumed(0);
+    assert!(h.lp.turn());
+    assert_eq!(
+        h.shared.lost.load(Ordering::Relaxed),
+        u64::from(u32::MAX - 1) + 4
+    );
+}
+
+/// A panic while reading is counted and the batch in hand dropped; the
+/// reader must then read on as before (it once kept a receive buffer of
+/// no slots, and never took a message again).
+#[test]
+fn a_read_that_panics_is_counted_and_reading_goes_on() {
+    let mut h = harness(100, 50);
+    h.fake.panic_once.store(true, Ordering::Relaxed);
+    h.fake.push_events(2);
+    assert!(h.lp.turn());
+    assert_eq!(h.shared.decode_errors.load(Ordering::Relaxed), 1);
+    assert_eq!(h.fake.len(), 2, "the panic came before anything was taken");
+    for _ in 0..3 {
+        assert!(h.lp.turn());
+    }
+    assert_eq!(h.fake.len(), 0, "read again");
+    assert_eq!(h.counts().iter().sum::<u32>(), 2);
+    assert_eq!(h.shared.decode_errors.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn giving_back_more_than_is_in_flight_cannot_wrap_the_count() {
+    let mut h = harness(4, 4);
+    h.fake.push_events(3);
+    assert!(h.lp.turn());
+    assert_eq!(h.in_flight(), 3);
+    h.shared.consumed(10);
+    assert_eq!(h.in_flight(), 0, "not 2^64 - 7");
+    // Backpressure still holds: 4 more are handed over, the other 2 wait.
+    h.fake.push_events(6);
+    for _ in 0..3 {
+        assert!(h.lp.turn());
+    }
+    assert_eq!(h.in_flight(), 4);
+    assert_eq!(h.counts(), [3, 4]);
+    assert_eq!(h.lp.batch.len(), 2);
 }
 
 #[test]

@@ -1,0 +1,49 @@
+//! The kernel's socket filter beside the decoder. The input is the
+//! protocol sets kept for NEW, UPDATE and DESTROY (a byte each), then one
+//! message; the filter runs as the kernel runs it (bpf::vm) for those sets
+//! and for sets that keep nothing. Whenever it drops the message, the
+//! decoder must agree: from the part the filter checks (the header and the
+//! two tuples) it reads an event of a protocol the sets drop, and from the
+//! whole message no event that they keep.
+#![no_main]
+
+use ctlog_core::bpf::{vm, ProtoFilter, ALL};
+use ctlog_core::decode_message;
+use libfuzzer_sys::fuzz_target;
+
+/// The message cut after its second attribute, nlmsg_len saying so: what
+/// the filter read. None if the message has no such two attributes.
+fn tuples_only(msg: &[u8]) -> Option<Vec<u8>> {
+    let len_at = |at: usize| -> Option<usize> {
+        let b = msg.get(at..at + 2)?;
+        Some(usize::from(u16::from_ne_bytes([b[0], b[1]])))
+    };
+    // NLA_ALIGN: the next attribute starts on a 4-byte boundary.
+    let reply = 20 + ((len_at(20)? + 3) & !3);
+    let end = reply + len_at(reply)?;
+    let mut m = msg.get(..end)?.to_vec();
+    let n = u32::try_from(end).ok()?;
+    m[..4].copy_from_slice(&n.to_ne_bytes());
+    Some(m)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((sets, msg)) = data.split_first_chunk::<3>() else {
+        return;
+    };
+    for filter in [ProtoFilter(sets.map(|s| s & ALL)), ProtoFilter([0; 3])] {
+        let verdict = vm::run(&filter.program(), msg).expect("the program runs to a return");
+        if verdict != 0 {
+            continue;
+        }
+        let part = tuples_only(msg).expect("dropped: the message has two tuples");
+        let ev = match decode_message(&part) {
+            Ok(Some(ev)) => ev,
+            other => panic!("dropped, but its tuples decode to {other:?}"),
+        };
+        assert!(!filter.keeps(ev.kind, ev.orig.proto), "dropped {ev:?}");
+        if let Ok(Some(whole)) = decode_message(msg) {
+            assert_eq!((whole.kind, whole.orig.proto), (ev.kind, ev.orig.proto));
+        }
+    }
+});
