@@ -133,12 +133,12 @@ const IPV4_NEST: u32 = NLA_HDR + 2 * IPV4_ADDR;
 const IPV6_NEST: u32 = NLA_HDR + 2 * IPV6_ADDR;
 const U8_ATTR: u32 = NLA_HDR + 1;
 const U16_ATTR: u32 = NLA_HDR + 2;
+/// A u8 or u16 attribute with its padding: where the next one starts.
+const SMALL_PADDED: u32 = 8;
 /// CTA_PROTO_NUM and two ports.
-const PORTS_NEST: u32 = NLA_HDR + 3 * 8;
+const PORTS_NEST: u32 = NLA_HDR + 3 * SMALL_PADDED;
 /// CTA_PROTO_NUM, the ICMP id, type and code.
-const ICMP_NEST: u32 = NLA_HDR + 4 * 8;
-/// CTA_TUPLE_ZONE, padded.
-const ZONE_PADDED: u32 = 8;
+const ICMP_NEST: u32 = NLA_HDR + 4 * SMALL_PADDED;
 
 // Scratch words.
 /// Where the attribute being checked starts.
@@ -444,18 +444,26 @@ fn tuple(p: &mut Asm, kind: u16, orig: bool) {
     p.jump(JMP | JEQ, ICMP_NEST, To::Label(icmp), To::Next);
     p.expect(PORTS_NEST);
     p.header(NLA_HDR, Some(U8_ATTR), decode::CTA_PROTO_NUM);
-    p.header(NLA_HDR + 8, Some(U16_ATTR), decode::CTA_PROTO_SRC_PORT);
-    p.header(NLA_HDR + 16, Some(U16_ATTR), decode::CTA_PROTO_DST_PORT);
+    p.header(
+        NLA_HDR + SMALL_PADDED,
+        Some(U16_ATTR),
+        decode::CTA_PROTO_SRC_PORT,
+    );
+    p.header(
+        NLA_HDR + 2 * SMALL_PADDED,
+        Some(U16_ATTR),
+        decode::CTA_PROTO_DST_PORT,
+    );
     p.jump(JMP | JA, 0, To::Label(num), To::Next);
     p.place(icmp);
     p.op(LD | MEM, M_LEFT);
     p.jump(JMP | JGE, ICMP_NEST, To::Next, To::Keep);
     p.header(NLA_HDR, Some(U8_ATTR), decode::CTA_PROTO_NUM);
     let icmp6 = p.label();
-    p.byte(NLA_HDR + 8 + 2 + HI);
+    p.byte(NLA_HDR + SMALL_PADDED + 2 + HI);
     p.op(ALU | AND, TYPE_MASK_HI);
     p.expect(0);
-    p.byte(NLA_HDR + 8 + 2 + LO);
+    p.byte(NLA_HDR + SMALL_PADDED + 2 + LO);
     p.jump(
         JMP | JEQ,
         decode::CTA_PROTO_ICMPV6_ID.into(),
@@ -477,9 +485,9 @@ fn tuple(p: &mut Asm, kind: u16, orig: bool) {
         if fields[0] == decode::CTA_PROTO_ICMPV6_ID {
             p.place(icmp6);
         }
-        p.header(NLA_HDR + 8, Some(U16_ATTR), fields[0]);
-        p.header(NLA_HDR + 16, Some(U8_ATTR), fields[1]);
-        p.header(NLA_HDR + 24, Some(U8_ATTR), fields[2]);
+        p.header(NLA_HDR + SMALL_PADDED, Some(U16_ATTR), fields[0]);
+        p.header(NLA_HDR + 2 * SMALL_PADDED, Some(U8_ATTR), fields[1]);
+        p.header(NLA_HDR + 3 * SMALL_PADDED, Some(U8_ATTR), fields[2]);
         p.jump(JMP | JA, 0, To::Label(num), To::Next);
     }
     p.place(num);
@@ -487,7 +495,7 @@ fn tuple(p: &mut Asm, kind: u16, orig: bool) {
         p.byte(2 * NLA_HDR);
         p.op(ST, M_PROTO);
     }
-    // Past the nest: nothing left in the tuple, or CTA_TUPLE_ZONE.
+    // Past the nest: nothing left in the tuple, or CTA_TUPLE_ZONE (a u16).
     let (zone, done) = (p.label(), p.label());
     p.op(LD | MEM, M_LEFT);
     p.op(LDX | W | MEM, M_TMP);
@@ -498,11 +506,11 @@ fn tuple(p: &mut Asm, kind: u16, orig: bool) {
     p.op(MISC | TAX, 0);
     p.op(LD | MEM, M_LEFT);
     p.jump(JMP | JEQ, 0, To::Label(done), To::Next);
-    p.jump(JMP | JEQ, ZONE_PADDED, To::Label(zone), To::Keep);
+    p.jump(JMP | JEQ, SMALL_PADDED, To::Label(zone), To::Keep);
     p.place(zone);
     p.header(0, Some(U16_ATTR), decode::CTA_TUPLE_ZONE);
     p.op(MISC | TXA, 0);
-    p.op(ALU | ADD, ZONE_PADDED);
+    p.op(ALU | ADD, SMALL_PADDED);
     p.op(MISC | TAX, 0);
     p.place(done);
 }
