@@ -234,7 +234,7 @@ export class Daemon {
    * wire.ts Notices) and decode errors have no type: the kernel does not
    * say which events they were. So received = filtered + written +
    * output_lost + output_waiting + dropped + the format's share of
-   * decode_errors.
+   * decode_errors, once nothing is on its way from the reader (at exit).
    */
   statsLine(): string {
     const s = this.capture?.stats();

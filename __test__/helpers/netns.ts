@@ -192,3 +192,8 @@ export async function statsWhen(l: Lines, pred: (s: Record<string, number>) => b
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** Every event read has reached the output (none is on its way from the reader), in the counts of a stats line. */
+export function handed(s: Record<string, number>): boolean {
+  return s.filtered + s.written + s.output_lost + s.output_waiting + s.dropped === s.received;
+}
