@@ -27,6 +27,7 @@ export declare class Capture {
    * Gives back `events` places in the queue: the events of a batch are
    * written (or otherwise done with). Until then they count against
    * `queueSize`, so a slow output holds the reader back, not memory.
+   * Giving back more than are held gives back what is held, no more.
    */
   release(events: number): void
   /**

@@ -183,7 +183,11 @@ class FakeTransport extends SyslogTransport {
     if (this.accept) this.onUp();
     else this.onDown('cannot connect', { code: 'ECONNREFUSED' });
   }
+  /** A peer that is up but takes nothing (it fell behind). */
+  hold = false;
+
   protected flush(): void {
+    if (this.hold) return;
     const run = this.queue.take(this.queue.length);
     this.sent.push(...texts(run));
     for (const t of run.types) this.ledger.written[t]++;
@@ -202,6 +206,12 @@ class FakeTransport extends SyslogTransport {
   }
   protected override stopTimer(timer: NodeJS.Timeout | undefined): void {
     timers = timers.filter((x) => x !== (timer as unknown));
+  }
+
+  /** The peer catches up: it takes what waits. */
+  catchUp(): void {
+    this.hold = false;
+    this.flush();
   }
 
   lose(): void {
@@ -291,6 +301,27 @@ test("past the bound new lines are dropped: reported once, counted in the report
   c.lose();
   c.write1([big('f'), big('g'), big('h')]);
   assert.equal(reports.filter((r) => /dropping new lines/.test(r)).length, 2);
+});
+
+test('a peer that falls behind and catches up on the same connection: the drops reported once, their end once, as a warning, with the count', (t) => {
+  mockClock(t);
+  const reports: string[] = [];
+  const c = new FakeTransport(reports, new Queue(1 << 20));
+  c.accept = true;
+  c.reopen();
+  c.hold = true;
+  const big = (ch: string) => ch.repeat(400 * 1024);
+  c.write1([big('a'), big('b'), big('c'), big('d')], 0);
+  c.write1([big('e')], 1);
+  c.catchUp();
+  c.write1(['f']);
+  c.write1(['g']);
+  assert.deepEqual(reports.slice(-2), [
+    'syslog fake peer: 1 MiB of lines are waiting; dropping new lines (counted) until it takes them',
+    'syslog fake peer: taking lines again; 3 lines were dropped',
+  ]);
+  assert.deepEqual(c.levels.slice(-2), ['error', 'warn']);
+  assert.deepEqual(c.counts, { written: [2, 0, 2], lost: [2, 1, 0] });
 });
 
 test('backoff: from 200 ms, doubling, capped at 10 s; back to 200 ms after a connection and on reopen', (t) => {

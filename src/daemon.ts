@@ -14,7 +14,7 @@ import { loadConfigAsync, type Config, type LoadOptions } from './config.js';
 import { EVENT_TYPES, type EventType } from './event.js';
 import { compileFilter, protocolSets, subscribedTypes, type Filter } from './filter.js';
 import { LineWriter, makeFormatter, type Formatter } from './format/index.js';
-import { diagnostics, Ledger, makeSink, outputKey, total, TYPE_INDEX, type Diagnostics, type EventSink, type TypeCounts } from './output/index.js';
+import { count, diagnostics, Ledger, makeSink, outputKey, total, TYPE_INDEX, type Diagnostics, type EventSink, type TypeCounts } from './output/index.js';
 import type { Notices, WireBatch } from './wire.js';
 
 /** Exit codes (sysexits.h). */
@@ -131,7 +131,7 @@ export class Daemon {
     const { bytes, done } = w.take();
     // A copy: the output may hold the lines after this batch.
     const types = this.types.slice(0, n);
-    for (let i = 0; i < n; i++) this.ledger.handed[types[i]]++;
+    count(this.ledger.handed, types);
     return sink.write({ bytes, types }, done);
   }
 

@@ -10,7 +10,7 @@ import type { EventSink, Report } from './sink.js';
 import { fileSink, stdoutSink } from './stream.js';
 import { syslogSink, type SyslogOptions } from './syslog/index.js';
 
-export { Ledger, TYPE_INDEX, total, type Lines, type TypeCounts } from './ledger.js';
+export { count, Ledger, TYPE_INDEX, total, type Lines, type TypeCounts } from './ledger.js';
 export { OutputError, type EventSink, type Report } from './sink.js';
 
 export type OutputConfig = Pick<Config, 'output' | 'output_file'> & SyslogOptions;

@@ -491,6 +491,7 @@ impl Capture {
     /// Gives back `events` places in the queue: the events of a batch are
     /// written (or otherwise done with). Until then they count against
     /// `queueSize`, so a slow output holds the reader back, not memory.
+    /// Giving back more than are held gives back what is held, no more.
     #[napi]
     pub fn release(&self, events: u32) {
         self.shared.consumed(events);

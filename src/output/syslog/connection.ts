@@ -52,6 +52,8 @@ export abstract class SyslogTransport extends TransportStream {
   private troubled = false;
   private dropped = 0;
   private dropReported = false;
+  /** Lines have been dropped because the queue was full, since the last report of it. */
+  private full = false;
 
   constructor(
     /** How reports name the destination: `udp host:port`, `tcp host:port`, `socket PATH`. */
@@ -111,7 +113,13 @@ export abstract class SyslogTransport extends TransportStream {
   }
 
   private enqueue(msg: Buffer, type: number): void {
-    if (this.queue.push(msg, type)) return;
+    if (this.queue.push(msg, type)) {
+      // A peer that fell behind and caught up without a new connection:
+      // the end of its outage is said here (else onUp says it).
+      if (this.full && !this.troubled) this.report.warn(`syslog ${this.where}: taking lines again${this.droppedSince()}`);
+      return;
+    }
+    this.full = true;
     this.drop(type, `${this.queue.limit >> 20} MiB of lines are waiting; dropping new lines (counted) until it takes them`);
   }
 
@@ -169,6 +177,7 @@ export abstract class SyslogTransport extends TransportStream {
     const n = this.dropped;
     this.dropped = 0;
     this.dropReported = false;
+    this.full = false;
     return n > 0 ? `; ${n} lines were dropped` : '';
   }
 
