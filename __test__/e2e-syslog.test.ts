@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkPrerequisites, handed, Lines, marker, Netns, ROOT, startCtlogd, stats, statsWhen, stop } from './helpers/netns.js';
+import { checkPrerequisites, handed, Lines, marker, Netns, ROOT, startCtlogd, stats, statsWhen, stop, TRAFFIC } from './helpers/netns.js';
 
 const PORT = 5514;
 type Kind = 'udp' | 'tcp' | 'unix';
@@ -323,6 +323,29 @@ test('tcp: rsyslog restarts; lines made while it is down wait in memory and arri
   assert.equal(await stop(sys), 0);
   assertDelivered('tcp', got, ref, sys, PRI.daemon, 'ctlogd');
   assert.equal(reports(sys).filter((l) => /connection lost/.test(l)).length, 1, sys.stderr);
+});
+
+test('tcp: five SIGHUPs on a working connection while lines flow: a reconnect each time, every line arrives once, in order', async (t) => {
+  const { ns, rs } = setup(t, 'syslog-hup');
+  await rs.start();
+  const sys = await startCtlogd(ns, destination('tcp', rs));
+  const ref = await startCtlogd(ns, []);
+  const gen = new Lines(ns.spawn(process.execPath, [TRAFFIC, 'udpstream:3000:20000:2000']));
+  for (let i = 0; i < 5; i++) {
+    await sleep(350);
+    sys.child.kill('SIGHUP');
+  }
+  assert.equal(await gen.exited, 0, gen.stderr);
+  ns.exec('conntrack', ['-F']);
+  await sys.until(() => (sys.stderr.match(/configuration reloaded/g) ?? []).length === 5, 'the five reloads');
+  assert.equal(await stop(ref), 0);
+  const got = await rs.until('tcp', ref.lines.length, 15000);
+  assert.equal(await stop(sys), 0);
+  assertDelivered('tcp', got, ref, sys, PRI.daemon, 'ctlogd');
+  assert.deepEqual(reports(sys), [], 'no trouble reported');
+  const s = stats(sys.stderr);
+  assert.equal(s.written, ref.lines.length);
+  assert.equal(s.output_lost, 0);
 });
 
 for (const kind of ['tcp', 'unix'] as const) {
