@@ -70,6 +70,13 @@ export declare class Datagram {
    */
   sendLines(head: Uint8Array, lines: Uint8Array): SentLines
   /**
+   * Sends `bytes` as datagrams back to back, the i-th ending at byte
+   * `ends[i]`: binary messages (IPFIX), which may hold newlines. Stops at
+   * the first that fails, as `sendLines` does; `at` is where the first
+   * not sent starts.
+   */
+  sendMessages(bytes: Uint8Array, ends: Uint32Array): SentLines
+  /**
    * Resolves true once the receiver's queue has room (POLLOUT), false
    * after `timeoutMs` or when closed. Waits on the libuv thread pool.
    */

@@ -92,7 +92,7 @@ const catalogue: Bad[] = [
   { conf: { ...E, format: 'xml' }, re: `${FILE}format: must be one of vyos, conntrack, json: value was "xml"$` },
   { conf: { ...E, format: ['vyos'] }, re: `${FILE}format: must be one of vyos, conntrack, json: value was \\["vyos"\\]$` },
   { conf: { ...E, format: null }, re: `${FILE}format: must be one of vyos, conntrack, json: value was null$` },
-  { conf: { ...E, output: 'stderr' }, re: `${FILE}output: must be one of stdout, file, syslog: value was "stderr"$` },
+  { conf: { ...E, output: 'stderr' }, re: `${FILE}output: must be one of stdout, file, syslog, ipfix: value was "stderr"$` },
   { conf: { ...E, syslog_protocol: 'sctp' }, re: `${FILE}syslog_protocol: must be one of udp, tcp: value was "sctp"$` },
   { conf: { ...E, syslog_facility: 'local8' }, re: `${FILE}syslog_facility: must be one of kern, user, .*, local7: value was "local8"$` },
   // Lists.
@@ -127,6 +127,22 @@ const catalogue: Bad[] = [
     re: `${FILE}syslog_host: must be an IP address, or a host name \\(RFC 1123: labels of 1 to 63 letters, .*, at most 253 characters, the last label not all digits\\), or empty \\(a string\\): value was "log host"$`,
   },
   { conf: { ...E, syslog_host: 514 }, re: `${FILE}syslog_host: must be an IP address, or a host name .*: value was 514$` },
+  // IPFIX.
+  {
+    conf: { ...E, output: 'ipfix' },
+    re: `${FILE}ipfix_host: must be the collector's address or name when output is "ipfix" \\(set ipfix_host, CTLOGD_IPFIX_HOST or --ipfix-host\\): value was ""$`,
+  },
+  { conf: { ...E, ipfix_host: 'collector..example' }, re: `${FILE}ipfix_host: must be an IP address, or a host name .*: value was "collector..example"$` },
+  { conf: { ...E, ipfix_port: 0 }, re: `${FILE}ipfix_port: must be an integer from 1 to 65535 .*: value was 0$` },
+  { conf: { ...E, ipfix_protocol: 'sctp' }, re: `${FILE}ipfix_protocol: must be one of udp, tcp: value was "sctp"$` },
+  { conf: { ...E, ipfix_domain_id: 4294967296 }, re: `${FILE}ipfix_domain_id: must be an integer from 0 to 4294967295 .*: value was 4294967296$` },
+  { conf: { ...E, ipfix_nat_event: 'new' }, re: `${FILE}ipfix_nat_event: must be one of rfc8158, legacy: value was "new"$` },
+  { conf: { ...E, ipfix_message_size: 100 }, re: `${FILE}ipfix_message_size: must be an integer from 512 to 65507 .*: value was 100$` },
+  { conf: { ...E, ipfix_template_interval: 0 }, re: `${FILE}ipfix_template_interval: must be an integer from 1 to 86400 .*: value was 0$` },
+  {
+    conf: { event: { update: {} }, output: 'ipfix', ipfix_host: '127.0.0.1' },
+    re: `${FILE}event: must name new or destroy when output is "ipfix" \\(the events with a record\\): value was \\{"update":\\{\\}\\}$`,
+  },
   {
     conf: { ...E, syslog_socket: '' },
     re: `${FILE}syslog_socket: must be a Unix socket path \\(a non-empty string of at most 107 bytes, no NUL\\): value was ""$`,
@@ -524,6 +540,13 @@ const DEFAULTS: Omit<Config, 'event'> = {
   syslog_socket: '/dev/log',
   syslog_facility: 'daemon',
   syslog_tag: 'ctlogd',
+  ipfix_host: '',
+  ipfix_port: 4739,
+  ipfix_protocol: 'udp',
+  ipfix_domain_id: 0,
+  ipfix_nat_event: 'rfc8158',
+  ipfix_message_size: 1400,
+  ipfix_template_interval: 10,
   stats_interval: 0,
 };
 
@@ -630,6 +653,13 @@ const LAYERS: Record<string, { values: [unknown, string, string]; want: [unknown
   syslog_socket: { values: ['/a', '/b', '/c'], want: ['/a', '/b', '/c'], get: (c) => c.syslog_socket },
   syslog_facility: { values: ['local0', 'local1', 'kern'], want: ['local0', 'local1', 'kern'], get: (c) => c.syslog_facility },
   syslog_tag: { values: ['a', 'b', 'c'], want: ['a', 'b', 'c'], get: (c) => c.syslog_tag },
+  ipfix_host: { values: ['a.example', '192.0.2.1', 'c'], want: ['a.example', '192.0.2.1', 'c'], get: (c) => c.ipfix_host },
+  ipfix_port: { values: [4740, '4741', '4742'], want: [4740, 4741, 4742], get: (c) => c.ipfix_port },
+  ipfix_protocol: { values: ['tcp', 'udp', 'tcp'], want: ['tcp', 'udp', 'tcp'], get: (c) => c.ipfix_protocol },
+  ipfix_domain_id: { values: [1, '4294967295', '3'], want: [1, 4294967295, 3], get: (c) => c.ipfix_domain_id },
+  ipfix_nat_event: { values: ['legacy', 'rfc8158', 'legacy'], want: ['legacy', 'rfc8158', 'legacy'], get: (c) => c.ipfix_nat_event },
+  ipfix_message_size: { values: [512, '9000', '65507'], want: [512, 9000, 65507], get: (c) => c.ipfix_message_size },
+  ipfix_template_interval: { values: [1, '60', '86400'], want: [1, 60, 86400], get: (c) => c.ipfix_template_interval },
   stats_interval: { values: [5, '6', '7'], want: [5, 6, 7], get: (c) => c.stats_interval },
 };
 

@@ -16,10 +16,12 @@ import { NotAConfig, readConfigFile, readConfigFileSync } from './config-file.js
 import { echo, oneLine } from './echo.js';
 import { EVENT_TYPES, type EventType } from './event.js';
 import { PROTOCOL_CLASSES, type ProtocolClass } from './filter.js';
+import { IPFIX_TYPES } from './output/ipfix/template.js';
 
 export const FORMATS = ['vyos', 'conntrack', 'json'] as const;
 export const CONNTRACK_OPTIONS = ['extended', 'timestamp', 'id', 'ktimestamp'] as const;
-export const OUTPUTS = ['stdout', 'file', 'syslog'] as const;
+export const OUTPUTS = ['stdout', 'file', 'syslog', 'ipfix'] as const;
+export const IPFIX_NAT_EVENTS = ['rfc8158', 'legacy'] as const;
 /** RFC 5424 facility names, in code order (kern = 0 ... local7 = 23). */
 export const FACILITIES = [
   'kern',
@@ -196,6 +198,12 @@ function isHost(v: string): boolean {
   return v.length <= HOST_NAME_MAX && labels.every((l) => LABEL.test(l)) && !/^[0-9]+$/.test(labels.at(-1)!);
 }
 
+/** A remote host: an IP address or a name, or empty for none. */
+const HOST = simple<string>(
+  `an IP address, or a host name (RFC 1123: labels of 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen, joined by dots, at most ${HOST_NAME_MAX} characters, the last label not all digits), or empty (a string)`,
+  (v) => typeof v === 'string' && (v === '' || isHost(v)),
+);
+
 /** One key of the schema; convict's schema and the Config type are made from these. */
 interface Item<T> {
   doc: string;
@@ -254,7 +262,7 @@ const SCHEMA = {
   ),
   ...option(
     'output',
-    'Where event lines go: `stdout` (journald-friendly), `file` (output_file, appended, reopened on SIGHUP), `syslog` (the syslog_* keys).',
+    'Where event lines go: `stdout` (journald-friendly), `file` (output_file, appended, reopened on SIGHUP), `syslog` (the syslog_* keys), `ipfix` (NAT event records to an IPFIX collector, the ipfix_* keys; `format` does not apply, and UPDATE events are not subscribed: they have no record).',
     'stdout',
     oneOf(OUTPUTS),
   ),
@@ -264,15 +272,7 @@ const SCHEMA = {
     '',
     kernelPath('a file path', PATH_MAX_BYTES, true),
   ),
-  ...option(
-    'syslog_host',
-    'With output `syslog`: a remote host; empty for the local socket (syslog_socket).',
-    '',
-    simple<string>(
-      `an IP address, or a host name (RFC 1123: labels of 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen, joined by dots, at most ${HOST_NAME_MAX} characters, the last label not all digits), or empty (a string)`,
-      (v) => typeof v === 'string' && (v === '' || isHost(v)),
-    ),
-  ),
+  ...option('syslog_host', 'With output `syslog`: a remote host; empty for the local socket (syslog_socket).', '', HOST),
   ...option('syslog_port', 'With a remote syslog_host: its port.', 514, integer(1, 65535)),
   ...option('syslog_protocol', 'With a remote syslog_host: `udp`, or `tcp` (RFC 6587 octet-counting framing).', 'udp', oneOf(['udp', 'tcp'])),
   ...option(
@@ -287,6 +287,33 @@ const SCHEMA = {
     'Syslog APP-NAME (tag) of event messages.',
     'ctlogd',
     simple<string>('1 to 48 printable ASCII characters, no spaces (RFC 5424 APP-NAME)', (v) => typeof v === 'string' && /^[\x21-\x7e]{1,48}$/.test(v)),
+  ),
+  ...option('ipfix_host', 'With output `ipfix`: the IPFIX collector (nfcapd, nfacctd, GoFlow2, ...) to send NAT event records to (required then).', '', HOST),
+  ...option('ipfix_port', "With output `ipfix`: the collector's port (4739 is IPFIX's).", 4739, integer(1, 65535)),
+  ...option(
+    'ipfix_protocol',
+    "With output `ipfix`: `udp` (RFC 7011 §10.3; templates are sent again every ipfix_template_interval) or `tcp` (§10.4; a record is written once the collector's TCP acknowledged it).",
+    'udp',
+    oneOf(['udp', 'tcp']),
+  ),
+  ...option('ipfix_domain_id', 'With output `ipfix`: the observation domain id of every message.', 0, integer(0, 4294967295)),
+  ...option(
+    'ipfix_nat_event',
+    'With output `ipfix`: natEvent values: `rfc8158` (NAT44 session create 4, delete 5) or `legacy` (1 and 2, which collectors such as nfdump 1.7 show as ADD and DELETE).',
+    'rfc8158',
+    oneOf(IPFIX_NAT_EVENTS),
+  ),
+  ...option(
+    'ipfix_message_size',
+    'With output `ipfix`: the largest IPFIX message in bytes; over UDP one message is one datagram, and 1400 fits a 1500-byte MTU with the IP and UDP headers.',
+    1400,
+    integer(512, 65507),
+  ),
+  ...option(
+    'ipfix_template_interval',
+    'With output `ipfix` over UDP: seconds after which the templates are sent again, before the next records, so that a collector started later decodes from then on.',
+    10,
+    integer(1, 86400),
   ),
   ...option('stats_interval', 'Seconds between counter lines on stderr; 0 prints them only on SIGUSR1 and at exit.', 0, integer(0, 86400)),
 } satisfies Record<string, Item<unknown>>;
@@ -492,6 +519,16 @@ function layered(raw: unknown, opts: LoadOptions): Config {
   if (config.output === 'file' && config.output_file === '') {
     throw new ConfigError(
       `${where}: output_file: must be a file path when output is "file" (set output_file, CTLOGD_OUTPUT_FILE or --output-file): value was ""`,
+    );
+  }
+  if (config.output === 'ipfix' && config.ipfix_host === '') {
+    throw new ConfigError(
+      `${where}: ipfix_host: must be the collector's address or name when output is "ipfix" (set ipfix_host, CTLOGD_IPFIX_HOST or --ipfix-host): value was ""`,
+    );
+  }
+  if (config.output === 'ipfix' && !IPFIX_TYPES.some((t) => t in config.event)) {
+    throw new ConfigError(
+      `${where}: event: must name ${IPFIX_TYPES.join(' or ')} when output is "ipfix" (the events with a record): value was ${show(config.event)}`,
     );
   }
   return config;

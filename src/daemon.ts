@@ -13,8 +13,22 @@ import { Capture, CaptureError, type CaptureOptions } from './capture.js';
 import { loadConfigAsync, type Config, type LoadOptions } from './config.js';
 import { EVENT_TYPES, type EventType } from './event.js';
 import { compileFilter, protocolSets, subscribedTypes, type Filter } from './filter.js';
-import { LineWriter, makeFormatter, type Formatter } from './format/index.js';
-import { count, diagnostics, Ledger, makeSink, outputKey, total, TYPE_INDEX, type Diagnostics, type EventSink, type TypeCounts } from './output/index.js';
+import { LineWriter } from './format/index.js';
+import {
+  count,
+  diagnostics,
+  Ledger,
+  makeEncoder,
+  makeSink,
+  outputKey,
+  outputTypes,
+  total,
+  TYPE_INDEX,
+  type Diagnostics,
+  type Encoder,
+  type EventSink,
+  type TypeCounts,
+} from './output/index.js';
 import type { Notices, WireBatch } from './wire.js';
 
 /** Exit codes (sysexits.h). */
@@ -23,7 +37,6 @@ export const EXIT = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CANTCREAT
 /** SIGTERM must end the process within 2 s even if an output hangs. */
 const STOP_DEADLINE_MS = 1800;
 
-const NEWLINE = 0x0a;
 type PerType = Record<EventType, number>;
 const perType = (): PerType => ({ new: 0, update: 0, destroy: 0 });
 const byName = (c: TypeCounts): PerType => ({ new: c[0], update: c[1], destroy: c[2] });
@@ -31,14 +44,20 @@ const byName = (c: TypeCounts): PerType => ({ new: c[0], update: c[1], destroy: 
 interface Pipeline {
   config: Config;
   filter: Filter;
-  format: Formatter;
+  encode: Encoder;
   sink: EventSink;
+}
+
+/** The event types subscribed: those the config asks for that the output has something for. */
+function eventsOf(c: Config): EventType[] {
+  const takes = outputTypes(c);
+  return subscribedTypes(c.event).filter((t) => takes.includes(t));
 }
 
 /** The capture's settings from the config, for start and reload alike. */
 function captureOptions(c: Config): CaptureOptions {
   return {
-    events: subscribedTypes(c.event),
+    events: eventsOf(c),
     rcvbuf: c.receive_buffer,
     queueSize: c.queue_size,
     reliable: c.reliable,
@@ -78,7 +97,7 @@ export class Daemon {
     return {
       config,
       filter: compileFilter(config.event),
-      format: makeFormatter(config),
+      encode: makeEncoder(config),
       sink: sink ?? makeSink(config, this.log, this.ledger),
     };
   }
@@ -89,7 +108,7 @@ export class Daemon {
     this.capture = await Capture.startWire(captureOptions(c), (batch) => this.onBatch(batch));
     this.armStats();
     this.log.debug(
-      `listening: events ${subscribedTypes(c.event).join(',')}, format ${c.format}, output ${c.output}, receive buffer ${this.capture.stats().rcvbuf} bytes`,
+      `listening: events ${eventsOf(c).join(',')}, format ${c.output === 'ipfix' ? 'ipfix records' : c.format}, output ${c.output}, receive buffer ${this.capture.stats().rcvbuf} bytes`,
     );
   }
 
@@ -98,7 +117,7 @@ export class Daemon {
    * piece. Returns the output's backpressure, if any: the capture waits for it.
    */
   private onBatch(batch: WireBatch): void | Promise<void> {
-    const { filter, format, sink } = this.p;
+    const { filter, encode, sink } = this.p;
     const filtered = this.filtered;
     const w = this.lines;
     let n = 0;
@@ -110,8 +129,10 @@ export class Daemon {
       }
       const mark = w.length;
       try {
-        format(ev, w);
-        w.byte(NEWLINE);
+        if (!encode(ev, w)) {
+          filtered[ev.type]++;
+          continue;
+        }
         if (n === this.types.length) {
           const more = new Uint8Array(2 * n);
           more.set(this.types);

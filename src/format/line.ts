@@ -86,6 +86,36 @@ export class LineWriter {
     this.buf[this.pos++] = c;
   }
 
+  /** Big-endian 16 bits, for binary records (IPFIX). */
+  u16(v: number): void {
+    if (this.pos + 2 > this.buf.length) this.room(2);
+    this.buf[this.pos++] = v >>> 8;
+    this.buf[this.pos++] = v;
+  }
+
+  /** Big-endian 32 bits. */
+  u32(v: number): void {
+    if (this.pos + 4 > this.buf.length) this.room(4);
+    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  /** Big-endian 64 bits, of a whole number of at most 2^53 (times in milliseconds). */
+  u64n(v: number): void {
+    if (this.pos + 8 > this.buf.length) this.room(8);
+    const hi = Math.floor(v / 0x100000000);
+    this.buf.writeUInt32BE(hi >>> 0, this.pos);
+    this.buf.writeUInt32BE((v - hi * 0x100000000) >>> 0, this.pos + 4);
+    this.pos += 8;
+  }
+
+  /** Big-endian 64 bits of a bigint (counters), its low 64 bits. */
+  u64(v: bigint): void {
+    if (this.pos + 8 > this.buf.length) this.room(8);
+    this.buf.writeBigUInt64BE(BigInt.asUintN(64, v), this.pos);
+    this.pos += 8;
+  }
+
   /** Text; ASCII is copied byte by byte, anything else is encoded as UTF-8. */
   str(s: string): void {
     const n = s.length;

@@ -72,10 +72,38 @@ impl Datagram {
     /// ECONNREFUSED when the unix receiver went away or, over UDP, when an
     /// ICMP error came back for an earlier datagram (this one was not sent).
     pub fn send_lines(&self, head: &[u8], lines: &[u8]) -> Sent {
-        let spans = line_spans(lines);
+        self.send_spans(head, lines, &line_spans(lines))
+    }
+
+    /// Sends `bytes` as datagrams back to back, the i-th ending at byte
+    /// `ends[i]` (from where the one before ended), in order, many per
+    /// system call, without copying: for binary messages (IPFIX), which may
+    /// hold any byte. Stops at the first that fails, as `send_lines`; an
+    /// end before the previous one or past `bytes` ends the messages there.
+    pub fn send_messages(&self, bytes: &[u8], ends: &[u32]) -> Sent {
+        let mut spans = Vec::with_capacity(ends.len());
+        let mut at = 0;
+        for &end in ends {
+            let end = end as usize;
+            if end < at || end > bytes.len() {
+                break;
+            }
+            spans.push((at, end));
+            at = end;
+        }
+        let sent = self.send_spans(&[], bytes, &spans);
+        // All of `bytes` is sent only if the ends covered it.
+        if sent.error.is_none() {
+            return Sent { at, ..sent };
+        }
+        sent
+    }
+
+    /// Sends `head` and `bytes[a..b]` for each span, one datagram each.
+    fn send_spans(&self, head: &[u8], bytes: &[u8], spans: &[(usize, usize)]) -> Sent {
         let mut iov: Vec<[libc::iovec; 2]> = spans
             .iter()
-            .map(|&(a, b)| [mmsg::iovec(head), mmsg::iovec(&lines[a..b])])
+            .map(|&(a, b)| [mmsg::iovec(head), mmsg::iovec(&bytes[a..b])])
             .collect();
         let mut hdrs = mmsg::headers(&mut iov);
         let mut done = 0;
@@ -94,7 +122,7 @@ impl Datagram {
         }
         Sent {
             sent: done,
-            at: lines.len(),
+            at: bytes.len(),
             error: None,
         }
     }
@@ -210,6 +238,22 @@ mod tests {
                 b"<13>h: last"
             ]
         );
+    }
+
+    #[test]
+    fn messages_are_sent_as_their_ends_cut_them_whatever_bytes_they_hold() {
+        let (rx, tx) = UnixDatagram::pair().unwrap();
+        let tx = Datagram::from_unix(tx).unwrap();
+        let bytes = b"ab\ncd\x00e";
+        let s = tx.send_messages(bytes, &[3, 3, 7]);
+        assert_eq!((s.sent, s.at, errno(&s)), (3, 7, None));
+        assert_eq!(recv_all(&rx), [&b"ab\n"[..], b"", b"cd\x00e"]);
+        // Ends that go back or past the bytes end the messages there.
+        let s = tx.send_messages(bytes, &[2, 1, 7]);
+        assert_eq!((s.sent, s.at, errno(&s)), (1, 2, None));
+        let s = tx.send_messages(bytes, &[9]);
+        assert_eq!((s.sent, s.at), (0, 0));
+        assert_eq!(recv_all(&rx), [b"ab"]);
     }
 
     #[test]

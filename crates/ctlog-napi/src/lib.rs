@@ -321,6 +321,22 @@ impl Datagram {
         }
     }
 
+    /// Sends `bytes` as datagrams back to back, the i-th ending at byte
+    /// `ends[i]`: binary messages (IPFIX), which may hold newlines. Stops at
+    /// the first that fails, as `sendLines` does; `at` is where the first
+    /// not sent starts.
+    #[napi(catch_unwind)]
+    pub fn send_messages(&self, bytes: &[u8], ends: &[u32]) -> SentLines {
+        match &self.sock {
+            Some(s) => s.send_messages(bytes, ends).into(),
+            None => SentLines {
+                sent: 0,
+                at: 0,
+                error: Some("ENOTCONN".into()),
+            },
+        }
+    }
+
     /// Resolves true once the receiver's queue has room (POLLOUT), false
     /// after `timeoutMs` or when closed. Waits on the libuv thread pool.
     #[napi(ts_return_type = "Promise<boolean>")]

@@ -112,7 +112,8 @@ export abstract class SyslogTransport extends TransportStream {
     if (this.up) this.flush();
   }
 
-  private enqueue(msg: Buffer, type: number): void {
+  /** Queues one message, or drops it (counted, reported once) when the queue is full. */
+  protected enqueue(msg: Buffer, type: number): void {
     if (this.queue.push(msg, type)) {
       // A peer that fell behind and caught up without a new connection:
       // the end of its outage is said here (else onUp says it).

@@ -86,8 +86,7 @@ abstract class DatagramTransport extends SyslogTransport {
       // A bounded share each time, left queued until sent: a congested
       // socket (a unix one takes 10 at a time) costs what it sends, not a
       // copy of the whole queue per wake.
-      const msgs = this.queue.peek(FLUSH_AT_ONCE);
-      const r = s.sendLines(NO_HEAD, Buffer.concat(msgs));
+      const r = this.sendQueued(s);
       countRun(this.ledger.written, this.queue.take(r.sent));
       if (r.error === null || r.error === undefined) continue;
       if (r.error === 'EAGAIN') {
@@ -105,6 +104,15 @@ abstract class DatagramTransport extends SyslogTransport {
         retried = true;
       }
     }
+  }
+
+  /**
+   * Sends the front of the queue; says how many queued messages went, and
+   * why the next did not. A message is one datagram here (another output
+   * packs several into one).
+   */
+  protected sendQueued(s: Datagram): { sent: number; error?: string | null } {
+    return s.sendLines(NO_HEAD, Buffer.concat(this.queue.peek(FLUSH_AT_ONCE)));
   }
 
   /** The first queued message cannot be sent: it is taken off, counted lost. */

@@ -39,15 +39,24 @@ export function syslogSink(opts: SyslogOptions, report: Report, ledger: Ledger):
       : opts.syslog_protocol === 'tcp'
         ? new TcpTransport(opts.syslog_host, opts.syslog_port, header, report, ledger)
         : new UdpTransport(opts.syslog_host, opts.syslog_port, header, report, ledger);
+  return queuedSink('syslog', transport, report, ledger);
+}
+
+/**
+ * The sink of a transport with a queue (syslog, IPFIX): writes go to it
+ * through winston; what comes after close() is counted lost; close()
+ * flushes for at most CLOSE_WAIT_MS.
+ */
+export function queuedSink(name: string, transport: SyslogTransport, report: Report, ledger: Ledger): EventSink {
   const logger = batchLogger(transport);
   // The transports never emit 'error'; this only keeps winston from throwing if one did.
-  logger.on('error', (e: Error) => report.error(`syslog: ${e.message}`));
+  logger.on('error', (e: Error) => report.error(`${name}: ${e.message}`));
   let closed: Promise<void> | undefined;
   return {
     write(lines, done) {
       if (closed) {
         count(ledger.lost, lines.types);
-        report.error(`syslog: ${lines.types.length} lines came after the output was closed; not sent (counted lost)`);
+        report.error(`${name}: ${lines.types.length} lines came after the output was closed; not sent (counted lost)`);
         done();
         return;
       }

@@ -1,0 +1,231 @@
+/**
+ * The IPFIX records, templates and messages, read back with the test's own
+ * reader (helpers/ipfix-decode.ts, from RFC 7011): every field of each
+ * kind of record, the message size bound, set joining and sequence
+ * numbers. The collectors' view is in e2e-ipfix.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ConntrackEvent } from '../src/event.js';
+import { LineWriter } from '../src/format/line.js';
+import { framedRecords, HEADER_BYTES, pack, templateMessages } from '../src/output/ipfix/message.js';
+import { recordWriter } from '../src/output/ipfix/record.js';
+import { FIELDS, KIND, KINDS, TEMPLATE_BASE } from '../src/output/ipfix/template.js';
+import { decodeStream, fullV6, type DataRecord } from './helpers/ipfix-decode.js';
+import { ROOT } from './helpers/netns.js';
+
+const T = 1795709861292510123n;
+const MS = 1795709861292n;
+
+function ev(over: Partial<ConntrackEvent> = {}): ConntrackEvent {
+  return {
+    type: 'new',
+    family: 'ipv4',
+    proto: 6,
+    protoName: 'tcp',
+    orig: { src: '10.0.0.2', dst: '192.0.2.80', proto: 6, sport: 40000, dport: 80 },
+    reply: { src: '192.0.2.80', dst: '198.51.100.1', proto: 6, sport: 80, dport: 61000 },
+    id: 3735928559,
+    zone: 7,
+    portid: 0,
+    time: T,
+    ...over,
+  };
+}
+
+const IE = Object.fromEntries(FIELDS.map((f) => [f.name, f.ie])) as Record<string, number>;
+
+/** Events through the encoder, the packer and the reader: what a collector gets. */
+function roundTrip(events: ConntrackEvent[], mode: 'rfc8158' | 'legacy' = 'rfc8158', size = 1400) {
+  const w = new LineWriter();
+  const write = recordWriter(mode);
+  for (const e of events) write(e, w);
+  const { bytes } = w.take();
+  const session = { domain: 42, sequence: 0 };
+  const tmpl = templateMessages(size, 1000, session);
+  const p = pack(framedRecords(bytes), size, 1001, session);
+  const msgs: Buffer[] = [...tmpl];
+  let at = 0;
+  for (const end of p.ends) {
+    msgs.push(p.bytes.subarray(at, end));
+    at = end;
+  }
+  return { ...decodeStream(msgs), msgs, packed: p };
+}
+
+const get = (r: DataRecord, name: string) => r.fields.get(IE[name]);
+
+test('a source-NATed TCP NEW: pre- and post-NAT addresses and ports, natEvent 4, times, zone, id', () => {
+  const { records } = roundTrip([ev({ eventTime: T + 5_000_000n })]);
+  assert.equal(records.length, 1);
+  const r = records[0];
+  assert.equal(r.templateId, TEMPLATE_BASE + KIND.NAT);
+  assert.equal(get(r, 'natEvent'), 4);
+  assert.equal(get(r, 'protocolIdentifier'), 6);
+  assert.equal(get(r, 'sourceIPv4Address'), '10.0.0.2');
+  assert.equal(get(r, 'destinationIPv4Address'), '192.0.2.80');
+  assert.equal(get(r, 'sourceTransportPort'), 40000);
+  assert.equal(get(r, 'destinationTransportPort'), 80);
+  assert.equal(get(r, 'postNATSourceIPv4Address'), '198.51.100.1');
+  assert.equal(get(r, 'postNATDestinationIPv4Address'), '192.0.2.80');
+  assert.equal(get(r, 'postNAPTSourceTransportPort'), 61000);
+  assert.equal(get(r, 'postNAPTDestinationTransportPort'), 80);
+  assert.equal(get(r, 'observationTimeMilliseconds'), MS + 5n);
+  // No kernel start time: a NEW starts when it is made.
+  assert.equal(get(r, 'flowStartMilliseconds'), MS + 5n);
+  assert.equal(get(r, 'flowEndMilliseconds'), undefined);
+  assert.equal(get(r, 'ingressVRFID'), 7);
+  assert.equal(get(r, 'flowId'), 3735928559n);
+  assert.equal(get(r, 'icmpTypeCodeIPv4'), 0);
+  assert.equal(get(r, 'initiatorOctets'), undefined);
+});
+
+test('a DESTROY with counters and times: flowStart/End from the kernel, both directions counted, natEvent 5 (legacy: 2)', () => {
+  const d = ev({
+    type: 'destroy',
+    start: T - 3_000_000_000n,
+    stop: T - 1_000_000n,
+    origCounters: { packets: 10n, bytes: 1500n },
+    replyCounters: { packets: 8n, bytes: 2n ** 40n },
+  });
+  for (const [mode, value] of [
+    ['rfc8158', 5],
+    ['legacy', 2],
+  ] as const) {
+    const r = roundTrip([d], mode).records[0];
+    assert.equal(r.templateId, TEMPLATE_BASE + (KIND.NAT | KIND.END | KIND.COUNTERS | KIND.START));
+    assert.equal(get(r, 'natEvent'), value);
+    assert.equal(get(r, 'flowStartMilliseconds'), MS - 3000n);
+    assert.equal(get(r, 'flowEndMilliseconds'), MS - 1n);
+    assert.equal(get(r, 'initiatorOctets'), 1500n);
+    assert.equal(get(r, 'responderOctets'), 2n ** 40n);
+    assert.equal(get(r, 'initiatorPackets'), 10n);
+    assert.equal(get(r, 'responderPackets'), 8n);
+  }
+  // legacy NEW is 1.
+  assert.equal(get(roundTrip([ev()], 'legacy').records[0], 'natEvent'), 1);
+});
+
+test('what the kernel did not send is left out, not sent as zero: no start, no counters', () => {
+  const r = roundTrip([ev({ type: 'destroy' })]).records[0];
+  assert.equal(r.templateId, TEMPLATE_BASE + (KIND.NAT | KIND.END));
+  assert.equal(get(r, 'flowStartMilliseconds'), undefined);
+  assert.equal(get(r, 'flowEndMilliseconds'), MS);
+  assert.equal(get(r, 'initiatorOctets'), undefined);
+});
+
+test('an untranslated connection is a plain flow record: no natEvent, no post-NAT fields', () => {
+  const plain = ev({ reply: { src: '192.0.2.80', dst: '10.0.0.2', proto: 6, sport: 80, dport: 40000 } });
+  const r = roundTrip([plain]).records[0];
+  assert.equal(r.templateId, TEMPLATE_BASE);
+  assert.equal(get(r, 'natEvent'), undefined);
+  assert.equal(get(r, 'postNATSourceIPv4Address'), undefined);
+  assert.equal(get(r, 'sourceIPv4Address'), '10.0.0.2');
+});
+
+test('DNAT shows in the post-NAT destination; IPv6 NAT uses the IPv6 elements and natEvent 1/2 (IANA has no NAT66 session event)', () => {
+  const dnat = ev({ orig: { src: '203.0.113.9', dst: '198.51.100.1', proto: 17, sport: 5000, dport: 53 }, proto: 17, protoName: 'udp' });
+  dnat.reply = { src: '10.0.0.53', dst: '203.0.113.9', proto: 17, sport: 5353, dport: 5000 };
+  const r4 = roundTrip([dnat]).records[0];
+  assert.equal(get(r4, 'postNATDestinationIPv4Address'), '10.0.0.53');
+  assert.equal(get(r4, 'postNAPTDestinationTransportPort'), 5353);
+  assert.equal(get(r4, 'postNATSourceIPv4Address'), '203.0.113.9');
+  const v6 = ev({
+    family: 'ipv6',
+    orig: { src: 'fd00::2', dst: '2001:db8::80', proto: 6, sport: 40000, dport: 443 },
+    reply: { src: '2001:db8::80', dst: '2001:db8:1::1', proto: 6, sport: 443, dport: 40000 },
+  });
+  const r6 = roundTrip([v6, { ...v6, type: 'destroy' }]).records;
+  assert.equal(r6[0].templateId, TEMPLATE_BASE + (KIND.V6 | KIND.NAT));
+  assert.equal(get(r6[0], 'sourceIPv6Address'), fullV6('fd00::2'));
+  assert.equal(get(r6[0], 'destinationIPv6Address'), fullV6('2001:db8::80'));
+  assert.equal(get(r6[0], 'postNATSourceIPv6Address'), fullV6('2001:db8:1::1'));
+  assert.equal(get(r6[0], 'natEvent'), 1);
+  assert.equal(get(r6[1], 'natEvent'), 2);
+  assert.equal(get(r6[0], 'sourceIPv4Address'), undefined);
+});
+
+test('ICMP: the query id is the port and is translated; type and code in icmpTypeCode', () => {
+  const ping = ev({
+    proto: 1,
+    protoName: 'icmp',
+    orig: { src: '10.0.0.2', dst: '192.0.2.1', proto: 1, icmpType: 8, icmpCode: 0, icmpId: 1234 },
+    reply: { src: '192.0.2.1', dst: '198.51.100.1', proto: 1, icmpType: 0, icmpCode: 0, icmpId: 777 },
+  });
+  const r = roundTrip([ping]).records[0];
+  assert.equal(get(r, 'sourceTransportPort'), 1234);
+  assert.equal(get(r, 'destinationTransportPort'), 0);
+  assert.equal(get(r, 'postNAPTSourceTransportPort'), 777);
+  assert.equal(get(r, 'icmpTypeCodeIPv4'), 8 << 8);
+  const v6 = roundTrip([
+    ev({
+      family: 'ipv6',
+      proto: 58,
+      protoName: 'icmpv6',
+      orig: { src: 'fd00::2', dst: 'fd00::1', proto: 58, icmpType: 128, icmpCode: 0, icmpId: 9 },
+      reply: { src: 'fd00::1', dst: 'fd00::2', proto: 58, icmpType: 129, icmpCode: 0, icmpId: 9 },
+    }),
+  ]).records[0];
+  assert.equal(v6.templateId, TEMPLATE_BASE + KIND.V6);
+  assert.equal(get(v6, 'icmpTypeCodeIPv6'), 128 << 8);
+  assert.equal(get(v6, 'sourceTransportPort'), 9);
+});
+
+test('messages: within the size, records of one template share a set, sequence numbers count data records before', () => {
+  const events: ConntrackEvent[] = [];
+  for (let i = 0; i < 500; i++) {
+    const e = ev({ id: i, type: i % 3 === 0 ? 'destroy' : 'new' });
+    e.orig = { ...e.orig, sport: 1000 + i };
+    events.push(e);
+  }
+  const size = 600;
+  const { records, headers, msgs, packed } = roundTrip(events, 'rfc8158', size);
+  assert.equal(records.length, 500);
+  assert.deepEqual(
+    records.map((r) => get(r, 'flowId')),
+    events.map((e) => BigInt(e.id!)),
+  );
+  for (const m of msgs) assert.ok(m.length <= size, `a message of ${m.length} bytes`);
+  // Each message but the last is full: the next record would not have fitted.
+  assert.ok(msgs.slice(-packed.ends.length, -1).every((m) => m.length > size - 120));
+  const data = headers.slice(-packed.ends.length);
+  let before = 0;
+  for (let i = 0; i < data.length; i++) {
+    assert.equal(data[i].sequence, before, `message ${i}`);
+    assert.equal(data[i].domain, 42);
+    before += packed.records[i];
+  }
+  // Joined sets: far fewer set headers than records.
+  const sets = msgs.slice(-packed.ends.length).reduce((n, m) => n + m.length, 0) - HEADER_BYTES * packed.ends.length;
+  assert.ok(sets < 500 * 100, `${sets} bytes of sets`);
+});
+
+test('templates: one per kind, each within the message size, and the template of every record is among them', () => {
+  const { templates } = roundTrip([ev()], 'rfc8158', 512);
+  assert.deepEqual(
+    [...templates.keys()].sort((a, b) => a - b),
+    KINDS.map((k) => TEMPLATE_BASE + k),
+  );
+  for (const m of templateMessages(512, 0, { domain: 0, sequence: 0 })) assert.ok(m.length <= 512);
+  // The fields of the DESTROY-with-everything template, in order.
+  assert.deepEqual(
+    templates.get(TEMPLATE_BASE + (KIND.NAT | KIND.END | KIND.COUNTERS | KIND.START))!.map(([ie]) => ie),
+    [148, 323, 152, 153, 230, 4, 8, 12, 7, 11, 225, 226, 227, 228, 32, 234, 231, 232, 298, 299],
+  );
+});
+
+test('an UPDATE has no record', () => {
+  const w = new LineWriter();
+  assert.equal(recordWriter('rfc8158')(ev({ type: 'update' }), w), false);
+  assert.equal(w.length, 0);
+});
+
+test("the README's IPFIX field table is what scripts/config-doc.ts makes of the template table", () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/config-doc.ts'), '--check'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  for (const f of FIELDS) assert.ok(readme.includes(`| ${f.ie} | \`${f.name}\` | ${f.length} |`), f.name);
+});
