@@ -100,6 +100,8 @@ test('a DESTROY with counters and times: flowStart/End from the kernel, both dir
     assert.equal(get(r, 'natEvent'), value);
     assert.equal(get(r, 'flowStartMilliseconds'), MS - 3000n);
     assert.equal(get(r, 'flowEndMilliseconds'), MS - 1n);
+    assert.equal(get(r, 'octetDeltaCount'), 1500n + 2n ** 40n);
+    assert.equal(get(r, 'packetDeltaCount'), 18n);
     assert.equal(get(r, 'initiatorOctets'), 1500n);
     assert.equal(get(r, 'responderOctets'), 2n ** 40n);
     assert.equal(get(r, 'initiatorPackets'), 10n);
@@ -213,7 +215,7 @@ test('templates: one per kind, each within the message size, and the template of
   // The fields of the DESTROY-with-everything template, in order.
   assert.deepEqual(
     templates.get(TEMPLATE_BASE + (KIND.NAT | KIND.END | KIND.COUNTERS | KIND.START))!.map(([ie]) => ie),
-    [148, 323, 152, 153, 230, 4, 8, 12, 7, 11, 225, 226, 227, 228, 32, 234, 231, 232, 298, 299],
+    [148, 323, 152, 153, 230, 4, 8, 12, 7, 11, 225, 226, 227, 228, 32, 234, 1, 2, 231, 232, 298, 299],
   );
 });
 

@@ -299,7 +299,7 @@ const SCHEMA = {
   ...option('ipfix_domain_id', 'With output `ipfix`: the observation domain id of every message.', 0, integer(0, 4294967295)),
   ...option(
     'ipfix_nat_event',
-    'With output `ipfix`: natEvent values: `rfc8158` (NAT44 session create 4, delete 5) or `legacy` (1 and 2, which collectors such as nfdump 1.7 show as ADD and DELETE).',
+    'With output `ipfix`: natEvent values: `rfc8158` (NAT44 session create 4, delete 5) or `legacy` (1 and 2, the generic NAT translation create and delete, for collectors that know only those).',
     'rfc8158',
     oneOf(IPFIX_NAT_EVENTS),
   ),

@@ -113,10 +113,14 @@ export function recordWriter(mode: NatEventMode): (ev: ConntrackEvent, w: LineWr
     w.u16(icmp ? ((o.icmpType ?? 0) << 8) | (o.icmpCode ?? 0) : 0);
     w.u32(ev.zone ?? 0);
     if (k & KIND.COUNTERS) {
-      w.u64(ev.origCounters!.bytes);
-      w.u64(ev.replyCounters!.bytes);
-      w.u64(ev.origCounters!.packets);
-      w.u64(ev.replyCounters!.packets);
+      const oc = ev.origCounters!;
+      const rc = ev.replyCounters!;
+      w.u64(oc.bytes + rc.bytes);
+      w.u64(oc.packets + rc.packets);
+      w.u64(oc.bytes);
+      w.u64(rc.bytes);
+      w.u64(oc.packets);
+      w.u64(rc.packets);
     }
     return true;
   };

@@ -24,7 +24,7 @@ export const KIND = { V6: 1, NAT: 2, END: 4, COUNTERS: 8, START: 16 } as const;
 /** Template ids start here (RFC 7011 §3.4.1: 0-255 are set ids). */
 export const TEMPLATE_BASE = 256;
 
-/** The values of natEvent (IE 230): RFC 8158's, or the first ones many collectors still show as ADD/DELETE. */
+/** The values of natEvent (IE 230): RFC 8158's, or the generic first ones, for collectors that know only those. */
 export const NAT_EVENTS = {
   rfc8158: { create: 4, delete: 5 },
   legacy: { create: 1, delete: 2 },
@@ -118,6 +118,14 @@ export const FIELDS: readonly Field[] = [
     in: always,
     doc: 'The conntrack zone (CTA_ZONE), 0 without one: zones are what separate VRFs in conntrack (VyOS gives each VRF its own).',
   },
+  {
+    ie: 1,
+    name: 'octetDeltaCount',
+    length: 8,
+    in: counted,
+    doc: 'DESTROY with nf_conntrack_acct: bytes of both directions together (what collectors that know no initiator/responder elements show, nfdump among them).',
+  },
+  { ie: 2, name: 'packetDeltaCount', length: 8, in: counted, doc: 'DESTROY with nf_conntrack_acct: packets of both directions together.' },
   { ie: 231, name: 'initiatorOctets', length: 8, in: counted, doc: 'DESTROY with nf_conntrack_acct: bytes from the initiator (original direction).' },
   { ie: 232, name: 'responderOctets', length: 8, in: counted, doc: 'DESTROY with nf_conntrack_acct: bytes from the responder (reply direction).' },
   { ie: 298, name: 'initiatorPackets', length: 8, in: counted, doc: 'DESTROY with nf_conntrack_acct: packets from the initiator.' },
