@@ -92,7 +92,7 @@ test('a boolean flag takes =true or =false; another value is refused as a bad va
   // --reliable=false is taken: the bad --format after it is what is refused.
   const f = run(['--reliable=false', '--format', 'f'.repeat(100000)]);
   assert.equal(f.code, 78, f.err);
-  assert.equal(f.err, `ctlogd: --format (format): must be one of vyos, conntrack, json: value was "${'f'.repeat(59)}…(100002 bytes)\n`);
+  assert.equal(f.err, `ctlogd: --format (format): must be one of vyos, conntrack, json, ecs: value was "${'f'.repeat(59)}…(100002 bytes)\n`);
 });
 
 test('a bad config: one line naming key, value and what is allowed, exit 78', () => {
@@ -118,7 +118,7 @@ test('a bad config: one line naming key, value and what is allowed, exit 78', ()
   assert.match(missing.err, /nope\.json: cannot read: no such file/);
   const badFormat = run(['--format', 'xml']);
   assert.equal(badFormat.code, 78);
-  assert.match(badFormat.err, /--format \(format\): must be one of vyos, conntrack, json: value was "xml"/);
+  assert.match(badFormat.err, /--format \(format\): must be one of vyos, conntrack, json, ecs: value was "xml"/);
 });
 
 test('without CAP_NET_ADMIN: one line saying so, exit 77', () => {

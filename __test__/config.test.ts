@@ -89,9 +89,9 @@ const catalogue: Bad[] = [
   { conf: { ...E, log_level: 'warn' }, re: `${FILE}log_level: must be one of info, debug: value was "warn"$` },
   { conf: { ...E, log_level: 'DEBUG' }, re: `${FILE}log_level: must be one of info, debug: value was "DEBUG"$` },
   { conf: { ...E, log_level: 1 }, re: `${FILE}log_level: must be one of info, debug: value was 1$` },
-  { conf: { ...E, format: 'xml' }, re: `${FILE}format: must be one of vyos, conntrack, json: value was "xml"$` },
-  { conf: { ...E, format: ['vyos'] }, re: `${FILE}format: must be one of vyos, conntrack, json: value was \\["vyos"\\]$` },
-  { conf: { ...E, format: null }, re: `${FILE}format: must be one of vyos, conntrack, json: value was null$` },
+  { conf: { ...E, format: 'xml' }, re: `${FILE}format: must be one of vyos, conntrack, json, ecs: value was "xml"$` },
+  { conf: { ...E, format: ['vyos'] }, re: `${FILE}format: must be one of vyos, conntrack, json, ecs: value was \\["vyos"\\]$` },
+  { conf: { ...E, format: null }, re: `${FILE}format: must be one of vyos, conntrack, json, ecs: value was null$` },
   { conf: { ...E, output: 'stderr' }, re: `${FILE}output: must be one of stdout, file, syslog, ipfix: value was "stderr"$` },
   { conf: { ...E, syslog_protocol: 'sctp' }, re: `${FILE}syslog_protocol: must be one of udp, tcp: value was "sctp"$` },
   { conf: { ...E, syslog_facility: 'local8' }, re: `${FILE}syslog_facility: must be one of kern, user, .*, local7: value was "local8"$` },
@@ -265,7 +265,11 @@ const catalogue: Bad[] = [
     conf: `{"event": {"new": {}}, "${'d'.repeat(100000)}": 1, "${'d'.repeat(100000)}": 2}`,
     re: `${FILE}d{60}…\\(100000 bytes\\): given twice \\(again at line 1, column 100031\\)`,
   },
-  { conf: E, args: ['--format', 'f'.repeat(100000)], re: `^--format \\(format\\): must be one of vyos, conntrack, json: value was "f{59}…\\(100002 bytes\\)$` },
+  {
+    conf: E,
+    args: ['--format', 'f'.repeat(100000)],
+    re: `^--format \\(format\\): must be one of vyos, conntrack, json, ecs: value was "f{59}…\\(100002 bytes\\)$`,
+  },
   { conf: E, flags: { ['x'.repeat(100000)]: '1' }, re: `^--x{58}…\\(100002 bytes\\): unknown flag; allowed: ` },
   // Host names (RFC 1123) and IP addresses; paths the kernel can take.
   { conf: { ...E, syslog_host: 'h'.repeat(100000) }, re: `${FILE}syslog_host: must be an IP address, or a host name .*: value was "h{59}…\\(100002 bytes\\)$` },
@@ -316,7 +320,7 @@ const catalogue: Bad[] = [
   { conf: E, env: { CTLOGD_RECEIVE_BUFFER: '64k' }, re: `^CTLOGD_RECEIVE_BUFFER \\(receive_buffer\\): ${INT(65536, 2147483647)}: value was "64k"$` },
   { conf: E, env: { CTLOGD_RELIABLE: '0' }, re: `^CTLOGD_RELIABLE \\(reliable\\): must be true or false .*: value was "0"$` },
   { conf: E, env: { CTLOGD_RELIABLE: 'yes' }, re: `^CTLOGD_RELIABLE \\(reliable\\): must be true or false .*: value was "yes"$` },
-  { conf: E, env: { CTLOGD_FORMAT: 'JSON' }, re: `^CTLOGD_FORMAT \\(format\\): must be one of vyos, conntrack, json: value was "JSON"$` },
+  { conf: E, env: { CTLOGD_FORMAT: 'JSON' }, re: `^CTLOGD_FORMAT \\(format\\): must be one of vyos, conntrack, json, ecs: value was "JSON"$` },
   { conf: E, env: { CTLOGD_LOG_LEVEL: 'trace' }, re: `^CTLOGD_LOG_LEVEL \\(log_level\\): must be one of info, debug: value was "trace"$` },
   {
     conf: E,
@@ -332,7 +336,7 @@ const catalogue: Bad[] = [
   { conf: E, args: ['--queue-size', '0x10'], re: `^--queue-size \\(queue_size\\): ${INT(1, 2147483647)}: value was "0x10"$` },
   { conf: E, args: ['--queue-size', '1.0'], re: `^--queue-size \\(queue_size\\): ${INT(1, 2147483647)}: value was "1.0"$` },
   { conf: E, args: ['--stats-interval=-1'], re: `^--stats-interval \\(stats_interval\\): ${INT(0, 86400)}: value was "-1"$` },
-  { conf: E, args: ['--format', 'xml'], re: `^--format \\(format\\): must be one of vyos, conntrack, json: value was "xml"$` },
+  { conf: E, args: ['--format', 'xml'], re: `^--format \\(format\\): must be one of vyos, conntrack, json, ecs: value was "xml"$` },
   { conf: E, flags: { reliable: 'yes' }, re: `^--reliable \\(reliable\\): must be true or false .*: value was "yes"$` },
   { conf: E, args: ['--syslog-tag', 'a b'], re: `^--syslog-tag \\(syslog_tag\\): must be 1 to 48 .*: value was "a b"$` },
   { conf: E, args: ['--conntrack-options', 'extended,x'], re: `^--conntrack-options \\(conntrack_options\\): must be a list of .*: value was "extended,x"$` },
@@ -344,7 +348,7 @@ const catalogue: Bad[] = [
     conf: E,
     env: { CTLOGD_FORMAT: 'xml' },
     args: ['--format', 'json'],
-    re: `^CTLOGD_FORMAT \\(format\\): must be one of vyos, conntrack, json: value was "xml"$`,
+    re: `^CTLOGD_FORMAT \\(format\\): must be one of vyos, conntrack, json, ecs: value was "xml"$`,
   },
 ];
 
@@ -468,7 +472,7 @@ test('the CLI: exit 78, one line on stderr, nothing on stdout', () => {
     [['-c', file(E)], { CTLOGD_QUEUE_SIZE: 'abc' }, /^ctlogd: CTLOGD_QUEUE_SIZE \(queue_size\): must be an integer from 1 to 2147483647 .*: value was "abc"$/],
     [['-c', file(E)], { CTLOGD_RELIABLE: 'no' }, /^ctlogd: CTLOGD_RELIABLE \(reliable\): must be true or false .*: value was "no"$/],
     [['-c', file(E), '--queue-size', 'abc'], {}, /^ctlogd: --queue-size \(queue_size\): must be an integer from 1 to 2147483647 .*: value was "abc"$/],
-    [['--format', 'xml'], {}, /^ctlogd: --format \(format\): must be one of vyos, conntrack, json: value was "xml"$/],
+    [['--format', 'xml'], {}, /^ctlogd: --format \(format\): must be one of vyos, conntrack, json, ecs: value was "xml"$/],
     [['-c', file(E), '--syslog-port', '0'], {}, /^ctlogd: --syslog-port \(syslog_port\): must be an integer from 1 to 65535 .*: value was "0"$/],
   ];
   for (const [args, env, re] of cases) assertCliRefuses(cli(args, env), re);

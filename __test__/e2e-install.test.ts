@@ -91,6 +91,7 @@ test('pack.sh: the root package carries no addon and no build step; both carry L
     'systemd/ctlogd.service',
     'systemd/vyos-conntrack-logger.conf',
     'schema/event.schema.json',
+    'schema/ecs.schema.json',
     'dist/ctlogd.mjs',
     'dist/index.d.ts',
   ]) {

@@ -39,6 +39,9 @@ CTLOGD_PKG_DIR=$(mktemp -d)
 export CTLOGD_PKG_DIR
 trap 'rm -rf "$CTLOGD_PKG_DIR"' EXIT
 scripts/pack.sh "$CTLOGD_PKG_DIR"
+# PyPI's communityid, the reference the Community ID tests compare with (cached).
+CTLOGD_COMMUNITYID_PYTHON=$(scripts/communityid.sh)
+export CTLOGD_COMMUNITYID_PYTHON
 
 status=0
 cargo test --workspace || status=1

@@ -1,5 +1,5 @@
 /**
- * `ctlogd [--config FILE] [--format vyos|conntrack|json] [...]`: parses the
+ * `ctlogd [--config FILE] [--format vyos|conntrack|json|ecs] [...]`: parses the
  * command line, loads the config, runs the daemon. Bad input gets one line
  * on stderr and a documented exit code.
  */

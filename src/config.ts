@@ -18,7 +18,7 @@ import { EVENT_TYPES, type EventType } from './event.js';
 import { PROTOCOL_CLASSES, type ProtocolClass } from './filter.js';
 import { IPFIX_TYPES } from './output/ipfix/template.js';
 
-export const FORMATS = ['vyos', 'conntrack', 'json'] as const;
+export const FORMATS = ['vyos', 'conntrack', 'json', 'ecs'] as const;
 export const CONNTRACK_OPTIONS = ['extended', 'timestamp', 'id', 'ktimestamp'] as const;
 export const OUTPUTS = ['stdout', 'file', 'syslog', 'ipfix'] as const;
 export const IPFIX_NAT_EVENTS = ['rfc8158', 'legacy'] as const;
@@ -243,7 +243,12 @@ const SCHEMA = {
     default: null,
     rule: TIMESTAMP,
   },
-  ...option('format', "Line format: `vyos` (the VyOS logger's line), `conntrack` (as `conntrack -E`), `json` (one object per line).", 'vyos', oneOf(FORMATS)),
+  ...option(
+    'format',
+    "Line format: `vyos` (the VyOS logger's line), `conntrack` (as `conntrack -E`), `json` (one object per line), `ecs` (Elastic Common Schema, with the Community ID).",
+    'vyos',
+    oneOf(FORMATS),
+  ),
   ...option('conntrack_options', 'With format `conntrack`: the `conntrack -E -o` variants to print.', [], CONNTRACK_OPTIONS_RULE),
   ...option(
     'receive_buffer',

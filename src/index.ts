@@ -12,6 +12,8 @@ export { AddonError } from './native.js';
 export { IPS, type ConntrackEvent, type Counters, type EventType, type Family, type Tuple } from './event.js';
 export { formatConntrack, type ConntrackFormatOptions } from './format/conntrack.js';
 export { formatJson } from './format/json.js';
+export { formatEcs, ECS_VERSION } from './format/ecs.js';
+export { communityId } from './format/community-id.js';
 export { formatVyos } from './format/vyos.js';
 export { loadConfig, ConfigError, type Config } from './config.js';
 export type { Notices, WireBatch } from './wire.js';

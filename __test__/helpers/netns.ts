@@ -139,7 +139,8 @@ export function marker(n: number): { insert: (ns: Netns) => void; match: (line: 
     insert: (ns) => {
       ns.exec('conntrack', ['-I', '-p', 'udp', '-s', src, '-d', '203.0.113.1', '--sport', '9', '--dport', '9', '-t', '30'], undefined);
     },
-    match: (line) => line.includes(`src=${src} `) || line.includes(`"src":"${src}"`),
+    // vyos and conntrack lines, json's orig.src, ecs's source.ip.
+    match: (line) => line.includes(`src=${src} `) || line.includes(`"src":"${src}"`) || line.includes(`"source":{"ip":"${src}"`),
   };
 }
 

@@ -2,6 +2,7 @@
 import type { Config } from '../config.js';
 import type { ConntrackEvent } from '../event.js';
 import { writeConntrack, type ConntrackFormatOptions } from './conntrack.js';
+import { writeEcs } from './ecs.js';
 import { writeJson } from './json.js';
 import type { LineWriter } from './line.js';
 import { writeVyos } from './vyos.js';
@@ -17,6 +18,8 @@ export function makeFormatter(config: Pick<Config, 'format' | 'conntrack_options
       return writeVyos;
     case 'json':
       return writeJson;
+    case 'ecs':
+      return writeEcs;
     case 'conntrack': {
       const opts: ConntrackFormatOptions = {};
       for (const o of config.conntrack_options) opts[o] = true;

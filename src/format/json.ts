@@ -59,7 +59,8 @@ export function isoNs(ns: bigint): string {
 /** The `[...]` of status names, per status value: a few values recur. */
 const STATUS_TEXT = new Map<number, string>();
 
-function statusNames(bits: number): string {
+/** The JSON array of the IPS_* names of a CTA_STATUS value, lowest bit first (`["SEEN_REPLY","ASSURED"]`). */
+export function statusNames(bits: number): string {
   let text = STATUS_TEXT.get(bits);
   if (text !== undefined) return text;
   let out = '';
@@ -71,7 +72,8 @@ function statusNames(bits: number): string {
   return text;
 }
 
-function hex(bytes: Uint8Array): string {
+/** Lower-case hex of the bytes, in order. */
+export function hex(bytes: Uint8Array): string {
   let out = '';
   for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]];
   return out;
@@ -98,10 +100,11 @@ function key(w: LineWriter, first: boolean, name: Uint8Array): false {
 }
 
 /**
- * One direction. Addresses come from the decoder's inet_ntop-style text
- * (digits, hex, '.', ':'), so they are written without escaping.
+ * One direction as an object, with its counters when given. Addresses come
+ * from the decoder's inet_ntop-style text (digits, hex, '.', ':'), so they
+ * are written without escaping.
  */
-function tuple(w: LineWriter, t: Tuple, gre: boolean, c: Counters | undefined): void {
+export function writeTuple(w: LineWriter, t: Tuple, gre: boolean, c: Counters | undefined): void {
   let first = true;
   w.byte(0x7b); // {
   if (t.src !== undefined) {
@@ -248,9 +251,9 @@ export function writeJson(ev: ConntrackEvent, w: LineWriter): void {
   }
   const gre = ev.proto === IPPROTO.GRE;
   w.bytes(J_ORIG);
-  tuple(w, ev.orig, gre, ev.origCounters);
+  writeTuple(w, ev.orig, gre, ev.origCounters);
   w.bytes(J_REPLY);
-  tuple(w, ev.reply, gre, ev.replyCounters);
+  writeTuple(w, ev.reply, gre, ev.replyCounters);
   if (ev.start !== undefined) big(w, J_START, ev.start);
   if (ev.stop !== undefined) big(w, J_STOP, ev.stop);
   // Can be negative if the wall clock was stepped back during the flow.

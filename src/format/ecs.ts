@@ -1,0 +1,331 @@
+/**
+ * The `ecs` output format: one JSON object per event, one line, with
+ * Elastic Common Schema names (ECS_VERSION), described by
+ * schema/ecs.schema.json.
+ *
+ * ECS fields hold what ECS has a name for: the times (`@timestamp`,
+ * `event.*`), the original direction as `source` and `destination` with
+ * their counters, the post-NAT addresses as `source.nat` and
+ * `destination.nat`, the protocol and the Community ID under `network`.
+ * Everything else ctlogd decodes is under `ctlogd`, with the `json`
+ * format's names. An attribute the kernel did not send is absent, never 0.
+ *
+ * As json.ts, the line is written piece by piece into the batch's bytes:
+ * it runs once per event. Counters and durations are JSON numbers written
+ * digit for digit from the bigint (ECS types them `long`), so none is
+ * rounded on the way; a reader that parses numbers as doubles rounds
+ * values past 2^53 itself.
+ */
+import type { ConntrackEvent, Counters, EventType, Tuple } from '../event.js';
+import { IPPROTO } from '../names.js';
+import { communityId } from './community-id.js';
+import { hex, isoNs, statusNames, writeTuple } from './json.js';
+import { ascii, lineOf, type LineWriter } from './line.js';
+
+/** The ECS release whose field reference this format follows (ecs.version). */
+export const ECS_VERSION = '9.4.0';
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const CLOSE = 0x7d; // }
+
+/**
+ * event.type and event.action per event type. ECS allows, for category
+ * network: access, allowed, connection, denied, end, info, protocol,
+ * start. NEW starts a connection and DESTROY ends it; an UPDATE (a state
+ * or status change of a live connection) is a `connection` event alone:
+ * `info` is for events that report no change, and `change` is not allowed
+ * with network.
+ */
+const EVENT_KIND: Record<EventType, Uint8Array> = {
+  new: ascii('"type":["connection","start"],"action":"conntrack-new"'),
+  update: ascii('"type":["connection"],"action":"conntrack-update"'),
+  destroy: ascii('"type":["connection","end"],"action":"conntrack-destroy"'),
+};
+
+/**
+ * network.transport: the IANA protocol keyword, lower case, as ECS asks
+ * (ICMPv6 is IANA's `ipv6-icmp`), for the protocols conntrack names; any
+ * other number has network.iana_number only.
+ */
+const TRANSPORT = new Map<number, string>([
+  [IPPROTO.TCP, 'tcp'],
+  [IPPROTO.UDP, 'udp'],
+  [IPPROTO.UDPLITE, 'udplite'],
+  [IPPROTO.ICMP, 'icmp'],
+  [IPPROTO.ICMPV6, 'ipv6-icmp'],
+  [IPPROTO.SCTP, 'sctp'],
+  [IPPROTO.DCCP, 'dccp'],
+  [IPPROTO.GRE, 'gre'],
+]);
+
+/** `"transport":"tcp","iana_number":"6"` per protocol number (network.iana_number is a keyword: a string). */
+const PROTO_TEXT: Uint8Array[] = Array.from({ length: 256 }, (_, n) => {
+  const name = TRANSPORT.get(n);
+  return ascii(`${name === undefined ? '' : `"transport":"${name}",`}"iana_number":"${n}"`);
+});
+
+const K_HEAD = ascii('{"@timestamp":"');
+const K_ECS = ascii(`","ecs":{"version":"${ECS_VERSION}"},"event":{"kind":"event","category":["network"],`);
+const K_CREATED = ascii(',"created":"');
+const K_START = ascii(',"start":"');
+const K_END = ascii(',"end":"');
+const K_DURATION = ascii(',"duration":');
+const K_SOURCE = ascii(',"source":{');
+const K_DESTINATION = ascii(',"destination":{');
+const K_IP = ascii('"ip":"');
+const K_PORT = ascii('"port":');
+const K_BYTES = ascii('"bytes":');
+const K_PACKETS = ascii(',"packets":');
+const K_NAT_IP = ascii('"nat":{"ip":"');
+const K_NETWORK_V4 = ascii(',"network":{"type":"ipv4",');
+const K_NETWORK_V6 = ascii(',"network":{"type":"ipv6",');
+const K_COMMUNITY_ID = ascii(',"community_id":"');
+const K_CTLOGD = ascii(',"ctlogd":{"type":"');
+const K_ID = ascii(',"id":');
+const K_STATE = ascii(',"state":"');
+const K_STATE_NUM = ascii('","state_num":');
+const K_STATUS = ascii(',"status":');
+const K_STATUS_BITS = ascii(',"status_bits":');
+const K_TIMEOUT = ascii(',"timeout":');
+const K_MARK = ascii(',"mark":');
+const K_SECMARK = ascii(',"secmark":');
+const K_ZONE = ascii(',"zone":');
+const K_USE = ascii(',"use":');
+const K_HELPER = ascii(',"helper":');
+const K_SECCTX = ascii(',"secctx":');
+const K_LABELS = ascii(',"labels":"');
+const K_ORIG = ascii(',"orig":{');
+const K_REPLY = ascii(',"reply":');
+const K_PORTID = ascii(',"portid":');
+const K_PROGNAME = ascii(',"progname":');
+const K_ICMP_TYPE = ascii('"icmp_type":');
+const K_ICMP_CODE = ascii('"icmp_code":');
+const K_ICMP_ID = ascii('"icmp_id":');
+const K_SRC_KEY = ascii('"src_key":');
+const K_DST_KEY = ascii('"dst_key":');
+const K_TUPLE_ZONE = ascii('"zone":');
+
+/** The ISO text of the last read time written: events read together share it. */
+let lastTime: bigint | undefined;
+let lastIso = '';
+
+function readTime(ns: bigint): string {
+  if (ns !== lastTime) {
+    lastIso = isoNs(ns);
+    lastTime = ns;
+  }
+  return lastIso;
+}
+
+/** `,"name":"<ISO time>"` */
+function time(w: LineWriter, name: Uint8Array, ns: bigint): void {
+  w.bytes(name);
+  w.str(isoNs(ns));
+  w.byte(QUOTE);
+}
+
+/**
+ * One endpoint: address, port, counters, and the translated address and
+ * port when they differ from the original ones. Omitted when it has none
+ * of these.
+ */
+function endpoint(
+  w: LineWriter,
+  open: Uint8Array,
+  ip: string | undefined,
+  port: number | undefined,
+  c: Counters | undefined,
+  natIp: string | undefined,
+  natPort: number | undefined,
+): void {
+  const mark = w.length;
+  w.bytes(open);
+  let first = true;
+  if (ip !== undefined) {
+    first = key(w, first, K_IP);
+    w.str(ip);
+    w.byte(QUOTE);
+  }
+  if (port !== undefined) {
+    first = key(w, first, K_PORT);
+    w.num(port);
+  }
+  if (c !== undefined) {
+    first = key(w, first, K_BYTES);
+    w.big(c.bytes);
+    w.bytes(K_PACKETS);
+    w.big(c.packets);
+  }
+  if (natIp !== undefined && (natIp !== ip || (natPort !== undefined && natPort !== port))) {
+    first = key(w, first, K_NAT_IP);
+    w.str(natIp);
+    w.byte(QUOTE);
+    if (natPort !== undefined) {
+      w.byte(COMMA);
+      w.bytes(K_PORT);
+      w.num(natPort);
+    }
+    w.byte(CLOSE);
+  }
+  if (first) w.truncate(mark);
+  else w.byte(CLOSE);
+}
+
+/** `"name":` after a comma unless it is the first member. */
+function key(w: LineWriter, first: boolean, name: Uint8Array): false {
+  if (!first) w.byte(COMMA);
+  w.bytes(name);
+  return false;
+}
+
+/** What of the original tuple has no ECS name: ICMP type, code and id, GRE keys, its zone. Omitted when empty. */
+function origRest(w: LineWriter, t: Tuple, gre: boolean): void {
+  const mark = w.length;
+  w.bytes(K_ORIG);
+  let first = true;
+  if (gre && t.sport !== undefined) {
+    first = key(w, first, K_SRC_KEY);
+    w.num(t.sport);
+  }
+  if (gre && t.dport !== undefined) {
+    first = key(w, first, K_DST_KEY);
+    w.num(t.dport);
+  }
+  if (t.icmpType !== undefined) {
+    first = key(w, first, K_ICMP_TYPE);
+    w.num(t.icmpType);
+  }
+  if (t.icmpCode !== undefined) {
+    first = key(w, first, K_ICMP_CODE);
+    w.num(t.icmpCode);
+  }
+  if (t.icmpId !== undefined) {
+    first = key(w, first, K_ICMP_ID);
+    w.num(t.icmpId);
+  }
+  if (t.zone !== undefined) {
+    first = key(w, first, K_TUPLE_ZONE);
+    w.num(t.zone);
+  }
+  if (first) w.truncate(mark);
+  else w.byte(CLOSE);
+}
+
+/**
+ * Writes one event as one line of ECS JSON (no newline).
+ *
+ * `@timestamp` is the kernel's event time (CTA_TIMESTAMP_EVENT) when it
+ * sent one, and then `event.created` is when ctlogd read the event;
+ * otherwise `@timestamp` is the read time and there is no `event.created`
+ * (ECS: when both would be the same, only `@timestamp`).
+ */
+export function writeEcs(ev: ConntrackEvent, w: LineWriter): void {
+  const o = ev.orig;
+  const r = ev.reply;
+  w.bytes(K_HEAD);
+  w.str(ev.eventTime !== undefined ? isoNs(ev.eventTime) : readTime(ev.time));
+  w.bytes(K_ECS);
+  w.bytes(EVENT_KIND[ev.type]);
+  if (ev.eventTime !== undefined) {
+    w.bytes(K_CREATED);
+    w.str(readTime(ev.time));
+    w.byte(QUOTE);
+  }
+  if (ev.start !== undefined) time(w, K_START, ev.start);
+  if (ev.stop !== undefined) time(w, K_END, ev.stop);
+  // Negative only if the wall clock was stepped back during the flow.
+  if (ev.start !== undefined && ev.stop !== undefined) {
+    w.bytes(K_DURATION);
+    w.big(ev.stop - ev.start);
+  }
+  w.byte(CLOSE);
+
+  // GRE's port attributes carry keys (under ctlogd), ICMP has none.
+  const gre = ev.proto === IPPROTO.GRE;
+  const sport = gre ? undefined : o.sport;
+  const dport = gre ? undefined : o.dport;
+  // After source NAT the reply goes to the translated source; after
+  // destination NAT it comes from the translated destination.
+  endpoint(w, K_SOURCE, o.src, sport, ev.origCounters, r.dst, gre ? undefined : r.dport);
+  endpoint(w, K_DESTINATION, o.dst, dport, ev.replyCounters, r.src, gre ? undefined : r.sport);
+
+  w.bytes(ev.family === 'ipv6' ? K_NETWORK_V6 : K_NETWORK_V4);
+  w.bytes(PROTO_TEXT[ev.proto & 0xff]);
+  const oc = ev.origCounters;
+  const rc = ev.replyCounters;
+  if (oc !== undefined && rc !== undefined) {
+    w.byte(COMMA);
+    w.bytes(K_BYTES);
+    w.big(oc.bytes + rc.bytes);
+    w.bytes(K_PACKETS);
+    w.big(oc.packets + rc.packets);
+  }
+  if (o.src !== undefined && o.dst !== undefined) {
+    const icmp = ev.proto === IPPROTO.ICMP || ev.proto === IPPROTO.ICMPV6;
+    const id = icmp ? communityId(o.src, o.dst, ev.proto, o.icmpType, o.icmpCode) : communityId(o.src, o.dst, ev.proto, o.sport, o.dport);
+    if (id !== undefined) {
+      w.bytes(K_COMMUNITY_ID);
+      w.str(id);
+      w.byte(QUOTE);
+    }
+  }
+  w.byte(CLOSE);
+
+  // type and stateName come from fixed tables: no escaping needed.
+  w.bytes(K_CTLOGD);
+  w.str(ev.type);
+  w.byte(QUOTE);
+  if (ev.id !== undefined) num(w, K_ID, ev.id);
+  if (ev.stateName !== undefined && ev.state !== undefined) {
+    w.bytes(K_STATE);
+    w.str(ev.stateName);
+    num(w, K_STATE_NUM, ev.state);
+  }
+  if (ev.status !== undefined) {
+    w.bytes(K_STATUS);
+    w.str(statusNames(ev.status));
+    // >>> 0 keeps bit 31 unsigned.
+    num(w, K_STATUS_BITS, ev.status >>> 0);
+  }
+  if (ev.timeout !== undefined) num(w, K_TIMEOUT, ev.timeout);
+  if (ev.mark !== undefined) num(w, K_MARK, ev.mark);
+  if (ev.secmark !== undefined) num(w, K_SECMARK, ev.secmark);
+  if (ev.zone !== undefined) num(w, K_ZONE, ev.zone);
+  if (ev.use !== undefined) num(w, K_USE, ev.use);
+  // Helper, secctx and progname are free text: escape them.
+  if (ev.helper !== undefined) {
+    w.bytes(K_HELPER);
+    w.str(JSON.stringify(ev.helper));
+  }
+  if (ev.secctx !== undefined) {
+    w.bytes(K_SECCTX);
+    w.str(JSON.stringify(ev.secctx));
+  }
+  if (ev.labels !== undefined) {
+    w.bytes(K_LABELS);
+    w.str(hex(ev.labels));
+    w.byte(QUOTE);
+  }
+  origRest(w, o, gre);
+  w.bytes(K_REPLY);
+  writeTuple(w, r, gre, undefined);
+  num(w, K_PORTID, ev.portid);
+  if (ev.progname !== undefined) {
+    w.bytes(K_PROGNAME);
+    w.str(JSON.stringify(ev.progname));
+  }
+  w.byte(CLOSE);
+  w.byte(CLOSE);
+}
+
+/** `,"name":N` */
+function num(w: LineWriter, name: Uint8Array, n: number): void {
+  w.bytes(name);
+  w.num(n);
+}
+
+/** One event as one line of ECS JSON (no newline); see writeEcs. */
+export function formatEcs(ev: ConntrackEvent): string {
+  return lineOf((w) => writeEcs(ev, w));
+}
