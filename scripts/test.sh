@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in conntrack:conntrack nft:nftables ip:iproute2 ping:iputils-ping systemd-analyze:systemd setpriv:util-linux rsyslogd:rsyslog objdump:binutils lintian:lintian help2man:help2man dpkg-shlibdeps:dpkg-dev; do
+for tool in conntrack:conntrack nft:nftables ip:iproute2 ping:iputils-ping systemd-analyze:systemd setpriv:util-linux rsyslogd:rsyslog objdump:binutils lintian:lintian help2man:help2man dpkg-shlibdeps:dpkg-dev nfcapd:nfdump nfacctd:pmacct; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
