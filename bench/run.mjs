@@ -13,6 +13,9 @@
 //   c  N TCP connections through their whole life (default 20,000): connect,
 //      request, answer, close; then `conntrack -F` ends the TIME_WAIT entries;
 //      listeners: NEW, UPDATE and DESTROY.
+//   n  as a, but every flow is source-NATed and ctlogd exports them as IPFIX
+//      NAT event records over UDP to nfcapd (Debian's nfdump) in the
+//      namespace; ctlogd's "captured" is what nfdump reads back.
 //
 // Both tools run at once, inside the namespace, each writing to a file:
 // ctlogd with its default config but only the scenario's event types
@@ -34,7 +37,11 @@ const SCENARIOS = {
   a: { n: 1_000_000, events: ['new'], title: "N new UDP flows at the generator's max rate (NEW)" },
   b: { n: 200_000, events: ['destroy'], title: 'N UDP flows, then `conntrack -F`: a burst of N DESTROY' },
   c: { n: 20_000, events: ['new', 'update', 'destroy'], title: 'N TCP connections, whole life, then `conntrack -F` (NEW, UPDATE, DESTROY)' },
+  n: { n: 1_000_000, events: ['new'], title: "N new UDP flows through SNAT at the generator's max rate, exported as IPFIX over UDP to nfcapd (NEW)" },
 };
+/** Scenario n's collector port, and the net its generated flows go to (ctbench udp). */
+const IPFIX_PORT = 4739;
+const GENERATED_NET = '127.1.0.0/16';
 const TAGS = { '[NEW]': 'new', '[UPDATE]': 'update', '[DESTROY]': 'destroy' };
 const MARKER_NET = '198.51.100.';
 /** Both files unchanged this long after the events: both have caught up. */
@@ -43,12 +50,12 @@ const CATCH_UP_LIMIT_MS = 600_000;
 
 // ---------------------------------------------------------------- options
 
-const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|all] [--n N] [--rate R] [--out DIR] [--keep]
+const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|n|all] [--n N] [--rate R] [--out DIR] [--keep]
                            [--only ctlogd|conntrack] [--profile] [--config JSON]
   --scenario  which scenario(s) to run, default all (comma-separated list allowed)
   --n         events per scenario (overrides each selected scenario's default:
-              a 1000000 flows, b 200000 flows, c 20000 connections)
-  --rate      pace the UDP generator of scenario a to R flows/s (default: as fast as it can)
+              a 1000000 flows, b 200000 flows, c 20000 connections, n 1000000 flows)
+  --rate      pace the UDP generator of scenarios a and n to R flows/s (default: as fast as it can)
   --out       output directory, default bench/out (results.md, logs, ctbench)
   --keep      keep the event log files (they are deleted after counting)
   --only      run one tool alone (no ratio): how it does without the other on the second core
@@ -298,11 +305,11 @@ const size = (f) => {
 
 function prerequisites() {
   if (process.getuid?.() !== 0) throw new Error('bench needs root (network namespaces, CAP_NET_ADMIN, sysctls)');
-  for (const tool of ['ip', 'nft', 'conntrack', 'gcc', 'sysctl']) {
+  for (const tool of ['ip', 'nft', 'conntrack', 'gcc', 'sysctl', ...(selected.includes('n') ? ['nfcapd', 'nfdump'] : [])]) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {
-      throw new Error(`bench needs '${tool}' (Debian: iproute2, nftables, conntrack, gcc, procps)`);
+      throw new Error(`bench needs '${tool}' (Debian: iproute2, nftables, conntrack, gcc, procps; nfdump for scenario n)`);
     }
   }
   const bundle = path.join(ROOT, 'dist/ctlogd.mjs');
@@ -546,6 +553,26 @@ async function countLines(file, keys) {
   return { counts, perKey };
 }
 
+/**
+ * Scenario n: stops nfcapd (it writes out what it holds and closes its
+ * file) and counts, with nfdump, the NAT records of generated flows that
+ * reached it: ctlogd's captured events.
+ */
+async function countNfcapd(nfcapd, dir, info) {
+  const exited = new Promise((resolve) => nfcapd.once('exit', resolve));
+  nfcapd.kill('SIGTERM');
+  await exited;
+  live.children.delete(nfcapd);
+  const r = await run('nfdump', ['-R', dir, '-q', '-N', '-o', 'fmt:%nevt', `dst net ${GENERATED_NET}`], { timeoutMs: 600_000 });
+  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+  const shown = new Map();
+  for (const l of lines) shown.set(l.trim(), (shown.get(l.trim()) ?? 0) + 1);
+  // nfdump's text output names natEvent 1 ADD and 4 (NAT44 session create) UNKNOW.
+  const byEvent = [...shown].map(([k, v]) => `${v.toLocaleString('en-US')} ${k}`).join(', ');
+  info.notes.push(`nfcapd received ${lines.length.toLocaleString('en-US')} records of generated flows (read back with \`nfdump -R\`; natEvent as \`%nevt\` shows it: ${byEvent})`);
+  return { counts: { new: lines.length, update: 0, destroy: 0, other: 0, markers: 0, total: lines.length } };
+}
+
 /** Lower bound of the events the kernel made: per key, the most either tool saw. */
 function unionCount(a, b) {
   const out = { new: 0, update: 0, destroy: 0, other: 0 };
@@ -579,8 +606,16 @@ async function scenario(key, ctbench) {
       // The flows exist once their datagram leaves (the entry is confirmed
       // at postrouting); dropping the datagram on its way back in spares
       // the generator's core a socket lookup and an ICMP port unreachable.
+      // (Scenario n's IPFIX datagrams to nfcapd are let through.)
       rules += `add chain inet ctlogd_bench pre { type filter hook prerouting priority -150; }
-        add rule inet ctlogd_bench pre meta l4proto udp drop\n`;
+        add rule inet ctlogd_bench pre udp dport != ${IPFIX_PORT} drop\n`;
+    }
+    if (key === 'n') {
+      // Every generated flow leaves from another address: a translated
+      // connection, with a NAT event record.
+      rules += `add table ip ctlogd_bench_nat
+        add chain ip ctlogd_bench_nat post { type nat hook postrouting priority srcnat; }
+        add rule ip ctlogd_bench_nat post ip daddr ${GENERATED_NET} snat to 127.0.0.2\n`;
     }
     ns.exec('nft', ['-f', '-'], rules);
     ns.sysctl(
@@ -618,10 +653,33 @@ async function scenario(key, ctbench) {
     if (Object.keys(EXTRA_CONFIG).length) info.notes.push(`**ctlogd config beyond the default: \`${opts.config}\`**`);
     const profDir = path.join(OUT, 'prof');
     const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
-    const ctlogdArgs = [...nodeFlags, CTLOGD, '-c', cfg, '--log-level', 'debug', '--output', 'file', '--output-file', files.ctlogd];
+    // Scenario n: nfcapd in the namespace, its files in OUT/n-nfcapd; ctlogd's
+    // "file" is the one nfcapd writes (it grows while records come in).
+    let nfcapd;
+    const nfcapdDir = f('nfcapd');
+    if (key === 'n') {
+      fs.rmSync(nfcapdDir, { recursive: true, force: true });
+      fs.mkdirSync(nfcapdDir);
+      // 64 MiB of socket buffer (SO_RCVBUF is capped by rmem_max): a flood's records wait there for nfcapd.
+      raiseSysctl('net.core.rmem_max', 64 << 20);
+      nfcapd = spawn('ip', ns.argv('nfcapd', ['-w', nfcapdDir, '-b', '127.0.0.1', '-p', String(IPFIX_PORT), '-B', String(64 << 20), '-t', '3600']), {
+        stdio: ['ignore', 'ignore', fs.openSync(f('nfcapd.stderr'), 'w')],
+      });
+      live.children.add(nfcapd);
+      for (let i = 0; !tryText('ip', ns.argv('ss', ['-Hlun', 'sport', '=', `:${IPFIX_PORT}`])); i++) {
+        if (i > 100) throw new Error(`nfcapd did not listen: ${fs.readFileSync(f('nfcapd.stderr'), 'utf8')}`);
+        await sleep(50);
+      }
+      files.ctlogd = path.join(nfcapdDir, fs.readdirSync(nfcapdDir).find((x) => x.startsWith('nfcapd.current')) ?? 'nfcapd.current');
+    }
+    const output =
+      key === 'n'
+        ? ['--output', 'ipfix', '--ipfix-host', '127.0.0.1', '--ipfix-port', String(IPFIX_PORT)]
+        : ['--output', 'file', '--output-file', files.ctlogd];
+    const ctlogdArgs = [...nodeFlags, CTLOGD, '-c', cfg, '--log-level', 'debug', ...output];
     const conntrackArgs = ['-E', '-e', sc.events.map((e) => e.toUpperCase()).join(',')];
     info.commands = {
-      ctlogd: `node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/ctlogd.js -c ${path.relative(ROOT, cfg)} --log-level debug --output file --output-file ${path.relative(ROOT, files.ctlogd)}   # ${fs.readFileSync(cfg, 'utf8').trim()}`,
+      ctlogd: `node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/ctlogd.js -c ${path.relative(ROOT, cfg)} --log-level debug ${output.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}   # ${fs.readFileSync(cfg, 'utf8').trim()}`,
       conntrack: `conntrack ${conntrackArgs.join(' ')} > ${path.relative(ROOT, files.conntrack)}`,
     };
     const which = opts.only ? [opts.only] : ['ctlogd', 'conntrack'];
@@ -632,12 +690,17 @@ async function scenario(key, ctbench) {
     }
     const outFiles = which.map((w) => files[w]);
     for (const x of outFiles) fs.writeFileSync(x, '', { flag: 'a' });
-    await waitListening(ns, outFiles, which.includes('ctlogd') ? f('ctlogd.stderr') : null);
+    // nfcapd's file is binary, written in blocks: ctlogd's "listening" says enough there.
+    await waitListening(
+      ns,
+      outFiles.filter((x) => !x.startsWith(nfcapdDir)),
+      which.includes('ctlogd') ? f('ctlogd.stderr') : null,
+    );
     say(`listening: ${which.join(', ')}`);
 
     const before = tools.map((t) => ({ cpu: cpuOf(t.pid), threads: threadsCpu(t.pid) }));
     const t0 = performance.now();
-    if (key === 'a') {
+    if (key === 'a' || key === 'n') {
       say(`making ${n} UDP flows${RATE ? ` at ${RATE}/s` : ' as fast as one core can'}`);
       const g = JSON.parse((await ns.run(ctbench, ['udp', String(n), '0', String(RATE)])).stdout);
       info.gen = g;
@@ -674,9 +737,9 @@ async function scenario(key, ctbench) {
 
     const keys = key === 'c';
     const lines = {};
-    for (const w of which) lines[w] = await countLines(files[w], keys);
+    for (const w of which) lines[w] = key === 'n' && w === 'ctlogd' ? await countNfcapd(nfcapd, nfcapdDir, info) : await countLines(files[w], keys);
     let generated;
-    if (key === 'a') generated = { new: info.created, update: 0, destroy: 0 };
+    if (key === 'a' || key === 'n') generated = { new: info.created, update: 0, destroy: 0 };
     else if (key === 'b') generated = { new: 0, update: 0, destroy: info.created };
     else {
       const u = unionCount(lines.ctlogd?.perKey ?? new Map(), lines.conntrack?.perKey ?? new Map());
@@ -737,7 +800,10 @@ async function scenario(key, ctbench) {
         wall: u.wall,
       };
     });
-    if (!opts.keep) for (const x of outFiles) fs.rmSync(x, { force: true });
+    if (!opts.keep) {
+      for (const x of outFiles) fs.rmSync(x, { force: true });
+      fs.rmSync(nfcapdDir, { recursive: true, force: true });
+    }
     return info;
   } finally {
     for (const t of tools) await stopMeasured(t).catch(() => {});
