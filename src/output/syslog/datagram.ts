@@ -141,7 +141,7 @@ export class UnixTransport extends DatagramTransport {
     report: Report,
     ledger: Ledger,
   ) {
-    super(`socket ${path}`, header, report, ledger);
+    super(`syslog socket ${path}`, header, report, ledger);
     this.open();
   }
 
@@ -175,7 +175,7 @@ export class UdpTransport extends DatagramTransport {
     report: Report,
     ledger: Ledger,
   ) {
-    super(peerName('udp', host, port), header, report, ledger);
+    super(`syslog ${peerName('udp', host, port)}`, header, report, ledger);
     this.open();
   }
 
@@ -210,8 +210,8 @@ export class UdpTransport extends DatagramTransport {
     if (this.lastReport === 0 || now - this.lastReport >= UDP_REPORT_EVERY_MS) {
       this.report.error(
         this.lastReport === 0
-          ? `syslog ${this.where}: send failed: ${code}; UDP does not resend: lines sent while this lasts are lost`
-          : `syslog ${this.where}: ${this.failures} sends failed since the last report (last: ${code})`,
+          ? `${this.where}: send failed: ${code}; UDP does not resend: lines sent while this lasts are lost`
+          : `${this.where}: ${this.failures} sends failed since the last report (last: ${code})`,
       );
       this.lastReport = now;
       this.failures = 0;
