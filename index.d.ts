@@ -85,9 +85,10 @@ export declare class Datagram {
 }
 
 /**
- * What the peer of a TCP connection has acknowledged: the syslog
- * output's count of lines written. Made from a Node socket's descriptor,
- * which it duplicates: it can still be read after the socket closed.
+ * What the peer of a TCP connection has acknowledged, and what the kernel
+ * took to send: the syslog output's count of lines written. Made from a
+ * Node socket's descriptor, which it duplicates: it can still be read
+ * after the socket closed.
  */
 export declare class TcpWatch {
   /**
@@ -101,6 +102,13 @@ export declare class TcpWatch {
    * closed, EOPNOTSUPP on a kernel older than 4.1).
    */
   acked(): number
+  /**
+   * Bytes of data the kernel has taken on this connection since it began,
+   * acknowledged or not (acked() and the send queue, read together): at
+   * a write's callback, where that write ends on the wire, whatever
+   * Node's TLS made of it. Throws as acked() does.
+   */
+  sent(): number
   /**
    * Lets the connection go: once Node has closed its descriptor too, the
    * kernel closes the socket.

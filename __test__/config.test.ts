@@ -83,8 +83,8 @@ const catalogue: Bad[] = [
   { conf: { ...E, receive_buffer: 65535 }, re: `${FILE}receive_buffer: ${INT(65536, 2147483647)}: value was 65535$` },
   { conf: { ...E, stats_interval: '86401' }, re: `${FILE}stats_interval: ${INT(0, 86400)}: value was "86401"$` },
   { conf: { ...E, stats_interval: -1 }, re: `${FILE}stats_interval: ${INT(0, 86400)}: value was -1$` },
-  { conf: { ...E, syslog_port: 65536 }, re: `${FILE}syslog_port: ${INT(1, 65535)}: value was 65536$` },
-  { conf: { ...E, syslog_port: '0' }, re: `${FILE}syslog_port: ${INT(1, 65535)}: value was "0"$` },
+  { conf: { ...E, syslog_port: 65536 }, re: `${FILE}syslog_port: ${INT(0, 65535)}: value was 65536$` },
+  { conf: { ...E, syslog_port: '-1' }, re: `${FILE}syslog_port: ${INT(0, 65535)}: value was "-1"$` },
   // Enumerations: a string, one of the listed.
   { conf: { ...E, log_level: 'warn' }, re: `${FILE}log_level: must be one of info, debug: value was "warn"$` },
   { conf: { ...E, log_level: 'DEBUG' }, re: `${FILE}log_level: must be one of info, debug: value was "DEBUG"$` },
@@ -93,7 +93,8 @@ const catalogue: Bad[] = [
   { conf: { ...E, format: ['vyos'] }, re: `${FILE}format: must be one of vyos, conntrack, json, ecs: value was \\["vyos"\\]$` },
   { conf: { ...E, format: null }, re: `${FILE}format: must be one of vyos, conntrack, json, ecs: value was null$` },
   { conf: { ...E, output: 'stderr' }, re: `${FILE}output: must be one of stdout, file, syslog, ipfix: value was "stderr"$` },
-  { conf: { ...E, syslog_protocol: 'sctp' }, re: `${FILE}syslog_protocol: must be one of udp, tcp: value was "sctp"$` },
+  { conf: { ...E, syslog_protocol: 'sctp' }, re: `${FILE}syslog_protocol: must be one of udp, tcp, tls: value was "sctp"$` },
+  { conf: { ...E, syslog_protocol: 'TLS' }, re: `${FILE}syslog_protocol: must be one of udp, tcp, tls: value was "TLS"$` },
   { conf: { ...E, syslog_facility: 'local8' }, re: `${FILE}syslog_facility: must be one of kern, user, .*, local7: value was "local8"$` },
   // Lists.
   {
@@ -142,6 +143,21 @@ const catalogue: Bad[] = [
   {
     conf: { event: { update: {} }, output: 'ipfix', ipfix_host: '127.0.0.1' },
     re: `${FILE}event: must name new or destroy when output is "ipfix" \\(the events with a record\\): value was \\{"update":\\{\\}\\}$`,
+  },
+  {
+    conf: { ...E, syslog_tls_name: '*.example' },
+    re: `${FILE}syslog_tls_name: must be an IP address, or a host name .*, or empty \\(a string\\): value was "\\*\\.example"$`,
+  },
+  { conf: { ...E, syslog_tls_ca: 7 }, re: `${FILE}syslog_tls_ca: must be a file path \\(a string of at most 4095 bytes, no NUL\\): value was 7$` },
+  { conf: { ...E, syslog_tls_key: 'a\u0000b' }, re: `${FILE}syslog_tls_key: must be a file path .*: value was "a\\\\u0000b"$` },
+  // A client certificate is both files or neither.
+  {
+    conf: { ...E, syslog_protocol: 'tls', syslog_tls_cert: '/etc/ctlogd/client.pem' },
+    re: `${FILE}syslog_tls_key: must be set when syslog_tls_cert is \\(a client certificate needs both its certificate and its key, or neither\\): value was ""$`,
+  },
+  {
+    conf: { ...E, syslog_tls_key: '/etc/ctlogd/client.key' },
+    re: `${FILE}syslog_tls_cert: must be set when syslog_tls_key is \\(a client certificate needs both .*\\): value was ""$`,
   },
   {
     conf: { ...E, syslog_socket: '' },
@@ -328,7 +344,12 @@ const catalogue: Bad[] = [
     re: `^CTLOGD_CONNTRACK_OPTIONS \\(conntrack_options\\): must be a list of .*: value was "extended;id"$`,
   },
   { conf: E, env: { CTLOGD_SYSLOG_TAG: 'a\nb' }, re: `^CTLOGD_SYSLOG_TAG \\(syslog_tag\\): must be 1 to 48 .*: value was "a\\\\nb"$` },
-  { conf: E, env: { CTLOGD_SYSLOG_PORT: '70000' }, re: `^CTLOGD_SYSLOG_PORT \\(syslog_port\\): ${INT(1, 65535)}: value was "70000"$` },
+  { conf: E, env: { CTLOGD_SYSLOG_PORT: '70000' }, re: `^CTLOGD_SYSLOG_PORT \\(syslog_port\\): ${INT(0, 65535)}: value was "70000"$` },
+  {
+    conf: { ...E, syslog_tls_cert: '/c.pem', syslog_tls_key: '/k.pem' },
+    env: { CTLOGD_SYSLOG_TLS_KEY: '' },
+    re: `${FILE}syslog_tls_key: must be set when syslog_tls_cert is .*: value was ""$`,
+  },
   { conf: E, env: { CTLOGD_OUTPUT: 'file' }, re: `${FILE}output_file: must be a file path when output is "file" .*: value was ""$` },
   // Flags: the flag and the key are named; values are taken as typed (no "1e3" = 1000).
   { conf: E, args: ['--queue-size', 'abc'], re: `^--queue-size \\(queue_size\\): ${INT(1, 2147483647)}: value was "abc"$` },
@@ -473,7 +494,8 @@ test('the CLI: exit 78, one line on stderr, nothing on stdout', () => {
     [['-c', file(E)], { CTLOGD_RELIABLE: 'no' }, /^ctlogd: CTLOGD_RELIABLE \(reliable\): must be true or false .*: value was "no"$/],
     [['-c', file(E), '--queue-size', 'abc'], {}, /^ctlogd: --queue-size \(queue_size\): must be an integer from 1 to 2147483647 .*: value was "abc"$/],
     [['--format', 'xml'], {}, /^ctlogd: --format \(format\): must be one of vyos, conntrack, json, ecs: value was "xml"$/],
-    [['-c', file(E), '--syslog-port', '0'], {}, /^ctlogd: --syslog-port \(syslog_port\): must be an integer from 1 to 65535 .*: value was "0"$/],
+    [['-c', file(E), '--syslog-port', '65536'], {}, /^ctlogd: --syslog-port \(syslog_port\): must be an integer from 0 to 65535 .*: value was "65536"$/],
+    [['-c', file(E), '--syslog-tls-cert', '/c.pem'], {}, /^ctlogd: config \S+: syslog_tls_key: must be set when syslog_tls_cert is .*: value was ""$/],
   ];
   for (const [args, env, re] of cases) assertCliRefuses(cli(args, env), re);
 });
@@ -541,6 +563,10 @@ const DEFAULTS: Omit<Config, 'event'> = {
   syslog_host: '',
   syslog_port: 514,
   syslog_protocol: 'udp',
+  syslog_tls_ca: '',
+  syslog_tls_cert: '',
+  syslog_tls_key: '',
+  syslog_tls_name: '',
   syslog_socket: '/dev/log',
   syslog_facility: 'daemon',
   syslog_tag: 'ctlogd',
@@ -598,6 +624,45 @@ test('VyOS files are accepted unchanged', () => {
   assert.deepEqual(loadConfig({ env: {} }), { ...DEFAULTS, event: { new: {}, update: {}, destroy: {} } });
 });
 
+test("syslog_port: absent or 0 is the protocol's own port, 514 for udp and tcp, 6514 for tls; a port given is kept", () => {
+  const port = (conf: object, env: NodeJS.ProcessEnv = {}, flags = {}) => loadConfig({ path: file({ ...E, ...conf }), env, flags }).syslog_port;
+  assert.equal(port({}), 514);
+  assert.equal(port({ syslog_protocol: 'udp' }), 514);
+  assert.equal(port({ syslog_protocol: 'tcp' }), 514);
+  assert.equal(port({ syslog_protocol: 'tls' }), 6514);
+  assert.equal(port({ syslog_protocol: 'tls', syslog_port: 0 }), 6514);
+  assert.equal(port({ syslog_protocol: 'tls', syslog_port: '0' }), 6514);
+  assert.equal(port({ syslog_protocol: 'tls', syslog_port: 514 }), 514, 'a port given is the port, whatever the protocol');
+  assert.equal(port({ syslog_protocol: 'udp', syslog_port: 6514 }), 6514);
+  // The protocol set later, by a variable or a flag, still decides the default.
+  assert.equal(port({}, { CTLOGD_SYSLOG_PROTOCOL: 'tls' }), 6514);
+  assert.equal(port({ syslog_protocol: 'tls' }, {}, { 'syslog-protocol': 'tcp' }), 514);
+  // 0 from a variable turns a file's port back into the protocol's.
+  assert.equal(port({ syslog_protocol: 'tls', syslog_port: 1514 }, { CTLOGD_SYSLOG_PORT: '0' }), 6514);
+});
+
+test('syslog_tls_cert and syslog_tls_key: both or neither, from any layer', () => {
+  const load = (conf: object, env: NodeJS.ProcessEnv = {}, flags = {}) => loadConfig({ path: file({ ...E, syslog_protocol: 'tls', ...conf }), env, flags });
+  assert.deepEqual([load({}).syslog_tls_cert, load({}).syslog_tls_key], ['', '']);
+  const both = load({ syslog_tls_cert: '/etc/c.pem', syslog_tls_key: '/etc/k.pem' });
+  assert.deepEqual([both.syslog_tls_cert, both.syslog_tls_key], ['/etc/c.pem', '/etc/k.pem']);
+  const split = load({ syslog_tls_cert: '/etc/c.pem' }, { CTLOGD_SYSLOG_TLS_KEY: '/etc/k.pem' });
+  assert.deepEqual([split.syslog_tls_cert, split.syslog_tls_key], ['/etc/c.pem', '/etc/k.pem'], 'the two may come from different layers');
+  const refused = (conf: object, env: NodeJS.ProcessEnv, flags: object, re: RegExp) =>
+    assert.throws(
+      () => load(conf, env, flags),
+      (e: unknown) => e instanceof ConfigError && e.exitCode === 78 && re.test(e.message) && !e.message.includes('\n'),
+    );
+  refused({ syslog_tls_key: '/etc/k.pem' }, {}, {}, /: syslog_tls_cert: must be set when syslog_tls_key is /);
+  refused({}, { CTLOGD_SYSLOG_TLS_CERT: '/etc/c.pem' }, {}, /: syslog_tls_key: must be set when syslog_tls_cert is /);
+  refused(
+    { syslog_tls_cert: '/etc/c.pem', syslog_tls_key: '/etc/k.pem' },
+    {},
+    { 'syslog-tls-cert': '' },
+    /: syslog_tls_cert: must be set when syslog_tls_key is /,
+  );
+});
+
 test('syslog_host: IP addresses and RFC 1123 host names are accepted', () => {
   for (const host of [
     '',
@@ -653,7 +718,12 @@ const LAYERS: Record<string, { values: [unknown, string, string]; want: [unknown
   output_file: { values: ['/a', '/b', '/c'], want: ['/a', '/b', '/c'], get: (c) => c.output_file },
   syslog_host: { values: ['log.example', '192.0.2.1', ''], want: ['log.example', '192.0.2.1', ''], get: (c) => c.syslog_host },
   syslog_port: { values: [1, '2', '3'], want: [1, 2, 3], get: (c) => c.syslog_port },
-  syslog_protocol: { values: ['tcp', 'udp', 'tcp'], want: ['tcp', 'udp', 'tcp'], get: (c) => c.syslog_protocol },
+  syslog_protocol: { values: ['tcp', 'udp', 'tls'], want: ['tcp', 'udp', 'tls'], get: (c) => c.syslog_protocol },
+  syslog_tls_ca: { values: ['/a', '/b', ''], want: ['/a', '/b', ''], get: (c) => c.syslog_tls_ca },
+  // With its key, set the same way in each layer (both or neither).
+  syslog_tls_cert: { values: ['', '', ''], want: ['', '', ''], get: (c) => c.syslog_tls_cert },
+  syslog_tls_key: { values: ['', '', ''], want: ['', '', ''], get: (c) => c.syslog_tls_key },
+  syslog_tls_name: { values: ['log.example', '192.0.2.1', ''], want: ['log.example', '192.0.2.1', ''], get: (c) => c.syslog_tls_name },
   syslog_socket: { values: ['/a', '/b', '/c'], want: ['/a', '/b', '/c'], get: (c) => c.syslog_socket },
   syslog_facility: { values: ['local0', 'local1', 'kern'], want: ['local0', 'local1', 'kern'], get: (c) => c.syslog_facility },
   syslog_tag: { values: ['a', 'b', 'c'], want: ['a', 'b', 'c'], get: (c) => c.syslog_tag },
@@ -718,9 +788,11 @@ test('configKeys: every key documented, with a variable and a flag named after i
   const byKey = Object.fromEntries(configKeys().map((k) => [k.key, k.default]));
   const c = loadConfig({ env: {} });
   assert.deepEqual(
-    [c.event, c.queue_size, c.format, c.receive_buffer, c.syslog_port, c.syslog_tag, c.stats_interval],
-    [byKey.event, byKey.queue_size, byKey.format, byKey.receive_buffer, byKey.syslog_port, byKey.syslog_tag, byKey.stats_interval],
+    [c.event, c.queue_size, c.format, c.receive_buffer, c.syslog_tag, c.stats_interval],
+    [byKey.event, byKey.queue_size, byKey.format, byKey.receive_buffer, byKey.syslog_tag, byKey.stats_interval],
   );
+  // syslog_port's 0 is documented as the protocol's port: udp's by default.
+  assert.deepEqual([byKey.syslog_port, c.syslog_port], [0, 514]);
 });
 
 test('the README key table is what scripts/config-doc.ts generates', () => {

@@ -161,7 +161,7 @@ class FakeTransport extends SyslogTransport {
   constructor(reports: string[], queue?: Queue, ledger = new Ledger()) {
     const levels: string[] = [];
     super(
-      'fake peer',
+      'syslog fake peer',
       () => b('H '),
       {
         error: (m) => reports.push(m) && levels.push('error'),

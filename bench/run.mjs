@@ -569,7 +569,9 @@ async function countNfcapd(nfcapd, dir, info) {
   for (const l of lines) shown.set(l.trim(), (shown.get(l.trim()) ?? 0) + 1);
   // nfdump's text output names natEvent 1 ADD and 4 (NAT44 session create) UNKNOW.
   const byEvent = [...shown].map(([k, v]) => `${v.toLocaleString('en-US')} ${k}`).join(', ');
-  info.notes.push(`nfcapd received ${lines.length.toLocaleString('en-US')} records of generated flows (read back with \`nfdump -R\`; natEvent as \`%nevt\` shows it: ${byEvent})`);
+  info.notes.push(
+    `nfcapd received ${lines.length.toLocaleString('en-US')} records of generated flows (read back with \`nfdump -R\`; natEvent as \`%nevt\` shows it: ${byEvent})`,
+  );
   return { counts: { new: lines.length, update: 0, destroy: 0, other: 0, markers: 0, total: lines.length } };
 }
 

@@ -7,9 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in conntrack:conntrack nft:nftables ip:iproute2 ping:iputils-ping systemd-analyze:systemd setpriv:util-linux rsyslogd:rsyslog objdump:binutils lintian:lintian help2man:help2man dpkg-shlibdeps:dpkg-dev nfcapd:nfdump nfacctd:pmacct; do
+for tool in conntrack:conntrack nft:nftables ip:iproute2 ping:iputils-ping systemd-analyze:systemd setpriv:util-linux rsyslogd:rsyslog openssl:openssl objdump:binutils lintian:lintian help2man:help2man dpkg-shlibdeps:dpkg-dev nfcapd:nfdump nfacctd:pmacct ipfix2csv:python3-ipfix ipfixDump:libfixbuf-tools; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
+# rsyslog's TLS driver is a module, no command.
+dpkg -s rsyslog-gnutls >/dev/null 2>&1 || need+=(rsyslog-gnutls)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

@@ -22,6 +22,9 @@ export const FORMATS = ['vyos', 'conntrack', 'json', 'ecs'] as const;
 export const CONNTRACK_OPTIONS = ['extended', 'timestamp', 'id', 'ktimestamp'] as const;
 export const OUTPUTS = ['stdout', 'file', 'syslog', 'ipfix'] as const;
 export const IPFIX_NAT_EVENTS = ['rfc8158', 'legacy'] as const;
+export const SYSLOG_PROTOCOLS = ['udp', 'tcp', 'tls'] as const;
+/** What syslog_port 0 means: the protocol's own port (RFC 5426 and 6587 use 514, RFC 5425 6514). */
+export const SYSLOG_PORTS: Readonly<Record<(typeof SYSLOG_PROTOCOLS)[number], number>> = { udp: 514, tcp: 514, tls: 6514 };
 /** RFC 5424 facility names, in code order (kern = 0 ... local7 = 23). */
 export const FACILITIES = [
   'kern',
@@ -198,11 +201,13 @@ function isHost(v: string): boolean {
   return v.length <= HOST_NAME_MAX && labels.every((l) => LABEL.test(l)) && !/^[0-9]+$/.test(labels.at(-1)!);
 }
 
-/** A remote host: an IP address or a name, or empty for none. */
-const HOST = simple<string>(
-  `an IP address, or a host name (RFC 1123: labels of 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen, joined by dots, at most ${HOST_NAME_MAX} characters, the last label not all digits), or empty (a string)`,
-  (v) => typeof v === 'string' && (v === '' || isHost(v)),
-);
+/** A host: an IP address or an RFC 1123 name, or the empty string. */
+function hostRule(): Rule<string> {
+  return simple<string>(
+    `an IP address, or a host name (RFC 1123: labels of 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen, joined by dots, at most ${HOST_NAME_MAX} characters, the last label not all digits), or empty (a string)`,
+    (v) => typeof v === 'string' && (v === '' || isHost(v)),
+  );
+}
 
 /** One key of the schema; convict's schema and the Config type are made from these. */
 interface Item<T> {
@@ -277,9 +282,43 @@ const SCHEMA = {
     '',
     kernelPath('a file path', PATH_MAX_BYTES, true),
   ),
-  ...option('syslog_host', 'With output `syslog`: a remote host; empty for the local socket (syslog_socket).', '', HOST),
-  ...option('syslog_port', 'With a remote syslog_host: its port.', 514, integer(1, 65535)),
-  ...option('syslog_protocol', 'With a remote syslog_host: `udp`, or `tcp` (RFC 6587 octet-counting framing).', 'udp', oneOf(['udp', 'tcp'])),
+  ...option('syslog_host', 'With output `syslog`: a remote host; empty for the local socket (syslog_socket).', '', hostRule()),
+  ...option(
+    'syslog_port',
+    "With a remote syslog_host: its port; 0 is the protocol's own: 514 for `udp` and `tcp`, 6514 for `tls` (RFC 5425).",
+    0,
+    integer(0, 65535),
+  ),
+  ...option(
+    'syslog_protocol',
+    'With a remote syslog_host: `udp`, `tcp` (RFC 6587 octet-counting framing), or `tls` (RFC 5425: the same framing in TLS; the syslog_tls_* keys).',
+    'udp',
+    oneOf(SYSLOG_PROTOCOLS),
+  ),
+  ...option(
+    'syslog_tls_ca',
+    "With syslog_protocol `tls`: a PEM file of the CA certificates the server's certificate must chain to; empty: the system store (/etc/ssl/certs/ca-certificates.crt). Read at start and on SIGHUP.",
+    '',
+    kernelPath('a file path', PATH_MAX_BYTES, true),
+  ),
+  ...option(
+    'syslog_tls_cert',
+    'With syslog_protocol `tls`: a PEM file of the client certificate (and its chain) for a server that asks for one; with syslog_tls_key, or neither. Read at start and on SIGHUP.',
+    '',
+    kernelPath('a file path', PATH_MAX_BYTES, true),
+  ),
+  ...option(
+    'syslog_tls_key',
+    "With syslog_protocol `tls`: a PEM file of syslog_tls_cert's private key, not encrypted; with syslog_tls_cert, or neither. Read at start and on SIGHUP.",
+    '',
+    kernelPath('a file path', PATH_MAX_BYTES, true),
+  ),
+  ...option(
+    'syslog_tls_name',
+    "With syslog_protocol `tls`: the name the server's certificate must carry (a DNS name, or an IP address, checked against its IP addresses); empty: syslog_host.",
+    '',
+    hostRule(),
+  ),
   ...option(
     'syslog_socket',
     'With output `syslog` and no syslog_host: the local syslog socket.',
@@ -293,7 +332,12 @@ const SCHEMA = {
     'ctlogd',
     simple<string>('1 to 48 printable ASCII characters, no spaces (RFC 5424 APP-NAME)', (v) => typeof v === 'string' && /^[\x21-\x7e]{1,48}$/.test(v)),
   ),
-  ...option('ipfix_host', 'With output `ipfix`: the IPFIX collector (nfcapd, nfacctd, GoFlow2, ...) to send NAT event records to (required then).', '', HOST),
+  ...option(
+    'ipfix_host',
+    'With output `ipfix`: the IPFIX collector (nfcapd, nfacctd, GoFlow2, ...) to send NAT event records to (required then).',
+    '',
+    hostRule(),
+  ),
   ...option('ipfix_port', "With output `ipfix`: the collector's port (4739 is IPFIX's).", 4739, integer(1, 65535)),
   ...option(
     'ipfix_protocol',
@@ -536,5 +580,17 @@ function layered(raw: unknown, opts: LoadOptions): Config {
       `${where}: event: must name ${IPFIX_TYPES.join(' or ')} when output is "ipfix" (the events with a record): value was ${show(config.event)}`,
     );
   }
+  // A client certificate is its certificate and its key: one alone is a mistake, not half a login.
+  for (const [key, other] of [
+    ['syslog_tls_key', 'syslog_tls_cert'],
+    ['syslog_tls_cert', 'syslog_tls_key'],
+  ] as const) {
+    if (config[key] === '' && config[other] !== '') {
+      throw new ConfigError(
+        `${where}: ${key}: must be set when ${other} is (a client certificate needs both its certificate and its key, or neither): value was ""`,
+      );
+    }
+  }
+  if (config.syslog_port === 0) config.syslog_port = SYSLOG_PORTS[config.syslog_protocol];
   return config;
 }

@@ -1,8 +1,11 @@
-//! What a TCP connection's peer has acknowledged, for the syslog output's
-//! accounting: a line counts as written once the peer's TCP has it, and
-//! what it never acknowledged is sent again on the next connection or,
-//! at stop, counted as lost. Node's sockets do not say this; the kernel
-//! does, through TCP_INFO.
+//! What a TCP connection's peer has acknowledged, and what the kernel has
+//! taken to send, for the syslog output's accounting: a line counts as
+//! written once the peer's TCP has it, and what it never acknowledged is
+//! sent again on the next connection or, at stop, counted as lost. Node's
+//! sockets do not say this; the kernel does, through TCP_INFO and
+//! SIOCOUTQ. Over TLS the bytes on the wire are not the bytes written
+//! (records, the handshake): `bytes_sent` says where a write ended on the
+//! wire, `bytes_acked` how far the peer has acknowledged.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -52,7 +55,45 @@ impl TcpWatch {
         }
         Ok(info.tcpi_bytes_acked.saturating_sub(1))
     }
+
+    /// Bytes the kernel still holds to send or to see acknowledged
+    /// (SIOCOUTQ: the send queue, written and not yet acknowledged).
+    fn unacked(&self) -> io::Result<u64> {
+        let mut n: libc::c_int = 0;
+        // SAFETY: the fd is owned and open; SIOCOUTQ (TIOCOUTQ) stores one
+        // int through the pointer.
+        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Bytes of data the kernel has taken on this connection since it
+    /// began, acknowledged or not: `bytes_acked` + SIOCOUTQ. The two are
+    /// read apart, so an acknowledgement between them would make the sum
+    /// short: they are read as acked, queued, acked again, until both
+    /// acked agree. Should acknowledgements keep coming between the reads
+    /// (never seen), the last sum is returned, which can only be more than
+    /// the truth: a line then waits longer, it is never counted early.
+    pub fn bytes_sent(&self) -> io::Result<u64> {
+        let mut acked = self.bytes_acked()?;
+        for _ in 0..SENT_TRIES {
+            let queued = self.unacked()?;
+            let again = self.bytes_acked()?;
+            if again == acked {
+                return Ok(acked.saturating_add(queued));
+            }
+            acked = again;
+        }
+        let queued = self.unacked()?;
+        Ok(self.bytes_acked()?.saturating_add(queued))
+    }
 }
+
+/// How often `bytes_sent` reads again when an acknowledgement came between
+/// its reads.
+const SENT_TRIES: u32 = 64;
 
 #[cfg(test)]
 mod tests {
@@ -90,6 +131,40 @@ mod tests {
     }
 
     #[test]
+    fn sent_is_what_the_kernel_took_acked_or_not() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind on loopback");
+        let mut client =
+            TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+        let (mut server, _) = listener.accept().expect("accept");
+        let watch = TcpWatch::of(std::os::fd::AsFd::as_fd(&client)).expect("dup");
+        assert_eq!(watch.bytes_sent().expect("sent"), 0);
+        // The server does not read: the kernel takes what fits in its
+        // buffers and the peer's window, and the rest is refused.
+        client.set_nonblocking(true).expect("non-blocking");
+        let chunk = [1u8; 65536];
+        let mut written: u64 = 0;
+        loop {
+            match client.write(&chunk) {
+                Ok(n) => written += n as u64,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        assert_eq!(watch.bytes_sent().expect("sent"), written);
+        std::thread::sleep(Duration::from_millis(200));
+        let acked = watch.bytes_acked().expect("acked");
+        assert!(
+            acked > 0 && acked < written,
+            "acked {acked} of {written} while the peer reads nothing"
+        );
+        // The server reads it all: every byte sent is acknowledged.
+        let mut got = vec![0u8; usize::try_from(written).expect("size")];
+        server.read_exact(&mut got).expect("read");
+        assert_eq!(acked_reaches(&watch, written), written);
+        assert_eq!(watch.bytes_sent().expect("sent"), written);
+    }
+
+    #[test]
     fn a_closed_or_wrong_descriptor_is_an_error() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind on loopback");
         // A listening socket has acknowledged nothing; a non-TCP fd fails.
@@ -98,5 +173,6 @@ mod tests {
         let file = std::fs::File::open("/dev/null").expect("open /dev/null");
         let not_tcp = TcpWatch::of(std::os::fd::AsFd::as_fd(&file)).expect("dup");
         assert!(not_tcp.bytes_acked().is_err());
+        assert!(not_tcp.bytes_sent().is_err());
     }
 }

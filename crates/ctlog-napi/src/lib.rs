@@ -353,9 +353,10 @@ impl Datagram {
     }
 }
 
-/// What the peer of a TCP connection has acknowledged: the syslog
-/// output's count of lines written. Made from a Node socket's descriptor,
-/// which it duplicates: it can still be read after the socket closed.
+/// What the peer of a TCP connection has acknowledged, and what the kernel
+/// took to send: the syslog output's count of lines written. Made from a
+/// Node socket's descriptor, which it duplicates: it can still be read
+/// after the socket closed.
 #[napi]
 pub struct TcpWatch {
     watch: Option<ctlog_core::TcpWatch>,
@@ -388,6 +389,20 @@ impl TcpWatch {
             .ok_or_else(|| io_error(std::io::Error::from_raw_os_error(libc::EBADF)))?;
         // Bytes of one connection: far below 2^53.
         w.bytes_acked().map(|n| n as f64).map_err(io_error)
+    }
+
+    /// Bytes of data the kernel has taken on this connection since it began,
+    /// acknowledged or not (acked() and the send queue, read together): at
+    /// a write's callback, where that write ends on the wire, whatever
+    /// Node's TLS made of it. Throws as acked() does.
+    #[napi(catch_unwind)]
+    pub fn sent(&self) -> Result<f64, String> {
+        let w = self
+            .watch
+            .as_ref()
+            .ok_or_else(|| io_error(std::io::Error::from_raw_os_error(libc::EBADF)))?;
+        // Bytes of one connection: far below 2^53.
+        w.bytes_sent().map(|n| n as f64).map_err(io_error)
     }
 
     /// Lets the connection go: once Node has closed its descriptor too, the

@@ -43,7 +43,7 @@ export class IpfixUdpTransport extends UdpTransport {
     report: Report,
     ledger: Ledger,
   ) {
-    super(host, port, NO_HEADER, report, ledger);
+    super(host, port, NO_HEADER, report, ledger, 'ipfix');
     this.session = { domain: opts.domain, sequence: 0 };
   }
 

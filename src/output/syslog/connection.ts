@@ -23,8 +23,8 @@ export const BACKOFF_MIN_MS = 200;
 /** Short enough that a restarted syslog daemon gets lines again soon. */
 export const BACKOFF_MAX_MS = 10_000;
 
-/** How reports name a remote destination: `udp host:port`, `tcp [v6]:port`. */
-export function peerName(protocol: 'udp' | 'tcp', host: string, port: number): string {
+/** How reports name a remote destination: `udp host:port`, `tls [v6]:port`. */
+export function peerName(protocol: string, host: string, port: number): string {
   return `${protocol} ${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
 }
 
@@ -56,7 +56,7 @@ export abstract class SyslogTransport extends TransportStream {
   private full = false;
 
   constructor(
-    /** How reports name the destination: `udp host:port`, `tcp host:port`, `socket PATH`. */
+    /** How reports name the destination, the whole prefix: `syslog udp host:port`, `syslog socket PATH`, `ipfix tcp host:port`. */
     protected readonly where: string,
     private readonly header: () => Buffer,
     protected readonly report: Report,
@@ -112,12 +112,21 @@ export abstract class SyslogTransport extends TransportStream {
     if (this.up) this.flush();
   }
 
+  /**
+   * Queues one message, made by the output itself (not a line of a batch),
+   * and sends what the socket takes; a full queue counts it lost.
+   */
+  protected submit(msg: Buffer, type: number): void {
+    this.enqueue(msg, type);
+    if (this.up) this.flush();
+  }
+
   /** Queues one message, or drops it (counted, reported once) when the queue is full. */
   protected enqueue(msg: Buffer, type: number): void {
     if (this.queue.push(msg, type)) {
       // A peer that fell behind and caught up without a new connection:
       // the end of its outage is said here (else onUp says it).
-      if (this.full && !this.troubled) this.report.warn(`syslog ${this.where}: taking lines again${this.droppedSince()}`);
+      if (this.full && !this.troubled) this.report.warn(`${this.where}: taking lines again${this.droppedSince()}`);
       return;
     }
     this.full = true;
@@ -134,7 +143,7 @@ export abstract class SyslogTransport extends TransportStream {
     this.dropped++;
     if (!this.dropReported) {
       this.dropReported = true;
-      this.report.error(`syslog ${this.where}: ${reason}`);
+      this.report.error(`${this.where}: ${reason}`);
     }
   }
 
@@ -155,7 +164,7 @@ export abstract class SyslogTransport extends TransportStream {
     this.backoff = BACKOFF_MIN_MS;
     if (this.troubled) {
       this.troubled = false;
-      this.report.warn(`syslog ${this.where}: connected again${this.droppedSince()}`);
+      this.report.warn(`${this.where}: connected again${this.droppedSince()}`);
     }
     this.flush();
   }
@@ -166,7 +175,7 @@ export abstract class SyslogTransport extends TransportStream {
     this.connecting = false;
     if (!this.troubled) {
       this.troubled = true;
-      this.report.error(`syslog ${this.where}: ${what}: ${why(err)}; retrying, lines wait in memory (up to ${this.queue.limit >> 20} MiB)`);
+      this.report.error(`${this.where}: ${what}: ${why(err)}; retrying, lines wait in memory (up to ${this.queue.limit >> 20} MiB)`);
     }
     if (this.closing || this.retry) return;
     const delay = this.backoff;
@@ -206,7 +215,7 @@ export abstract class SyslogTransport extends TransportStream {
     const unsent = this.queue.take(this.queue.length);
     countRun(this.ledger.lost, unsent);
     if (unsent.msgs.length > 0 || this.dropped > 0) {
-      this.report.error(`syslog ${this.where}: closing with ${unsent.msgs.length} lines not sent${this.droppedSince()}`);
+      this.report.error(`${this.where}: closing with ${unsent.msgs.length} lines not sent${this.droppedSince()}`);
     }
   }
 }

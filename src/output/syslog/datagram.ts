@@ -149,7 +149,7 @@ export class UnixTransport extends DatagramTransport {
     report: Report,
     ledger: Ledger,
   ) {
-    super(`socket ${path}`, header, report, ledger);
+    super(`syslog socket ${path}`, header, report, ledger);
     this.open();
   }
 
@@ -182,8 +182,10 @@ export class UdpTransport extends DatagramTransport {
     header: () => Buffer,
     report: Report,
     ledger: Ledger,
+    /** The output, as reports name it before the peer. */
+    output = 'syslog',
   ) {
-    super(peerName('udp', host, port), header, report, ledger);
+    super(`${output} ${peerName('udp', host, port)}`, header, report, ledger);
     this.open();
   }
 
@@ -218,8 +220,8 @@ export class UdpTransport extends DatagramTransport {
     if (this.lastReport === 0 || now - this.lastReport >= UDP_REPORT_EVERY_MS) {
       this.report.error(
         this.lastReport === 0
-          ? `syslog ${this.where}: send failed: ${code}; UDP does not resend: lines sent while this lasts are lost`
-          : `syslog ${this.where}: ${this.failures} sends failed since the last report (last: ${code})`,
+          ? `${this.where}: send failed: ${code}; UDP does not resend: lines sent while this lasts are lost`
+          : `${this.where}: ${this.failures} sends failed since the last report (last: ${code})`,
       );
       this.lastReport = now;
       this.failures = 0;

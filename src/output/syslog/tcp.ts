@@ -1,28 +1,61 @@
 /**
- * Syslog over TCP, with RFC 6587 octet-counting framing (`LEN SP MSG`).
+ * Syslog over TCP, with RFC 6587 octet-counting framing (`LEN SP MSG`),
+ * plain or in TLS (RFC 5425, the same framing inside the TLS session); and
+ * the stream transport under it, for any output that queues messages for a
+ * TCP peer (encode() and greeting() let it shape what goes on the wire).
  *
- * A line is written once the peer's TCP acknowledged it (the kernel's
+ * A message is written once the peer's TCP acknowledged it (the kernel's
  * count, read through TcpWatch), not when the socket took it: what a
  * connection had not had acknowledged when it died is sent again on the
  * next one, and at stop, once the wait is over, it is counted lost and the
  * connection reset, so that none of it arrives after being counted. (A
- * peer that dies with lines it acknowledged but never read loses them
+ * peer that dies with messages it acknowledged but never read loses them
  * where no sender can see.)
+ *
+ * Where a message ends on the wire: one write is with the socket at a
+ * time, and when its callback comes its bytes are in the kernel (Node's
+ * TLS calls back only once all the records it made were written to the
+ * TCP socket). Plain TCP with the messages as they are: the wire is the
+ * messages, so each message's end is counted and a connection that broke
+ * part way through a write sends again only the messages not acknowledged.
+ * Otherwise (TLS, or an encode() of its own) a write's messages are written
+ * once the acknowledgement reaches where the write ended on the wire,
+ * which is TcpWatch.sent() at its callback (TLS) or the bytes counted
+ * (plain); a write partly acknowledged when the connection broke is sent
+ * again whole. Over TLS a write is at most one TLS record (16 KiB of
+ * messages, or one longer message alone), and a receiver can use no part
+ * of a record it did not get whole: so what it sends again is what the
+ * receiver never had, but for a write acknowledged whole in the instant
+ * before the connection broke and not yet seen (TcpWatch is read at the
+ * break, so only by a hair) — that write may arrive twice.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { native, type TcpWatch } from '../../native.js';
 import type { Ledger } from '../ledger.js';
 import type { Report } from '../sink.js';
-import { peerName, SyslogTransport } from './connection.js';
-import { countRun, Queue } from './queue.js';
+import { SyslogTransport } from './connection.js';
+import { countRun, Queue, type Run } from './queue.js';
+import type { TlsFiles } from './tls.js';
 
-/** A TCP connect to a host that does not answer gives up after this. */
+/** A TCP connect (and a TLS handshake) to a host that does not answer gives up after this. */
 const CONNECT_TIMEOUT_MS = 5_000;
 /** One write hands the socket at most about this many bytes of messages. */
 const WRITE_BYTES = 256 * 1024;
-/** While lines wait for the peer's acknowledgement, it is looked at this often. */
+/** Over TLS: one record's worth (OpenSSL's largest record holds 16,384 bytes). */
+const TLS_WRITE_BYTES = 16_384;
+/**
+ * After the TLS handshake, nothing is written for this long: in TLS 1.3
+ * the client's handshake ends before the server has checked the client's
+ * certificate, and a server that refuses it (rsyslog's gtls with an
+ * AuthMode) closes the connection then, after its TCP had acknowledged
+ * whatever came with the handshake. A refusal comes within milliseconds;
+ * one later than this drops lines no sender can see.
+ */
+const TLS_SETTLE_MS = 250;
+/** While messages wait for the peer's acknowledgement, it is looked at this often. */
 const ACK_POLL_MS = 200;
-/** SIGHUP lets the lines in flight on a working connection arrive for at most this long before it reconnects. */
+/** SIGHUP lets the messages in flight on a working connection arrive for at most this long before it reconnects. */
 const REOPEN_WAIT_MS = 1_000;
 
 /** One message in octet-counting framing: its length in bytes (not characters), a space, the message. */
@@ -45,27 +78,95 @@ function fdOf(s: net.Socket): number {
   return typeof fd === 'number' ? fd : -1;
 }
 
+/** Where a connection is, for what a report says when it ends. */
+type Phase = 'connecting' | 'handshake' | 'settling' | 'up';
+
+const DOWN: Record<Phase, string> = {
+  connecting: 'cannot connect',
+  handshake: 'TLS handshake failed',
+  settling: 'refused right after the TLS handshake (does the server want a client certificate, or another one?)',
+  up: 'connection lost',
+};
+
+/** Numbers taken from the front, O(1) as Queue is: each unacknowledged message's end on the wire. */
+class Ends {
+  private items: number[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  at(i: number): number {
+    return this.items[this.head + i];
+  }
+
+  set(i: number, v: number): void {
+    this.items[this.head + i] = v;
+  }
+
+  push(v: number): void {
+    this.items.push(v);
+  }
+
+  drop(n: number): void {
+    this.head += n;
+    if (this.head === this.items.length || (this.head > 1024 && this.head * 2 > this.items.length)) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
+export interface TcpOptions {
+  host: string;
+  port: number;
+  /** How reports name the destination, the whole prefix: `syslog tcp host:port`, `ipfix tcp host:port`. */
+  where: string;
+  /** TLS over the TCP connection, with these certificates and this name; absent: plain TCP. */
+  tls?: TlsFiles;
+}
+
 export class TcpTransport extends SyslogTransport {
+  private readonly host: string;
+  private readonly port: number;
+  private readonly tls?: TlsFiles;
+  /** What the transport writes to: the TCP socket, or the TLS socket over it. */
   private socket?: net.Socket;
-  /** What this connection's peer has acknowledged; none if the kernel cannot say (then a line is written once the socket took it). */
+  /** The TCP socket (under the TLS one): a reset is made on it. */
+  private raw?: net.Socket;
+  private phase: Phase = 'connecting';
+  /** What this connection's peer has acknowledged; none if the kernel cannot say (then a message is written once the socket took it). */
   private watch?: TcpWatch;
   /** Messages handed to this connection's socket and not yet acknowledged, oldest first. */
   private unacked = new Queue(Number.POSITIVE_INFINITY);
-  /** Bytes of this connection acknowledged and taken off `unacked`. */
-  private settled = 0;
+  /** For each of `unacked`: how far the peer's acknowledgement must reach for it to be written. */
+  private ends = new Ends();
+  /** Messages at the end of `unacked` whose write is with the socket: their ends are not known yet. */
+  private flying = 0;
+  /** Plain TCP: bytes written on this connection (the wire offset of the next write). */
+  private wire = 0;
+  /** Each message's end on the wire is known (plain TCP, messages as they are): see the header. */
+  private readonly exact: boolean;
+  /** The greeting of this connection is still to be written. */
+  private greet = false;
   /** A write is with the socket (one at a time: what it holds is then known). */
   private writing = false;
   private poll?: NodeJS.Timeout;
   private reopening?: NodeJS.Timeout;
+  private settling?: NodeJS.Timeout;
 
-  constructor(
-    private readonly host: string,
-    private readonly port: number,
-    header: () => Buffer,
-    report: Report,
-    ledger: Ledger,
-  ) {
-    super(peerName('tcp', host, port), header, report, ledger);
+  constructor(opts: TcpOptions, header: () => Buffer, report: Report, ledger: Ledger) {
+    super(opts.where, header, report, ledger);
+    this.host = opts.host;
+    this.port = opts.port;
+    this.tls = opts.tls;
+    this.exact = this.tls === undefined && this.encode === TcpTransport.prototype.encode;
     this.open();
   }
 
@@ -73,71 +174,147 @@ export class TcpTransport extends SyslogTransport {
     return octetCounted(head, line);
   }
 
+  /** The bytes of one write, for a run of queued messages, in order. */
+  protected encode(run: Run): Buffer {
+    return Buffer.concat(run.msgs);
+  }
+
+  /** Bytes written first on every new connection, before any queued message (none). */
+  protected greeting(): Buffer | undefined {
+    return undefined;
+  }
+
   protected connect(): void {
-    const s = net.connect({ host: this.host, port: this.port });
-    this.socket = s;
+    const raw = net.connect({ host: this.host, port: this.port });
+    this.socket = raw;
+    this.raw = raw;
+    this.phase = 'connecting';
     let lastError: Error | undefined;
-    s.setNoDelay(true); // batches are joined already; Nagle would only delay them
-    s.setKeepAlive(true, 30_000); // notices a peer that vanished without a word
-    s.setTimeout(CONNECT_TIMEOUT_MS, () => s.destroy(new Error('connect timed out')));
+    raw.setNoDelay(true); // batches are joined already; Nagle would only delay them
+    raw.setKeepAlive(true, 30_000); // notices a peer that vanished without a word
+    raw.setTimeout(CONNECT_TIMEOUT_MS, () => raw.destroy(new Error('connect timed out')));
+    const closed = (s: net.Socket) => () => {
+      if (s !== this.socket) return;
+      const what = DOWN[this.phase];
+      this.disconnect();
+      this.onDown(what, lastError ?? new Error('closed by the peer'));
+    };
     // Read (and ignore) what the peer sends, so that its closing is seen at
     // once ('end'), not at the second write after it.
-    s.resume();
-    s.on('connect', () => {
-      s.setTimeout(0);
-      if (s !== this.socket) return;
+    raw.resume();
+    raw.on('connect', () => {
+      raw.setTimeout(0);
+      if (raw !== this.socket) return;
       try {
-        this.watch = native().TcpWatch.of(fdOf(s));
+        // The descriptor of the TCP socket, taken before TLS wraps it.
+        this.watch = native().TcpWatch.of(fdOf(raw));
       } catch {
         this.watch = undefined;
       }
-      this.onUp();
+      if (!this.tls) {
+        this.up1();
+        return;
+      }
+      this.phase = 'handshake';
+      const t = tls.connect(this.tls.connectOptions(raw));
+      this.socket = t;
+      t.setTimeout(CONNECT_TIMEOUT_MS, () => t.destroy(new Error('TLS handshake timed out')));
+      t.resume();
+      t.on('secureConnect', () => {
+        if (t !== this.socket) return;
+        t.setTimeout(0);
+        // Verified: rejectUnauthorized fails the handshake on a bad chain or name.
+        this.phase = 'settling';
+        this.settling = setTimeout(() => {
+          this.settling = undefined;
+          if (t === this.socket) this.up1();
+        }, TLS_SETTLE_MS).unref();
+      });
+      t.on('error', (e) => (lastError = e));
+      t.on('close', closed(t));
     });
-    s.on('error', (e) => (lastError = e));
-    s.on('close', () => {
-      if (s !== this.socket) return;
-      const wasUp = this.up;
-      this.disconnect();
-      this.onDown(wasUp ? 'connection lost' : 'cannot connect', lastError ?? new Error('closed by the peer'));
-    });
+    raw.on('error', (e) => (lastError = e));
+    raw.on('close', closed(raw));
   }
 
-  /** One write at a time, of the messages at the front of the queue; the next when the socket took it. */
+  private up1(): void {
+    this.phase = 'up';
+    this.wire = 0;
+    this.greet = true;
+    this.onUp();
+  }
+
+  /** One write at a time: the greeting first, then the messages at the front of the queue; the next when the socket took it. */
   protected flush(): void {
     const s = this.socket;
-    if (!s || !this.up || this.writing || this.queue.length === 0) return;
-    const run = this.queue.take(Math.max(1, this.queue.within(WRITE_BYTES)));
-    for (let i = 0; i < run.msgs.length; i++) this.unacked.push(run.msgs[i], run.types[i]);
+    if (!s || !this.up || this.writing) return;
+    let bytes: Buffer;
+    let n = 0;
+    if (this.greet) {
+      this.greet = false;
+      const g = this.greeting();
+      if (!g || g.length === 0) {
+        this.flush();
+        return;
+      }
+      bytes = g;
+    } else {
+      if (this.queue.length === 0) return;
+      const run = this.queue.take(Math.max(1, this.queue.within(this.tls ? TLS_WRITE_BYTES : WRITE_BYTES)));
+      bytes = this.encode(run);
+      n = run.msgs.length;
+      for (let i = 0; i < n; i++) {
+        this.unacked.push(run.msgs[i], run.types[i]);
+        if (this.exact) this.wire += run.msgs[i].length;
+        this.ends.push(this.exact ? this.wire : Number.POSITIVE_INFINITY);
+      }
+    }
+    if (!this.exact) this.wire += bytes.length;
+    const end = this.wire;
+    this.flying = n;
     this.writing = true;
-    s.write(Buffer.concat(run.msgs), (err) => {
+    s.write(bytes, (err) => {
       if (s !== this.socket) return;
       this.writing = false;
+      this.flying = 0;
       // An error means the socket is gone: 'close' handles what it held.
       if (err) return;
+      if (!this.exact) {
+        const at = this.tls ? this.sent() : end;
+        for (let i = this.ends.length - n; i < this.ends.length; i++) this.ends.set(i, at);
+      }
       this.settle();
       this.flush();
     });
   }
 
+  /** Where the wire is now: what the kernel took on this connection; unknown (never reached) if it cannot say. */
+  private sent(): number {
+    try {
+      return this.watch ? this.watch.sent() : Number.POSITIVE_INFINITY;
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
+  }
+
   /** Counts as written the messages the peer has acknowledged; looks again later while some wait. */
   private settle(): void {
     const w = this.watch;
-    let acked: number;
+    // The kernel cannot say (no watch): what the socket took is all that is known.
+    let acked = Number.POSITIVE_INFINITY;
     if (w) {
       try {
         acked = w.acked();
       } catch {
         return;
       }
-    } else {
-      // The kernel cannot say: what the socket took is all that is known.
-      acked = this.writing ? this.settled : Number.POSITIVE_INFINITY;
     }
-    const n = this.unacked.within(acked - this.settled);
+    let n = 0;
+    const known = this.unacked.length - this.flying;
+    while (n < known && (w === undefined || this.ends.at(n) <= acked)) n++;
     if (n > 0) {
-      const run = this.unacked.take(n);
-      for (const m of run.msgs) this.settled += m.length;
-      countRun(this.ledger.written, run);
+      countRun(this.ledger.written, this.unacked.take(n));
+      this.ends.drop(n);
     }
     if (this.unacked.length > 0 && this.socket && !this.poll) {
       this.poll = setTimeout(() => {
@@ -149,26 +326,48 @@ export class TcpTransport extends SyslogTransport {
 
   protected disconnect(): void {
     const s = this.socket;
+    const raw = this.raw;
     this.socket = undefined;
+    this.raw = undefined;
     this.writing = false;
     clearTimeout(this.poll);
     this.poll = undefined;
     clearTimeout(this.reopening);
     this.reopening = undefined;
+    clearTimeout(this.settling);
+    this.settling = undefined;
     // The last word on what arrived: the watch outlives Node's descriptor.
+    // Of a write still with the socket, plain TCP knows where each message
+    // ends and the acknowledgement says which arrived; over TLS nothing
+    // says how much of it reached the kernel (its ends stay unknown, and it
+    // is all sent again), nor without a watch.
+    if (this.watch) {
+      if (!this.exact && !this.tls) for (let i = this.ends.length - this.flying; i < this.ends.length; i++) this.ends.set(i, this.wire);
+      this.flying = 0;
+    }
     this.settle();
+    this.flying = 0;
     const unacked = this.unacked.length;
     // Not acknowledged: sent again on the next connection, or counted
     // lost by shutdown().
     this.queue.putBack(this.unacked.take(unacked));
-    this.settled = 0;
+    this.ends.clear();
+    this.wire = 0;
+    this.greet = false;
+    for (const x of s === raw ? [s] : [s, raw]) {
+      if (!x) continue;
+      x.removeAllListeners('error');
+      x.on('error', () => {});
+    }
     if (s) {
-      s.removeAllListeners('error');
-      s.on('error', () => {});
-      // What was not acknowledged is sent again or counted lost: a reset,
-      // so that the kernel does not deliver it after all. Else a clean FIN.
-      if (unacked > 0) s.resetAndDestroy();
-      else if (this.closing) s.end(() => s.destroy());
+      // What was not acknowledged is sent again or counted lost: a reset
+      // (on the TCP socket, which TLS does not know), so that the kernel
+      // does not deliver it after all. Else a clean close (TLS's
+      // close_notify, then FIN).
+      if (unacked > 0 && raw && !raw.destroyed) {
+        raw.resetAndDestroy();
+        s.destroy();
+      } else if (this.closing) s.end(() => s.destroy());
       else s.destroy();
     }
     // Now that Node's descriptor is closed too, the kernel lets the socket go.
@@ -182,8 +381,8 @@ export class TcpTransport extends SyslogTransport {
   }
 
   /**
-   * SIGHUP: on a working connection, the lines in flight arrive first (for
-   * at most REOPEN_WAIT_MS), so that none arrives twice; then a new
+   * SIGHUP: on a working connection, the messages in flight arrive first
+   * (for at most REOPEN_WAIT_MS), so that none arrives twice; then a new
    * connection.
    */
   override reopen(): void {
