@@ -18,7 +18,7 @@
 import { before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startNfacctd, startNfcapd, type Collector, type Flow } from './helpers/collectors.js';
+import { startIpfixStream, startNfacctd, startNfcapd, type Collector, type Flow } from './helpers/collectors.js';
 import { ADDR, NatRouter, type Step } from './helpers/nat-router.js';
 import { checkPrerequisites, handed, Lines, marker, startCtlogd, stats, statsWhen, stop } from './helpers/netns.js';
 
@@ -90,11 +90,11 @@ function sameAddress(a?: string, b?: string): boolean {
 }
 
 /** A NAT router, a collector in it, conntrack -E and ctlogd beside it; torn down with the test. */
-async function setUp(t: TestContext, start: typeof startNfcapd, args: string[] = []) {
+async function setUp<C extends Collector>(t: TestContext, start: (net: NatRouter) => Promise<C>, args: string[] = []) {
   const net = new NatRouter('ipfix');
   t.after(() => net.destroy());
   await net.serve();
-  const collector = await start({ port: PORT, protocol: 'udp', ns: net.router });
+  const collector = await start(net);
   t.after(() => collector.stop());
   const oracle = new Lines(net.router.spawn('conntrack', ['-E', '-e', 'NEW,DESTROY', '-o', 'extended,timestamp']));
   t.after(() => oracle.child.kill('SIGKILL'));
@@ -219,7 +219,7 @@ describe('IPFIX over UDP to real collectors on a NAT router', () => {
     ['nfacctd', startNfacctd],
   ] as const) {
     test(`${name}: every NEW and DESTROY arrives with the pre- and post-NAT addresses and ports, protocol and times conntrack -E printed`, async (t) => {
-      const { net, collector, oracle, ctlogd } = await setUp(t, start);
+      const { net, collector, oracle, ctlogd } = await setUp(t, (n) => start({ port: PORT, protocol: 'udp', ns: n.router }));
       await traffic(net, oracle);
       const s = await settled(ctlogd);
       assert.equal(await stop(ctlogd), 0);
@@ -242,7 +242,10 @@ describe('IPFIX over UDP to real collectors on a NAT router', () => {
   }
 
   test('nfcapd: ipfix_nat_event "legacy" sends 1 and 2, which nfdump -o fmt: shows as ADD and DELETE (it shows 4 and 5 as UNKNOW)', async (t) => {
-    const { net, collector, oracle, ctlogd } = await setUp(t, startNfcapd, ['--ipfix-nat-event', 'legacy']);
+    const { net, collector, oracle, ctlogd } = await setUp(t, (n) => startNfcapd({ port: PORT, protocol: 'udp', ns: n.router }), [
+      '--ipfix-nat-event',
+      'legacy',
+    ]);
     await traffic(net, oracle);
     await settled(ctlogd);
     assert.equal(await stop(ctlogd), 0);
@@ -287,5 +290,69 @@ describe('IPFIX over UDP to real collectors on a NAT router', () => {
     }
     await collector.stop();
     collector = undefined;
+  });
+});
+
+describe('IPFIX over TCP (python3-ipfix live, libfixbuf on the bytes) on a NAT router', () => {
+  before(() => checkPrerequisites());
+  const tcp = ['--ipfix-protocol', 'tcp'];
+  const stream = (n: NatRouter) => startIpfixStream({ port: PORT, ns: n.router });
+
+  test('every NEW and DESTROY arrives, as conntrack -E printed it, counted written once the collector acknowledged it', async (t) => {
+    const { net, collector, oracle, ctlogd } = await setUp(t, stream, tcp);
+    await traffic(net, oracle);
+    const s = await settled(ctlogd);
+    assert.equal(s.output_lost, 0);
+    const events = clientEvents(oracle);
+    const flows = await recordsFor(collector, events);
+    checkRecords(events, flows, { create: 4, delete: 5 }, collector.name);
+    // Counters: the DESTROY records carry both directions.
+    for (const f of flows.filter((x) => x.end && x.natEvent === 5 && x.protocol === 6)) {
+      assert.ok(f.initiatorPackets! >= 4n && f.responderPackets! >= 3n && f.octets === f.initiatorOctets! + f.responderOctets!, JSON.stringify(f.raw));
+    }
+    assert.equal(await stop(ctlogd), 0);
+    const final = stats(ctlogd.stderr);
+    assert.equal(final.written, final.received - final.filtered);
+    assert.deepEqual(collector.connections(), { opened: 1, closed: 1, errors: [] });
+    // libfixbuf reads the same stream: as many data records, the same tuples.
+    const dump = collector.ipfixDump();
+    const all = await collector.flows();
+    assert.equal(dump.match(/--- data record \d+ ---/g)?.length, all.length, dump.slice(0, 2000));
+    for (const e of events.filter((x) => x.family === 'ipv4' && !isIcmp(x))) {
+      assert.match(dump, new RegExp(`sourceTransportPort : ${e.orig.sport}\\n`), `ipfixDump has source port ${e.orig.sport}`);
+    }
+    // (libfixbuf writes each group of an IPv6 address with four digits.)
+    assert.match(dump, /postNATSourceIPv6Address : fd02::0001\n/);
+  });
+
+  test('the collector goes away and comes back: what it had not acknowledged is sent again on the new connection, after the templates', async (t) => {
+    const { net, collector: first, oracle, ctlogd } = await setUp(t, stream, tcp);
+    const before = net.connect(['masqTcp', 'snatUdp']);
+    await settled(ctlogd);
+    await first.stop();
+    // Records while nobody listens: they wait, and the connection is retried.
+    const during = net.connect(['dnatTcp', 'plainUdp']);
+    await ctlogd.until(() => /ipfix tcp 127\.0\.0\.1:4739: (connection lost|cannot connect)/.test(ctlogd.stderr), 'the outage reported');
+    const w = await statsWhen(ctlogd, (x) => handed(x) && x.output_waiting >= 2, 'records waiting');
+    const second = await startIpfixStream({ port: PORT, ns: net.router });
+    t.after(() => second.stop());
+    await ctlogd.until(() => /ipfix tcp 127\.0\.0\.1:4739: connected again/.test(ctlogd.stderr), 'connected again', 15000);
+    const s = await settled(ctlogd);
+    assert.equal(s.output_lost, 0);
+    const flows = await second.waitFor(w.output_waiting);
+    for (const step of ['dnatTcp', 'plainUdp'] as const) {
+      assert.ok(
+        flows.some((f) => f.srcPort === during[step]),
+        `the new connection carried the NEW of ${step}: ${JSON.stringify(flows.map((f) => f.raw))}`,
+      );
+    }
+    assert.ok(!flows.some((f) => f.srcPort === before.masqTcp), 'what the first collector acknowledged is not sent again');
+    // A new session: libfixbuf decodes it from its own start, so the templates came first.
+    const dump = second.ipfixDump();
+    assert.match(dump, /sequence number: 0 \(0\)/);
+    assert.match(dump, new RegExp(`sourceTransportPort : ${during.dnatTcp}\\n`));
+    assert.equal(await stop(ctlogd), 0);
+    const final = stats(ctlogd.stderr);
+    assert.equal(final.written, final.received - final.filtered);
   });
 });

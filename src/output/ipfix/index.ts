@@ -8,6 +8,7 @@ import type { Config } from '../../config.js';
 import type { Ledger } from '../ledger.js';
 import type { EventSink, Report } from '../sink.js';
 import { queuedSink } from '../syslog/index.js';
+import { IpfixTcpTransport } from './tcp.js';
 import { IpfixUdpTransport, type IpfixOptions } from './udp.js';
 
 export { recordWriter } from './record.js';
@@ -21,6 +22,9 @@ export function ipfixOptions(c: IpfixConfig): IpfixOptions {
 }
 
 export function ipfixSink(c: IpfixConfig, report: Report, ledger: Ledger): EventSink {
-  const transport = new IpfixUdpTransport(c.ipfix_host, c.ipfix_port, ipfixOptions(c), report, ledger);
+  const transport =
+    c.ipfix_protocol === 'tcp'
+      ? new IpfixTcpTransport(c.ipfix_host, c.ipfix_port, ipfixOptions(c), report, ledger)
+      : new IpfixUdpTransport(c.ipfix_host, c.ipfix_port, ipfixOptions(c), report, ledger);
   return queuedSink('ipfix', transport, report, ledger);
 }
