@@ -30,7 +30,6 @@
  * break, so only by a hair) — that write may arrive twice.
  */
 import net from 'node:net';
-import tls from 'node:tls';
 import { native, type TcpWatch } from '../../native.js';
 import type { Ledger } from '../ledger.js';
 import type { Report } from '../sink.js';
@@ -216,7 +215,7 @@ export class TcpTransport extends SyslogTransport {
         return;
       }
       this.phase = 'handshake';
-      const t = tls.connect(this.tls.connectOptions(raw));
+      const t = this.tls.connect(raw);
       this.socket = t;
       t.setTimeout(CONNECT_TIMEOUT_MS, () => t.destroy(new Error('TLS handshake timed out')));
       t.resume();

@@ -14,10 +14,18 @@
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIP, type Socket } from 'node:net';
-import tls from 'node:tls';
+import type * as Tls from 'node:tls';
 import type { Config } from '../../config.js';
 import { echo } from '../../echo.js';
+
+/**
+ * node:tls, loaded on first use: it costs a ctlogd about 3 MB of memory,
+ * which one that never speaks TLS need not pay.
+ */
+let tlsModule: typeof Tls | undefined;
+const tls = (): typeof Tls => (tlsModule ??= createRequire(import.meta.url)('node:tls') as typeof Tls);
 
 /** What syslog_tls_ca empty means: the system's CA store, as Debian (and VyOS, Alpine) keep it with update-ca-certificates. */
 export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
@@ -87,13 +95,13 @@ function certificates(key: string, path: string, pem: string): X509Certificate[]
 }
 
 /** What one read of the files made: Node's context for the handshake. */
-function load(o: TlsOptions): tls.SecureContext {
+function load(o: TlsOptions): Tls.SecureContext {
   const caPath = o.syslog_tls_ca === '' ? SYSTEM_CA_FILE : o.syslog_tls_ca;
   const caKey = o.syslog_tls_ca === '' ? 'syslog_tls_ca (empty: the system store)' : 'syslog_tls_ca';
   const caPem = readPem(caKey, caPath);
   // Parsed to refuse a bad bundle now; Node would skip what it cannot parse.
   const ca = certificates(caKey, caPath, caPem).map((c) => c.toString());
-  if (o.syslog_tls_cert === '') return tls.createSecureContext({ ca });
+  if (o.syslog_tls_cert === '') return tls().createSecureContext({ ca });
   const certPem = readPem('syslog_tls_cert', o.syslog_tls_cert);
   const chain = certificates('syslog_tls_cert', o.syslog_tls_cert, certPem);
   const keyPem = readPem('syslog_tls_key', o.syslog_tls_key);
@@ -109,7 +117,7 @@ function load(o: TlsOptions): tls.SecureContext {
       `syslog_tls_key ${echo(o.syslog_tls_key)}: does not match the certificate of syslog_tls_cert ${echo(o.syslog_tls_cert)} (${chain[0].subject.replace(/\n/g, ', ')})`,
     );
   }
-  return tls.createSecureContext({ ca, cert: certPem, key: keyPem });
+  return tls().createSecureContext({ ca, cert: certPem, key: keyPem });
 }
 
 /**
@@ -117,7 +125,7 @@ function load(o: TlsOptions): tls.SecureContext {
  * and what the server's certificate must name.
  */
 export class TlsFiles {
-  private context: tls.SecureContext;
+  private context: Tls.SecureContext;
   /** The name the server's certificate must carry: syslog_tls_name, else syslog_host. */
   readonly name: string;
 
@@ -144,7 +152,7 @@ export class TlsFiles {
    * checked against the certificate's IP SANs, and is sent as no SNI, which
    * RFC 6066 does not allow for addresses).
    */
-  connectOptions(socket: Socket): tls.ConnectionOptions {
+  connectOptions(socket: Socket): Tls.ConnectionOptions {
     return {
       socket,
       secureContext: this.context,
@@ -152,5 +160,10 @@ export class TlsFiles {
       servername: isIP(this.name) === 0 ? this.name : undefined,
       rejectUnauthorized: true,
     };
+  }
+
+  /** A TLS client over `socket`, with connectOptions. */
+  connect(socket: Socket): Tls.TLSSocket {
+    return tls().connect(this.connectOptions(socket));
   }
 }
