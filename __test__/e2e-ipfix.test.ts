@@ -326,7 +326,7 @@ describe('IPFIX over TCP (python3-ipfix live, libfixbuf on the bytes) on a NAT r
   });
 
   test('the collector goes away and comes back: what it had not acknowledged is sent again on the new connection, after the templates', async (t) => {
-    const { net, collector: first, oracle, ctlogd } = await setUp(t, stream, tcp);
+    const { net, collector: first, ctlogd } = await setUp(t, stream, tcp);
     const before = net.connect(['masqTcp', 'snatUdp']);
     await settled(ctlogd);
     await first.stop();

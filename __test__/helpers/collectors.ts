@@ -556,9 +556,9 @@ function fromIanaNames(r: Record<string, unknown>): Flow {
  * ipfixDump (Debian's libfixbuf-tools), a second implementation.
  * `connections()` tells how many connections came and which were closed.
  */
-export async function startIpfixStream(opts: Omit<CollectorOptions, 'protocol'>): Promise<
-  Collector & { connections(): { opened: number; closed: number; errors: string[] }; ipfixDump(): string }
-> {
+export async function startIpfixStream(
+  opts: Omit<CollectorOptions, 'protocol'>,
+): Promise<Collector & { connections(): { opened: number; closed: number; errors: string[] }; ipfixDump(): string }> {
   need('/usr/bin/python3', 'python3');
   try {
     execFileSync('/usr/bin/python3', ['-c', 'import ipfix.reader'], { stdio: 'ignore' });
@@ -578,7 +578,10 @@ export async function startIpfixStream(opts: Omit<CollectorOptions, 'protocol'>)
     port: opts.port,
     pid: proc.child.pid!,
     dir,
-    flows: async () => lines().filter((r) => 'connection_id' in r && !('error' in r)).map(fromIanaNames),
+    flows: async () =>
+      lines()
+        .filter((r) => 'connection_id' in r && !('error' in r))
+        .map(fromIanaNames),
     waitFor: (n: number, ms = 15000) => waitFor(c, n, ms),
     async drain() {
       return c.flows();

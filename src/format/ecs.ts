@@ -19,7 +19,7 @@
 import type { ConntrackEvent, Counters, EventType, Tuple } from '../event.js';
 import { IPPROTO } from '../names.js';
 import { communityId } from './community-id.js';
-import { hex, isoNs, statusNames, writeTuple } from './json.js';
+import { isoNs, writeEntry, writeTuple } from './json.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
 
 /** The ECS release whose field reference this format follows (ecs.version). */
@@ -85,16 +85,7 @@ const K_CTLOGD = ascii(',"ctlogd":{"type":"');
 const K_ID = ascii(',"id":');
 const K_STATE = ascii(',"state":"');
 const K_STATE_NUM = ascii('","state_num":');
-const K_STATUS = ascii(',"status":');
-const K_STATUS_BITS = ascii(',"status_bits":');
 const K_TIMEOUT = ascii(',"timeout":');
-const K_MARK = ascii(',"mark":');
-const K_SECMARK = ascii(',"secmark":');
-const K_ZONE = ascii(',"zone":');
-const K_USE = ascii(',"use":');
-const K_HELPER = ascii(',"helper":');
-const K_SECCTX = ascii(',"secctx":');
-const K_LABELS = ascii(',"labels":"');
 const K_ORIG = ascii(',"orig":{');
 const K_REPLY = ascii(',"reply":');
 const K_PORTID = ascii(',"portid":');
@@ -282,31 +273,8 @@ export function writeEcs(ev: ConntrackEvent, w: LineWriter): void {
     w.str(ev.stateName);
     num(w, K_STATE_NUM, ev.state);
   }
-  if (ev.status !== undefined) {
-    w.bytes(K_STATUS);
-    w.str(statusNames(ev.status));
-    // >>> 0 keeps bit 31 unsigned.
-    num(w, K_STATUS_BITS, ev.status >>> 0);
-  }
   if (ev.timeout !== undefined) num(w, K_TIMEOUT, ev.timeout);
-  if (ev.mark !== undefined) num(w, K_MARK, ev.mark);
-  if (ev.secmark !== undefined) num(w, K_SECMARK, ev.secmark);
-  if (ev.zone !== undefined) num(w, K_ZONE, ev.zone);
-  if (ev.use !== undefined) num(w, K_USE, ev.use);
-  // Helper, secctx and progname are free text: escape them.
-  if (ev.helper !== undefined) {
-    w.bytes(K_HELPER);
-    w.str(JSON.stringify(ev.helper));
-  }
-  if (ev.secctx !== undefined) {
-    w.bytes(K_SECCTX);
-    w.str(JSON.stringify(ev.secctx));
-  }
-  if (ev.labels !== undefined) {
-    w.bytes(K_LABELS);
-    w.str(hex(ev.labels));
-    w.byte(QUOTE);
-  }
+  writeEntry(w, ev);
   origRest(w, o, gre);
   w.bytes(K_REPLY);
   writeTuple(w, r, gre, undefined);

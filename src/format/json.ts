@@ -60,7 +60,7 @@ export function isoNs(ns: bigint): string {
 const STATUS_TEXT = new Map<number, string>();
 
 /** The JSON array of the IPS_* names of a CTA_STATUS value, lowest bit first (`["SEEN_REPLY","ASSURED"]`). */
-export function statusNames(bits: number): string {
+function statusNames(bits: number): string {
   let text = STATUS_TEXT.get(bits);
   if (text !== undefined) return text;
   let out = '';
@@ -73,7 +73,7 @@ export function statusNames(bits: number): string {
 }
 
 /** Lower-case hex of the bytes, in order. */
-export function hex(bytes: Uint8Array): string {
+function hex(bytes: Uint8Array): string {
   let out = '';
   for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]];
   return out;
@@ -197,6 +197,38 @@ let lastTime: bigint | undefined;
 let lastIso = '';
 
 /**
+ * The entry's own attributes, each `,"key":value` and only when the kernel
+ * sent it: status (names and bits), mark, secmark, zone, use, helper,
+ * secctx, labels. The json format and ecs's `ctlogd` object both write them.
+ */
+export function writeEntry(w: LineWriter, ev: ConntrackEvent): void {
+  if (ev.status !== undefined) {
+    w.bytes(J_STATUS);
+    w.str(statusNames(ev.status));
+    // >>> 0 keeps bit 31 unsigned.
+    num(w, J_STATUS_BITS, ev.status >>> 0);
+  }
+  if (ev.mark !== undefined) num(w, J_MARK, ev.mark);
+  if (ev.secmark !== undefined) num(w, J_SECMARK, ev.secmark);
+  if (ev.zone !== undefined) num(w, J_ZONE, ev.zone);
+  if (ev.use !== undefined) num(w, J_USE, ev.use);
+  // Helper and secctx are kernel-supplied free text: escape them.
+  if (ev.helper !== undefined) {
+    w.bytes(J_HELPER);
+    w.str(JSON.stringify(ev.helper));
+  }
+  if (ev.secctx !== undefined) {
+    w.bytes(J_SECCTX);
+    w.str(JSON.stringify(ev.secctx));
+  }
+  if (ev.labels !== undefined) {
+    w.bytes(J_LABELS);
+    w.str(hex(ev.labels));
+    w.byte(QUOTE);
+  }
+}
+
+/**
  * Writes one event as one line of JSON (no newline). Absent attributes are
  * omitted, never written as 0 or null; 64-bit values are decimal strings.
  */
@@ -225,30 +257,7 @@ export function writeJson(ev: ConntrackEvent, w: LineWriter): void {
   if (ev.state !== undefined) num(w, J_STATE_NUM, ev.state);
   if (ev.id !== undefined) num(w, J_ID, ev.id);
   if (ev.timeout !== undefined) num(w, J_TIMEOUT, ev.timeout);
-  if (ev.status !== undefined) {
-    w.bytes(J_STATUS);
-    w.str(statusNames(ev.status));
-    // >>> 0 keeps bit 31 unsigned.
-    num(w, J_STATUS_BITS, ev.status >>> 0);
-  }
-  if (ev.mark !== undefined) num(w, J_MARK, ev.mark);
-  if (ev.secmark !== undefined) num(w, J_SECMARK, ev.secmark);
-  if (ev.zone !== undefined) num(w, J_ZONE, ev.zone);
-  if (ev.use !== undefined) num(w, J_USE, ev.use);
-  // Helper and secctx are kernel-supplied free text: escape them.
-  if (ev.helper !== undefined) {
-    w.bytes(J_HELPER);
-    w.str(JSON.stringify(ev.helper));
-  }
-  if (ev.secctx !== undefined) {
-    w.bytes(J_SECCTX);
-    w.str(JSON.stringify(ev.secctx));
-  }
-  if (ev.labels !== undefined) {
-    w.bytes(J_LABELS);
-    w.str(hex(ev.labels));
-    w.byte(QUOTE);
-  }
+  writeEntry(w, ev);
   const gre = ev.proto === IPPROTO.GRE;
   w.bytes(J_ORIG);
   writeTuple(w, ev.orig, gre, ev.origCounters);
