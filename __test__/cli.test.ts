@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { configKeys } from '../src/config.js';
@@ -95,8 +95,9 @@ test('a boolean flag takes =true or =false; another value is refused as a bad va
   assert.equal(f.err, `ctlogd: --format (format): must be one of vyos, conntrack, json, ecs: value was "${'f'.repeat(59)}…(100002 bytes)\n`);
 });
 
-test('a bad config: one line naming key, value and what is allowed, exit 78', () => {
+test('a bad config: one line naming key, value and what is allowed, exit 78', (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const cases: Array<[unknown, RegExp]> = [
     [{ event: { new: { sctp: {} } } }, /event\.new: unknown protocol "sctp"; allowed: tcp, udp, icmp, other/],
     [{ event: { create: {} } }, /unknown event type "create"; allowed: new, update, destroy/],
