@@ -257,6 +257,31 @@ describe('IPFIX over UDP to real collectors on a NAT router', () => {
     checkFmt(collector, events, { new: 'ADD', destroy: 'DELETE' });
   });
 
+  test('SIGHUP: a new socket, the templates first, the sequence numbers going on: nfcapd decodes what follows and counts no gap', async (t) => {
+    const { net, collector, ctlogd } = await setUp(t, (n) => startNfcapd({ port: PORT, protocol: 'udp', ns: n.router }));
+    const first = net.connect(['masqTcp', 'snatUdp']);
+    await settled(ctlogd);
+    ctlogd.child.kill('SIGHUP');
+    await ctlogd.until(() => ctlogd.stderr.includes('configuration reloaded'), 'the reload');
+    const second = net.connect(['masqTcp', 'dnatTcp']);
+    await settled(ctlogd);
+    assert.equal(await stop(ctlogd), 0);
+    const flows = await collector.drain();
+    for (const [what, port] of [
+      ['before', first.masqTcp],
+      ['before', first.snatUdp],
+      ['after', second.masqTcp],
+      ['after', second.dnatTcp],
+    ] as const) {
+      assert.ok(
+        flows.some((f) => f.srcPort === port && f.natEvent === 4),
+        `the NEW of port ${port}, ${what} the SIGHUP`,
+      );
+    }
+    assert.equal(await collector.sequenceFailures(), 0, 'no sequence gap across the new socket');
+    assert.equal(stats(ctlogd.stderr).output_lost, 0);
+  });
+
   test('a collector started after ctlogd decodes once the templates are sent again (ipfix_template_interval)', async (t) => {
     const net = new NatRouter('ipfix-late');
     t.after(() => net.destroy());

@@ -5,11 +5,13 @@
  * many per system call. A record is written once the socket took its
  * message: UDP cannot tell whether it arrived.
  *
- * Templates go out before the first records of each socket (a new socket
- * is a new transport session: its sequence numbers start at 0) and again,
+ * Templates go out before the first records of each socket and again,
  * before records, once ipfix_template_interval has passed since they last
  * did (§8.4), so a collector started or restarted later decodes from then
- * on. No timer: an idle exporter sends nothing.
+ * on. No timer: an idle exporter sends nothing. The sequence numbers go on
+ * across sockets (a SIGHUP, a lost route): collectors such as nfcapd know
+ * an exporter by its address and domain, not its port, and would count a
+ * restart at 0 as lost records.
  */
 import type { Datagram } from '../../native.js';
 import type { Ledger } from '../ledger.js';
@@ -57,8 +59,8 @@ export class IpfixUdpTransport extends UdpTransport {
     next();
   }
 
+  /** A new socket: the templates first. */
   protected override onUp(): void {
-    this.session.sequence = 0;
     this.templatesAt = 0;
     super.onUp();
   }
