@@ -13,15 +13,20 @@
 //   c  N TCP connections through their whole life (default 20,000): connect,
 //      request, answer, close; then `conntrack -F` ends the TIME_WAIT entries;
 //      listeners: NEW, UPDATE and DESTROY.
+//   t  N new UDP flows paced at 2,000/s (default 120,000: a minute); NEW.
+//   s  N new UDP flows paced at 200/s (default 12,000: a minute); NEW.
+//   i  a minute with no events at all (NEW subscribed): what idling costs.
 //   n  as a, but every flow is source-NATed and ctlogd exports them as IPFIX
 //      NAT event records over UDP to nfcapd (Debian's nfdump) in the
 //      namespace; ctlogd's "captured" is what nfdump reads back.
 //
-// Both tools run at once, inside the namespace, each writing to a file:
+// The tools run at once, inside the namespace, each writing to a file:
 // ctlogd with its default config but only the scenario's event types
-// (vyos format, --output file), and `conntrack -E -e <types>` > file. Each
-// runs under `ctbench run`, which measures that very process with wait4()
-// (user+sys CPU, max RSS). See bench/README.md for how to read the table.
+// (vyos format, --output file), `conntrack -E -e <types>` > file, and
+// ulogd2 (NFCT in event mode, its netlink buffer allowed to grow to 256 MiB,
+// PRINTFLOW lines through LOGEMU to a file). Each runs under `ctbench run`,
+// which measures that very process with wait4() (user+sys CPU, max RSS).
+// See bench/README.md for how to read the table.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -37,12 +42,18 @@ const SCENARIOS = {
   a: { n: 1_000_000, events: ['new'], title: "N new UDP flows at the generator's max rate (NEW)" },
   b: { n: 200_000, events: ['destroy'], title: 'N UDP flows, then `conntrack -F`: a burst of N DESTROY' },
   c: { n: 20_000, events: ['new', 'update', 'destroy'], title: 'N TCP connections, whole life, then `conntrack -F` (NEW, UPDATE, DESTROY)' },
+  t: { n: 120_000, rate: 2000, events: ['new'], title: 'N new UDP flows paced at 2,000/s (NEW)' },
+  s: { n: 12_000, rate: 200, events: ['new'], title: 'N new UDP flows paced at 200/s (NEW)' },
+  i: { n: 0, idleMs: 60_000, events: ['new'], title: 'a minute without events (NEW subscribed)' },
   n: { n: 1_000_000, events: ['new'], title: "N new UDP flows through SNAT at the generator's max rate, exported as IPFIX over UDP to nfcapd (NEW)" },
 };
 /** Scenario n's collector port, and the net its generated flows go to (ctbench udp). */
 const IPFIX_PORT = 4739;
 const GENERATED_NET = '127.1.0.0/16';
 const TAGS = { '[NEW]': 'new', '[UPDATE]': 'update', '[DESTROY]': 'destroy' };
+/** The tools, as the table names them. */
+const TOOL_NAMES = { ctlogd: 'ctlogd', conntrack: 'conntrack -E', ulogd: 'ulogd2' };
+const ULOGD_PLUGINS = '/usr/lib/x86_64-linux-gnu/ulogd';
 const MARKER_NET = '198.51.100.';
 /** Both files unchanged this long after the events: both have caught up. */
 const QUIET_MS = 2000;
@@ -50,11 +61,12 @@ const CATCH_UP_LIMIT_MS = 600_000;
 
 // ---------------------------------------------------------------- options
 
-const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|n|all] [--n N] [--rate R] [--out DIR] [--keep]
-                           [--only ctlogd|conntrack] [--profile] [--config JSON]
+const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|all] [--n N] [--rate R] [--out DIR] [--keep]
+                           [--only ctlogd|conntrack|ulogd] [--profile] [--config JSON]
   --scenario  which scenario(s) to run, default all (comma-separated list allowed)
   --n         events per scenario (overrides each selected scenario's default:
-              a 1000000 flows, b 200000 flows, c 20000 connections, n 1000000 flows)
+              a 1000000 flows, b 200000 flows, c 20000 connections, t 120000 and
+              s 12000 flows, n 1000000 flows)
   --rate      pace the UDP generator of scenarios a and n to R flows/s (default: as fast as it can)
   --out       output directory, default bench/out (results.md, logs, ctbench)
   --keep      keep the event log files (they are deleted after counting)
@@ -92,7 +104,7 @@ if (
   selected.some((s) => !SCENARIOS[s]) ||
   (opts.n !== undefined && !posInt(opts.n)) ||
   !/^\d+$/.test(opts.rate) ||
-  (opts.only !== undefined && !['ctlogd', 'conntrack'].includes(opts.only))
+  (opts.only !== undefined && !Object.keys(TOOL_NAMES).includes(opts.only))
 ) {
   console.error(USAGE);
   process.exit(64);
@@ -268,6 +280,21 @@ function cpuOf(pid) {
   }
 }
 
+/** Voluntary context switches of every thread of a live process: how often it went to sleep, and so woke. */
+function wakeups(pid) {
+  let n = 0;
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        n += Number(/voluntary_ctxt_switches:\s*(\d+)/.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+      } catch {}
+    }
+  } catch {
+    return NaN;
+  }
+  return n;
+}
+
 /** CPU seconds per thread name (comm) of a live process, busiest first. */
 function threadsCpu(pid) {
   const by = new Map();
@@ -305,11 +332,12 @@ const size = (f) => {
 
 function prerequisites() {
   if (process.getuid?.() !== 0) throw new Error('bench needs root (network namespaces, CAP_NET_ADMIN, sysctls)');
-  for (const tool of ['ip', 'nft', 'conntrack', 'gcc', 'sysctl', ...(selected.includes('n') ? ['nfcapd', 'nfdump'] : [])]) {
+  const ulogd = opts.only === undefined || opts.only === 'ulogd' ? ['ulogd'] : [];
+  for (const tool of ['ip', 'nft', 'conntrack', 'gcc', 'sysctl', ...ulogd, ...(selected.includes('n') ? ['nfcapd', 'nfdump'] : [])]) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {
-      throw new Error(`bench needs '${tool}' (Debian: iproute2, nftables, conntrack, gcc, procps; nfdump for scenario n)`);
+      throw new Error(`bench needs '${tool}' (Debian: iproute2, nftables, conntrack, gcc, procps, ulogd2; nfdump for scenario n)`);
     }
   }
   const bundle = path.join(ROOT, 'dist/ctlogd.mjs');
@@ -500,6 +528,41 @@ async function waitQuiet(files) {
   }
 }
 
+/** NFCT's event_mask for the event types: NEW 1, UPDATE 2, DESTROY 4. */
+const eventMask = (events) =>
+  `0x${events
+    .reduce((m, e) => m | { new: 1, update: 2, destroy: 4 }[e], 0)
+    .toString(16)
+    .padStart(8, '0')}`;
+
+/**
+ * ulogd2 as its documentation sets it up for flow events to a file: NFCT
+ * in event mode (no hash table), its netlink buffer allowed to grow to
+ * 256 MiB on ENOBUFS (as ctlogd's is set), LOGEMU with sync=1, which
+ * flushes each line as conntrack -E does.
+ */
+function writeUlogdConf(file, events, out, log) {
+  fs.writeFileSync(
+    file,
+    `[global]
+logfile="${log}"
+loglevel=5
+${['inpflow_NFCT', 'filter_IP2STR', 'filter_PRINTFLOW', 'output_LOGEMU'].map((p) => `plugin="${ULOGD_PLUGINS}/ulogd_${p}.so"`).join('\n')}
+stack=ct1:NFCT,ip2str1:IP2STR,print1:PRINTFLOW,emu1:LOGEMU
+
+[ct1]
+event_mask=${eventMask(events)}
+hash_enable=0
+netlink_socket_buffer_size=217088
+netlink_socket_buffer_maxsize=268435456
+
+[emu1]
+file="${out}"
+sync=1
+`,
+  );
+}
+
 // ---------------------------------------------------------------- counting
 
 /**
@@ -514,8 +577,14 @@ async function countLines(file, keys) {
   const onLine = (line) => {
     if (line === '') return;
     if (line.startsWith('{')) return onJson(JSON.parse(line));
-    if (line.includes(`src=${MARKER_NET}`)) {
+    if (line.includes(`src=${MARKER_NET}`) || line.includes(`SRC=${MARKER_NET}`)) {
       counts.markers++;
+      return;
+    }
+    // ulogd2's LOGEMU: `Dec  1 14:50:10 host [NEW] ORIG: SRC=...`.
+    const u = /\[(NEW|UPDATE|DESTROY)\] ORIG: /.exec(line);
+    if (u) {
+      counts[TAGS[`[${u[1]}]`]]++;
       return;
     }
     const t = line.trimStart();
@@ -589,8 +658,8 @@ async function scenario(key, ctbench) {
   const n = opts.n !== undefined ? Number(opts.n) : sc.n;
   const say = (m) => console.error(`bench ${key}: ${m}`);
   const f = (s) => path.join(OUT, `${key}-${s}`);
-  const files = { ctlogd: f('ctlogd.log'), conntrack: f('conntrack.log') };
-  for (const x of [files.ctlogd, files.conntrack]) fs.rmSync(x, { force: true });
+  const files = { ctlogd: f('ctlogd.log'), conntrack: f('conntrack.log'), ulogd: f('ulogd.log') };
+  for (const x of Object.values(files)) fs.rmSync(x, { force: true });
   let title = sc.title.replace(/\bN\b/, n.toLocaleString('en-US'));
   if (key === 'a' && RATE) title = title.replace("at the generator's max rate", `paced at ${RATE.toLocaleString('en-US')}/s`);
   const info = { key, n, title, notes: [] };
@@ -683,12 +752,16 @@ async function scenario(key, ctbench) {
     info.commands = {
       ctlogd: `node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/ctlogd.js -c ${path.relative(ROOT, cfg)} --log-level debug ${output.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}   # ${fs.readFileSync(cfg, 'utf8').trim()}`,
       conntrack: `conntrack ${conntrackArgs.join(' ')} > ${path.relative(ROOT, files.conntrack)}`,
+      ulogd: `ulogd -c ${path.relative(ROOT, f('ulogd.conf'))}   # NFCT (event_mask ${eventMask(sc.events)}, hash_enable=0, netlink_socket_buffer_maxsize 256 MiB) → IP2STR → PRINTFLOW → LOGEMU (sync=1)`,
     };
-    const which = opts.only ? [opts.only] : ['ctlogd', 'conntrack'];
+    writeUlogdConf(f('ulogd.conf'), sc.events, files.ulogd, f('ulogd.messages'));
+    const which = opts.only ? [opts.only] : ['ctlogd', 'conntrack', 'ulogd'];
     info.which = which;
     for (const w of which) {
       if (w === 'ctlogd') tools.push(await startMeasured(ns, ctbench, `${key}-ctlogd`, process.execPath, ctlogdArgs, null, f('ctlogd.stderr')));
-      else tools.push(await startMeasured(ns, ctbench, `${key}-conntrack`, 'conntrack', conntrackArgs, files.conntrack, f('conntrack.stderr')));
+      else if (w === 'conntrack')
+        tools.push(await startMeasured(ns, ctbench, `${key}-conntrack`, 'conntrack', conntrackArgs, files.conntrack, f('conntrack.stderr')));
+      else tools.push(await startMeasured(ns, ctbench, `${key}-ulogd`, 'ulogd', ['-c', f('ulogd.conf')], null, f('ulogd.stderr')));
     }
     const outFiles = which.map((w) => files[w]);
     for (const x of outFiles) fs.writeFileSync(x, '', { flag: 'a' });
@@ -700,11 +773,17 @@ async function scenario(key, ctbench) {
     );
     say(`listening: ${which.join(', ')}`);
 
-    const before = tools.map((t) => ({ cpu: cpuOf(t.pid), threads: threadsCpu(t.pid) }));
+    const before = tools.map((t) => ({ cpu: cpuOf(t.pid), threads: threadsCpu(t.pid), wakeups: wakeups(t.pid) }));
     const t0 = performance.now();
-    if (key === 'a' || key === 'n') {
-      say(`making ${n} UDP flows${RATE ? ` at ${RATE}/s` : ' as fast as one core can'}`);
-      const g = JSON.parse((await ns.run(ctbench, ['udp', String(n), '0', String(RATE)])).stdout);
+    if (sc.idleMs) {
+      say(`idle for ${sc.idleMs / 1000} s`);
+      await sleep(sc.idleMs);
+      info.created = 0;
+      info.genSeconds = sc.idleMs / 1000;
+    } else if (key === 'a' || key === 'n' || sc.rate) {
+      const rate = sc.rate ?? RATE;
+      say(`making ${n} UDP flows${rate ? ` at ${rate}/s` : ' as fast as one core can'}`);
+      const g = JSON.parse((await ns.run(ctbench, ['udp', String(n), '0', String(rate)])).stdout);
       info.gen = g;
       info.created = await ns.count();
       info.genSeconds = g.seconds;
@@ -729,9 +808,10 @@ async function scenario(key, ctbench) {
         `generator: ${g.done.toLocaleString('en-US')} connections in ${g.seconds.toFixed(3)} s = **${Math.round(g.done / g.seconds).toLocaleString('en-US')} connections/s** (errors ${g.errors}${g.first_error ? ` ${g.first_error}` : ''}); ${info.created.toLocaleString('en-US')} entries (TIME_WAIT) ended by \`conntrack -F\` in ${r.seconds.toFixed(3)} s`,
       );
     }
-    say('events made; waiting for both outputs to settle');
-    const lastWrite = await waitQuiet(outFiles);
-    const after = tools.map((t) => ({ cpu: cpuOf(t.pid), hwm: statusKb(t.pid, 'VmHWM'), threads: threadsCpu(t.pid) }));
+    say('events made; waiting for the outputs to settle');
+    const lastWrite = sc.idleMs ? outFiles.map(() => t0) : await waitQuiet(outFiles);
+    const phase = (performance.now() - t0) / 1000;
+    const after = tools.map((t) => ({ cpu: cpuOf(t.pid), hwm: statusKb(t.pid, 'VmHWM'), threads: threadsCpu(t.pid), wakeups: wakeups(t.pid) }));
     const usage = [];
     for (const t of tools) usage.push(await stopMeasured(t));
     tools = [];
@@ -741,7 +821,7 @@ async function scenario(key, ctbench) {
     const lines = {};
     for (const w of which) lines[w] = key === 'n' && w === 'ctlogd' ? await countNfcapd(nfcapd, nfcapdDir, info) : await countLines(files[w], keys);
     let generated;
-    if (key === 'a' || key === 'n') generated = { new: info.created, update: 0, destroy: 0 };
+    if (key === 'a' || key === 'n' || sc.rate || sc.idleMs) generated = { new: info.created, update: 0, destroy: 0 };
     else if (key === 'b') generated = { new: 0, update: 0, destroy: info.created };
     else {
       const u = unionCount(lines.ctlogd?.perKey ?? new Map(), lines.conntrack?.perKey ?? new Map());
@@ -768,6 +848,16 @@ async function scenario(key, ctbench) {
       const shownCe = /(\d+) flow events have been shown/.exec(conntrackErr)?.[1];
       info.notes.push(`conntrack -E: ${enobufsCe} "hit ENOBUFS" warnings; says ${shownCe ?? '?'} flow events shown (markers included)`);
     }
+    if (which.includes('ulogd')) {
+      let messages = '';
+      try {
+        messages = fs.readFileSync(f('ulogd.messages'), 'utf8');
+      } catch {}
+      const grown = messages.match(/buffer size has been set to (\d+)/g) ?? [];
+      info.notes.push(
+        `ulogd2: ${(messages.match(/ENOBUFS/g) ?? []).length} ENOBUFS messages; its netlink buffer was set ${grown.length} times (last: ${grown.at(-1)?.replace(/\D+/, '') ?? '?'} bytes)`,
+      );
+    }
     const i0 = which.indexOf('ctlogd');
     if (i0 >= 0) {
       // Where ctlogd's CPU went during the events, per thread name.
@@ -783,7 +873,7 @@ async function scenario(key, ctbench) {
     }
 
     info.tools = which.map((w, i) => {
-      const name = w === 'ctlogd' ? 'ctlogd' : 'conntrack -E';
+      const name = TOOL_NAMES[w];
       const c = lines[w].counts;
       const u = usage[i];
       const cpu = (u.user ?? NaN) + (u.sys ?? NaN);
@@ -795,6 +885,9 @@ async function scenario(key, ctbench) {
         sys: u.sys,
         cpu,
         cpuEvents: after[i].cpu - before[i].cpu,
+        startCpu: before[i].cpu,
+        wakeups: after[i].wakeups - before[i].wakeups,
+        phase,
         rssMb: (u.maxrss_kb ?? NaN) / 1024,
         hwmMb: after[i].hwm / 1024,
         caughtUp: (lastWrite[i] - t0) / 1000,
@@ -823,9 +916,9 @@ const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${
 function table(results) {
   const rows = [];
   rows.push(
-    '| scenario | tool | generated | captured | lost | loss % | CPU user+sys s (user / sys) | CPU in event phase s | CPU µs / captured event | peak RSS MB | caught up after s |',
+    '| scenario | tool | generated | captured | lost | loss % | CPU user+sys s (user / sys) | CPU at start s | CPU in event phase s | CPU µs / captured event | wake-ups in event phase (per s) | peak RSS MB | caught up after s |',
   );
-  rows.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  rows.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   const ratios = [];
   for (const r of results) {
     for (const t of r.tools) {
@@ -836,13 +929,18 @@ function table(results) {
       const byType = r.key === 'c' ? ` (N ${fmtInt(t.captured.new)} U ${fmtInt(t.captured.update)} D ${fmtInt(t.captured.destroy)})` : '';
       const genByType = r.key === 'c' ? ` (N ${fmtInt(t.generated.new)} U ≥${fmtInt(t.generated.update)} D ${fmtInt(t.generated.destroy)})` : '';
       rows.push(
-        `| ${r.key} | ${t.name} | ${r.key === 'c' ? '≥' : ''}${fmtInt(t.generated.total)}${genByType} | ${fmtInt(t.captured.total)}${byType} | ${fmtInt(lost)} | ${fmt((100 * lost) / t.generated.total, 3)} | ${fmt(t.cpu)} (${fmt(t.user)} / ${fmt(t.sys)}) | ${fmt(t.cpuEvents)} | ${fmt(per, 2)} | ${fmt(t.rssMb, 1)} | ${fmt(t.caughtUp, 2)} |`,
+        `| ${r.key} | ${t.name} | ${r.key === 'c' ? '≥' : ''}${fmtInt(t.generated.total)}${genByType} | ${fmtInt(t.captured.total)}${byType} | ${fmtInt(lost)} | ${fmt((100 * lost) / t.generated.total, 3)} | ${fmt(t.cpu)} (${fmt(t.user)} / ${fmt(t.sys)}) | ${fmt(t.startCpu)} | ${fmt(t.cpuEvents)} | ${fmt(per, 2)} | ${fmtInt(t.wakeups)} (${fmt(t.wakeups / t.phase, 1)}) | ${fmt(t.rssMb, 1)} | ${fmt(t.caughtUp, 2)} |`,
       );
     }
-    const [a, b] = r.tools;
-    if (!b) continue;
+    const a = r.tools.find((t) => t.name === TOOL_NAMES.ctlogd);
+    const b = r.tools.find((t) => t.name === TOOL_NAMES.conntrack);
+    const u = r.tools.find((t) => t.name === TOOL_NAMES.ulogd);
+    if (!a || !b) continue;
+    const loss = (t) => (t ? `${fmt((100 * (t.generated.total - t.captured.total)) / t.generated.total, 3)} %` : '–');
+    // Without events (idle) the CPU itself is compared.
+    const idle = a.captured.total === 0;
     ratios.push(
-      `| ${r.key} | ${ratio(a.perEvent, b.perEvent)} | ${ratio(a.perEventPhase, b.perEventPhase)} | ${ratio(a.rssMb, b.rssMb)} | ${fmt((100 * (a.generated.total - a.captured.total)) / a.generated.total, 3)} % vs ${fmt((100 * (b.generated.total - b.captured.total)) / b.generated.total, 3)} % |`,
+      `| ${r.key} | ${idle ? ratio(a.cpu, b.cpu) : ratio(a.perEvent, b.perEvent)} | ${idle ? ratio(a.cpuEvents, b.cpuEvents) : ratio(a.perEventPhase, b.perEventPhase)} | ${u ? (idle ? ratio(a.cpuEvents, u.cpuEvents) : ratio(a.perEventPhase, u.perEventPhase)) : '–'} | ${ratio(a.rssMb, b.rssMb)} | ${loss(a)} vs ${loss(b)} vs ${loss(u)} |`,
     );
   }
   if (ratios.length)
@@ -850,8 +948,8 @@ function table(results) {
       '',
       '**ctlogd / conntrack -E**',
       '',
-      '| scenario | CPU per captured event (whole run) | CPU per captured event (event phase) | peak RSS | loss (ctlogd vs conntrack -E) |',
-      '|---|--:|--:|--:|--:|',
+      '| scenario | CPU per captured event (whole run) | CPU per captured event (event phase) | event phase, ctlogd / ulogd2 | peak RSS | loss (ctlogd vs conntrack -E vs ulogd2) |',
+      '|---|--:|--:|--:|--:|--:|',
       ...ratios,
     );
   return rows.join('\n');
@@ -865,7 +963,7 @@ function machine() {
   return [
     `- machine: ${os.cpus().length} CPUs (\`nproc\` ${tryText('nproc', [])}), ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
     `- kernel: ${tryText('uname', ['-r'])}`,
-    `- node ${process.version}; ${tryText('conntrack', ['--version'])}; ctlogd ${pkg.version} (git ${rev}${dirty})`,
+    `- node ${process.version}; ${tryText('conntrack', ['--version'])}; ${tryText('ulogd', ['--version']).split('\n')[0]}; ctlogd ${pkg.version} (git ${rev}${dirty})`,
     `- command: \`${['node', path.relative(process.cwd(), fileURLToPath(import.meta.url)) || 'bench/run.mjs', ...process.argv.slice(2)].join(' ')}\` (as root), ${new Date().toISOString()}`,
   ].join('\n');
 }
