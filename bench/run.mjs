@@ -841,6 +841,8 @@ async function scenario(key, ctbench) {
           .at(-1) ?? '(no stats line)';
       const warn = (re) => ctlogdErr.split('\n').filter((l) => re.test(l)).length;
       info.notes.push(`ctlogd: \`${statsLine.replace(/^ctlogd: /, '')}\`; warnings: ${warn(/kernel overflow/)} kernel overflow`);
+      const lat = (q) => Number(new RegExp(`latency_${q}_us=(\\d+)`).exec(statsLine)?.[1]) / 1000;
+      info.latencyMs = { p50: lat('p50'), p99: lat('p99'), max: lat('max') };
     }
     if (which.includes('conntrack')) {
       const conntrackErr = fs.readFileSync(f('conntrack.stderr'), 'utf8');
@@ -892,6 +894,7 @@ async function scenario(key, ctbench) {
         hwmMb: after[i].hwm / 1024,
         caughtUp: (lastWrite[i] - t0) / 1000,
         exit: u.signal ? `signal ${u.signal}` : u.exit,
+        latencyMs: w === 'ctlogd' ? info.latencyMs : undefined,
         wall: u.wall,
       };
     });
@@ -916,9 +919,9 @@ const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${
 function table(results) {
   const rows = [];
   rows.push(
-    '| scenario | tool | generated | captured | lost | loss % | CPU user+sys s (user / sys) | CPU at start s | CPU in event phase s | CPU µs / captured event | wake-ups in event phase (per s) | peak RSS MB | caught up after s |',
+    '| scenario | tool | generated | captured | lost | loss % | CPU user+sys s (user / sys) | CPU at start s | CPU in event phase s | CPU µs / captured event | wake-ups in event phase (per s) | peak RSS MB | caught up after s | event to output p50 / p99 / max ms |',
   );
-  rows.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  rows.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   const ratios = [];
   for (const r of results) {
     for (const t of r.tools) {
@@ -929,7 +932,7 @@ function table(results) {
       const byType = r.key === 'c' ? ` (N ${fmtInt(t.captured.new)} U ${fmtInt(t.captured.update)} D ${fmtInt(t.captured.destroy)})` : '';
       const genByType = r.key === 'c' ? ` (N ${fmtInt(t.generated.new)} U ≥${fmtInt(t.generated.update)} D ${fmtInt(t.generated.destroy)})` : '';
       rows.push(
-        `| ${r.key} | ${t.name} | ${r.key === 'c' ? '≥' : ''}${fmtInt(t.generated.total)}${genByType} | ${fmtInt(t.captured.total)}${byType} | ${fmtInt(lost)} | ${fmt((100 * lost) / t.generated.total, 3)} | ${fmt(t.cpu)} (${fmt(t.user)} / ${fmt(t.sys)}) | ${fmt(t.startCpu)} | ${fmt(t.cpuEvents)} | ${fmt(per, 2)} | ${fmtInt(t.wakeups)} (${fmt(t.wakeups / t.phase, 1)}) | ${fmt(t.rssMb, 1)} | ${fmt(t.caughtUp, 2)} |`,
+        `| ${r.key} | ${t.name} | ${r.key === 'c' ? '≥' : ''}${fmtInt(t.generated.total)}${genByType} | ${fmtInt(t.captured.total)}${byType} | ${fmtInt(lost)} | ${fmt((100 * lost) / t.generated.total, 3)} | ${fmt(t.cpu)} (${fmt(t.user)} / ${fmt(t.sys)}) | ${fmt(t.startCpu)} | ${fmt(t.cpuEvents)} | ${fmt(per, 2)} | ${fmtInt(t.wakeups)} (${fmt(t.wakeups / t.phase, 1)}) | ${fmt(t.rssMb, 1)} | ${fmt(t.caughtUp, 2)} | ${t.latencyMs ? `${fmt(t.latencyMs.p50, 1)} / ${fmt(t.latencyMs.p99, 1)} / ${fmt(t.latencyMs.max, 1)}` : '–'} |`,
       );
     }
     const a = r.tools.find((t) => t.name === TOOL_NAMES.ctlogd);

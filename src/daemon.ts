@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { Capture, CaptureError, type CaptureOptions } from './capture.js';
 import { loadConfigAsync, type Config, type LoadOptions } from './config.js';
 import { EVENT_TYPES, type EventType } from './event.js';
+import { Latency, nowUs } from './latency.js';
 import { compileFilter, protocolSets, subscribedTypes, type Filter } from './filter.js';
 import { LineWriter } from './format/index.js';
 import {
@@ -78,6 +79,8 @@ export class Daemon {
   /** What became of the lines handed to the output, whichever output it was. */
   readonly ledger = new Ledger();
   private formatErrors = 0;
+  /** From the kernel's event time to the output, per event handed to it. */
+  readonly latency = new Latency();
   private readonly log: Diagnostics;
   /** Where each batch's lines are written, as bytes, before they go out in one piece. */
   private readonly lines = new LineWriter();
@@ -121,8 +124,11 @@ export class Daemon {
     const filtered = this.filtered;
     const w = this.lines;
     let n = 0;
+    /** The batch's first event's time, µs: the oldest, as events come in the kernel's order. */
+    let oldest = -1;
     // One reused event object: nothing of an event outlives its line.
     for (let ev = batch.next(); ev !== undefined; ev = batch.next()) {
+      if (oldest < 0) oldest = Number((ev.eventTime ?? ev.time) / 1000n);
       if (!filter(ev)) {
         filtered[ev.type]++;
         continue;
@@ -153,6 +159,8 @@ export class Daemon {
     // A copy: the output may hold the lines after this batch.
     const types = this.types.slice(0, n);
     count(this.ledger.handed, types);
+    // Every line of the batch counts as old as its oldest: an upper bound, for the cost of one clock read per batch.
+    this.latency.add(nowUs() - oldest, n);
     return sink.write({ bytes, types }, done);
   }
 
@@ -253,7 +261,8 @@ export class Daemon {
    * but never handed over: the output side was gone at shutdown); lost
    * (kernel overflow), undelivered (kernel overflow in reliable mode, see
    * wire.ts Notices) and decode errors have no type: the kernel does not
-   * say which events they were. So received = filtered + written +
+   * say which events they were; latency_* are the event-to-output
+   * latency's median, 99th percentile and maximum (latency.ts). So received = filtered + written +
    * output_lost + output_waiting + dropped + the format's share of
    * decode_errors, once nothing is on its way from the reader (at exit).
    */
@@ -266,7 +275,8 @@ export class Daemon {
       `stats: ${part('received', s?.received ?? zero)} ${part('filtered', this.filtered)} ${part('written', byName(written))}` +
       ` ${part('output_lost', byName(lost))} output_waiting=${total(this.ledger.waiting())}` +
       ` ${part('dropped', s?.dropped ?? zero)} lost=${s?.lost ?? 0} undelivered=${s?.undelivered ?? 0} enobufs=${s?.enobufs ?? 0}` +
-      ` decode_errors=${(s?.decodeErrors ?? 0) + this.formatErrors}`
+      ` decode_errors=${(s?.decodeErrors ?? 0) + this.formatErrors}` +
+      ` latency_p50_us=${Math.round(this.latency.quantile(0.5))} latency_p99_us=${Math.round(this.latency.quantile(0.99))} latency_max_us=${Math.round(this.latency.max)}`
     );
   }
 
