@@ -5,7 +5,7 @@
 //! atomics. The loop (reader.rs) reads the shared counters into an
 //! [`Offer`], asks, and does what it is told.
 
-use super::{IDLE_POLL_MS, LINGER_MS, ROOM_POLL_MS};
+use super::{GATHER_MS, IDLE_POLL_MS, LINGER_MS, ROOM_POLL_MS};
 
 /// What the loop waits for between reads, besides the stop signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +30,12 @@ pub(super) enum State {
     /// says. Woken for every event of a flood, it would spend more on
     /// wake-ups and system calls than on events.
     Lingering(Wait),
+    /// A read from an idle socket found a few events, which the sink would
+    /// have had at once: they are kept for GATHER_MS, watching only the
+    /// stop signal, and then the socket is read again and the batch settled
+    /// (handed over, whatever it holds by then). A trickle thus crosses to
+    /// JavaScript in one batch per GATHER_MS rather than one per event.
+    Gathering,
     /// Asked to stop: what the socket holds is read and handed over
     /// regardless of room, the last batch with FINAL, and the thread exits.
     Stopping,
@@ -170,6 +176,7 @@ impl State {
     pub fn poll(self) -> Option<Poll> {
         let (room, socket, timeout_ms) = match self {
             State::Lingering(_) => (false, false, LINGER_MS),
+            State::Gathering => (false, false, GATHER_MS),
             State::Waiting(Wait::Reading) => (false, true, IDLE_POLL_MS),
             State::Waiting(Wait::Holding) => (true, true, ROOM_POLL_MS),
             State::Waiting(Wait::Paused) => (true, false, ROOM_POLL_MS),
@@ -195,7 +202,27 @@ impl State {
                 Turn::Poll
             }
             State::Waiting(Wait::Paused) => Turn::Retry,
-            State::Waiting(_) => Turn::Read,
+            State::Waiting(_) | State::Gathering => Turn::Read,
+        }
+    }
+
+    /// A read found events and the batch is as `offer` says: whether to
+    /// keep it GATHER_MS before settling it. Only a read from an idle socket
+    /// gathers (not one after a gathering: an event waits at most once),
+    /// and only a batch that would go out now, short of `limit`: one the
+    /// sink is still busy with is held anyway, a full one goes.
+    pub fn gathers(self, found: bool, offer: Offer, limit: u32) -> bool {
+        self == State::Waiting(Wait::Reading)
+            && found
+            && offer.events > 0
+            && offer.events < limit
+            && offer.settle(limit) == Handover::Deliver
+    }
+
+    /// Keep the batch for GATHER_MS (gathers() said so).
+    pub fn gather(&mut self) {
+        if *self != State::Stopping {
+            *self = State::Gathering;
         }
     }
 
@@ -245,6 +272,65 @@ mod tests {
     #[test]
     fn starts_reading() {
         assert_eq!(State::default(), READING);
+    }
+
+    #[test]
+    fn a_few_events_from_an_idle_socket_are_gathered_once_then_handed_over() {
+        let limit = 1024;
+        // Idle socket, sink idle, a few events: gathered.
+        assert!(READING.gathers(true, offer(3, 0, 16384), limit));
+        let mut s = READING;
+        s.gather();
+        assert_eq!(s, State::Gathering);
+        let p = s.poll().unwrap();
+        assert_eq!(
+            (p.room, p.socket, p.timeout_ms, p.idle_check),
+            (false, false, GATHER_MS, false)
+        );
+        assert_eq!(s.woken(Woken::Look), Turn::Read);
+        // The read after a gathering settles the batch: no second wait.
+        assert!(!s.gathers(true, offer(9, 0, 16384), limit));
+        s.read(true, offer(9, 0, 16384).settle(limit));
+        assert_eq!(s, State::Lingering(Wait::Reading));
+    }
+
+    #[test]
+    fn nothing_gathers_that_would_not_go_out_at_once() {
+        let limit = 1024;
+        assert!(
+            !READING.gathers(false, offer(3, 0, 16384), limit),
+            "the read found nothing"
+        );
+        assert!(
+            !READING.gathers(true, offer(0, 0, 16384), limit),
+            "no events"
+        );
+        assert!(
+            !READING.gathers(true, offer(limit, 0, 16384), limit),
+            "a full batch goes"
+        );
+        assert!(
+            !READING.gathers(true, offer(3, 5, 16384), limit),
+            "the sink is busy: held anyway"
+        );
+        assert!(
+            !READING.gathers(true, offer(3, 16382, 16384), limit),
+            "no room: paused, not gathered"
+        );
+        assert!(
+            !HOLDING.gathers(true, offer(3, 0, 16384), limit),
+            "only from an idle socket"
+        );
+        assert!(!State::Lingering(Wait::Reading).gathers(true, offer(3, 0, 16384), limit));
+    }
+
+    #[test]
+    fn a_stop_while_gathering_finishes() {
+        let mut s = State::Gathering;
+        assert_eq!(s.woken(Woken::Stop), Turn::Finish);
+        let mut stopping = State::Stopping;
+        stopping.gather();
+        assert_eq!(stopping, State::Stopping);
     }
 
     #[test]

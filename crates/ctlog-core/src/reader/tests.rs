@@ -200,6 +200,16 @@ fn harness(queue_size: u64, max_batch: u32) -> Harness {
 }
 
 impl Harness {
+    /// One turn from an idle socket, and the gathering it starts (if it
+    /// does): afterwards the batch read is settled.
+    fn read_turn(&mut self) -> bool {
+        let more = self.lp.turn();
+        if self.lp.state == State::Gathering {
+            return self.lp.turn();
+        }
+        more
+    }
+
     /// Events per batch handed over so far.
     fn counts(&self) -> Vec<u32> {
         let got = self.sink.got.lock().unwrap();
@@ -260,7 +270,7 @@ fn pauses_when_the_queue_is_full_and_resumes_when_places_are_given_back() {
 fn holds_a_partial_batch_while_the_sink_has_events_in_flight() {
     let mut h = harness(100, 50);
     h.fake.push_events(3);
-    assert!(h.lp.turn());
+    assert!(h.read_turn());
     assert_eq!(h.counts(), [3], "nothing in flight: handed over at once");
     assert_eq!(h.lp.state, State::Lingering(Wait::Reading));
     assert!(!h.waiting());
@@ -294,7 +304,7 @@ fn holds_a_partial_batch_while_the_sink_has_events_in_flight() {
 fn lingers_after_a_read_that_found_events_and_not_after_an_empty_read() {
     let mut h = harness(100, 50);
     h.fake.push_events(1);
-    assert!(h.lp.turn());
+    assert!(h.read_turn());
     assert_eq!(h.lp.state, State::Lingering(Wait::Reading));
     let linger = h.lp.state.poll().unwrap();
     assert_eq!((linger.socket, linger.timeout_ms), (false, LINGER_MS));
@@ -342,10 +352,45 @@ fn stop_hands_over_everything_the_socket_holds_even_while_paused() {
 }
 
 #[test]
-fn stop_while_lingering_reads_the_rest_into_the_final_batch() {
+fn a_trickle_is_gathered_for_gather_ms_and_crosses_in_one_batch() {
+    let mut h = harness(100, 50);
+    h.fake.push_events(2);
+    let t = Instant::now();
+    assert!(h.lp.turn());
+    assert_eq!(h.lp.state, State::Gathering);
+    assert!(h.counts().is_empty(), "kept, not handed over yet");
+    // What comes meanwhile joins it; the gathering reads no socket.
+    h.fake.push_events(3);
+    assert!(h.lp.turn());
+    assert!(t.elapsed() >= Duration::from_millis(GATHER_MS as u64));
+    assert_eq!(h.counts(), [5], "one batch for the five");
+    assert_eq!(h.lp.state, State::Lingering(Wait::Reading));
+}
+
+#[test]
+fn stop_while_gathering_hands_everything_over_in_the_final_batch() {
     let mut h = harness(100, 50);
     h.fake.push_events(3);
     assert!(h.lp.turn());
+    assert_eq!(h.lp.state, State::Gathering);
+    h.fake.push_events(2);
+    h.stop();
+    let t = Instant::now();
+    assert!(!h.lp.turn());
+    assert!(
+        t.elapsed() < Duration::from_millis(GATHER_MS as u64),
+        "the stop does not wait the gathering out"
+    );
+    let heads = h.heads();
+    assert_eq!(h.counts(), [5]);
+    assert!(heads[0].last);
+}
+
+#[test]
+fn stop_while_lingering_reads_the_rest_into_the_final_batch() {
+    let mut h = harness(100, 50);
+    h.fake.push_events(3);
+    assert!(h.read_turn());
     h.fake.push_events(2);
     h.stop();
     assert!(!h.lp.turn());
@@ -371,7 +416,7 @@ fn enobufs_is_counted_and_the_drops_read() {
     h.fake.push([Item::Enobufs]);
     h.fake.drops.store(5, Ordering::Relaxed);
     h.fake.push_events(1);
-    assert!(h.lp.turn());
+    assert!(h.read_turn());
     assert_eq!(
         h.heads(),
         [Head {
@@ -393,8 +438,8 @@ fn enobufs_is_counted_and_the_drops_read() {
     h.fake.push([Item::Enobufs]);
     h.fake.drops.store(7, Ordering::Relaxed);
     h.fake.push_events(1);
-    assert!(h.lp.turn());
-    assert!(h.lp.turn());
+    assert!(h.lp.turn()); // the linger
+    assert!(h.read_turn());
     let heads = h.heads();
     assert_eq!(
         heads[1],
@@ -458,7 +503,7 @@ fn a_read_that_panics_is_counted_and_reading_goes_on() {
 fn giving_back_more_than_is_in_flight_cannot_wrap_the_count() {
     let mut h = harness(4, 4);
     h.fake.push_events(3);
-    assert!(h.lp.turn());
+    assert!(h.read_turn());
     assert_eq!(h.in_flight(), 3);
     h.shared.consumed(10);
     assert_eq!(h.in_flight(), 0, "not 2^64 - 7");
@@ -504,7 +549,7 @@ fn a_gone_sink_gives_the_places_back_and_counts_the_events_dropped() {
     let mut h = harness(100, 50);
     h.sink.gone.store(true, Ordering::Relaxed);
     h.fake.push_events(3);
-    assert!(h.lp.turn());
+    assert!(h.read_turn());
     assert_eq!(h.in_flight(), 0);
     assert_eq!(
         h.shared.dropped[EventType::Destroy.index()].load(Ordering::Relaxed),
