@@ -19,7 +19,7 @@
 import type { ConntrackEvent, Counters, EventType, Tuple } from '../event.js';
 import { IPPROTO } from '../names.js';
 import { communityId } from './community-id.js';
-import { isoNs, writeEntry, writeTuple } from './json.js';
+import { isoNs, writeEntry, writeTuple, writeTupleMembers } from './json.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
 
 /** The ECS release whose field reference this format follows (ecs.version). */
@@ -90,12 +90,6 @@ const K_ORIG = ascii(',"orig":{');
 const K_REPLY = ascii(',"reply":');
 const K_PORTID = ascii(',"portid":');
 const K_PROGNAME = ascii(',"progname":');
-const K_ICMP_TYPE = ascii('"icmp_type":');
-const K_ICMP_CODE = ascii('"icmp_code":');
-const K_ICMP_ID = ascii('"icmp_id":');
-const K_SRC_KEY = ascii('"src_key":');
-const K_DST_KEY = ascii('"dst_key":');
-const K_TUPLE_ZONE = ascii('"zone":');
 
 /** The ISO text of the last read time written: events read together share it. */
 let lastTime: bigint | undefined;
@@ -174,31 +168,7 @@ function key(w: LineWriter, first: boolean, name: Uint8Array): false {
 function origRest(w: LineWriter, t: Tuple, gre: boolean): void {
   const mark = w.length;
   w.bytes(K_ORIG);
-  let first = true;
-  if (gre && t.sport !== undefined) {
-    first = key(w, first, K_SRC_KEY);
-    w.num(t.sport);
-  }
-  if (gre && t.dport !== undefined) {
-    first = key(w, first, K_DST_KEY);
-    w.num(t.dport);
-  }
-  if (t.icmpType !== undefined) {
-    first = key(w, first, K_ICMP_TYPE);
-    w.num(t.icmpType);
-  }
-  if (t.icmpCode !== undefined) {
-    first = key(w, first, K_ICMP_CODE);
-    w.num(t.icmpCode);
-  }
-  if (t.icmpId !== undefined) {
-    first = key(w, first, K_ICMP_ID);
-    w.num(t.icmpId);
-  }
-  if (t.zone !== undefined) {
-    first = key(w, first, K_TUPLE_ZONE);
-    w.num(t.zone);
-  }
+  const first = writeTupleMembers(w, t, gre, true, false);
   if (first) w.truncate(mark);
   else w.byte(CLOSE);
 }

@@ -117,12 +117,29 @@ export function writeTuple(w: LineWriter, t: Tuple, gre: boolean, c: Counters | 
     w.str(t.dst);
     w.byte(QUOTE);
   }
-  // GRE carries keys, not ports, in the same attributes.
-  if (t.sport !== undefined) {
+  first = writeTupleMembers(w, t, gre, first, true);
+  if (c !== undefined) {
+    key(w, first, K_PACKETS);
+    w.big(c.packets);
+    big(w, K_BYTES, c.bytes);
+  }
+  w.byte(0x7d); // }
+}
+
+/**
+ * A tuple's members after its addresses, each `"name":value` after a comma
+ * unless it is the `first` member: its ports (GRE: its keys, which it
+ * carries in the same attributes), or with `ports` false the GRE keys
+ * only; ICMP type, code and id; the tuple's zone. Returns whether it is
+ * still first (it wrote none). The json format's tuples and ecs's
+ * `ctlogd.orig` are written with it.
+ */
+export function writeTupleMembers(w: LineWriter, t: Tuple, gre: boolean, first: boolean, ports: boolean): boolean {
+  if (t.sport !== undefined && (ports || gre)) {
     first = key(w, first, gre ? K_SRC_KEY : K_SPORT);
     w.num(t.sport);
   }
-  if (t.dport !== undefined) {
+  if (t.dport !== undefined && (ports || gre)) {
     first = key(w, first, gre ? K_DST_KEY : K_DPORT);
     w.num(t.dport);
   }
@@ -142,12 +159,7 @@ export function writeTuple(w: LineWriter, t: Tuple, gre: boolean, c: Counters | 
     first = key(w, first, K_ZONE);
     w.num(t.zone);
   }
-  if (c !== undefined) {
-    key(w, first, K_PACKETS);
-    w.big(c.packets);
-    big(w, K_BYTES, c.bytes);
-  }
-  w.byte(0x7d); // }
+  return first;
 }
 
 const K_SRC = ascii('"src":"');
