@@ -16,12 +16,11 @@ import { NotAConfig, readConfigFile, readConfigFileSync } from './config-file.js
 import { echo, oneLine } from './echo.js';
 import { EVENT_TYPES, type EventType } from './event.js';
 import { PROTOCOL_CLASSES, type ProtocolClass } from './filter.js';
-import { IPFIX_TYPES } from './output/ipfix/template.js';
+import { IPFIX_TYPES, NAT_EVENTS } from './output/ipfix/template.js';
 
 export const FORMATS = ['vyos', 'conntrack', 'json', 'ecs'] as const;
 export const CONNTRACK_OPTIONS = ['extended', 'timestamp', 'id', 'ktimestamp'] as const;
 export const OUTPUTS = ['stdout', 'file', 'syslog', 'ipfix'] as const;
-export const IPFIX_NAT_EVENTS = ['rfc8158', 'legacy'] as const;
 export const SYSLOG_PROTOCOLS = ['udp', 'tcp', 'tls'] as const;
 /** What syslog_port 0 means: the protocol's own port (RFC 5426 and 6587 use 514, RFC 5425 6514). */
 export const SYSLOG_PORTS: Readonly<Record<(typeof SYSLOG_PROTOCOLS)[number], number>> = { udp: 514, tcp: 514, tls: 6514 };
@@ -350,7 +349,7 @@ const SCHEMA = {
     'ipfix_nat_event',
     'With output `ipfix`: natEvent values: `rfc8158` (NAT44 session create 4, delete 5) or `legacy` (1 and 2, the generic NAT translation create and delete, for collectors that know only those).',
     'rfc8158',
-    oneOf(IPFIX_NAT_EVENTS),
+    oneOf(Object.keys(NAT_EVENTS) as Array<keyof typeof NAT_EVENTS>),
   ),
   ...option(
     'ipfix_message_size',
