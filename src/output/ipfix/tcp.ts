@@ -14,7 +14,7 @@ import type { BatchInfo, Report } from '../sink.js';
 import { peerName } from '../syslog/connection.js';
 import type { Run } from '../syslog/queue.js';
 import { TcpTransport } from '../syslog/tcp.js';
-import { framedRecords, pack, templateMessages, type Session } from './message.js';
+import { pack, queueRecords, templateMessages, type Session } from './message.js';
 import type { IpfixOptions } from './udp.js';
 
 const NO_HEADER = () => Buffer.alloc(0);
@@ -36,10 +36,7 @@ export class IpfixTcpTransport extends TcpTransport {
 
   /** One batch of framed records (record.ts), each queued with its event type. */
   override log(info: BatchInfo, next: () => void): void {
-    const records = framedRecords(info.bytes);
-    // Copies: the batch's memory is reused once it is done.
-    for (let i = 0; i < records.length; i++) this.enqueue(Buffer.from(records[i]), info.types[i]);
-    info.done();
+    queueRecords(info, (record, type) => this.enqueue(record, type));
     if (this.up) this.flush();
     next();
   }

@@ -17,7 +17,7 @@ import type { Datagram } from '../../native.js';
 import type { Ledger } from '../ledger.js';
 import type { BatchInfo, Report } from '../sink.js';
 import { UdpTransport } from '../syslog/datagram.js';
-import { framedRecords, pack, templateMessages, type Session } from './message.js';
+import { pack, queueRecords, templateMessages, type Session } from './message.js';
 
 /** Records one flush packs at most: about 20 full messages. */
 const FLUSH_AT_ONCE = 256;
@@ -51,10 +51,7 @@ export class IpfixUdpTransport extends UdpTransport {
 
   /** One batch of framed records (record.ts), each queued with its event type. */
   override log(info: BatchInfo, next: () => void): void {
-    const records = framedRecords(info.bytes);
-    // Copies: the batch's memory is reused once it is done.
-    for (let i = 0; i < records.length; i++) this.enqueue(Buffer.from(records[i]), info.types[i]);
-    info.done();
+    queueRecords(info, (record, type) => this.enqueue(record, type));
     if (this.up) this.flush();
     next();
   }
