@@ -124,11 +124,11 @@ export class Daemon {
     const filtered = this.filtered;
     const w = this.lines;
     let n = 0;
-    /** The batch's first event's time, µs: the oldest, as events come in the kernel's order. */
-    let oldest = -1;
     // One reused event object: nothing of an event outlives its line.
-    for (let ev = batch.next(); ev !== undefined; ev = batch.next()) {
-      if (oldest < 0) oldest = Number((ev.eventTime ?? ev.time) / 1000n);
+    let ev = batch.next();
+    /** The batch's first event's time, µs: the oldest, as events come in the kernel's order. */
+    const oldest = ev === undefined ? 0 : Number((ev.eventTime ?? ev.time) / 1000n);
+    for (; ev !== undefined; ev = batch.next()) {
       if (!filter(ev)) {
         filtered[ev.type]++;
         continue;
