@@ -324,7 +324,7 @@ describe('IPFIX over TCP (python3-ipfix live, libfixbuf on the bytes) on a NAT r
   const stream = (n: NatRouter) => startIpfixStream({ port: PORT, ns: n.router });
 
   test('every NEW and DESTROY arrives, as conntrack -E printed it, counted written once the collector acknowledged it', async (t) => {
-    const { net, collector, oracle, ctlogd } = await setUp(t, stream, tcp);
+    const { net, collector, oracle, ctlogd } = await setUp(t, stream, [...tcp, '--ipfix-domain-id', '4242']);
     await traffic(net, oracle);
     const s = await settled(ctlogd);
     assert.equal(s.output_lost, 0);
@@ -341,6 +341,9 @@ describe('IPFIX over TCP (python3-ipfix live, libfixbuf on the bytes) on a NAT r
     assert.deepEqual(collector.connections(), { opened: 1, closed: 1, errors: [] });
     // libfixbuf reads the same stream: as many data records, the same tuples.
     const dump = collector.ipfixDump();
+    // Every message, templates and data, carries ipfix_domain_id.
+    assert.equal(dump.match(/observation domain id: (\d+)/g)?.length, dump.match(/--- Message Header ---/g)?.length);
+    assert.deepEqual([...new Set(dump.match(/observation domain id: \d+/g))], ['observation domain id: 4242']);
     const all = await collector.flows();
     assert.equal(dump.match(/--- data record \d+ ---/g)?.length, all.length, dump.slice(0, 2000));
     for (const e of events.filter((x) => x.family === 'ipv4' && !isIcmp(x))) {
