@@ -10,12 +10,12 @@
 //!   large batches, and the per-batch costs on the other side (a call into
 //!   JavaScript, a write) shrink as the load grows.
 //! - Gathering: a read from an idle socket that found fewer than
-//!   `max_batch` events keeps them for `GATHER_MS` (25 ms) and reads again
+//!   `max_batch` events keeps them for `GATHER_MS` (50 ms) and reads again
 //!   before it hands them over (once: an event waits at most that long
-//!   here). So a trickle crosses in one batch per 25 ms, not one per event.
+//!   here). So a trickle crosses in one batch per 50 ms, not one per event.
 //! - Linger: after a read that found events the thread lets the socket fill
 //!   for `LINGER_MS` (4 ms) before it looks again. An event reaches the sink
-//!   at most about 30 ms after the kernel made it (the gathering, the
+//!   at most about 55 ms after the kernel made it (the gathering, the
 //!   linger), plus the sink's own wait; at stop none waits.
 //! - Backpressure: at most `queue_size` events may be handed over and not yet
 //!   consumed ([`Shared::consumed`]). When a batch would exceed that, the
@@ -74,9 +74,11 @@ const LINGER_MS: i32 = 4;
 /// A few events from an idle socket wait this long for more before they
 /// are handed over (state::State::Gathering). Every batch costs the
 /// JavaScript side a wake-up and a write whatever it holds: at 200 events
-/// a second one per event was most of ctlogd's CPU. 25 ms keeps a line
-/// well within the 100 ms an operator watching a log would notice.
-const GATHER_MS: i32 = 25;
+/// a second one per event was most of ctlogd's CPU. 50 ms halves what
+/// 25 ms cost at 200 events a second (bench scenario s: 20 batches a
+/// second, not 40) and keeps a line within the 100 ms an operator watching
+/// a log would notice.
+const GATHER_MS: i32 = 50;
 
 /// Messages per recvmmsg: one system call for up to this many events.
 const RECV_SLOTS: usize = 64;
