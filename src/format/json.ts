@@ -8,8 +8,7 @@
  * decimal strings anyway so that no 64-bit value loses precision in a JSON
  * double.
  */
-import type { ConntrackEvent, Counters, Tuple } from '../event.js';
-import { IPS } from '../event.js';
+import { EVENT_TYPES, IPS, type ConntrackEvent, type Counters, type EventType, type Family, type Tuple } from '../event.js';
 import { IPPROTO } from '../names.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
 
@@ -56,20 +55,23 @@ export function isoNs(ns: bigint): string {
   return `${lastPrefix}.${frac.toString().padStart(9, '0')}Z`;
 }
 
-/** The `[...]` of status names, per status value: a few values recur. */
-const STATUS_TEXT = new Map<number, string>();
+/**
+ * The bytes of `,"status":[names],"status_bits":N` per CTA_STATUS value, names
+ * lowest bit first (`["SEEN_REPLY","ASSURED"]`): a few values recur.
+ */
+const STATUS_MEMBERS = new Map<number, Uint8Array>();
 
-/** The JSON array of the IPS_* names of a CTA_STATUS value, lowest bit first (`["SEEN_REPLY","ASSURED"]`). */
-function statusNames(bits: number): string {
-  let text = STATUS_TEXT.get(bits);
-  if (text !== undefined) return text;
-  let out = '';
+function statusMembers(bits: number): Uint8Array {
+  let made = STATUS_MEMBERS.get(bits);
+  if (made !== undefined) return made;
+  let names = '';
   for (let bit = 0; bit < 32; bit++) {
-    if (bits & (1 << bit)) out += out === '' ? STATUS_NAMES[bit] : `,${STATUS_NAMES[bit]}`;
+    if (bits & (1 << bit)) names += names === '' ? STATUS_NAMES[bit] : `,${STATUS_NAMES[bit]}`;
   }
-  text = `[${out}]`;
-  if (STATUS_TEXT.size < 4096) STATUS_TEXT.set(bits, text);
-  return text;
+  // >>> 0 keeps bit 31 unsigned.
+  made = ascii(`,"status":[${names}],"status_bits":${bits >>> 0}`);
+  if (STATUS_MEMBERS.size < 4096) STATUS_MEMBERS.set(bits, made);
+  return made;
 }
 
 /** Lower-case hex of the bytes, in order. */
@@ -175,25 +177,33 @@ const K_ZONE = ascii('"zone":');
 const K_PACKETS = ascii('"packets":"');
 const K_BYTES = ascii('","bytes":"');
 
-const J_TYPE = ascii('{"type":"');
-const J_TIME = ascii('","time":"');
-const J_FAMILY = ascii(',"family":"');
-const J_PROTO = ascii(',"proto":"');
+/*
+ * Members that follow each other and take their values from small sets
+ * are written as one piece of bytes each, made once per value: most of a
+ * line is then a few copies, not a call per key and per value.
+ */
+
+/** `{"type":"new","time":"`, per event type. */
+const J_HEAD = Object.fromEntries(EVENT_TYPES.map((t) => [t, ascii(`{"type":"${t}","time":"`)])) as Record<EventType, Uint8Array>;
+
+/** `,"family":"ipv4","family_num":2`, per family. */
+const J_FAMILY = Object.fromEntries(
+  Object.entries(FAMILY_NUM).map(([f, n]) => [f, ascii(`,"family":"${f}","family_num":${n}`)]),
+) as Record<Family, Uint8Array>;
+
+/** `,"proto":"udp","proto_num":17`, per protocol number, made when first seen. */
+const J_PROTO: (Uint8Array | undefined)[] = [];
+
 const J_STATE = ascii(',"state":"');
-const J_STATUS = ascii(',"status":');
 const J_HELPER = ascii(',"helper":');
 const J_SECCTX = ascii(',"secctx":');
 const J_LABELS = ascii(',"labels":"');
 const J_ORIG = ascii(',"orig":');
 const J_REPLY = ascii(',"reply":');
 const J_PROGNAME = ascii(',"progname":');
-const J_TIME_NS = ascii('","time_ns":"');
-const J_FAMILY_NUM = ascii('","family_num":');
-const J_PROTO_NUM = ascii('","proto_num":');
 const J_STATE_NUM = ascii(',"state_num":');
 const J_ID = ascii(',"id":');
 const J_TIMEOUT = ascii(',"timeout":');
-const J_STATUS_BITS = ascii(',"status_bits":');
 const J_MARK = ascii(',"mark":');
 const J_SECMARK = ascii(',"secmark":');
 const J_ZONE = ascii(',"zone":');
@@ -204,9 +214,9 @@ const J_DURATION_NS = ascii(',"duration_ns":"');
 const J_EVENT_TIME = ascii(',"event_time":"');
 const J_PORTID = ascii(',"portid":');
 
-/** The ISO text of the last time written: events read together share it. */
+/** `2026-12-01T10:00:00.123456789Z","time_ns":"1764583200123456789"` of the last time written: events read together share it. */
 let lastTime: bigint | undefined;
-let lastIso = '';
+let lastTimeMembers: Uint8Array = new Uint8Array(0);
 
 /**
  * The entry's own attributes, each `,"key":value` and only when the kernel
@@ -214,12 +224,7 @@ let lastIso = '';
  * secctx, labels. The json format and ecs's `ctlogd` object both write them.
  */
 export function writeEntry(w: LineWriter, ev: ConntrackEvent): void {
-  if (ev.status !== undefined) {
-    w.bytes(J_STATUS);
-    w.str(statusNames(ev.status));
-    // >>> 0 keeps bit 31 unsigned.
-    num(w, J_STATUS_BITS, ev.status >>> 0);
-  }
+  if (ev.status !== undefined) w.bytes(statusMembers(ev.status));
   if (ev.mark !== undefined) num(w, J_MARK, ev.mark);
   if (ev.secmark !== undefined) num(w, J_SECMARK, ev.secmark);
   if (ev.zone !== undefined) num(w, J_ZONE, ev.zone);
@@ -246,21 +251,14 @@ export function writeEntry(w: LineWriter, ev: ConntrackEvent): void {
  */
 export function writeJson(ev: ConntrackEvent, w: LineWriter): void {
   if (ev.time !== lastTime) {
-    lastIso = isoNs(ev.time);
+    lastTimeMembers = ascii(`${isoNs(ev.time)}","time_ns":"${ev.time}"`);
     lastTime = ev.time;
   }
   // type, family, protoName and stateName come from fixed tables: no escaping needed.
-  w.bytes(J_TYPE);
-  w.str(ev.type);
-  w.bytes(J_TIME);
-  w.str(lastIso);
-  big(w, J_TIME_NS, ev.time);
-  w.bytes(J_FAMILY);
-  w.str(ev.family);
-  num(w, J_FAMILY_NUM, FAMILY_NUM[ev.family]);
-  w.bytes(J_PROTO);
-  w.str(ev.protoName);
-  num(w, J_PROTO_NUM, ev.proto);
+  w.bytes(J_HEAD[ev.type]);
+  w.bytes(lastTimeMembers);
+  w.bytes(J_FAMILY[ev.family]);
+  w.bytes((J_PROTO[ev.proto] ??= ascii(`,"proto":"${ev.protoName}","proto_num":${ev.proto}`)));
   if (ev.stateName !== undefined) {
     w.bytes(J_STATE);
     w.str(ev.stateName);

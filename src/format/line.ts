@@ -75,6 +75,12 @@ export class LineWriter {
   bytes(t: Uint8Array): void {
     const n = t.length;
     if (this.pos + n > this.buf.length) this.room(n);
+    if (n > 16) {
+      // Longer runs (json's members made once per value) are one memcpy.
+      this.buf.set(t, this.pos);
+      this.pos += n;
+      return;
+    }
     const b = this.buf;
     let p = this.pos;
     for (let i = 0; i < n; i++) b[p++] = t[i];
@@ -150,8 +156,8 @@ export class LineWriter {
   num(n: number): void {
     if (this.pos + 16 > this.buf.length) this.room(16);
     const b = this.buf;
-    if ((n & 0x7fffffff) === n) {
-      // Ports, ids, counts: integer arithmetic only.
+    if (n >>> 0 === n) {
+      // Ports, ids (all 32 bits), counts: integer arithmetic only.
       const digits =
         n < 10
           ? 1
@@ -176,7 +182,7 @@ export class LineWriter {
       this.pos = p;
       let v = n;
       do {
-        const q = (v / 10) | 0;
+        const q = (v / 10) >>> 0;
         b[--p] = 48 + (v - q * 10);
         v = q;
       } while (v > 0);
