@@ -23,7 +23,7 @@ export class Latency {
 
   /** Records `n` events that each took `us`. */
   add(us: number, n = 1): void {
-    const v = us < 0 ? 0 : us;
+    const v = Math.max(us, 0);
     let i = 0;
     while (i < LATENCY_BOUNDS_US.length && v > LATENCY_BOUNDS_US[i]) i++;
     this.counts[i] += n;

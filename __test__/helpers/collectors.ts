@@ -599,7 +599,7 @@ export async function startIpfixStream(
     ipfixDump() {
       return readdirSync(dir)
         .filter((f) => f.endsWith('.ipfix'))
-        .sort((a, b) => Number.parseInt(a) - Number.parseInt(b))
+        .sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10))
         .map((f) => execFileSync('ipfixDump', ['-i', path.join(dir, f), '-d'], { encoding: 'utf8', maxBuffer: 64 << 20 }))
         .join('');
     },

@@ -187,9 +187,7 @@ const K_BYTES = ascii('","bytes":"');
 const J_HEAD = Object.fromEntries(EVENT_TYPES.map((t) => [t, ascii(`{"type":"${t}","time":"`)])) as Record<EventType, Uint8Array>;
 
 /** `,"family":"ipv4","family_num":2`, per family. */
-const J_FAMILY = Object.fromEntries(
-  Object.entries(FAMILY_NUM).map(([f, n]) => [f, ascii(`,"family":"${f}","family_num":${n}`)]),
-) as Record<Family, Uint8Array>;
+const J_FAMILY = Object.fromEntries(Object.entries(FAMILY_NUM).map(([f, n]) => [f, ascii(`,"family":"${f}","family_num":${n}`)])) as Record<Family, Uint8Array>;
 
 /** `,"proto":"udp","proto_num":17`, per protocol number, made when first seen. */
 const J_PROTO: (Uint8Array | undefined)[] = [];
@@ -258,7 +256,12 @@ export function writeJson(ev: ConntrackEvent, w: LineWriter): void {
   w.bytes(J_HEAD[ev.type]);
   w.bytes(lastTimeMembers);
   w.bytes(J_FAMILY[ev.family]);
-  w.bytes((J_PROTO[ev.proto] ??= ascii(`,"proto":"${ev.protoName}","proto_num":${ev.proto}`)));
+  let proto = J_PROTO[ev.proto];
+  if (proto === undefined) {
+    proto = ascii(`,"proto":"${ev.protoName}","proto_num":${ev.proto}`);
+    J_PROTO[ev.proto] = proto;
+  }
+  w.bytes(proto);
   if (ev.stateName !== undefined) {
     w.bytes(J_STATE);
     w.str(ev.stateName);
