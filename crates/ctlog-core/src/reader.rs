@@ -10,12 +10,12 @@
 //!   large batches, and the per-batch costs on the other side (a call into
 //!   JavaScript, a write) shrink as the load grows.
 //! - Gathering: a read from an idle socket that found fewer than
-//!   `max_batch` events keeps them for `GATHER_MS` (50 ms) and reads again
+//!   `GATHER_BELOW` (64) events keeps them for `GATHER_MS` (50 ms) and reads again
 //!   before it hands them over (once: an event waits at most that long
 //!   here). So a trickle crosses in one batch per 50 ms, not one per event.
 //! - Linger: after a read that found events the thread lets the socket fill
-//!   for `LINGER_MS` (4 ms) before it looks again. An event reaches the sink
-//!   at most about 55 ms after the kernel made it (the gathering, the
+//!   for `LINGER_MS` (16 ms) before it looks again. An event reaches the
+//!   sink at most about 66 ms after the kernel made it (the gathering, the
 //!   linger), plus the sink's own wait; at stop none waits.
 //! - Backpressure: at most `queue_size` events may be handed over and not yet
 //!   consumed ([`Shared::consumed`]). When a batch would exceed that, the
@@ -66,10 +66,13 @@ const IDLE_POLL_MS: i32 = 1000;
 /// After a read that found events, the reader lets the socket fill this
 /// long before it looks again. Woken for every event of a flood, it would
 /// spend more on wake-ups and system calls than on events; this way each
-/// look takes hundreds of them, and each batch to JavaScript too. The
+/// look takes thousands of them, and each batch to JavaScript too. The
 /// kernel's receive buffer holds what comes meanwhile (at 200,000 events/s,
-/// a few hundred KiB); a log line is late by this much at most.
-const LINGER_MS: i32 = 4;
+/// about 1 MiB); a log line is late by this much at most. 16 ms, not 4:
+/// a flood's batches then cost what they did when they were gathered
+/// (bench scenario a, 3.0 s for 1,000,000 events, 114 wake-ups a second,
+/// not 326 with 4 ms), and a line is written within about 60 ms (p99).
+const LINGER_MS: i32 = 16;
 
 /// A few events from an idle socket wait this long for more before they
 /// are handed over (state::State::Gathering). Every batch costs the
@@ -82,6 +85,13 @@ const GATHER_MS: i32 = 50;
 
 /// Messages per recvmmsg: one system call for up to this many events.
 const RECV_SLOTS: usize = 64;
+
+/// Only a batch of fewer events than this is gathered: a trickle. A read
+/// that finds more, after a linger, is a flood's (4,000 events a second
+/// and up): its batch goes at once, since it holds enough to pay for its
+/// crossing, and gathering it only made each line later (50 to 100 ms at
+/// 50,000 events a second, bench scenario a with --rate).
+const GATHER_BELOW: u32 = RECV_SLOTS as u32;
 /// One event per slot: ctnetlink events are a few hundred bytes, this holds
 /// the largest with room to spare.
 const RECV_SLOT: usize = 8192;

@@ -5,7 +5,7 @@
 //! atomics. The loop (reader.rs) reads the shared counters into an
 //! [`Offer`], asks, and does what it is told.
 
-use super::{GATHER_MS, IDLE_POLL_MS, LINGER_MS, ROOM_POLL_MS};
+use super::{GATHER_BELOW, GATHER_MS, IDLE_POLL_MS, LINGER_MS, ROOM_POLL_MS};
 
 /// What the loop waits for between reads, besides the stop signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,13 +209,14 @@ impl State {
     /// A read found events and the batch is as `offer` says: whether to
     /// keep it GATHER_MS before settling it. Only a read from an idle socket
     /// gathers (not one after a gathering: an event waits at most once),
-    /// and only a batch that would go out now, short of `limit`: one the
-    /// sink is still busy with is held anyway, a full one goes.
+    /// and only a batch of a few events (fewer than GATHER_BELOW, and short
+    /// of `limit`) that would go out now: one the sink is still busy with
+    /// is held anyway, a flood's goes at once.
     pub fn gathers(self, found: bool, offer: Offer, limit: u32) -> bool {
         self == State::Waiting(Wait::Reading)
             && found
             && offer.events > 0
-            && offer.events < limit
+            && offer.events < limit.min(GATHER_BELOW)
             && offer.settle(limit) == Handover::Deliver
     }
 
@@ -308,6 +309,15 @@ mod tests {
         assert!(
             !READING.gathers(true, offer(limit, 0, 16384), limit),
             "a full batch goes"
+        );
+        assert!(
+            !READING.gathers(true, offer(GATHER_BELOW, 0, 16384), limit),
+            "a flood's read after a linger goes at once"
+        );
+        assert!(READING.gathers(true, offer(GATHER_BELOW - 1, 0, 16384), limit));
+        assert!(
+            !READING.gathers(true, offer(3, 0, 16384), 3),
+            "a limit below GATHER_BELOW is still full"
         );
         assert!(
             !READING.gathers(true, offer(3, 5, 16384), limit),
