@@ -44,6 +44,16 @@ const T_ZONE = 1 << 8;
 const V4_TEXT = new Map<number, string>();
 const V4_TEXT_MAX = 65536;
 const STATE_PROTOS = [undefined, 'tcp', 'dccp', 'sctp'] as const;
+
+/** A text attribute's last bytes and their text. */
+interface Recent {
+  bytes: Uint8Array;
+  text: string;
+}
+/** The same helper, security context and process name come event after event (a flush by one `conntrack -F`): each is decoded once. */
+const RECENT_HELPER: Recent = { bytes: new Uint8Array(0), text: '' };
+const RECENT_SECCTX: Recent = { bytes: new Uint8Array(0), text: '' };
+const RECENT_PROGNAME: Recent = { bytes: new Uint8Array(0), text: '' };
 const AF_INET6 = 10;
 
 /** What the reader saw since the previous batch, besides its events. */
@@ -202,10 +212,10 @@ export class WireBatch {
     ev.start = bits & F_START ? this.u64() : undefined;
     ev.stop = bits & F_STOP ? this.u64() : undefined;
     ev.eventTime = bits & F_EVENT_TIME ? this.u64() : undefined;
-    ev.helper = bits & F_HELPER ? this.bytes().toString('utf8') : undefined;
-    ev.secctx = bits & F_SECCTX ? this.bytes().toString('utf8') : undefined;
+    ev.helper = bits & F_HELPER ? this.text(RECENT_HELPER) : undefined;
+    ev.secctx = bits & F_SECCTX ? this.text(RECENT_SECCTX) : undefined;
     ev.labels = bits & F_LABELS ? new Uint8Array(this.bytes()) : undefined;
-    ev.progname = bits & F_PROGNAME ? this.bytes().toString('utf8') : undefined;
+    ev.progname = bits & F_PROGNAME ? this.text(RECENT_PROGNAME) : undefined;
   }
 
   /**
@@ -255,6 +265,23 @@ export class WireBatch {
 
   private counters(): Counters {
     return { packets: this.u64(), bytes: this.u64() };
+  }
+
+  /** A text attribute: the one before it, if its bytes are the same (no new string), else decoded as UTF-8 and kept. */
+  private text(recent: Recent): string {
+    const len = this.u16();
+    const b = this.buf;
+    const p = this.pos;
+    this.pos += len;
+    const known = recent.bytes;
+    if (known.length === len) {
+      let i = 0;
+      while (i < len && known[i] === b[p + i]) i++;
+      if (i === len) return recent.text;
+    }
+    recent.bytes = Uint8Array.prototype.slice.call(b, p, p + len);
+    recent.text = b.toString('utf8', p, p + len);
+    return recent.text;
   }
 
   private bytes(): Buffer {

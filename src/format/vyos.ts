@@ -5,7 +5,7 @@
  * alone on NEW (VyOS crashes there), and leaves no doubled or trailing space.
  */
 import { IPS, type ConntrackEvent, type Counters, type Tuple } from '../event.js';
-import { ascii, lineOf, type LineWriter } from './line.js';
+import { ascii, lineOf, MAX_SAFE, type LineWriter } from './line.js';
 
 const SP = 0x20;
 
@@ -105,8 +105,45 @@ function flow(w: LineWriter, t: Tuple, c: Counters | undefined): void {
  * VyOS prints `delta=` as Python's timedelta(...).total_seconds(): whole
  * microseconds (rounded half to even), in Python's float repr.
  */
-function vyosDelta(start: bigint, stop: bigint): string {
-  const ns = stop - start;
+function writeDelta(w: LineWriter, start: bigint, stop: bigint): void {
+  const d = stop - start;
+  if (d > MAX_SAFE || d < -MAX_SAFE) {
+    w.str(vyosDelta(d));
+    return;
+  }
+  // Whole nanoseconds below 2^53 (104 days): the rounding in numbers, no bigint.
+  const ns = Number(d);
+  const abs = Math.abs(ns);
+  let us = Math.floor(abs / 1000);
+  const rem = abs - us * 1000;
+  if (rem > 500 || (rem === 500 && us % 2 === 1)) us += 1;
+  if (us < 100 || us >= 1e15) {
+    // Python's exponent forms (below 1e-4 s) and the rare rest: as before.
+    w.str(pyFloat((ns < 0 ? -us : us) / 1e6));
+    return;
+  }
+  // us / 1e6 in Python's repr: the seconds, a point, the six digits of the
+  // fraction without trailing zeros (at least one). At most 15 significant
+  // digits, so this is the shortest text that reads back as that float.
+  if (ns < 0) w.byte(0x2d);
+  const secs = Math.floor(us / 1e6);
+  let frac = us - secs * 1e6;
+  w.num(secs);
+  w.byte(0x2e);
+  if (frac === 0) {
+    w.byte(0x30);
+    return;
+  }
+  let digits = 6;
+  while (frac % 10 === 0) {
+    frac /= 10;
+    digits--;
+  }
+  w.digits(frac, digits);
+}
+
+/** As writeDelta, for a span past 2^53 ns. */
+function vyosDelta(ns: bigint): string {
   const sign = ns < 0n ? -1n : 1n;
   const abs = ns * sign;
   let us = abs / 1000n;
@@ -166,7 +203,7 @@ export function writeVyos(ev: ConntrackEvent, w: LineWriter): void {
       w.bytes(B_STOP);
       w.big(ev.stop);
       w.bytes(B_DELTA);
-      w.str(vyosDelta(ev.start, ev.stop));
+      writeDelta(w, ev.start, ev.stop);
     }
   }
 }
