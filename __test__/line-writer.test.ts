@@ -30,7 +30,9 @@ test('nanosecond times as String() writes them, whichever of the two kept second
   // 2^64 - 1 and just past 2^53, where the seconds are fewest digits.
   for (let i = 0n; i < 50n; i++) times.push(start + i * 7_919_777n, start + 3_600_000_000_000n + i, start + 999_999_999n);
   times.push(start + 1_000_000_000n, start, start - 1n, start + 5n, 18446744073709551615n, 18446744073000000000n, 9007199254740993n, 9007200000000000n);
-  for (let i = 0; i < 2000; i++) times.push(start + BigInt(Math.floor(Math.random() * 4e9)));
+  // An event's start, stop and own time in three seconds, event after event, and now and then a sixth.
+  for (let i = 0n; i < 100n; i++) times.push(start + i, start + 1_000_000_000n + i, start + 14_000_000_000n + i, ...(i % 10n ? [] : [start + 90_000_000_000n]));
+  for (let i = 0; i < 2000; i++) times.push(start + BigInt(Math.floor(Math.random() * 8e9)));
   for (const t of times) {
     w.big(t);
     w.byte(0x20);

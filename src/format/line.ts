@@ -24,8 +24,6 @@ interface Slab {
 const SLAB_BYTES = 1 << 20;
 /** The largest bigint a number holds exactly. */
 export const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-const MAX_U64 = (1n << 64n) - 1n;
-const NS_PER_S = 1_000_000_000n;
 
 export class LineWriter {
   private slab: Slab;
@@ -35,13 +33,14 @@ export class LineWriter {
   private start = 0;
   /** Whole slabs whose chunks are all done, ready to be written over. */
   private readonly free: Slab[] = [];
-  /** Two seconds of the times big() wrote last (an event's start and stop may be far apart): each one's first ns and its digits. */
-  private readonly seconds: { base: bigint; digits: Uint8Array }[] = [
-    { base: -NS_PER_S, digits: new Uint8Array(0) },
-    { base: -NS_PER_S, digits: new Uint8Array(0) },
-  ];
-  /** Which of the two big() replaces next. */
-  private older = 0;
+  /** The last four seconds of the times big() wrote: each one's first ns (also as a number) and its digits. */
+  private readonly seconds: { base: bigint; approx: number; digits: Uint8Array }[] = Array.from({ length: 4 }, () => ({
+    base: -1n,
+    approx: -1e30,
+    digits: new Uint8Array(0),
+  }));
+  /** Which of the four big() replaces next. */
+  private oldest = 0;
 
   constructor(private slabBytes = SLAB_BYTES) {
     this.slab = { buf: Buffer.allocUnsafeSlow(slabBytes), out: 0 };
@@ -214,38 +213,56 @@ export class LineWriter {
   }
 
   /**
-   * A bigint in decimal. Nanosecond times (past 2^53) are written as the
-   * digits of their second, kept from a time in the same second written
-   * before, and nine of the fraction: an event's times fall in a second or
-   * two, and turning each into a string cost more than the rest of a vyos
-   * line's numbers together.
+   * A bigint in decimal. Nanosecond times (past 2^53) within a second of
+   * one of the last four seconds written are written as that second's
+   * digits, kept, and nine of the fraction: an event's times (start, stop,
+   * the event's own) and the next event's mostly fall in the same few
+   * seconds, and turning each into a string cost more than the rest of a
+   * vyos line's numbers together. Others are written whole, and their
+   * second kept in place of the oldest.
    */
   big(v: bigint): void {
-    if (v >= 0n && v <= MAX_SAFE) {
-      this.num(Number(v));
+    // Tested on the number, not the bigint: a bigint comparison costs a
+    // call here. Number() rounds, but never across 2^53, so the test holds
+    // for `v` exactly.
+    const n = Number(v);
+    if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) {
+      this.num(n);
       return;
     }
-    if (v < 0n || v > MAX_U64) {
+    if (!(n > 0 && n < 2 ** 64)) {
       this.str(v.toString());
       return;
     }
-    let s = this.seconds[0];
-    let frac = v - s.base;
-    if (frac < 0n || frac >= NS_PER_S) {
-      s = this.seconds[1];
-      frac = v - s.base;
-      if (frac < 0n || frac >= NS_PER_S) {
-        // Neither: the older of the two is replaced.
-        s = this.seconds[this.older];
-        this.older ^= 1;
-        frac = v % NS_PER_S;
-        s.base = v - frac;
-        s.digits = ascii((v / NS_PER_S).toString());
+    const seconds = this.seconds;
+    for (let i = 0; i < seconds.length; i++) {
+      const s = seconds[i];
+      // The rounded number narrows it down (it is off by at most 2048 ns
+      // below 2^64), the bigint decides.
+      const near = n - s.approx;
+      if (near > -4096 && near < 1e9 + 4096) {
+        const frac = Number(v - s.base);
+        if (frac >= 0 && frac < 1e9) {
+          this.bytes(s.digits);
+          this.digits(frac, 9);
+          return;
+        }
       }
     }
-    // v > 2^53 has at least 7 digits of seconds: the fraction is padded to nine.
-    this.bytes(s.digits);
-    this.digits(Number(frac), 9);
+    const at = this.pos;
+    this.str(v.toString());
+    // Past 2^53 there are at least seven digits of seconds before the nine of the fraction.
+    const b = this.buf;
+    const len = this.pos - at - 9;
+    const digits = new Uint8Array(len);
+    for (let i = 0; i < len; i++) digits[i] = b[at + i];
+    let frac = 0;
+    for (let i = at + len; i < this.pos; i++) frac = frac * 10 + b[i] - 48;
+    const s = seconds[this.oldest];
+    this.oldest = (this.oldest + 1) % seconds.length;
+    s.base = v - BigInt(frac);
+    s.approx = Number(s.base);
+    s.digits = digits;
   }
 
   /** `n` (below 10^count, at most 2^32) as exactly `count` digits, zeros in front. */
