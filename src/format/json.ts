@@ -13,7 +13,6 @@ import { IPPROTO } from '../names.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
 
 const QUOTE = 0x22;
-const COMMA = 0x2c;
 
 const FAMILY_NUM = { ipv4: 2, ipv6: 10 } as const;
 
@@ -94,10 +93,19 @@ function big(w: LineWriter, name: Uint8Array, n: bigint): void {
   w.byte(QUOTE);
 }
 
+/** A member's name as bytes, as the first member (`"name":`) and after another (`,"name":`). */
+interface Key {
+  first: Uint8Array;
+  next: Uint8Array;
+}
+
+function keyOf(name: string): Key {
+  return { first: ascii(name), next: ascii(`,${name}`) };
+}
+
 /** `"name":` after a comma unless it is the first member. */
-function key(w: LineWriter, first: boolean, name: Uint8Array): false {
-  if (!first) w.byte(COMMA);
-  w.bytes(name);
+function key(w: LineWriter, first: boolean, name: Key): false {
+  w.bytes(first ? name.first : name.next);
   return false;
 }
 
@@ -164,17 +172,17 @@ export function writeTupleMembers(w: LineWriter, t: Tuple, gre: boolean, first: 
   return first;
 }
 
-const K_SRC = ascii('"src":"');
-const K_DST = ascii('"dst":"');
-const K_SPORT = ascii('"sport":');
-const K_DPORT = ascii('"dport":');
-const K_SRC_KEY = ascii('"src_key":');
-const K_DST_KEY = ascii('"dst_key":');
-const K_ICMP_TYPE = ascii('"icmp_type":');
-const K_ICMP_CODE = ascii('"icmp_code":');
-const K_ICMP_ID = ascii('"icmp_id":');
-const K_ZONE = ascii('"zone":');
-const K_PACKETS = ascii('"packets":"');
+const K_SRC = keyOf('"src":"');
+const K_DST = keyOf('"dst":"');
+const K_SPORT = keyOf('"sport":');
+const K_DPORT = keyOf('"dport":');
+const K_SRC_KEY = keyOf('"src_key":');
+const K_DST_KEY = keyOf('"dst_key":');
+const K_ICMP_TYPE = keyOf('"icmp_type":');
+const K_ICMP_CODE = keyOf('"icmp_code":');
+const K_ICMP_ID = keyOf('"icmp_id":');
+const K_ZONE = keyOf('"zone":');
+const K_PACKETS = keyOf('"packets":"');
 const K_BYTES = ascii('","bytes":"');
 
 /*
