@@ -63,8 +63,8 @@ const ROOM_POLL_MS: i32 = 100;
 /// An idle reader wakes this often to notice kernel drops (state::Poll):
 /// those of an overrun that ended the traffic, which no later read would
 /// see (reliable mode gets no ENOBUFS). Every read looks too, and so does
-/// the stop. 5 s, not 1: an idle ctlogd wakes about once a second in all
-/// (bench scenario i), and such drops are reported within 5 s.
+/// the stop. 5 s, not 1: an idle ctlogd then wakes 12 times a minute once
+/// V8's start-up work is done, and such drops are reported within 5 s.
 const IDLE_POLL_MS: i32 = 5000;
 
 /// After a read that found events, the reader lets the socket fill this
@@ -81,10 +81,10 @@ const LINGER_MS: i32 = 16;
 /// A few events from an idle socket wait this long for more before they
 /// are handed over (state::State::Gathering). Every batch costs the
 /// JavaScript side a wake-up and a write whatever it holds: at 200 events
-/// a second one per event was most of ctlogd's CPU. 50 ms halves what
-/// 25 ms cost at 200 events a second (bench scenario s: 20 batches a
-/// second, not 40) and keeps a line within the 100 ms an operator watching
-/// a log would notice.
+/// a second one per event was most of ctlogd's CPU. 50 ms (and the
+/// linger after it) cost about half what 25 ms did at 200 events a second
+/// (bench scenario s: about 15 batches a second, not 40), and keep a line
+/// within the 100 ms an operator watching a log would notice.
 const GATHER_MS: i32 = 50;
 
 /// Messages per recvmmsg: one system call for up to this many events.
