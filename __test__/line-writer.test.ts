@@ -21,12 +21,12 @@ test('numbers and bigints as String() writes them', () => {
   assert.equal(w.text(), [...nums.map(String), ...bigs.map(String)].join(' ') + ' ');
 });
 
-test('nanosecond times as String() writes them, whichever of the two kept seconds they fall in', () => {
+test('nanosecond times as String() writes them, in a kept second or not, as seconds come and go', () => {
   const w = new LineWriter(1 << 16);
   const start = 1795709891_000000000n;
   const times: bigint[] = [];
-  // An event's start and stop in two seconds far apart, in turn; a third
-  // second that replaces the older; fractions at both ends of a second;
+  // An event's start and stop in two seconds an hour apart, in turn;
+  // fractions at both ends of a second;
   // 2^64 - 1 and just past 2^53, where the seconds are fewest digits.
   for (let i = 0n; i < 50n; i++) times.push(start + i * 7_919_777n, start + 3_600_000_000_000n + i, start + 999_999_999n);
   times.push(start + 1_000_000_000n, start, start - 1n, start + 5n, 18446744073709551615n, 18446744073000000000n, 9007199254740993n, 9007200000000000n);
