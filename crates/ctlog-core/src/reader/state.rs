@@ -298,40 +298,86 @@ mod tests {
     #[test]
     fn nothing_gathers_that_would_not_go_out_at_once() {
         let limit = 1024;
-        assert!(
-            !READING.gathers(false, offer(3, 0, 16384), limit),
-            "the read found nothing"
-        );
-        assert!(
-            !READING.gathers(true, offer(0, 0, 16384), limit),
-            "no events"
-        );
-        assert!(
-            !READING.gathers(true, offer(limit, 0, 16384), limit),
-            "a full batch goes"
-        );
-        assert!(
-            !READING.gathers(true, offer(GATHER_BELOW, 0, 16384), limit),
-            "a flood's read after a linger goes at once"
-        );
-        assert!(READING.gathers(true, offer(GATHER_BELOW - 1, 0, 16384), limit));
-        assert!(
-            !READING.gathers(true, offer(3, 0, 16384), 3),
-            "a limit below GATHER_BELOW is still full"
-        );
-        assert!(
-            !READING.gathers(true, offer(3, 5, 16384), limit),
-            "the sink is busy: held anyway"
-        );
-        assert!(
-            !READING.gathers(true, offer(3, 16382, 16384), limit),
-            "no room: paused, not gathered"
-        );
-        assert!(
-            !HOLDING.gathers(true, offer(3, 0, 16384), limit),
-            "only from an idle socket"
-        );
-        assert!(!State::Lingering(Wait::Reading).gathers(true, offer(3, 0, 16384), limit));
+        let lingering = State::Lingering(Wait::Reading);
+        // (state, found, offer, limit, gathers, why)
+        let cases = [
+            (
+                READING,
+                false,
+                offer(3, 0, 16384),
+                limit,
+                false,
+                "the read found nothing",
+            ),
+            (READING, true, offer(0, 0, 16384), limit, false, "no events"),
+            (
+                READING,
+                true,
+                offer(limit, 0, 16384),
+                limit,
+                false,
+                "a full batch goes",
+            ),
+            (
+                READING,
+                true,
+                offer(GATHER_BELOW, 0, 16384),
+                limit,
+                false,
+                "a flood's read after a linger goes at once",
+            ),
+            (
+                READING,
+                true,
+                offer(GATHER_BELOW - 1, 0, 16384),
+                limit,
+                true,
+                "a trickle's is gathered",
+            ),
+            (
+                READING,
+                true,
+                offer(3, 0, 16384),
+                3,
+                false,
+                "a limit below GATHER_BELOW is still full",
+            ),
+            (
+                READING,
+                true,
+                offer(3, 5, 16384),
+                limit,
+                false,
+                "the sink is busy: held anyway",
+            ),
+            (
+                READING,
+                true,
+                offer(3, 16382, 16384),
+                limit,
+                false,
+                "no room: paused, not gathered",
+            ),
+            (
+                HOLDING,
+                true,
+                offer(3, 0, 16384),
+                limit,
+                false,
+                "only from an idle socket",
+            ),
+            (
+                lingering,
+                true,
+                offer(3, 0, 16384),
+                limit,
+                false,
+                "not while lingering",
+            ),
+        ];
+        for (state, found, o, limit, gathers, why) in cases {
+            assert_eq!(state.gathers(found, o, limit), gathers, "{why}");
+        }
     }
 
     #[test]
