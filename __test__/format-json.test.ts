@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020.js';
-import type { ConntrackEvent } from '../src/event.js';
-import { IPS } from '../src/event.js';
+import { IPS, type ConntrackEvent } from '../src/event.js';
 import { formatJson, isoNs } from '../src/format/json.js';
+import { tcpEvent as base } from './helpers/events.js';
 
 const schema = JSON.parse(readFileSync(new URL('../schema/event.schema.json', import.meta.url), 'utf8'));
 // ajv is CommonJS: under NodeNext the default import is its module.exports,
@@ -20,22 +20,6 @@ function check(ev: ConntrackEvent): Record<string, any> {
   const obj: Record<string, any> = JSON.parse(line);
   assert.ok(validate(obj), `schema: ${ajv.errorsText(validate.errors)}\n${line}`);
   return obj;
-}
-
-const T = 1795709861292510123n;
-
-function base(over: Partial<ConntrackEvent> = {}): ConntrackEvent {
-  return {
-    type: 'new',
-    family: 'ipv4',
-    proto: 6,
-    protoName: 'tcp',
-    orig: { src: '192.168.122.1', dst: '192.168.122.166', proto: 6, sport: 38854, dport: 5201 },
-    reply: { src: '192.168.122.166', dst: '192.168.122.1', proto: 6, sport: 5201, dport: 38854 },
-    portid: 0,
-    time: T,
-    ...over,
-  };
 }
 
 test('TCP NEW with state: exact keys and values', () => {

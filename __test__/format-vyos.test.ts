@@ -5,23 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import type { ConntrackEvent } from '../src/event.js';
 import { formatVyos } from '../src/format/vyos.js';
-
-const event = (start: bigint, stop: bigint): ConntrackEvent =>
-  ({
-    type: 'destroy',
-    family: 'ipv4',
-    proto: 17,
-    protoName: 'udp',
-    orig: { src: '192.0.2.1', dst: '192.0.2.2', proto: 17, sport: 1024, dport: 53 },
-    reply: { src: '192.0.2.2', dst: '192.0.2.1', proto: 17, sport: 53, dport: 1024 },
-    status: 0,
-    portid: 0,
-    time: 0n,
-    start,
-    stop,
-  }) as ConntrackEvent;
+import { tcpEvent } from './helpers/events.js';
 
 test('delta= is Python repr of the span in whole microseconds (half to even), for spans of every size and sign', () => {
   const spans: bigint[] = [0n, 1n, 499n, 500n, 501n, 1_500n, 2_500n, 99_499n, 99_500n, 99_501n, 100_000n, 100_500n, 1_000_000n];
@@ -43,6 +28,6 @@ for line in sys.stdin:
     .trim()
     .split('\n');
   const start = 1795709891_123456789n;
-  const got = all.map((d) => /delta=(\S+)$/.exec(formatVyos(event(start, start + d)))?.[1]);
+  const got = all.map((d) => /delta=(\S+)$/.exec(formatVyos(tcpEvent({ type: 'destroy', status: 0, start, stop: start + d })))?.[1]);
   assert.deepEqual(got, expected);
 });
