@@ -4,16 +4,21 @@
  * one kept, a file output follows logrotate (rename, then HUP), counters on
  * SIGUSR1 and every stats_interval.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { checkPrerequisites, CTLOGD, Lines, Netns, startCtlogd, stats, stop, TRAFFIC } from './helpers/netns.js';
 
+/** This file's directories, removed when its tests are done. */
+const DIR = mkdtempSync(path.join(tmpdir(), 'ctlogd-reload-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
+
+/** A directory of one test's own. */
 function tmp(): string {
-  return mkdtempSync(path.join(tmpdir(), 'ctlogd-reload-'));
+  return mkdtempSync(path.join(DIR, 'test-'));
 }
 
 interface J {

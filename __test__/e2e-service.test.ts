@@ -2,9 +2,9 @@
  * The service on real kernel events: the config's event/protocol filters,
  * and SIGTERM right after a burst (nothing already received is lost).
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { checkPrerequisites, Netns, startCtlogd, stats, stop } from './helpers/netns.js';
@@ -15,9 +15,13 @@ function pick(s: Record<string, number>) {
   return { received, filtered, written, dropped, lost, decode_errors };
 }
 
+/** This file's config files, removed when its tests are done. */
+const DIR = mkdtempSync(path.join(tmpdir(), 'ctlogd-service-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
+let files = 0;
+
 function configFile(obj: unknown): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-'));
-  const file = path.join(dir, 'ctlogd.json');
+  const file = path.join(DIR, `ctlogd-${++files}.json`);
   writeFileSync(file, JSON.stringify(obj));
   return file;
 }

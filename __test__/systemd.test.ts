@@ -3,19 +3,23 @@
  * systemd runs here as PID 1, so the unit is verified and scored, not
  * started; the daemon's behaviour under it is what the other tests run).
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CTLOGD, ROOT } from './helpers/netns.js';
 
 const UNIT = path.join(ROOT, 'systemd/ctlogd.service');
 
+/** This file's units, removed when its tests are done. */
+const DIR = mkdtempSync(path.join(tmpdir(), 'ctlogd-systemd-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
+
 /** The unit with ExecStart pointing at this checkout's ctlogd (verify checks it is executable). */
 function localUnit(): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'ctlogd-unit-')), 'ctlogd.service');
+  const file = path.join(mkdtempSync(path.join(DIR, 'unit-')), 'ctlogd.service');
   writeFileSync(file, readFileSync(UNIT, 'utf8').replace('/usr/bin/ctlogd', CTLOGD));
   return file;
 }
@@ -53,7 +57,7 @@ test('the unit runs ctlogd with flags ctlogd accepts, and reloads with SIGHUP', 
 
 test('the VyOS drop-in replaces the logger program and keeps VyOS in charge', () => {
   // VyOS's unit is not here: a stand-in with its name and a Python ExecStart.
-  const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-vyos-'));
+  const dir = mkdtempSync(path.join(DIR, 'vyos-'));
   const unit = path.join(dir, 'vyos-conntrack-logger.service');
   writeFileSync(unit, '[Service]\nExecStart=/usr/bin/python3 -u /usr/libexec/vyos/services/vyos-conntrack-logger -c /run/vyos-conntrack-logger.conf\n');
   const dropin = readFileSync(path.join(ROOT, 'systemd/vyos-conntrack-logger.conf'), 'utf8');
