@@ -73,6 +73,28 @@ test('next() reads the same events into one reused object', () => {
   assert.equal(batch.next(), undefined);
 });
 
+test('next() reads counters right event after event, with and without them', () => {
+  // The vector's events: a full one, then a bare one (24 bytes: its
+  // header and two empty tuples). Here: full, full with other counters, bare, full.
+  const body = vector.subarray(32);
+  const full = body.subarray(0, body.length - 24);
+  const bare = body.subarray(body.length - 24);
+  const other = Buffer.from(full);
+  const at = other.indexOf(Buffer.from('1d00000000000000', 'hex')); // reply bytes = 29
+  assert.ok(at > 0);
+  other.writeUInt8(30, at);
+  const four = Buffer.concat([vector.subarray(0, 32), full, other, bare, full]);
+  four.writeUInt32LE(4, 4);
+  const all = new WireBatch(four).events();
+  assert.deepEqual(
+    all.map((e) => e.replyCounters),
+    [{ packets: 0n, bytes: 29n }, { packets: 0n, bytes: 30n }, undefined, { packets: 0n, bytes: 29n }],
+  );
+  const batch = new WireBatch(four);
+  for (const want of all) assert.deepEqual(batch.next(), want);
+  assert.equal(batch.next(), undefined);
+});
+
 /** The keys whose value is not undefined. */
 function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

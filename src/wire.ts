@@ -207,8 +207,8 @@ export class WireBatch {
         ev.stateName = stateName(which, state);
       }
     }
-    ev.origCounters = bits & F_COUNTERS_ORIG ? this.counters() : undefined;
-    ev.replyCounters = bits & F_COUNTERS_REPLY ? this.counters() : undefined;
+    ev.origCounters = bits & F_COUNTERS_ORIG ? this.counters(ev.origCounters) : undefined;
+    ev.replyCounters = bits & F_COUNTERS_REPLY ? this.counters(ev.replyCounters) : undefined;
     ev.start = bits & F_START ? this.u64() : undefined;
     ev.stop = bits & F_STOP ? this.u64() : undefined;
     ev.eventTime = bits & F_EVENT_TIME ? this.u64() : undefined;
@@ -263,8 +263,14 @@ export class WireBatch {
     return text;
   }
 
-  private counters(): Counters {
-    return { packets: this.u64(), bytes: this.u64() };
+  /** Counters, in the object the event already has if any (next()'s reused event), else in a new one. */
+  private counters(into: Counters | undefined): Counters {
+    const packets = this.u64();
+    const bytes = this.u64();
+    if (into === undefined) return { packets, bytes };
+    into.packets = packets;
+    into.bytes = bytes;
+    return into;
   }
 
   /** A text attribute: the one before it, if its bytes are the same (no new string), else decoded as UTF-8 and kept. */
