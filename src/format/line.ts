@@ -25,9 +25,6 @@ const SLAB_BYTES = 1 << 20;
 /** "00" to "99" as bytes: the digit pair of i at 2i. */
 const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : Math.floor((i >> 1) / 10)));
 
-/** The largest bigint a number holds exactly. */
-export const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
 export class LineWriter {
   private slab: Slab;
   private buf: Buffer;

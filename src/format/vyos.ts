@@ -5,7 +5,7 @@
  * alone on NEW (VyOS crashes there), and leaves no doubled or trailing space.
  */
 import { IPS, type ConntrackEvent, type Counters, type Tuple } from '../event.js';
-import { ascii, lineOf, MAX_SAFE, type LineWriter } from './line.js';
+import { ascii, lineOf, type LineWriter } from './line.js';
 
 const SP = 0x20;
 
@@ -107,12 +107,13 @@ function flow(w: LineWriter, t: Tuple, c: Counters | undefined): void {
  */
 function writeDelta(w: LineWriter, start: bigint, stop: bigint): void {
   const d = stop - start;
-  if (d > MAX_SAFE || d < -MAX_SAFE) {
+  // Tested on the number, as LineWriter.big does: Number() rounds, but never across 2^53.
+  const ns = Number(d);
+  if (!(ns >= -Number.MAX_SAFE_INTEGER && ns <= Number.MAX_SAFE_INTEGER)) {
     w.str(vyosDelta(d));
     return;
   }
   // Whole nanoseconds below 2^53 (104 days): the rounding in numbers, no bigint.
-  const ns = Number(d);
   const abs = Math.abs(ns);
   let us = Math.floor(abs / 1000);
   const rem = abs - us * 1000;
