@@ -162,6 +162,11 @@ export interface CaptureOptions {
 export interface CaptureStats {
   /** Events decoded, per type. */
   received: TypeCounts
+  /**
+   * Events decoded, per type and protocol class: 12 counts, new tcp,
+   * new udp, new icmp, new other, then update's four, then destroy's.
+   */
+  receivedByKind: Array<number>
   /** Messages that could not be decoded. */
   decodeErrors: number
   /** ENOBUFS errors: times the kernel found the receive buffer full. */
@@ -174,14 +179,21 @@ export interface CaptureStats {
    * events among these may be lost.
    */
   undelivered: number
-  /** Events dropped because the queue to JavaScript was full, per type. */
+  /** Events read but never handed over (JavaScript was shutting down), per type. */
   dropped: TypeCounts
+  /** The same per type and protocol class, as `receivedByKind`. */
+  droppedByKind: Array<number>
   /** Batches handed to JavaScript. */
   batches: number
   /** Events handed to JavaScript and not yet consumed. */
   queued: number
   /** Receive buffer size the kernel granted, in bytes. */
   rcvbuf: number
+  /**
+   * Bytes in the receive buffer not yet read (the kernel's count
+   * against `rcvbuf`); 0 once stopped.
+   */
+  backlog: number
   /** The last decode error, if any. */
   lastError?: string
 }

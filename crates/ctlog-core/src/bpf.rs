@@ -28,7 +28,7 @@
 //! helper finds no attribute, so nothing was filtered).
 
 use crate::decode::{self, NLA_TYPE_MASK};
-use crate::event::EventType;
+use crate::event::{Event, EventType};
 
 pub mod vm;
 
@@ -60,6 +60,16 @@ pub fn class_of(proto: Option<u8>) -> u8 {
         Some(libc::IPPROTO_ICMP) => ICMP,
         _ => OTHER,
     }
+}
+
+/// Event types × protocol classes: the length of the per-kind counters.
+pub const KINDS: usize = EventType::ALL.len() * CLASSES.len();
+
+/// An event's kind, for the counters kept per type and protocol class: its
+/// type's index × 4 + its class's place in CLASSES. JavaScript reads the
+/// counters in that order (src/output/ledger.ts, KINDS).
+pub fn kind_of(ev: &Event) -> usize {
+    ev.kind.index() * CLASSES.len() + class_of(ev.orig.proto).trailing_zeros() as usize
 }
 
 /// The protocol classes kept, per event type (EventType::index).
@@ -557,6 +567,21 @@ mod tests {
         assert_eq!(class_of(None), OTHER);
         assert!(ProtoFilter([TCP, 0, 0]).keeps(EventType::New, Some(6)));
         assert!(!ProtoFilter([TCP, 0, 0]).keeps(EventType::Update, Some(6)));
+    }
+
+    #[test]
+    fn kinds_are_type_major_in_the_order_of_classes() {
+        let kind = |t, proto| {
+            let mut ev = Event::new(t, libc::AF_INET as u8, 0);
+            ev.orig.proto = proto;
+            kind_of(&ev)
+        };
+        assert_eq!(kind(EventType::New, Some(6)), 0);
+        assert_eq!(kind(EventType::New, Some(17)), 1);
+        assert_eq!(kind(EventType::Update, Some(1)), 6);
+        assert_eq!(kind(EventType::Destroy, Some(58)), 11);
+        assert_eq!(kind(EventType::Destroy, None), 11);
+        assert_eq!(KINDS, 12);
     }
 
     #[test]

@@ -44,7 +44,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::bpf::ProtoFilter;
+use crate::bpf::{kind_of, ProtoFilter, KINDS};
 use crate::decode::{decode_message, DecodeError, Messages};
 use crate::event::{Event, EventType};
 use crate::progname::Prognames;
@@ -148,12 +148,12 @@ pub trait Sink: Send + 'static {
 /// Counters shared between the reader thread, the sink and the owner.
 #[derive(Default)]
 pub struct Shared {
-    /// Per event type (EventType::index).
-    pub received: [AtomicU64; 3],
+    /// Per event type and protocol class (bpf::kind_of).
+    pub received: [AtomicU64; KINDS],
     pub decode_errors: AtomicU64,
     pub enobufs: AtomicU64,
-    /// Per event type (EventType::index).
-    pub dropped: [AtomicU64; 3],
+    /// Per event type and protocol class (bpf::kind_of).
+    pub dropped: [AtomicU64; KINDS],
     pub lost: AtomicU64,
     /// Drops counted while in reliable mode (see wire::Notices).
     pub undelivered: AtomicU64,
@@ -565,7 +565,7 @@ impl<S: Sink, K: Source> Loop<S, K> {
             |ev| {
                 // Now, not later: the process may exit any moment.
                 ev.progname = prognames.lookup(ev.portid);
-                shared.received[ev.kind.index()].fetch_add(1, Ordering::Relaxed);
+                shared.received[kind_of(ev)].fetch_add(1, Ordering::Relaxed);
             },
             |e| decode_error(notices, shared, e.to_string()),
         );
@@ -635,7 +635,7 @@ impl<S: Sink, K: Source> Loop<S, K> {
     /// previous one; `final_batch` marks it FINAL.
     fn hand_to_sink(&mut self, final_batch: bool) {
         let n = self.batch.len();
-        let types = self.batch.by_type();
+        let kinds = self.batch.by_kind();
         self.shared.in_flight.fetch_add(n.into(), Ordering::AcqRel);
         let spare = self.sink.spare();
         let bytes = self
@@ -646,7 +646,7 @@ impl<S: Sink, K: Source> Loop<S, K> {
         } else {
             // The sink is gone (the JavaScript side is shutting down).
             self.shared.consumed(n);
-            for (counter, n) in self.shared.dropped.iter().zip(types) {
+            for (counter, n) in self.shared.dropped.iter().zip(kinds) {
                 counter.fetch_add(n.into(), Ordering::Relaxed);
             }
         }

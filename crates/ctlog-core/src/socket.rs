@@ -16,7 +16,8 @@ use crate::bpf::ProtoFilter;
 use crate::event::EventType;
 use crate::mmsg;
 
-/// SK_MEMINFO_DROPS in `struct sk_meminfo` (linux/sock_diag.h).
+/// SK_MEMINFO_RMEM_ALLOC and SK_MEMINFO_DROPS in `struct sk_meminfo` (linux/sock_diag.h).
+const SK_MEMINFO_RMEM_ALLOC: usize = 0;
 const SK_MEMINFO_DROPS: usize = 8;
 const SK_MEMINFO_VARS: usize = 9;
 
@@ -138,6 +139,16 @@ impl CtSocket {
     /// (sk_drops, read through SO_MEMINFO). Exact, unlike counting ENOBUFS,
     /// but a 32-bit counter that wraps: [`DropCount`] turns it into a total.
     pub fn drops(&self) -> io::Result<u32> {
+        Ok(self.meminfo()?[SK_MEMINFO_DROPS])
+    }
+
+    /// Bytes waiting in the receive buffer, not yet read (sk_rmem_alloc:
+    /// the messages and their overhead, as counted against the buffer's size).
+    pub fn backlog(&self) -> io::Result<u32> {
+        Ok(self.meminfo()?[SK_MEMINFO_RMEM_ALLOC])
+    }
+
+    fn meminfo(&self) -> io::Result<[u32; SK_MEMINFO_VARS]> {
         let mut info = [0u32; SK_MEMINFO_VARS];
         let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
         // SAFETY: `info` and `len` are live locals and `len` is the size of
@@ -155,7 +166,7 @@ impl CtSocket {
         if r != 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(info[SK_MEMINFO_DROPS])
+        Ok(info)
     }
 
     pub fn fd(&self) -> RawFd {

@@ -16,6 +16,7 @@
 //! addresses are u8 length (4 or 16) + bytes.
 //! Strings and labels: u16 length + bytes.
 
+use crate::bpf::{kind_of, KINDS};
 use crate::event::{Counters, Event, EventType, ProtoInfo, Tuple};
 
 pub const WIRE_VERSION: u8 = 3;
@@ -79,8 +80,8 @@ impl Notices {
 pub struct BatchWriter {
     buf: Vec<u8>,
     count: u32,
-    /// Events in the batch per type (EventType::index), for the counters.
-    by_type: [u32; 3],
+    /// Events in the batch per type and protocol class (bpf::kind_of), for the counters.
+    by_kind: [u32; KINDS],
 }
 
 impl Default for BatchWriter {
@@ -94,7 +95,7 @@ impl BatchWriter {
         BatchWriter {
             buf: vec![0; HEADER_LEN],
             count: 0,
-            by_type: [0; 3],
+            by_kind: [0; KINDS],
         }
     }
 
@@ -106,9 +107,9 @@ impl BatchWriter {
         self.count == 0
     }
 
-    /// Events in the batch per type: new, update, destroy.
-    pub fn by_type(&self) -> [u32; 3] {
-        self.by_type
+    /// Events in the batch per type and protocol class (bpf::kind_of).
+    pub fn by_kind(&self) -> [u32; KINDS] {
+        self.by_kind
     }
 
     pub fn push(&mut self, ev: &Event, time_ns: u64) {
@@ -190,7 +191,7 @@ impl BatchWriter {
         }
         b[bits_at..bits_at + 4].copy_from_slice(&bits.to_le_bytes());
         self.count += 1;
-        self.by_type[ev.kind.index()] += 1;
+        self.by_kind[kind_of(ev)] += 1;
     }
 
     /// The finished batch; the writer is empty again afterwards.
@@ -221,7 +222,7 @@ impl BatchWriter {
         h[16..24].copy_from_slice(&notices.lost.to_le_bytes());
         h[24..32].copy_from_slice(&notices.undelivered.to_le_bytes());
         self.count = 0;
-        self.by_type = [0; 3];
+        self.by_kind = [0; KINDS];
         out
     }
 
@@ -230,7 +231,7 @@ impl BatchWriter {
     pub fn discard(&mut self) {
         self.buf.truncate(HEADER_LEN);
         self.count = 0;
-        self.by_type = [0; 3];
+        self.by_kind = [0; KINDS];
     }
 }
 
@@ -684,10 +685,13 @@ mod tests {
         let mut w = BatchWriter::new();
         w.push(&full_event(), 0);
         w.push(&Event::new(EventType::New, 2, 0), 0);
-        assert_eq!(w.by_type(), [1, 0, 1]);
+        let mut kinds = [0; KINDS];
+        kinds[kind_of(&full_event())] = 1;
+        kinds[3] = 1; // new, no protocol: other
+        assert_eq!(w.by_kind(), kinds);
         w.discard();
         assert!(w.is_empty());
-        assert_eq!(w.by_type(), [0; 3]);
+        assert_eq!(w.by_kind(), [0; KINDS]);
         assert_eq!(w.finish(Notices::default(), false, None).len(), HEADER_LEN);
     }
 

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use ctlog_core::bpf::{CLASSES, KINDS};
 use ctlog_core::{decode_batch, EventType, ProtoFilter, Reader, ReaderOptions, Sent, Shared, Sink};
 
 use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Function};
@@ -116,14 +117,22 @@ pub struct TypeCounts {
 }
 
 impl TypeCounts {
-    fn of(a: &[AtomicU64; 3]) -> Self {
-        let n = |i: usize| a[i].load(Ordering::Relaxed) as i64;
+    /// The sums per type of counts per kind (`kinds`).
+    fn of(kinds: &[i64]) -> Self {
+        let n = |t: EventType| {
+            let per = CLASSES.len();
+            kinds[t.index() * per..(t.index() + 1) * per].iter().sum()
+        };
         TypeCounts {
-            new: n(0),
-            update: n(1),
-            destroy: n(2),
+            new: n(EventType::New),
+            update: n(EventType::Update),
+            destroy: n(EventType::Destroy),
         }
     }
+}
+
+fn kinds(a: &[AtomicU64; KINDS]) -> Vec<i64> {
+    a.iter().map(|n| n.load(Ordering::Relaxed) as i64).collect()
 }
 
 /// Counters of a capture since it started.
@@ -131,6 +140,9 @@ impl TypeCounts {
 pub struct CaptureStats {
     /// Events decoded, per type.
     pub received: TypeCounts,
+    /// Events decoded, per type and protocol class: 12 counts, new tcp,
+    /// new udp, new icmp, new other, then update's four, then destroy's.
+    pub received_by_kind: Vec<i64>,
     /// Messages that could not be decoded.
     pub decode_errors: i64,
     /// ENOBUFS errors: times the kernel found the receive buffer full.
@@ -141,14 +153,19 @@ pub struct CaptureStats {
     /// receive buffer was full. It retries DESTROY events; NEW and UPDATE
     /// events among these may be lost.
     pub undelivered: i64,
-    /// Events dropped because the queue to JavaScript was full, per type.
+    /// Events read but never handed over (JavaScript was shutting down), per type.
     pub dropped: TypeCounts,
+    /// The same per type and protocol class, as `receivedByKind`.
+    pub dropped_by_kind: Vec<i64>,
     /// Batches handed to JavaScript.
     pub batches: i64,
     /// Events handed to JavaScript and not yet consumed.
     pub queued: i64,
     /// Receive buffer size the kernel granted, in bytes.
     pub rcvbuf: i64,
+    /// Bytes in the receive buffer not yet read (the kernel's count
+    /// against `rcvbuf`); 0 once stopped.
+    pub backlog: i64,
     /// The last decode error, if any.
     pub last_error: Option<String>,
 }
@@ -545,16 +562,26 @@ impl Capture {
     pub fn stats(&self) -> CaptureStats {
         let s = &self.shared;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed) as i64;
+        let received = kinds(&s.received);
+        let dropped = kinds(&s.dropped);
+        let backlog = self
+            .reader
+            .as_ref()
+            .and_then(|r| r.socket().backlog().ok())
+            .unwrap_or(0);
         CaptureStats {
-            received: TypeCounts::of(&s.received),
+            received: TypeCounts::of(&received),
+            received_by_kind: received,
             decode_errors: n(&s.decode_errors),
             enobufs: n(&s.enobufs),
             lost: n(&s.lost),
             undelivered: n(&s.undelivered),
-            dropped: TypeCounts::of(&s.dropped),
+            dropped: TypeCounts::of(&dropped),
+            dropped_by_kind: dropped,
             batches: n(&s.batches),
             queued: n(&s.in_flight),
             rcvbuf: self.rcvbuf as i64,
+            backlog: backlog.into(),
             last_error: s.last_error.lock().ok().and_then(|e| e.clone()),
         }
     }
