@@ -92,7 +92,7 @@ test('queue: first in, first out, through take and putBack', () => {
   q.putBack(back);
   const rest = q.take(q.length);
   assert.deepEqual(texts(rest), ['ccc', 'dddd', 'eeeee']);
-  assert.deepEqual(rest.types, [2, 0, 2], 'each message keeps its type');
+  assert.deepEqual(rest.kinds, [2, 0, 2], 'each message keeps its kind');
   assert.equal(q.length, 0);
   assert.equal(q.bytes, 0);
 });
@@ -112,11 +112,11 @@ test('queue: order kept across many partial takes (the taken slots let go)', () 
   const q = new Queue();
   for (let i = 0; i < 5000; i++) q.push(b(String(i)), i % 3);
   const got: string[] = [];
-  const types: number[] = [];
+  const kinds: number[] = [];
   const take = (n: number) => {
     const run = q.take(n);
     got.push(...texts(run));
-    types.push(...run.types);
+    kinds.push(...run.kinds);
   };
   for (const n of [1, 1500, 1200, 3]) take(n);
   q.putBack(q.take(10));
@@ -127,7 +127,7 @@ test('queue: order kept across many partial takes (the taken slots let go)', () 
     Array.from({ length: 10_000 }, (_, i) => String(i)),
   );
   assert.deepEqual(
-    types,
+    kinds,
     Array.from({ length: 10_000 }, (_, i) => i % 3),
   );
   assert.equal(q.bytes, 0);
@@ -174,8 +174,9 @@ class FakeTransport extends SyslogTransport {
     this.open();
   }
 
+  /** The ledger's counts of the kinds these tests use: 0 to 2 (new tcp, new udp, new icmp). */
   get counts(): { written: number[]; lost: number[] } {
-    return { written: [...this.ledger.written], lost: [...this.ledger.lost] };
+    return { written: [...this.ledger.written.subarray(0, 3)], lost: [...this.ledger.lost.subarray(0, 3)] };
   }
 
   protected connect(): void {
@@ -190,7 +191,7 @@ class FakeTransport extends SyslogTransport {
     if (this.hold) return;
     const run = this.queue.take(this.queue.length);
     this.sent.push(...texts(run));
-    for (const t of run.types) this.ledger.written[t]++;
+    for (const t of run.kinds) this.ledger.written[t]++;
   }
   protected disconnect(): void {}
   protected drained(): boolean {
@@ -217,11 +218,11 @@ class FakeTransport extends SyslogTransport {
   lose(): void {
     this.onDown('connection lost', { code: 'ECONNRESET' });
   }
-  /** Writes one batch, as winston does, every line a DESTROY unless `type` says; the batch's bytes are overwritten once done. */
-  write1(lines: string[], type = 2): void {
+  /** Writes one batch, as winston does, every line of kind 2 unless `kind` says; the batch's bytes are overwritten once done. */
+  write1(lines: string[], kind = 2): void {
     const bytes = b(lines.map((l) => `${l}\n`).join(''));
-    const types = new Uint8Array(lines.length).fill(type);
-    this.log({ level: 'info', message: '', bytes, types, done: () => bytes.fill(0x21) }, () => {});
+    const kinds = new Uint8Array(lines.length).fill(kind);
+    this.log({ level: 'info', message: '', bytes, kinds, done: () => bytes.fill(0x21) }, () => {});
   }
 }
 
@@ -296,7 +297,7 @@ test("past the bound new lines are dropped: reported once, counted in the report
   );
   assert.deepEqual(reports.slice(2), ['syslog fake peer: connected again; 3 lines were dropped']);
   assert.deepEqual(c.levels, ['error', 'error', 'warn'], 'the outage and the drops are errors, their end a warning');
-  assert.deepEqual(c.counts, { written: [0, 0, 2], lost: [0, 0, 3] }, 'the dropped lines are counted lost, by type');
+  assert.deepEqual(c.counts, { written: [0, 0, 2], lost: [0, 0, 3] }, 'the dropped lines are counted lost, by kind');
   // The count starts again: a later drop is reported again.
   c.lose();
   c.write1([big('f'), big('g'), big('h')]);
@@ -352,7 +353,7 @@ test('shutdown reports the lines it could not send, and the dropped ones; nothin
   down.write1(['four'], 0);
   await down.shutdown(50);
   assert.deepEqual(reports.slice(2), ['syslog fake peer: closing with 2 lines not sent; 2 lines were dropped']);
-  assert.deepEqual(down.counts, { written: [0, 0, 0], lost: [1, 0, 3] }, 'what was never sent is counted lost, by type');
+  assert.deepEqual(down.counts, { written: [0, 0, 0], lost: [1, 0, 3] }, 'what was never sent is counted lost, by kind');
 
   const quiet: string[] = [];
   const up = new FakeTransport(quiet);

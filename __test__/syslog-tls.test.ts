@@ -219,7 +219,7 @@ function writeLines(t: TcpTransport, n: number, size: number): string[] {
     const lines = Array.from({ length: Math.min(100, n - i) }, (_, k) => `line ${String(i + k).padStart(8, '0')} `.padEnd(size, 'x'));
     all.push(...lines);
     const bytes = Buffer.from(lines.map((l) => `${l}\n`).join(''));
-    t.log({ level: 'info', message: '', bytes, types: new Uint8Array(lines.length).fill(2), done: () => bytes.fill(0x21) }, () => {});
+    t.log({ level: 'info', message: '', bytes, kinds: new Uint8Array(lines.length).fill(2), done: () => bytes.fill(0x21) }, () => {});
   }
   return all;
 }

@@ -18,17 +18,18 @@ import { LineWriter } from './format/index.js';
 import {
   count,
   diagnostics,
+  kindCounts,
+  kindOf,
   Ledger,
   makeEncoder,
   makeSink,
   outputKey,
   outputTypes,
+  perType,
   total,
-  TYPE_INDEX,
   type Diagnostics,
   type Encoder,
   type EventSink,
-  type TypeCounts,
 } from './output/index.js';
 import type { Notices, WireBatch } from './wire.js';
 
@@ -37,10 +38,6 @@ export const EXIT = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CANTCREAT
 
 /** SIGTERM must end the process within 2 s even if an output hangs. */
 const STOP_DEADLINE_MS = 1800;
-
-type PerType = Record<EventType, number>;
-const perType = (): PerType => ({ new: 0, update: 0, destroy: 0 });
-const byName = (c: TypeCounts): PerType => ({ new: c[0], update: c[1], destroy: c[2] });
 
 interface Pipeline {
   config: Config;
@@ -74,8 +71,8 @@ export class Daemon {
   private reloading?: Promise<void>;
   private reloadAgain = false;
   private statsTimer?: NodeJS.Timeout;
-  /** Per event type: events the filter dropped. */
-  readonly filtered = perType();
+  /** Per kind (type and protocol class): events the filter dropped. */
+  readonly filtered = kindCounts();
   /** What became of the lines handed to the output, whichever output it was. */
   readonly ledger = new Ledger();
   private formatErrors = 0;
@@ -84,8 +81,8 @@ export class Daemon {
   private readonly log: Diagnostics;
   /** Where each batch's lines are written, as bytes, before they go out in one piece. */
   private readonly lines = new LineWriter();
-  /** The event type of each line of the batch being written (TYPE_INDEX). */
-  private types = new Uint8Array(4096);
+  /** The kind of each line of the batch being written (output/ledger.ts KINDS). */
+  private kinds = new Uint8Array(4096);
 
   /** Opens the output; throws OutputError (exit 73) if it cannot. */
   constructor(
@@ -129,22 +126,23 @@ export class Daemon {
     /** The batch's first event's time, µs: the oldest, as events come in the kernel's order. */
     const oldest = ev === undefined ? 0 : Number((ev.eventTime ?? ev.time) / 1000n);
     for (; ev !== undefined; ev = batch.next()) {
+      const kind = kindOf(ev);
       if (!filter(ev)) {
-        filtered[ev.type]++;
+        filtered[kind]++;
         continue;
       }
       const mark = w.length;
       try {
         if (!encode(ev, w)) {
-          filtered[ev.type]++;
+          filtered[kind]++;
           continue;
         }
-        if (n === this.types.length) {
+        if (n === this.kinds.length) {
           const more = new Uint8Array(2 * n);
-          more.set(this.types);
-          this.types = more;
+          more.set(this.kinds);
+          this.kinds = more;
         }
-        this.types[n++] = TYPE_INDEX[ev.type];
+        this.kinds[n++] = kind;
       } catch (e) {
         // An event no format can print is counted like an undecodable
         // message: reported, never fatal, the rest of the batch goes on.
@@ -157,11 +155,11 @@ export class Daemon {
     if (w.length === 0) return;
     const { bytes, done } = w.take();
     // A copy: the output may hold the lines after this batch.
-    const types = this.types.slice(0, n);
-    count(this.ledger.handed, types);
+    const kinds = this.kinds.slice(0, n);
+    count(this.ledger.handed, kinds);
     // Every line of the batch counts as old as its oldest: an upper bound, for the cost of one clock read per batch.
     this.latency.add(nowUs() - oldest, n);
-    return sink.write({ bytes, types }, done);
+    return sink.write({ bytes, kinds }, done);
   }
 
   /** Loss is never silent: each batch's notices become one warning line. */
@@ -269,11 +267,12 @@ export class Daemon {
   statsLine(): string {
     const s = this.capture?.stats();
     const { written, lost } = this.ledger;
-    const zero = perType();
-    const part = (name: string, c: PerType) => `${name}=${EVENT_TYPES.reduce((a, t) => a + c[t], 0)} (new ${c.new} update ${c.update} destroy ${c.destroy})`;
+    const zero = { new: 0, update: 0, destroy: 0 };
+    const part = (name: string, c: Record<EventType, number>) =>
+      `${name}=${EVENT_TYPES.reduce((a, t) => a + c[t], 0)} (new ${c.new} update ${c.update} destroy ${c.destroy})`;
     return (
-      `stats: ${part('received', s?.received ?? zero)} ${part('filtered', this.filtered)} ${part('written', byName(written))}` +
-      ` ${part('output_lost', byName(lost))} output_waiting=${total(this.ledger.waiting())}` +
+      `stats: ${part('received', s?.received ?? zero)} ${part('filtered', perType(this.filtered))} ${part('written', perType(written))}` +
+      ` ${part('output_lost', perType(lost))} output_waiting=${total(this.ledger.waiting())}` +
       ` ${part('dropped', s?.dropped ?? zero)} lost=${s?.lost ?? 0} undelivered=${s?.undelivered ?? 0} enobufs=${s?.enobufs ?? 0}` +
       ` decode_errors=${(s?.decodeErrors ?? 0) + this.formatErrors}` +
       ` latency_p50_us=${Math.round(this.latency.quantile(0.5))} latency_p99_us=${Math.round(this.latency.quantile(0.99))} latency_max_us=${Math.round(this.latency.max)}`

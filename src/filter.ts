@@ -20,8 +20,13 @@ export type ProtocolClass = (typeof PROTOCOL_CLASSES)[number];
 /** Per event type, the protocol classes kept; a type not named keeps all. */
 export type Protocols = Partial<Record<EventType, ProtocolClass[]>>;
 
+/** A protocol's class, as its place in PROTOCOL_CLASSES. */
+export function protocolClassIndex(proto: number): number {
+  return proto === IPPROTO.TCP ? 0 : proto === IPPROTO.UDP ? 1 : proto === IPPROTO.ICMP ? 2 : 3;
+}
+
 export function protocolClass(proto: number): ProtocolClass {
-  return proto === IPPROTO.TCP ? 'tcp' : proto === IPPROTO.UDP ? 'udp' : proto === IPPROTO.ICMP ? 'icmp' : 'other';
+  return PROTOCOL_CLASSES[protocolClassIndex(proto)];
 }
 
 export function subscribedTypes(event: EventConfig): EventType[] {

@@ -13,7 +13,7 @@ import { IPFIX_TYPES, ipfixSink, recordWriter, type IpfixConfig } from './ipfix/
 import { fileSink, stdoutSink } from './stream.js';
 import { syslogSink, type SyslogOptions } from './syslog/index.js';
 
-export { count, Ledger, TYPE_INDEX, total, type Lines, type TypeCounts } from './ledger.js';
+export { count, KINDS, kindCounts, kindOf, Ledger, perType, total, type KindCounts, type Lines } from './ledger.js';
 export { OutputError, type EventSink, type Report } from './sink.js';
 
 export type OutputConfig = Pick<Config, 'output' | 'output_file'> & SyslogOptions & IpfixConfig;

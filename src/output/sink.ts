@@ -53,10 +53,11 @@ export class Outage {
 
   /**
    * Writing failed because of `cause` (an errno name), and lines `from` to
-   * `to` of `types` are lost (none, if the write only cut a line short).
+   * `to` of `kinds` are lost (none, if the write only cut a line short).
    */
-  lose(ledger: Ledger, types: Uint8Array, from: number, to: number, cause: string): void {
-    count(ledger.lost, types, from, to);
+  lose(ledger: Ledger, kinds: Uint8Array, from: number, to: number, cause: string): void {
+    count(ledger.lost, kinds, from, to);
+    ledger.error(cause);
     if (this.cause === undefined) this.report.error(`${this.where}: write failed: ${cause}; lines are lost (counted) until it works again`);
     this.cause ??= cause;
     this.lostSince += to - from;
@@ -89,6 +90,6 @@ export function batchLogger(transport: TransportStream): winston.Logger {
 
 /** Logs one batch; an empty one is done at once. */
 export function logBatch(logger: winston.Logger, lines: Lines, done: () => void): void {
-  if (lines.bytes.length > 0) logger.log({ level: 'info', message: '', bytes: lines.bytes, types: lines.types, done } satisfies BatchInfo);
+  if (lines.bytes.length > 0) logger.log({ level: 'info', message: '', bytes: lines.bytes, kinds: lines.kinds, done } satisfies BatchInfo);
   else done();
 }

@@ -36,14 +36,14 @@ class ChunkTransport extends Transport {
   }
 
   override log(info: BatchInfo, next: () => void): void {
-    const { types } = info;
+    const { kinds } = info;
     // The callback runs when the bytes are out, or the write failed (a
     // closed pipe: EPIPE, then every later write on the stream it
     // destroyed): either way they can be reused.
     this.stream.write(info.bytes, (err) => {
-      if (err) this.outage.lose(this.ledger, types, 0, types.length, codeOf(err));
+      if (err) this.outage.lose(this.ledger, kinds, 0, kinds.length, codeOf(err));
       else {
-        count(this.ledger.written, types);
+        count(this.ledger.written, kinds);
         this.outage.end();
       }
       info.done();
@@ -141,8 +141,8 @@ function writeAll(fd: number, bytes: Uint8Array, from = 0): { at: number; error?
  * another.
  */
 class FileTransport extends Transport {
-  /** The end of a line a failed write cut, and its type: written before anything else. */
-  private rest?: { bytes: Uint8Array; type: Uint8Array };
+  /** The end of a line a failed write cut, and its kind: written before anything else. */
+  private rest?: { bytes: Uint8Array; kind: Uint8Array };
   private readonly outage: Outage;
 
   constructor(
@@ -156,16 +156,16 @@ class FileTransport extends Transport {
   }
 
   override log(info: BatchInfo, next: () => void): void {
-    const { bytes, types } = info;
+    const { bytes, kinds } = info;
     // Nothing is written after a cut line until it is finished.
     const unfinished = this.finishRest();
-    if (unfinished !== undefined) this.outage.lose(this.ledger, types, 0, types.length, unfinished);
+    if (unfinished !== undefined) this.outage.lose(this.ledger, kinds, 0, kinds.length, unfinished);
     else {
       const r = writeAll(this.fd, bytes);
       if (r.error === undefined) {
-        count(this.ledger.written, types);
+        count(this.ledger.written, kinds);
         this.outage.end();
-      } else this.cut(bytes, types, r.at, r.error);
+      } else this.cut(bytes, kinds, r.at, r.error);
     }
     info.done();
     next();
@@ -181,30 +181,30 @@ class FileTransport extends Transport {
       return r.error;
     }
     this.rest = undefined;
-    count(this.ledger.written, rest.type);
+    count(this.ledger.written, rest.kind);
     return undefined;
   }
 
   /** A write stopped at byte `at` of `bytes`: counts what went, keeps the end of a cut line, loses the rest. */
-  private cut(bytes: Buffer, types: Uint8Array, at: number, error: string): void {
+  private cut(bytes: Buffer, kinds: Uint8Array, at: number, error: string): void {
     // Lines wholly written: one per newline before `at`.
     let whole = 0;
     for (let i = bytes.indexOf(NEWLINE); i >= 0 && i < at; i = bytes.indexOf(NEWLINE, i + 1)) whole++;
-    count(this.ledger.written, types, 0, whole);
+    count(this.ledger.written, kinds, 0, whole);
     let lostFrom = whole;
     if (at > 0 && bytes[at - 1] !== NEWLINE) {
       // Line `whole` is in the file in part: keep its end (a copy: the
       // batch's memory is reused) to finish it.
       const end = bytes.indexOf(NEWLINE, at) + 1;
-      this.rest = { bytes: Uint8Array.prototype.slice.call(bytes, at, end), type: types.subarray(whole, whole + 1).slice() };
+      this.rest = { bytes: Uint8Array.prototype.slice.call(bytes, at, end), kind: kinds.subarray(whole, whole + 1).slice() };
       lostFrom++;
     }
-    this.outage.lose(this.ledger, types, lostFrom, types.length, error);
+    this.outage.lose(this.ledger, kinds, lostFrom, kinds.length, error);
   }
 
   /** The file is let go: the cut line is finished there, or counted lost. */
   settleRest(): void {
-    if (this.finishRest() !== undefined && this.rest) count(this.ledger.lost, this.rest.type);
+    if (this.finishRest() !== undefined && this.rest) count(this.ledger.lost, this.rest.kind);
     this.rest = undefined;
   }
 }

@@ -120,11 +120,11 @@ export function framedRecords(bytes: Buffer): Buffer[] {
 }
 
 /**
- * Queues each framed record of a batch with its event type, as a copy (the
+ * Queues each framed record of a batch with its kind, as a copy (the
  * batch's memory is reused once it is done), and gives the batch back.
  */
-export function queueRecords(info: BatchInfo, enqueue: (record: Buffer, type: number) => void): void {
+export function queueRecords(info: BatchInfo, enqueue: (record: Buffer, kind: number) => void): void {
   const records = framedRecords(info.bytes);
-  for (let i = 0; i < records.length; i++) enqueue(Buffer.from(records[i]), info.types[i]);
+  for (let i = 0; i < records.length; i++) enqueue(Buffer.from(records[i]), info.kinds[i]);
   info.done();
 }

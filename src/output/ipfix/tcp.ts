@@ -34,7 +34,7 @@ export class IpfixTcpTransport extends TcpTransport {
     this.session = { domain: opts.domain, sequence: 0 };
   }
 
-  /** One batch of framed records (record.ts), each queued with its event type. */
+  /** One batch of framed records (record.ts), each queued with its kind. */
   override log(info: BatchInfo, next: () => void): void {
     queueRecords(info, (record, type) => this.enqueue(record, type));
     if (this.up) this.flush();

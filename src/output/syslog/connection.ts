@@ -93,7 +93,7 @@ export abstract class SyslogTransport extends TransportStream {
 
   /** Called by winston with one batch. */
   override log(info: BatchInfo, next: () => void): void {
-    this.send(this.header(), info.bytes, info.types, 0, 0);
+    this.send(this.header(), info.bytes, info.kinds, 0, 0);
     info.done();
     next();
   }
@@ -102,11 +102,11 @@ export abstract class SyslogTransport extends TransportStream {
    * Queues the lines of `bytes` from line `line`, which starts at byte
    * `from`, each as one message, and sends what the socket takes.
    */
-  protected send(head: Buffer, bytes: Buffer, types: Uint8Array, line: number, from: number): void {
+  protected send(head: Buffer, bytes: Buffer, kinds: Uint8Array, line: number, from: number): void {
     for (let at = from, i = line; at < bytes.length; i++) {
       let end = bytes.indexOf(0x0a, at);
       if (end < 0) end = bytes.length;
-      this.enqueue(this.frame(head, bytes.subarray(at, end)), types[i]);
+      this.enqueue(this.frame(head, bytes.subarray(at, end)), kinds[i]);
       at = end + 1;
     }
     if (this.up) this.flush();
@@ -116,30 +116,30 @@ export abstract class SyslogTransport extends TransportStream {
    * Queues one message, made by the output itself (not a line of a batch),
    * and sends what the socket takes; a full queue counts it lost.
    */
-  protected submit(msg: Buffer, type: number): void {
-    this.enqueue(msg, type);
+  protected submit(msg: Buffer, kind: number): void {
+    this.enqueue(msg, kind);
     if (this.up) this.flush();
   }
 
   /** Queues one message, or drops it (counted, reported once) when the queue is full. */
-  protected enqueue(msg: Buffer, type: number): void {
-    if (this.queue.push(msg, type)) {
+  protected enqueue(msg: Buffer, kind: number): void {
+    if (this.queue.push(msg, kind)) {
       // A peer that fell behind and caught up without a new connection:
       // the end of its outage is said here (else onUp says it).
       if (this.full && !this.troubled) this.report.warn(`${this.where}: taking lines again${this.droppedSince()}`);
       return;
     }
     this.full = true;
-    this.drop(type, `${this.queue.limit >> 20} MiB of lines are waiting; dropping new lines (counted) until it takes them`);
+    this.drop(kind, `${this.queue.limit >> 20} MiB of lines are waiting; dropping new lines (counted) until it takes them`);
   }
 
   /** A message that can never be sent (too large for a datagram, or failed twice): counted lost, reported once. */
-  protected discard(err: unknown, type: number): void {
-    this.drop(type, `a line could not be sent (${why(err)}); dropped (counted)`);
+  protected discard(err: unknown, kind: number): void {
+    this.drop(kind, `a line could not be sent (${why(err)}); dropped (counted)`);
   }
 
-  private drop(type: number, reason: string): void {
-    this.ledger.lost[type]++;
+  private drop(kind: number, reason: string): void {
+    this.ledger.lost[kind]++;
     this.dropped++;
     if (!this.dropReported) {
       this.dropReported = true;
@@ -171,6 +171,7 @@ export abstract class SyslogTransport extends TransportStream {
 
   /** The connection failed or was lost: report once per outage, retry later. */
   protected onDown(what: string, err?: unknown): void {
+    this.ledger.error(why(err));
     this.up = false;
     this.connecting = false;
     if (!this.troubled) {

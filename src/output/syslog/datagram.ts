@@ -62,18 +62,18 @@ abstract class DatagramTransport extends SyslogTransport {
    * copy. What is not sent then (the socket is full, or a send failed) is
    * queued as messages and handled by flush().
    */
-  protected override send(head: Buffer, bytes: Buffer, types: Uint8Array, line: number, from: number): void {
+  protected override send(head: Buffer, bytes: Buffer, kinds: Uint8Array, line: number, from: number): void {
     const s = this.socket;
     if (s && this.up && !this.waiting && this.queue.length === 0) {
       const r = s.sendLines(head, from === 0 ? bytes : bytes.subarray(from));
-      count(this.ledger.written, types, line, line + r.sent);
+      count(this.ledger.written, kinds, line, line + r.sent);
       line += r.sent;
       from += r.at;
       // Reported here, as flush() would (it meets EAGAIN and EMSGSIZE
       // again, and a lost unix receiver; an ICMP error it would not).
       if (r.error && r.error !== 'EAGAIN' && r.error !== 'EMSGSIZE') this.sendFailed(r.error);
     }
-    super.send(head, bytes, types, line, from);
+    super.send(head, bytes, kinds, line, from);
   }
 
   protected flush(): void {
@@ -92,6 +92,7 @@ abstract class DatagramTransport extends SyslogTransport {
       if (r.error === 'EAGAIN') {
         this.waitForRoom(s);
       } else if (r.error === 'EMSGSIZE') {
+        this.ledger.error(r.error);
         this.discardFirst(r.error);
       } else if (!this.sendFailed(r.error)) {
         this.disconnect();
@@ -118,7 +119,7 @@ abstract class DatagramTransport extends SyslogTransport {
   /** The first queued message cannot be sent: it is taken off, counted lost. */
   private discardFirst(code: string): void {
     const run = this.queue.take(1);
-    if (run.types.length > 0) this.discard({ code }, run.types[0]);
+    if (run.kinds.length > 0) this.discard({ code }, run.kinds[0]);
   }
 
   private waitForRoom(s: Datagram): void {
@@ -215,6 +216,7 @@ export class UdpTransport extends DatagramTransport {
    * twice is lost). Reported once, then summed at most once a minute.
    */
   protected sendFailed(code: string): boolean {
+    this.ledger.error(code);
     this.failures++;
     const now = Date.now();
     if (this.lastReport === 0 || now - this.lastReport >= UDP_REPORT_EVERY_MS) {

@@ -73,8 +73,8 @@ export function queuedSink(name: string, transport: SyslogTransport, report: Rep
   return {
     write(lines, done) {
       if (closed) {
-        count(ledger.lost, lines.types);
-        report.error(`${name}: ${lines.types.length} lines came after the output was closed; not sent (counted lost)`);
+        count(ledger.lost, lines.kinds);
+        report.error(`${name}: ${lines.kinds.length} lines came after the output was closed; not sent (counted lost)`);
         done();
         return;
       }

@@ -1,28 +1,28 @@
-import { count, type TypeCounts } from '../ledger.js';
+import { count, type KindCounts } from '../ledger.js';
 
 /** Bytes of messages that may wait for the peer: about 65,000 event lines. */
 export const QUEUE_LIMIT = 16 * 1024 * 1024;
 
-/** Messages taken from a queue, with each one's event type (the index in EVENT_TYPES). */
+/** Messages taken from a queue, with each one's kind (output/ledger.ts KINDS). */
 export interface Run {
   msgs: Buffer[];
-  types: number[];
+  kinds: number[];
 }
 
-/** Adds the types of `run`'s messages to `into`. */
-export function countRun(into: TypeCounts, run: Run): void {
-  count(into, run.types);
+/** Adds the kinds of `run`'s messages to `into`. */
+export function countRun(into: KindCounts, run: Run): void {
+  count(into, run.kinds);
 }
 
 /**
  * The messages waiting for the socket, oldest first, each as the bytes the
- * socket is handed and the event type of its line, bounded in bytes.
+ * socket is handed and the kind of its line, bounded in bytes.
  * Taking from the front is O(1): a congested local socket takes a few at a
  * time from a long queue.
  */
 export class Queue {
   private items: Buffer[] = [];
-  private types: number[] = [];
+  private kinds: number[] = [];
   private head = 0;
   private held = 0;
 
@@ -38,10 +38,10 @@ export class Queue {
   }
 
   /** Adds a message at the end; false, leaving the queue as it was, when it would pass the bound. */
-  push(msg: Buffer, type: number): boolean {
+  push(msg: Buffer, kind: number): boolean {
     if (this.held + msg.length > this.limit) return false;
     this.items.push(msg);
-    this.types.push(type);
+    this.kinds.push(kind);
     this.held += msg.length;
     return true;
   }
@@ -65,17 +65,17 @@ export class Queue {
   take(n: number): Run {
     let out: Run;
     if (this.head === 0 && n >= this.items.length) {
-      out = { msgs: this.items, types: this.types };
+      out = { msgs: this.items, kinds: this.kinds };
       this.items = [];
-      this.types = [];
+      this.kinds = [];
     } else {
       const end = this.head + n;
-      out = { msgs: this.items.slice(this.head, end), types: this.types.slice(this.head, end) };
+      out = { msgs: this.items.slice(this.head, end), kinds: this.kinds.slice(this.head, end) };
       this.head = Math.min(end, this.items.length);
       // Let go of the taken slots once they are most of the array.
       if (this.head === this.items.length || (this.head > 1024 && this.head * 2 > this.items.length)) {
         this.items = this.items.slice(this.head);
-        this.types = this.types.slice(this.head);
+        this.kinds = this.kinds.slice(this.head);
         this.head = 0;
       }
     }
@@ -90,7 +90,7 @@ export class Queue {
   putBack(run: Run): void {
     if (run.msgs.length === 0) return;
     this.items = run.msgs.concat(this.items.slice(this.head));
-    this.types = run.types.concat(this.types.slice(this.head));
+    this.kinds = run.kinds.concat(this.kinds.slice(this.head));
     this.head = 0;
     for (const m of run.msgs) this.held += m.length;
   }

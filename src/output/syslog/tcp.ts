@@ -263,7 +263,7 @@ export class TcpTransport extends SyslogTransport {
       bytes = this.encode(run);
       n = run.msgs.length;
       for (let i = 0; i < n; i++) {
-        this.unacked.push(run.msgs[i], run.types[i]);
+        this.unacked.push(run.msgs[i], run.kinds[i]);
         if (this.exact) this.wire += run.msgs[i].length;
         this.ends.push(this.exact ? this.wire : Number.POSITIVE_INFINITY);
       }
