@@ -3,13 +3,14 @@
  * command line, loads the config, runs the daemon. Bad input gets one line
  * on stderr and a documented exit code.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, configKeys, loadConfig, type ConfigKey } from './config.js';
 import { CaptureError, Daemon, EXIT } from './daemon.js';
 import { echo, oneLine } from './echo.js';
 import { AddonError, loadNative } from './native.js';
+import { MetricsError } from './metrics/server.js';
 import { OutputError } from './output/index.js';
+import { version } from './version.js';
 
 /** Short forms of the most used flags. */
 const SHORT: Record<string, string> = { config: 'c', format: 'f', output: 'o', help: 'h', version: 'V' };
@@ -59,14 +60,10 @@ Signals: TERM/INT stop (everything received is written), HUP reloads,
 USR1 prints the counters on stderr.
 Exit codes: 0 stopped, 64 bad command line (an unknown flag, a flag
 without its value, a word that is no flag), 69 no native addon for this
-platform, 70 internal error, 73 cannot open the output, 77 no permission
-(needs CAP_NET_ADMIN), 78 bad config (also a bad value of a flag).
+platform, 70 internal error, 73 cannot open the output or listen on
+metrics_listen, 77 no permission (needs CAP_NET_ADMIN), 78 bad config
+(also a bad value of a flag).
 `;
-}
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
 }
 
 function die(code: number, msg: string): never {
@@ -178,6 +175,7 @@ export async function main(argv: string[]): Promise<void> {
       die(EXIT.NOPERM, `needs CAP_NET_ADMIN (run as root) to join the conntrack groups: ${e.message}`);
     }
     if (e instanceof CaptureError) die(EXIT.SOFTWARE, `cannot open the conntrack socket: ${e.message}`);
+    if (e instanceof MetricsError) die(EXIT.CANTCREAT, e.message);
     throw e;
   }
   await daemon.run();
