@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseCommandLine } from '../src/cli.js';
 import { MAX_CONFIG_BYTES } from '../src/config-file.js';
-import { ConfigError, configKeys, loadConfig, loadConfigAsync, type Config, type LoadOptions } from '../src/config.js';
+import { ConfigError, configKeys, loadConfig, loadConfigAsync, parseListen, type Config, type LoadOptions } from '../src/config.js';
 import { CTLOGD, ROOT } from './helpers/netns.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-config-'));
@@ -128,6 +128,19 @@ const catalogue: Bad[] = [
     re: `${FILE}syslog_host: must be an IP address, or a host name \\(RFC 1123: labels of 1 to 63 letters, .*, at most 253 characters, the last label not all digits\\), or empty \\(a string\\): value was "log host"$`,
   },
   { conf: { ...E, syslog_host: 514 }, re: `${FILE}syslog_host: must be an IP address, or a host name .*: value was 514$` },
+  // Metrics: an IPv4 address, [IPv6], localhost or nothing, and a port of 1 to 65535.
+  ...['127.0.0.1', '127.0.0.1:0', '127.0.0.1:65536', '::1:9465', '[127.0.0.1]:9465', 'metrics.example:9465', '10.0.0.256:9465', '[]:9465', ' :9465'].map(
+    (v): Bad => ({
+      conf: { ...E, metrics_listen: v },
+      re: `${FILE}metrics_listen: must be a string: an address and a port \\(\`127\\.0\\.0\\.1:9465\`, .*\\), or empty \\(off\\): value was ${JSON.stringify(v).replace(/[.[\]]/g, '\\$&')}$`,
+    }),
+  ),
+  { conf: { ...E, metrics_listen: 9465 }, re: `${FILE}metrics_listen: must be a string: an address and a port .*: value was 9465$` },
+  {
+    conf: E,
+    args: ['--metrics-listen', 'localhost'],
+    re: `^--metrics-listen \\(metrics_listen\\): must be a string: an address and a port .*: value was "localhost"$`,
+  },
   // IPFIX.
   {
     conf: { ...E, output: 'ipfix' },
@@ -202,7 +215,7 @@ const catalogue: Bad[] = [
   // Unknown keys.
   {
     conf: { ...E, colour: 'red' },
-    re: `${FILE}colour: unknown key; allowed: event, queue_size, log_level, timestamp, format, .*, stats_interval: value was "red"$`,
+    re: `${FILE}colour: unknown key; allowed: event, queue_size, log_level, timestamp, format, .*, stats_interval, metrics_listen: value was "red"$`,
   },
   { conf: { ...E, 'queue-size': '10' }, re: `${FILE}queue-size: unknown key; allowed: event, queue_size, .*: value was "10"$` },
   { conf: { ...E, Format: 'json' }, re: `${FILE}Format: unknown key; allowed: .*: value was "json"$` },
@@ -362,7 +375,7 @@ const catalogue: Bad[] = [
   { conf: E, args: ['--syslog-tag', 'a b'], re: `^--syslog-tag \\(syslog_tag\\): must be 1 to 48 .*: value was "a b"$` },
   { conf: E, args: ['--conntrack-options', 'extended,x'], re: `^--conntrack-options \\(conntrack_options\\): must be a list of .*: value was "extended,x"$` },
   { conf: E, args: ['--output', 'file'], re: `${FILE}output_file: must be a file path when output is "file" .*: value was ""$` },
-  { conf: E, flags: { frobnicate: '1' }, re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval$` },
+  { conf: E, flags: { frobnicate: '1' }, re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval, --metrics-listen$` },
   // A bad value is refused even when a later layer overrides it.
   { conf: { ...E, queue_size: 'abc' }, env: { CTLOGD_QUEUE_SIZE: '10' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "abc"$` },
   {
@@ -578,6 +591,7 @@ const DEFAULTS: Omit<Config, 'event'> = {
   ipfix_message_size: 1400,
   ipfix_template_interval: 10,
   stats_interval: 0,
+  metrics_listen: '',
 };
 
 test('VyOS files are accepted unchanged', () => {
@@ -622,6 +636,16 @@ test('VyOS files are accepted unchanged', () => {
   for (const [text, want] of cases) assert.deepEqual(loadConfig({ path: file(text), env: {} }), want, text);
   // Without --config: every event type and protocol.
   assert.deepEqual(loadConfig({ env: {} }), { ...DEFAULTS, event: { new: {}, update: {}, destroy: {} } });
+});
+
+test('metrics_listen: an IPv4 or IPv6 address, localhost or every address, with a port; as parseListen reads it', () => {
+  const at = (v: string) => parseListen(loadConfig({ path: file({ ...E, metrics_listen: v }), env: {} }).metrics_listen);
+  assert.deepEqual(at('127.0.0.1:9465'), { host: '127.0.0.1', port: 9465 });
+  assert.deepEqual(at('[::1]:1'), { host: '::1', port: 1 });
+  assert.deepEqual(at('localhost:9465'), { host: 'localhost', port: 9465 });
+  assert.deepEqual(at(':9465'), { port: 9465 }, 'every address');
+  assert.equal(at(''), undefined, 'off');
+  assert.equal(loadConfig({ path: file(E), env: { CTLOGD_METRICS_LISTEN: '127.0.0.1:9100' } }).metrics_listen, '127.0.0.1:9100');
 });
 
 test("syslog_port: absent or 0 is the protocol's own port, 514 for udp and tcp, 6514 for tls; a port given is kept", () => {
@@ -735,6 +759,7 @@ const LAYERS: Record<string, { values: [unknown, string, string]; want: [unknown
   ipfix_message_size: { values: [512, '9000', '65507'], want: [512, 9000, 65507], get: (c) => c.ipfix_message_size },
   ipfix_template_interval: { values: [1, '60', '86400'], want: [1, 60, 86400], get: (c) => c.ipfix_template_interval },
   stats_interval: { values: [5, '6', '7'], want: [5, 6, 7], get: (c) => c.stats_interval },
+  metrics_listen: { values: ['127.0.0.1:1', '[::1]:2', ':3'], want: ['127.0.0.1:1', '[::1]:2', ':3'], get: (c) => c.metrics_listen },
 };
 
 test('precedence: file < CTLOGD_* environment < flags, for every key that has them', () => {

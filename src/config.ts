@@ -208,6 +208,29 @@ function hostRule(): Rule<string> {
   );
 }
 
+/** Where a server listens: `host` undefined is every address. */
+export interface Listen {
+  host?: string;
+  port: number;
+}
+
+/** `127.0.0.1:9465`, `[::1]:9465`, `localhost:9465`, `:9465` (metrics_listen); undefined for anything else. */
+export function parseListen(v: string): Listen | undefined {
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(v);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  const [, v6, host] = m;
+  if (v6 !== undefined) return isIP(v6) === 6 ? { host: v6, port } : undefined;
+  if (host === '') return { port };
+  return isIP(host) === 4 || host === 'localhost' ? { host, port } : undefined;
+}
+
+const LISTEN = simple<string>(
+  'a string: an address and a port (`127.0.0.1:9465`, `[::1]:9465` with IPv6 in brackets, `localhost:9465`, `:9465` for every address), or empty (off)',
+  (v) => typeof v === 'string' && (v === '' || parseListen(v) !== undefined),
+);
+
 /** One key of the schema; convict's schema and the Config type are made from these. */
 interface Item<T> {
   doc: string;
@@ -364,6 +387,12 @@ const SCHEMA = {
     integer(1, 86400),
   ),
   ...option('stats_interval', 'Seconds between counter lines on stderr; 0 prints them only on SIGUSR1 and at exit.', 0, integer(0, 86400)),
+  ...option(
+    'metrics_listen',
+    'Serves Prometheus/OpenMetrics metrics at `/metrics` on this address and port (README, Metrics): the counters of the stats line per event type and protocol class, the queue, the socket backlog, the latency histogram, the last reload, build info. Empty: off. A reload that changes it listens on the new address before it closes the old.',
+    '',
+    LISTEN,
+  ),
 } satisfies Record<string, Item<unknown>>;
 
 type Key = keyof typeof SCHEMA;
