@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in conntrack:conntrack nft:nftables ip:iproute2 ping:iputils-ping systemd-analyze:systemd setpriv:util-linux rsyslogd:rsyslog openssl:openssl objdump:binutils lintian:lintian help2man:help2man dpkg-shlibdeps:dpkg-dev nfcapd:nfdump nfacctd:pmacct ipfix2csv:python3-ipfix ipfixDump:libfixbuf-tools; do
+for tool in conntrack:conntrack nft:nftables ip:iproute2 ping:iputils-ping systemd-analyze:systemd setpriv:util-linux rsyslogd:rsyslog openssl:openssl objdump:binutils lintian:lintian help2man:help2man dpkg-shlibdeps:dpkg-dev nfcapd:nfdump nfacctd:pmacct ipfix2csv:python3-ipfix ipfixDump:libfixbuf-tools promtool:prometheus; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 # rsyslog's TLS driver is a module, no command.

@@ -7,14 +7,18 @@
  *   filters, format, queue, buffer, output); a file output is reopened; a
  *   bad new config is reported and the old one kept.
  * - SIGUSR1: print the counters (also every stats_interval, and at exit).
+ * With metrics_listen, the same counters are served to Prometheus.
  */
 import { readFileSync } from 'node:fs';
 import { Capture, CaptureError, type CaptureOptions } from './capture.js';
-import { loadConfigAsync, type Config, type LoadOptions } from './config.js';
-import { EVENT_TYPES, type EventType } from './event.js';
+import { loadConfigAsync, parseListen, type Config, type LoadOptions } from './config.js';
+import type { EventType } from './event.js';
 import { Latency, nowUs } from './latency.js';
 import { compileFilter, protocolSets, subscribedTypes, type Filter } from './filter.js';
 import { LineWriter } from './format/index.js';
+import { daemonFamilies, type BuildInfo, type DaemonCounters, type LastReload } from './metrics/families.js';
+import { MetricsServer } from './metrics/server.js';
+import { platformPackage } from './native.js';
 import {
   count,
   diagnostics,
@@ -31,6 +35,7 @@ import {
   type Encoder,
   type EventSink,
 } from './output/index.js';
+import { version } from './version.js';
 import type { Notices, WireBatch } from './wire.js';
 
 /** Exit codes (sysexits.h). */
@@ -76,6 +81,9 @@ export class Daemon {
   /** What became of the lines handed to the output, whichever output it was. */
   readonly ledger = new Ledger();
   private formatErrors = 0;
+  /** The config's last load; the one at start is the first. */
+  private lastReload: LastReload = { at: Math.round(Date.now() / 1000), ok: true, succeeded: 0, failed: 0 };
+  private metrics?: MetricsServer;
   /** From the kernel's event time to the output, per event handed to it. */
   readonly latency = new Latency();
   private readonly log: Diagnostics;
@@ -102,10 +110,17 @@ export class Daemon {
     };
   }
 
+  /** Starts the metrics server (throws MetricsError, exit 73, if it cannot listen), then the capture. */
   async start(): Promise<void> {
     const c = this.p.config;
     this.warnTimestampSysctl(c);
-    this.capture = await Capture.startWire(captureOptions(c), (batch) => this.onBatch(batch));
+    this.metrics = await this.serveMetrics(c);
+    try {
+      this.capture = await Capture.startWire(captureOptions(c), (batch) => this.onBatch(batch));
+    } catch (e) {
+      await this.metrics?.close();
+      throw e;
+    }
     this.armStats();
     this.log.debug(
       `listening: events ${eventsOf(c).join(',')}, format ${c.output === 'ipfix' ? 'ipfix records' : c.format}, output ${c.output}, receive buffer ${this.capture.stats().rcvbuf} bytes`,
@@ -209,37 +224,50 @@ export class Daemon {
     this.reloading = (async () => {
       do {
         this.reloadAgain = false;
-        await this.reloadOnce();
+        const ok = await this.reloadOnce();
+        if (ok === undefined) continue;
+        const r = this.lastReload;
+        this.lastReload = { at: Math.round(Date.now() / 1000), ok, succeeded: r.succeeded + (ok ? 1 : 0), failed: r.failed + (ok ? 0 : 1) };
       } while (this.reloadAgain && !this.stopping);
     })().finally(() => {
       this.reloading = undefined;
     });
   }
 
-  private async reloadOnce(): Promise<void> {
+  /** Whether the new config was applied; undefined if stopped meanwhile. */
+  private async reloadOnce(): Promise<boolean | undefined> {
     let next: Config;
     let sink: EventSink | undefined;
     const old = this.p;
     try {
       next = await loadConfigAsync(this.loadOpts);
       // Stopped while the file was read: nothing is left to apply it to.
-      if (this.stopping) return;
+      if (this.stopping) return undefined;
       if (outputKey(next) !== outputKey(old.config)) sink = makeSink(next, this.log, this.ledger);
     } catch (e) {
       this.log.error(`reload refused, keeping the running config: ${(e as Error).message}`);
-      return;
+      return false;
     }
+    // A new metrics address is listened on before the old one is let go.
+    const movesMetrics = next.metrics_listen !== old.config.metrics_listen;
+    let metrics: MetricsServer | undefined;
     try {
+      if (movesMetrics) metrics = await this.serveMetrics(next);
       this.capture?.reconfigure(captureOptions(next));
     } catch (e) {
-      this.log.error(`reload failed on the socket, keeping the running config: ${(e as Error).message}`);
+      this.log.error(`reload failed, keeping the running config: ${(e as Error).message}`);
       try {
         this.capture?.reconfigure(captureOptions(old.config));
       } catch (again) {
         this.log.error(`the running config could not be applied again: ${(again as Error).message}`);
       }
       void sink?.close();
-      return;
+      void metrics?.close();
+      return false;
+    }
+    if (movesMetrics) {
+      void this.metrics?.close();
+      this.metrics = metrics;
     }
     this.p = this.pipeline(next, sink ?? old.sink);
     const kept = sink ? undefined : old.sink.reopen();
@@ -248,6 +276,7 @@ export class Daemon {
     this.armStats();
     if (kept) this.log.warn(`configuration reloaded, but the output was not reopened: ${kept}`);
     else this.log.info('configuration reloaded');
+    return true;
   }
 
   /**
@@ -265,18 +294,54 @@ export class Daemon {
    * decode_errors, once nothing is on its way from the reader (at exit).
    */
   statsLine(): string {
-    const s = this.capture?.stats();
-    const { written, lost } = this.ledger;
-    const zero = { new: 0, update: 0, destroy: 0 };
-    const part = (name: string, c: Record<EventType, number>) =>
-      `${name}=${EVENT_TYPES.reduce((a, t) => a + c[t], 0)} (new ${c.new} update ${c.update} destroy ${c.destroy})`;
+    const c = this.counters();
+    const part = (name: string, kinds: ArrayLike<number>) => {
+      const t = perType(kinds);
+      return `${name}=${total(kinds)} (new ${t.new} update ${t.update} destroy ${t.destroy})`;
+    };
     return (
-      `stats: ${part('received', s?.received ?? zero)} ${part('filtered', perType(this.filtered))} ${part('written', perType(written))}` +
-      ` ${part('output_lost', perType(lost))} output_waiting=${total(this.ledger.waiting())}` +
-      ` ${part('dropped', s?.dropped ?? zero)} lost=${s?.lost ?? 0} undelivered=${s?.undelivered ?? 0} enobufs=${s?.enobufs ?? 0}` +
-      ` decode_errors=${(s?.decodeErrors ?? 0) + this.formatErrors}` +
-      ` latency_p50_us=${Math.round(this.latency.quantile(0.5))} latency_p99_us=${Math.round(this.latency.quantile(0.99))} latency_max_us=${Math.round(this.latency.max)}`
+      `stats: ${part('received', c.received)} ${part('filtered', c.filtered)} ${part('written', c.written)}` +
+      ` ${part('output_lost', c.outputLost)} output_waiting=${total(c.outputWaiting)}` +
+      ` ${part('dropped', c.dropped)} lost=${c.lost} undelivered=${c.undelivered} enobufs=${c.enobufs}` +
+      ` decode_errors=${c.decodeErrors}` +
+      ` latency_p50_us=${Math.round(c.latency.quantile(0.5))} latency_p99_us=${Math.round(c.latency.quantile(0.99))} latency_max_us=${Math.round(c.latency.max)}`
     );
+  }
+
+  /** Every counter now: what the stats line and the metrics show. */
+  counters(): DaemonCounters {
+    const s = this.capture?.stats();
+    const none = kindCounts();
+    return {
+      received: s?.receivedByKind ?? none,
+      filtered: this.filtered,
+      written: this.ledger.written,
+      outputLost: this.ledger.lost,
+      outputWaiting: this.ledger.waiting(),
+      dropped: s?.droppedByKind ?? none,
+      lost: s?.lost ?? 0,
+      undelivered: s?.undelivered ?? 0,
+      enobufs: s?.enobufs ?? 0,
+      decodeErrors: (s?.decodeErrors ?? 0) + this.formatErrors,
+      outputErrors: this.ledger.errors,
+      batches: s?.batches ?? 0,
+      queued: s?.queued ?? 0,
+      queueSize: this.p.config.queue_size,
+      backlog: s?.backlog ?? 0,
+      rcvbuf: s?.rcvbuf ?? 0,
+      latency: this.latency,
+      reload: this.lastReload,
+    };
+  }
+
+  /** A metrics server on `c`'s metrics_listen, or none if it is empty. */
+  private async serveMetrics(c: Config): Promise<MetricsServer | undefined> {
+    const at = parseListen(c.metrics_listen);
+    if (at === undefined) return undefined;
+    const build: BuildInfo = { version: version(), node: process.versions.node, platform: platformPackage() };
+    const server = await MetricsServer.start(c.metrics_listen, at, () => daemonFamilies(this.counters(), build));
+    this.log.debug(`metrics: serving http://${c.metrics_listen}/metrics`);
+    return server;
   }
 
   /** Stops reading, writes out everything received, closes the output. */
@@ -285,6 +350,7 @@ export class Daemon {
       clearInterval(this.statsTimer);
       await this.capture?.stop();
       await this.p.sink.close();
+      await this.metrics?.close();
       this.log.info(this.statsLine());
     })();
     return this.stopping;

@@ -19,7 +19,10 @@ export class Latency {
   readonly counts = new Float64Array(LATENCY_BOUNDS_US.length + 1);
   /** The largest latency recorded, µs. */
   max = 0;
+  /** Events recorded. */
   total = 0;
+  /** Their latencies added up, µs. */
+  sum = 0;
 
   /** Records `n` events that each took `us`. */
   add(us: number, n = 1): void {
@@ -28,6 +31,7 @@ export class Latency {
     while (i < LATENCY_BOUNDS_US.length && v > LATENCY_BOUNDS_US[i]) i++;
     this.counts[i] += n;
     this.total += n;
+    this.sum += v * n;
     if (v > this.max) this.max = v;
   }
 
