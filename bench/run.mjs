@@ -73,7 +73,9 @@ const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|all] [--n N] 
   --only      run one tool alone (no ratio): how it does without the other on the second core
   --profile   run ctlogd under node --cpu-prof (profile in DIR/prof; slows ctlogd down)
   --config    more ctlogd config keys, as a JSON object, e.g. '{"reliable":true}';
-              an "event" key sets protocol filters, with the scenario's event types`;
+              an "event" key sets protocol filters, with the scenario's event types;
+              with "metrics_listen" ctlogd's metrics are scraped every second
+              while the events are made (the scrapes' connections not tracked)`;
 
 let opts;
 try {
@@ -117,6 +119,14 @@ try {
   console.error(`--config: ${e.message}: a JSON object of ctlogd config keys is allowed\n${USAGE}`);
   process.exit(64);
 }
+/** The port of ctlogd's metrics, when --config sets metrics_listen: scraped every second during the events. */
+const METRICS_PORT = EXTRA_CONFIG.metrics_listen ? Number(/:(\d+)$/.exec(EXTRA_CONFIG.metrics_listen)?.[1]) : undefined;
+/** What scrapes them: a second's interval, the way a Prometheus with scrape_interval 1s would (its default is 1m). */
+const SCRAPER = `let n = 0, bad = 0, bytes = 0;
+setInterval(async () => {
+  try { const r = await fetch(process.argv[1]); bytes = (await r.text()).length; if (r.status === 200) n++; else bad++; } catch { bad++; }
+}, 1000);
+process.on('SIGTERM', () => { console.log(JSON.stringify({ n, bad, bytes })); process.exit(0); });`;
 const OUT = path.resolve(opts.out);
 const RATE = Number(opts.rate);
 
@@ -688,6 +698,13 @@ async function scenario(key, ctbench) {
         add chain ip ctlogd_bench_nat post { type nat hook postrouting priority srcnat; }
         add rule ip ctlogd_bench_nat post ip daddr ${GENERATED_NET} snat to 127.0.0.2\n`;
     }
+    if (METRICS_PORT) {
+      // The scrapes are not events of the scenario.
+      rules += `add table inet ctlogd_bench_notrack
+        add chain inet ctlogd_bench_notrack out { type filter hook output priority raw; }
+        add rule inet ctlogd_bench_notrack out tcp dport ${METRICS_PORT} notrack
+        add rule inet ctlogd_bench_notrack out tcp sport ${METRICS_PORT} notrack\n`;
+    }
     ns.exec('nft', ['-f', '-'], rules);
     ns.sysctl(
       'net.netfilter.nf_conntrack_acct=1',
@@ -773,6 +790,11 @@ async function scenario(key, ctbench) {
     );
     say(`listening: ${which.join(', ')}`);
 
+    let scraper;
+    if (METRICS_PORT && which.includes('ctlogd')) {
+      scraper = spawn('ip', ns.argv(process.execPath, ['-e', SCRAPER, `http://127.0.0.1:${METRICS_PORT}/metrics`]), { stdio: ['ignore', 'pipe', 'inherit'] });
+      live.children.add(scraper);
+    }
     const before = tools.map((t) => ({ cpu: cpuOf(t.pid), threads: threadsCpu(t.pid), wakeups: wakeups(t.pid) }));
     const t0 = performance.now();
     if (sc.idleMs) {
@@ -814,6 +836,16 @@ async function scenario(key, ctbench) {
     const lastWrite = sc.idleMs ? outFiles.map(() => t0) : await waitQuiet(outFiles);
     const phase = (performance.now() - t0) / 1000;
     const after = tools.map((t) => ({ cpu: cpuOf(t.pid), hwm: statusKb(t.pid, 'VmHWM'), threads: threadsCpu(t.pid), wakeups: wakeups(t.pid) }));
+    if (scraper) {
+      let got = '';
+      scraper.stdout.on('data', (d) => (got += d));
+      const exited = new Promise((r) => scraper.once('exit', r));
+      scraper.kill('SIGTERM');
+      await exited;
+      live.children.delete(scraper);
+      const s = JSON.parse(got || '{}');
+      info.notes.push(`metrics: scraped every second during the events: ${s.n ?? '?'} pages of ${s.bytes ?? '?'} bytes, ${s.bad ?? '?'} failed`);
+    }
     const usage = [];
     for (const t of tools) usage.push(await stopMeasured(t));
     tools = [];
