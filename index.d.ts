@@ -156,6 +156,14 @@ export interface CaptureOptions {
    * the others before they reach the socket (a BPF socket filter).
    */
   protocols?: ProtocolSets
+  /**
+   * Another network namespace to read, by its file ("/run/netns/NAME",
+   * "/proc/PID/ns/net"): the socket is opened inside it (needs
+   * CAP_SYS_ADMIN too); the process stays where it is. Taken at start:
+   * `reconfigure` with another refuses (EINVAL).
+   * @default the namespace the process is in
+   */
+  netns?: string
 }
 
 /** Counters of a capture since it started. */

@@ -7,6 +7,7 @@ pub mod datagram;
 pub mod decode;
 pub mod event;
 mod mmsg;
+pub mod netns;
 pub mod progname;
 pub mod reader;
 pub mod socket;

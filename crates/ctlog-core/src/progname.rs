@@ -2,7 +2,9 @@
 //! `[USERSPACE] portid=N progname=X`. Looked up when the event is read, as
 //! conntrack-tools 1.4.7 does (`get_progname()` in src/conntrack.c), because
 //! a `conntrack -I` process may exit moments later:
-//!  1. the NETLINK_NETFILTER socket with that port id in /proc/net/netlink
+//!  1. the NETLINK_NETFILTER socket with that port id in the netlink table
+//!     of the namespace read (/proc/thread-self/net/netlink, the reader
+//!     thread being in it)
 //!     gives an inode;
 //!  2. the process holding `socket:[inode]` among its /proc/PID/fd: PID =
 //!     port id first (a process's first netlink socket gets its PID), then
@@ -33,20 +35,28 @@ struct Entry {
 
 pub struct Prognames {
     proc_root: PathBuf,
+    /// The netlink socket table: the looking thread's namespace's
+    /// (/proc/thread-self/net/netlink; /proc/net is the process's).
+    netlink: PathBuf,
     cache: HashMap<u32, Entry>,
 }
 
 impl Default for Prognames {
     fn default() -> Self {
-        Self::with_proc_root("/proc")
+        Prognames {
+            netlink: PathBuf::from("/proc/thread-self/net/netlink"),
+            ..Self::with_proc_root("/proc")
+        }
     }
 }
 
 impl Prognames {
     /// A resolver reading another procfs tree (tests).
     pub fn with_proc_root(root: impl Into<PathBuf>) -> Self {
+        let proc_root = root.into();
         Prognames {
-            proc_root: root.into(),
+            netlink: proc_root.join("net/netlink"),
+            proc_root,
             cache: HashMap::new(),
         }
     }
@@ -88,7 +98,7 @@ impl Prognames {
 
     /// Columns: sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode.
     fn netlink_inode(&self, portid: u32) -> Option<u64> {
-        let text = fs::read_to_string(self.proc_root.join("net/netlink")).ok()?;
+        let text = fs::read_to_string(&self.netlink).ok()?;
         text.lines().skip(1).find_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
             let eth = f.get(1)?.parse::<u32>().ok()?;

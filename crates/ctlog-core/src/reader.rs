@@ -39,6 +39,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -47,6 +48,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::bpf::{kind_of, ProtoFilter, KINDS};
 use crate::decode::{decode_message, DecodeError, Messages};
 use crate::event::{Event, EventType};
+use crate::netns::Netns;
 use crate::progname::Prognames;
 use crate::socket::{CtSocket, DropCount, RecvSlots};
 use crate::wire::{BatchWriter, Notices};
@@ -115,6 +117,9 @@ pub struct ReaderOptions {
     pub reliable: bool,
     /// Protocols kept per event type, filtered in the kernel.
     pub protocols: ProtoFilter,
+    /// The network namespace to read, by its file (/run/netns/NAME); None:
+    /// the process's own. Taken at start: reconfigure cannot change it.
+    pub netns: Option<PathBuf>,
 }
 
 impl Default for ReaderOptions {
@@ -129,6 +134,7 @@ impl Default for ReaderOptions {
             max_batch: 4096,
             reliable: false,
             protocols: ProtoFilter::default(),
+            netns: None,
         }
     }
 }
@@ -198,22 +204,24 @@ impl Shared {
 
 pub struct Reader {
     socket: Arc<CtSocket>,
+    netns: Option<PathBuf>,
     shared: Arc<Shared>,
     wake: OwnedFd,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Reader {
-    /// Opens the socket and starts the reader thread. Errors opening the
-    /// socket (EPERM without CAP_NET_ADMIN) are returned here, before any
-    /// thread starts.
+    /// Opens the socket (in `netns`, if given) and starts the reader
+    /// thread. Errors opening the socket (EPERM without CAP_NET_ADMIN, or
+    /// without CAP_SYS_ADMIN to enter `netns`) are returned here, before
+    /// the reader starts.
     pub fn start<S: Sink>(opts: ReaderOptions, shared: Arc<Shared>, sink: S) -> io::Result<Self> {
-        let socket = Arc::new(CtSocket::open(
-            &opts.groups,
-            opts.rcvbuf,
-            opts.reliable,
-            &opts.protocols,
-        )?);
+        let netns = opts.netns.as_deref().map(Netns::open).transpose()?;
+        let open = || CtSocket::open(&opts.groups, opts.rcvbuf, opts.reliable, &opts.protocols);
+        let socket = Arc::new(match &netns {
+            Some(ns) => ns.run(open)?,
+            None => open()?,
+        });
         shared.queue_size.store(opts.queue_size, Ordering::Relaxed);
         shared.reliable.store(opts.reliable, Ordering::Relaxed);
         let wake = eventfd()?;
@@ -235,9 +243,19 @@ impl Reader {
         };
         let thread = std::thread::Builder::new()
             .name("ctlog-reader".into())
-            .spawn(move || ctx.run())?;
+            .spawn(move || {
+                // The reader lives in the namespace it reads, so that the
+                // processes named in its events are looked up among that
+                // namespace's sockets (progname.rs). It entered it once
+                // already; failing now costs only those names.
+                if let Some(ns) = netns {
+                    let _ = ns.enter();
+                }
+                ctx.run()
+            })?;
         Ok(Reader {
             socket,
+            netns: opts.netns,
             shared,
             wake,
             thread: Some(thread),
@@ -253,6 +271,10 @@ impl Reader {
     /// receive buffer, reliable mode and the queue size. Nothing queued is
     /// lost. On an error the settings before it are applied already.
     pub fn reconfigure(&self, opts: &ReaderOptions) -> io::Result<()> {
+        if opts.netns != self.netns {
+            // Another namespace is another socket: a new Reader.
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
         self.socket.set_proto_filter(&opts.protocols)?;
         self.socket.set_groups(&opts.groups)?;
         self.socket.set_rcvbuf(opts.rcvbuf)?;

@@ -46,6 +46,12 @@ pub struct CaptureOptions {
     /// (IPv4 only), "other"; a type not named keeps all. The kernel drops
     /// the others before they reach the socket (a BPF socket filter).
     pub protocols: Option<ProtocolSets>,
+    /// Another network namespace to read, by its file ("/run/netns/NAME",
+    /// "/proc/PID/ns/net"): the socket is opened inside it (needs
+    /// CAP_SYS_ADMIN too); the process stays where it is. Taken at start:
+    /// `reconfigure` with another refuses (EINVAL).
+    /// @default the namespace the process is in
+    pub netns: Option<String>,
 }
 
 /// Protocol classes kept, per event type.
@@ -104,6 +110,7 @@ impl TryFrom<CaptureOptions> for ReaderOptions {
             max_batch: o.max_batch.unwrap_or(d.max_batch),
             reliable: o.reliable.unwrap_or(d.reliable),
             protocols,
+            netns: o.netns.map(Into::into),
         })
     }
 }
