@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseCommandLine } from '../src/cli.js';
 import { MAX_CONFIG_BYTES } from '../src/config-file.js';
-import { ConfigError, configKeys, loadConfig, loadConfigAsync, parseListen, type Config, type LoadOptions } from '../src/config.js';
+import { ConfigError, configKeys, loadConfig, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions } from '../src/config.js';
 import { CTLOGD, ROOT } from './helpers/netns.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-config-'));
@@ -128,6 +128,14 @@ const catalogue: Bad[] = [
     re: `${FILE}syslog_host: must be an IP address, or a host name \\(RFC 1123: labels of 1 to 63 letters, .*, at most 253 characters, the last label not all digits\\), or empty \\(a string\\): value was "log host"$`,
   },
   { conf: { ...E, syslog_host: 514 }, re: `${FILE}syslog_host: must be an IP address, or a host name .*: value was 514$` },
+  // netns: a name (no slash, not . or ..) or an absolute path.
+  ...['a/b', '.', '..', 'run/netns/x', 'x'.repeat(256)].map(
+    (v): Bad => ({
+      conf: { ...E, netns: v },
+      re: `${FILE}netns: must be a string: a network namespace's name under /run/netns .*: value was "${v.length > 60 ? '.*' : v.replace(/\./g, '\\.')}`,
+    }),
+  ),
+  { conf: { ...E, netns: 7 }, re: `${FILE}netns: must be a string: a network namespace's name .*: value was 7$` },
   // Metrics: an IPv4 address, [IPv6], localhost or nothing, and a port of 1 to 65535.
   ...['127.0.0.1', '127.0.0.1:0', '127.0.0.1:65536', '::1:9465', '[127.0.0.1]:9465', 'metrics.example:9465', '10.0.0.256:9465', '[]:9465', ' :9465'].map(
     (v): Bad => ({
@@ -215,7 +223,7 @@ const catalogue: Bad[] = [
   // Unknown keys.
   {
     conf: { ...E, colour: 'red' },
-    re: `${FILE}colour: unknown key; allowed: event, queue_size, log_level, timestamp, format, .*, stats_interval, metrics_listen: value was "red"$`,
+    re: `${FILE}colour: unknown key; allowed: event, queue_size, log_level, timestamp, format, .*, stats_interval, netns, metrics_listen: value was "red"$`,
   },
   { conf: { ...E, 'queue-size': '10' }, re: `${FILE}queue-size: unknown key; allowed: event, queue_size, .*: value was "10"$` },
   { conf: { ...E, Format: 'json' }, re: `${FILE}Format: unknown key; allowed: .*: value was "json"$` },
@@ -375,7 +383,7 @@ const catalogue: Bad[] = [
   { conf: E, args: ['--syslog-tag', 'a b'], re: `^--syslog-tag \\(syslog_tag\\): must be 1 to 48 .*: value was "a b"$` },
   { conf: E, args: ['--conntrack-options', 'extended,x'], re: `^--conntrack-options \\(conntrack_options\\): must be a list of .*: value was "extended,x"$` },
   { conf: E, args: ['--output', 'file'], re: `${FILE}output_file: must be a file path when output is "file" .*: value was ""$` },
-  { conf: E, flags: { frobnicate: '1' }, re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval, --metrics-listen$` },
+  { conf: E, flags: { frobnicate: '1' }, re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval, --netns, --metrics-listen$` },
   // A bad value is refused even when a later layer overrides it.
   { conf: { ...E, queue_size: 'abc' }, env: { CTLOGD_QUEUE_SIZE: '10' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "abc"$` },
   {
@@ -591,6 +599,7 @@ const DEFAULTS: Omit<Config, 'event'> = {
   ipfix_message_size: 1400,
   ipfix_template_interval: 10,
   stats_interval: 0,
+  netns: '',
   metrics_listen: '',
 };
 
@@ -636,6 +645,13 @@ test('VyOS files are accepted unchanged', () => {
   for (const [text, want] of cases) assert.deepEqual(loadConfig({ path: file(text), env: {} }), want, text);
   // Without --config: every event type and protocol.
   assert.deepEqual(loadConfig({ env: {} }), { ...DEFAULTS, event: { new: {}, update: {}, destroy: {} } });
+});
+
+test("netns: a name is the one `ip netns` made, a path is a path, empty is ctlogd's own", () => {
+  const nsFile = (v: string) => netnsPath(loadConfig({ path: file({ ...E, netns: v }), env: {} }).netns);
+  assert.equal(nsFile('router'), '/run/netns/router');
+  assert.equal(nsFile('/proc/1/ns/net'), '/proc/1/ns/net');
+  assert.equal(nsFile(''), undefined);
 });
 
 test('metrics_listen: an IPv4 or IPv6 address, localhost or every address, with a port; as parseListen reads it', () => {
@@ -759,6 +775,7 @@ const LAYERS: Record<string, { values: [unknown, string, string]; want: [unknown
   ipfix_message_size: { values: [512, '9000', '65507'], want: [512, 9000, 65507], get: (c) => c.ipfix_message_size },
   ipfix_template_interval: { values: [1, '60', '86400'], want: [1, 60, 86400], get: (c) => c.ipfix_template_interval },
   stats_interval: { values: [5, '6', '7'], want: [5, 6, 7], get: (c) => c.stats_interval },
+  netns: { values: ['a', '/run/netns/b', '/proc/1/ns/net'], want: ['a', '/run/netns/b', '/proc/1/ns/net'], get: (c) => c.netns },
   metrics_listen: { values: ['127.0.0.1:1', '[::1]:2', ':3'], want: ['127.0.0.1:1', '[::1]:2', ':3'], get: (c) => c.metrics_listen },
 };
 

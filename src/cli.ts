@@ -4,7 +4,7 @@
  * on stderr and a documented exit code.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, configKeys, loadConfig, type ConfigKey } from './config.js';
+import { ConfigError, configKeys, loadConfig, type Config, type ConfigKey } from './config.js';
 import { CaptureError, Daemon, EXIT } from './daemon.js';
 import { echo, oneLine } from './echo.js';
 import { AddonError, loadNative } from './native.js';
@@ -61,8 +61,9 @@ USR1 prints the counters on stderr.
 Exit codes: 0 stopped, 64 bad command line (an unknown flag, a flag
 without its value, a word that is no flag), 69 no native addon for this
 platform, 70 internal error, 73 cannot open the output or listen on
-metrics_listen, 77 no permission (needs CAP_NET_ADMIN), 78 bad config
-(also a bad value of a flag).
+metrics_listen, 77 no permission (needs CAP_NET_ADMIN, and CAP_SYS_ADMIN
+with netns), 78 bad config (also a bad value of a flag, a netns that is not
+there).
 `;
 }
 
@@ -158,8 +159,9 @@ export async function main(argv: string[]): Promise<void> {
   }
   const loadOpts = { path: cmd.path, flags: cmd.flags };
   let daemon: Daemon;
+  let config: Config;
   try {
-    const config = loadConfig(loadOpts);
+    config = loadConfig(loadOpts);
     await loadNative();
     daemon = new Daemon(loadOpts, config);
   } catch (e) {
@@ -171,8 +173,12 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await daemon.start();
   } catch (e) {
+    if (e instanceof ConfigError) die(EXIT.CONFIG, e.message);
     if (e instanceof CaptureError && (e.code === 'EPERM' || e.code === 'EACCES')) {
-      die(EXIT.NOPERM, `needs CAP_NET_ADMIN (run as root) to join the conntrack groups: ${e.message}`);
+      const what = config.netns
+        ? 'CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root) to enter netns and join the conntrack groups'
+        : 'CAP_NET_ADMIN (run as root) to join the conntrack groups';
+      die(EXIT.NOPERM, `needs ${what}: ${e.message}`);
     }
     if (e instanceof CaptureError) die(EXIT.SOFTWARE, `cannot open the conntrack socket: ${e.message}`);
     if (e instanceof MetricsError) die(EXIT.CANTCREAT, e.message);

@@ -231,6 +231,20 @@ const LISTEN = simple<string>(
   (v) => typeof v === 'string' && (v === '' || parseListen(v) !== undefined),
 );
 
+/** The file of netns: a name is one `ip netns` made (/run/netns/NAME), a path is taken as it is; undefined for the process's own. */
+export function netnsPath(v: string): string | undefined {
+  if (v === '') return undefined;
+  return v.includes('/') ? v : `/run/netns/${v}`;
+}
+
+const NETNS = simple<string>(
+  `a string: a network namespace's name under /run/netns (as \`ip netns\` names them: no \`/\`, not \`.\` or \`..\`), an absolute path to a namespace file (\`/proc/PID/ns/net\`, at most ${PATH_MAX_BYTES} bytes), or empty (the namespace ctlogd runs in)`,
+  (v) =>
+    typeof v === 'string' &&
+    !v.includes('\0') &&
+    (v === '' || (v.startsWith('/') ? Buffer.byteLength(v) <= PATH_MAX_BYTES : !v.includes('/') && v !== '.' && v !== '..' && Buffer.byteLength(v) <= 255)),
+);
+
 /** One key of the schema; convict's schema and the Config type are made from these. */
 interface Item<T> {
   doc: string;
@@ -387,6 +401,12 @@ const SCHEMA = {
     integer(1, 86400),
   ),
   ...option('stats_interval', 'Seconds between counter lines on stderr; 0 prints them only on SIGUSR1 and at exit.', 0, integer(0, 86400)),
+  ...option(
+    'netns',
+    'Logs the events of another network namespace: the socket is opened inside it, ctlogd stays where it is (it needs CAP_SYS_ADMIN as well to enter it). A reload that changes it opens the new socket before it closes the old. Empty: the namespace ctlogd runs in.',
+    '',
+    NETNS,
+  ),
   ...option(
     'metrics_listen',
     'Serves Prometheus/OpenMetrics metrics at `/metrics` on this address and port (README, Metrics): the counters of the stats line per event type and protocol class, the queue, the socket backlog, the latency histogram, the last reload, build info. Empty: off. A reload that changes it listens on the new address before it closes the old.',

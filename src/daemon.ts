@@ -9,9 +9,10 @@
  * - SIGUSR1: print the counters (also every stats_interval, and at exit).
  * With metrics_listen, the same counters are served to Prometheus.
  */
-import { readFileSync } from 'node:fs';
-import { Capture, CaptureError, type CaptureOptions } from './capture.js';
-import { loadConfigAsync, parseListen, type Config, type LoadOptions } from './config.js';
+import { readFileSync, statSync } from 'node:fs';
+import { Capture, CaptureError, type CaptureOptions, type CaptureStats } from './capture.js';
+import { ConfigError, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions } from './config.js';
+import { echo } from './echo.js';
 import type { EventType } from './event.js';
 import { Latency, nowUs } from './latency.js';
 import { compileFilter, protocolSets, subscribedTypes, type Filter } from './filter.js';
@@ -65,12 +66,61 @@ function captureOptions(c: Config): CaptureOptions {
     queueSize: c.queue_size,
     reliable: c.reliable,
     protocols: protocolSets(c.event),
+    netns: netnsPath(c.netns),
   };
+}
+
+/**
+ * netns names a namespace file that is there, or throws ConfigError (exit
+ * 78): one line, rather than an errno from the socket. Namespace files
+ * are all on nsfs, as the process's own is.
+ */
+function checkNetns(c: Config): void {
+  const file = netnsPath(c.netns);
+  if (file === undefined) return;
+  let dev: number;
+  try {
+    dev = statSync(file).dev;
+  } catch (e) {
+    throw new ConfigError(
+      `netns ${echo(c.netns)}: no such network namespace: ${echo(file)}: ${(e as NodeJS.ErrnoException).code}; \`ip netns list\` names those there are`,
+    );
+  }
+  if (dev !== statSync('/proc/self/ns/net').dev) throw new ConfigError(`netns ${echo(c.netns)}: ${echo(file)} is not a namespace file`);
+}
+
+/** The counters a capture keeps, as they add up over captures. */
+type Tally = Pick<CaptureStats, 'receivedByKind' | 'droppedByKind' | 'lost' | 'undelivered' | 'enobufs' | 'decodeErrors' | 'batches'>;
+
+function addTo(into: Tally, s: Tally): void {
+  for (let k = 0; k < into.receivedByKind.length; k++) {
+    into.receivedByKind[k] += s.receivedByKind[k] ?? 0;
+    into.droppedByKind[k] += s.droppedByKind[k] ?? 0;
+  }
+  into.lost += s.lost;
+  into.undelivered += s.undelivered;
+  into.enobufs += s.enobufs;
+  into.decodeErrors += s.decodeErrors;
+  into.batches += s.batches;
 }
 
 export class Daemon {
   private p: Pipeline;
   private capture?: Capture;
+  /** Captures a reload replaced (another netns), until they have stopped. */
+  private readonly leaving = new Set<Capture>();
+  /** Their stopping, for stop() to wait for. */
+  private readonly retiring = new Set<Promise<void>>();
+  /** What the captures that stopped counted. */
+  private readonly retired: Tally = {
+    receivedByKind: [...kindCounts()],
+    droppedByKind: [...kindCounts()],
+    lost: 0,
+    undelivered: 0,
+    enobufs: 0,
+    decodeErrors: 0,
+    batches: 0,
+  };
   private stopping?: Promise<void>;
   /** The reload running, and whether a SIGHUP came during it. */
   private reloading?: Promise<void>;
@@ -110,10 +160,15 @@ export class Daemon {
     };
   }
 
-  /** Starts the metrics server (throws MetricsError, exit 73, if it cannot listen), then the capture. */
+  /**
+   * Starts the metrics server (throws MetricsError, exit 73, if it cannot
+   * listen), then the capture (ConfigError, exit 78, if netns names no
+   * namespace).
+   */
   async start(): Promise<void> {
     const c = this.p.config;
     this.warnTimestampSysctl(c);
+    checkNetns(c);
     this.metrics = await this.serveMetrics(c);
     try {
       this.capture = await Capture.startWire(captureOptions(c), (batch) => this.onBatch(batch));
@@ -248,16 +303,22 @@ export class Daemon {
       this.log.error(`reload refused, keeping the running config: ${(e as Error).message}`);
       return false;
     }
-    // A new metrics address is listened on before the old one is let go.
+    // A new metrics address is listened on, a new namespace's socket
+    // opened, before the old one is let go: nothing of either is missed.
     const movesMetrics = next.metrics_listen !== old.config.metrics_listen;
+    const movesNetns = netnsPath(next.netns) !== netnsPath(old.config.netns);
     let metrics: MetricsServer | undefined;
+    let capture: Capture | undefined;
     try {
       if (movesMetrics) metrics = await this.serveMetrics(next);
-      this.capture?.reconfigure(captureOptions(next));
+      if (movesNetns) {
+        checkNetns(next);
+        capture = await Capture.startWire(captureOptions(next), (batch) => this.onBatch(batch));
+      } else this.capture?.reconfigure(captureOptions(next));
     } catch (e) {
       this.log.error(`reload failed, keeping the running config: ${(e as Error).message}`);
       try {
-        this.capture?.reconfigure(captureOptions(old.config));
+        if (!movesNetns) this.capture?.reconfigure(captureOptions(old.config));
       } catch (again) {
         this.log.error(`the running config could not be applied again: ${(again as Error).message}`);
       }
@@ -268,6 +329,11 @@ export class Daemon {
     if (movesMetrics) {
       void this.metrics?.close();
       this.metrics = metrics;
+    }
+    if (capture) {
+      const retiring = this.retire(capture);
+      this.retiring.add(retiring);
+      void retiring.finally(() => this.retiring.delete(retiring));
     }
     this.p = this.pipeline(next, sink ?? old.sink);
     const kept = sink ? undefined : old.sink.reopen();
@@ -308,24 +374,45 @@ export class Daemon {
     );
   }
 
+  /**
+   * The running capture becomes `next` (another netns); the old one stops,
+   * writing out what it read, and what it counted stays counted.
+   */
+  private async retire(next: Capture): Promise<void> {
+    const old = this.capture;
+    this.capture = next;
+    if (!old) return;
+    this.leaving.add(old);
+    await old.stop();
+    addTo(this.retired, old.stats());
+    this.leaving.delete(old);
+  }
+
   /** Every counter now: what the stats line and the metrics show. */
   counters(): DaemonCounters {
     const s = this.capture?.stats();
-    const none = kindCounts();
+    const t: Tally = { ...this.retired, receivedByKind: [...this.retired.receivedByKind], droppedByKind: [...this.retired.droppedByKind] };
+    let queued = s?.queued ?? 0;
+    for (const c of [this.capture, ...this.leaving]) {
+      if (!c) continue;
+      const cs = c === this.capture && s ? s : c.stats();
+      addTo(t, cs);
+      if (c !== this.capture) queued += cs.queued;
+    }
     return {
-      received: s?.receivedByKind ?? none,
+      received: t.receivedByKind,
       filtered: this.filtered,
       written: this.ledger.written,
       outputLost: this.ledger.lost,
       outputWaiting: this.ledger.waiting(),
-      dropped: s?.droppedByKind ?? none,
-      lost: s?.lost ?? 0,
-      undelivered: s?.undelivered ?? 0,
-      enobufs: s?.enobufs ?? 0,
-      decodeErrors: (s?.decodeErrors ?? 0) + this.formatErrors,
+      dropped: t.droppedByKind,
+      lost: t.lost,
+      undelivered: t.undelivered,
+      enobufs: t.enobufs,
+      decodeErrors: t.decodeErrors + this.formatErrors,
       outputErrors: this.ledger.errors,
-      batches: s?.batches ?? 0,
-      queued: s?.queued ?? 0,
+      batches: t.batches,
+      queued,
       queueSize: this.p.config.queue_size,
       backlog: s?.backlog ?? 0,
       rcvbuf: s?.rcvbuf ?? 0,
@@ -349,6 +436,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       clearInterval(this.statsTimer);
       await this.capture?.stop();
+      await Promise.all(this.retiring);
       await this.p.sink.close();
       await this.metrics?.close();
       this.log.info(this.statsLine());
