@@ -10,7 +10,8 @@
  * With metrics_listen, the same counters are served to Prometheus.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { Capture, CaptureError, type CaptureOptions, type CaptureStats } from './capture.js';
+import { Capture, CaptureError, type CaptureOptions } from './capture.js';
+import { Captures } from './captures.js';
 import { ConfigError, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions } from './config.js';
 import { echo } from './echo.js';
 import type { EventType } from './event.js';
@@ -89,38 +90,9 @@ function checkNetns(c: Config): void {
   if (dev !== statSync('/proc/self/ns/net').dev) throw new ConfigError(`netns ${echo(c.netns)}: ${echo(file)} is not a namespace file`);
 }
 
-/** The counters a capture keeps, as they add up over captures. */
-type Tally = Pick<CaptureStats, 'receivedByKind' | 'droppedByKind' | 'lost' | 'undelivered' | 'enobufs' | 'decodeErrors' | 'batches'>;
-
-function addTo(into: Tally, s: Tally): void {
-  for (let k = 0; k < into.receivedByKind.length; k++) {
-    into.receivedByKind[k] += s.receivedByKind[k] ?? 0;
-    into.droppedByKind[k] += s.droppedByKind[k] ?? 0;
-  }
-  into.lost += s.lost;
-  into.undelivered += s.undelivered;
-  into.enobufs += s.enobufs;
-  into.decodeErrors += s.decodeErrors;
-  into.batches += s.batches;
-}
-
 export class Daemon {
   private p: Pipeline;
-  private capture?: Capture;
-  /** Captures a reload replaced (another netns), until they have stopped. */
-  private readonly leaving = new Set<Capture>();
-  /** Their stopping, for stop() to wait for. */
-  private readonly retiring = new Set<Promise<void>>();
-  /** What the captures that stopped counted. */
-  private readonly retired: Tally = {
-    receivedByKind: [...kindCounts()],
-    droppedByKind: [...kindCounts()],
-    lost: 0,
-    undelivered: 0,
-    enobufs: 0,
-    decodeErrors: 0,
-    batches: 0,
-  };
+  private readonly captures = new Captures();
   private stopping?: Promise<void>;
   /** The reload running, and whether a SIGHUP came during it. */
   private reloading?: Promise<void>;
@@ -171,14 +143,14 @@ export class Daemon {
     checkNetns(c);
     this.metrics = await this.serveMetrics(c);
     try {
-      this.capture = await Capture.startWire(captureOptions(c), (batch) => this.onBatch(batch));
+      this.captures.adopt(await Capture.startWire(captureOptions(c), (batch) => this.onBatch(batch)));
     } catch (e) {
       await this.metrics?.close();
       throw e;
     }
     this.armStats();
     this.log.debug(
-      `listening: events ${eventsOf(c).join(',')}, format ${c.output === 'ipfix' ? 'ipfix records' : c.format}, output ${c.output}, receive buffer ${this.capture.stats().rcvbuf} bytes`,
+      `listening: events ${eventsOf(c).join(',')}, format ${c.output === 'ipfix' ? 'ipfix records' : c.format}, output ${c.output}, receive buffer ${this.captures.totals().rcvbuf} bytes`,
     );
   }
 
@@ -243,7 +215,7 @@ export class Daemon {
       );
     }
     if (n.decodeErrors > 0) {
-      this.log.warn(`${n.decodeErrors} messages could not be decoded (last: ${this.capture?.stats().lastError ?? 'unknown'})`);
+      this.log.warn(`${n.decodeErrors} messages could not be decoded (last: ${this.captures.totals().lastError ?? 'unknown'})`);
     }
   }
 
@@ -314,11 +286,11 @@ export class Daemon {
       if (movesNetns) {
         checkNetns(next);
         capture = await Capture.startWire(captureOptions(next), (batch) => this.onBatch(batch));
-      } else this.capture?.reconfigure(captureOptions(next));
+      } else this.captures.running?.reconfigure(captureOptions(next));
     } catch (e) {
       this.log.error(`reload failed, keeping the running config: ${(e as Error).message}`);
       try {
-        if (!movesNetns) this.capture?.reconfigure(captureOptions(old.config));
+        if (!movesNetns) this.captures.running?.reconfigure(captureOptions(old.config));
       } catch (again) {
         this.log.error(`the running config could not be applied again: ${(again as Error).message}`);
       }
@@ -330,11 +302,7 @@ export class Daemon {
       void this.metrics?.close();
       this.metrics = metrics;
     }
-    if (capture) {
-      const retiring = this.retire(capture);
-      this.retiring.add(retiring);
-      void retiring.finally(() => this.retiring.delete(retiring));
-    }
+    if (capture) this.captures.adopt(capture);
     this.p = this.pipeline(next, sink ?? old.sink);
     const kept = sink ? undefined : old.sink.reopen();
     if (sink) void old.sink.close();
@@ -374,31 +342,9 @@ export class Daemon {
     );
   }
 
-  /**
-   * The running capture becomes `next` (another netns); the old one stops,
-   * writing out what it read, and what it counted stays counted.
-   */
-  private async retire(next: Capture): Promise<void> {
-    const old = this.capture;
-    this.capture = next;
-    if (!old) return;
-    this.leaving.add(old);
-    await old.stop();
-    addTo(this.retired, old.stats());
-    this.leaving.delete(old);
-  }
-
   /** Every counter now: what the stats line and the metrics show. */
   counters(): DaemonCounters {
-    const s = this.capture?.stats();
-    const t: Tally = { ...this.retired, receivedByKind: [...this.retired.receivedByKind], droppedByKind: [...this.retired.droppedByKind] };
-    let queued = s?.queued ?? 0;
-    for (const c of [this.capture, ...this.leaving]) {
-      if (!c) continue;
-      const cs = c === this.capture && s ? s : c.stats();
-      addTo(t, cs);
-      if (c !== this.capture) queued += cs.queued;
-    }
+    const t = this.captures.totals();
     return {
       received: t.receivedByKind,
       filtered: this.filtered,
@@ -412,10 +358,10 @@ export class Daemon {
       decodeErrors: t.decodeErrors + this.formatErrors,
       outputErrors: this.ledger.errors,
       batches: t.batches,
-      queued,
+      queued: t.queued,
       queueSize: this.p.config.queue_size,
-      backlog: s?.backlog ?? 0,
-      rcvbuf: s?.rcvbuf ?? 0,
+      backlog: t.backlog,
+      rcvbuf: t.rcvbuf,
       latency: this.latency,
       reload: this.lastReload,
     };
@@ -435,8 +381,7 @@ export class Daemon {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       clearInterval(this.statsTimer);
-      await this.capture?.stop();
-      await Promise.all(this.retiring);
+      await this.captures.stop();
       await this.p.sink.close();
       await this.metrics?.close();
       this.log.info(this.statsLine());
