@@ -123,9 +123,11 @@ try {
 const METRICS_PORT = EXTRA_CONFIG.metrics_listen ? Number(/:(\d+)$/.exec(EXTRA_CONFIG.metrics_listen)?.[1]) : undefined;
 /** What scrapes them: a second's interval, the way a Prometheus with scrape_interval 1s would (its default is 1m). */
 const SCRAPER = `let n = 0, bad = 0, bytes = 0;
-setInterval(async () => {
+const scrape = async () => {
   try { const r = await fetch(process.argv[1]); bytes = (await r.text()).length; if (r.status === 200) n++; else bad++; } catch { bad++; }
-}, 1000);
+};
+// The first page before the events, so that neither this process's start nor ctlogd's first page falls in them.
+(async () => { while (n === 0) { await scrape(); await new Promise((r) => setTimeout(r, 100)); } console.log('ready'); n = 0; setInterval(scrape, 1000); })();
 process.on('SIGTERM', () => { console.log(JSON.stringify({ n, bad, bytes })); process.exit(0); });`;
 const OUT = path.resolve(opts.out);
 const RATE = Number(opts.rate);
@@ -791,9 +793,16 @@ async function scenario(key, ctbench) {
     say(`listening: ${which.join(', ')}`);
 
     let scraper;
+    let scraped = '';
     if (METRICS_PORT && which.includes('ctlogd')) {
       scraper = spawn('ip', ns.argv(process.execPath, ['-e', SCRAPER, `http://127.0.0.1:${METRICS_PORT}/metrics`]), { stdio: ['ignore', 'pipe', 'inherit'] });
       live.children.add(scraper);
+      scraper.stdout.on('data', (d) => (scraped += d));
+      for (let i = 0; !scraped.includes('ready'); i++) {
+        if (i > 200) throw new Error('the metrics scraper got no page');
+        await sleep(50);
+      }
+      await sleep(1000);
     }
     const before = tools.map((t) => ({ cpu: cpuOf(t.pid), threads: threadsCpu(t.pid), wakeups: wakeups(t.pid) }));
     const t0 = performance.now();
@@ -837,13 +846,11 @@ async function scenario(key, ctbench) {
     const phase = (performance.now() - t0) / 1000;
     const after = tools.map((t) => ({ cpu: cpuOf(t.pid), hwm: statusKb(t.pid, 'VmHWM'), threads: threadsCpu(t.pid), wakeups: wakeups(t.pid) }));
     if (scraper) {
-      let got = '';
-      scraper.stdout.on('data', (d) => (got += d));
       const exited = new Promise((r) => scraper.once('exit', r));
       scraper.kill('SIGTERM');
       await exited;
       live.children.delete(scraper);
-      const s = JSON.parse(got || '{}');
+      const s = JSON.parse(scraped.split('\n').find((l) => l.startsWith('{')) || '{}');
       info.notes.push(`metrics: scraped every second during the events: ${s.n ?? '?'} pages of ${s.bytes ?? '?'} bytes, ${s.bad ?? '?'} failed`);
     }
     const usage = [];
