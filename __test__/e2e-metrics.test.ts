@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { samples } from './helpers/metrics.js';
 import { checkPrerequisites, CTLOGD, handed, Lines, marker, Netns, ROOT, startCtlogd, statsWhen, stop } from './helpers/netns.js';
 
 const PORT = 9465;
@@ -41,17 +42,6 @@ function get(ns: Netns, port: number, urlPath = '/metrics', accept = '*/*'): Pag
     .then(async (r) => process.stdout.write(JSON.stringify({ status: r.status, type: r.headers.get('content-type'), body: await r.text() })))
     .catch(() => process.stdout.write(JSON.stringify({ status: 0, type: null, body: '' })));`;
   return JSON.parse(ns.exec(process.execPath, ['-e', code])) as Page;
-}
-
-/** The samples of a text-format page: `name{labels}` to value. */
-function samples(body: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of body.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
 }
 
 /** The sum of a family's samples (all label sets). */

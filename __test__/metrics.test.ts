@@ -13,6 +13,7 @@ import { OPENMETRICS_CONTENT_TYPE, render, TEXT_CONTENT_TYPE, wantsOpenMetrics, 
 import { daemonFamilies, type DaemonCounters } from '../src/metrics/families.js';
 import { MetricsError, MetricsServer } from '../src/metrics/server.js';
 import { KINDS } from '../src/output/ledger.js';
+import { samples } from './helpers/metrics.js';
 
 const FAMILIES: Family[] = [
   { name: 'x_lines', type: 'counter', help: 'Lines.\nSecond line, a \\ too.', samples: [{ labels: { type: 'new', why: 'a "b"\nc\\' }, value: 3 }] },
@@ -114,17 +115,6 @@ function counters(): DaemonCounters {
 }
 
 const BUILD = { version: '0.1.0', node: '20.20.2', platform: 'ctlogd-linux-x64-gnu' };
-
-/** Sample lines of an exposition, `name{labels}` to value. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 test("ctlogd's families: every counter of the stats line, per type and protocol class where it has them", () => {
   const s = samples(render(daemonFamilies(counters(), BUILD), false));
