@@ -219,3 +219,23 @@ test('SIGHUP switches format and output: lines before in the old, after in the n
     Array.from({ length: 400 }, (_, i) => 22000 + i),
   );
 });
+
+test("the signals are ctlogd's once it says it listens: a SIGHUP and a SIGUSR1 sent at once reload it and print the counters", async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('early');
+  t.after(() => ns.destroy());
+  const dir = tmp();
+  const conf = path.join(dir, 'ctlogd.json');
+  writeFileSync(conf, JSON.stringify({ event: { new: {} } }));
+  const out = new Lines(ns.spawn(process.execPath, [CTLOGD, '-c', conf, '--log-level', 'debug']));
+  // Sent from the data event that carries the line itself, before anything else runs.
+  out.child.stderr!.on('data', function once(d: Buffer) {
+    if (!d.toString().includes('listening')) return;
+    out.child.stderr!.off('data', once);
+    out.child.kill('SIGHUP');
+    out.child.kill('SIGUSR1');
+  });
+  await out.until(() => out.stderr.includes('configuration reloaded') && out.stderr.includes('stats: '), 'the reload and the counters');
+  assert.equal(out.child.exitCode, null, 'still running');
+  assert.equal(await stop(out), 0);
+});

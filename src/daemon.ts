@@ -149,9 +149,6 @@ export class Daemon {
       throw e;
     }
     this.armStats();
-    this.log.debug(
-      `listening: events ${eventsOf(c).join(',')}, format ${c.output === 'ipfix' ? 'ipfix records' : c.format}, output ${c.output}, receive buffer ${this.captures.totals().rcvbuf} bytes`,
-    );
   }
 
   /**
@@ -408,6 +405,12 @@ export class Daemon {
       process.on('SIGHUP', () => this.reload());
       // Also keeps SIGUSR1 from opening Node's inspector in a daemon.
       process.on('SIGUSR1', () => this.log.info(this.statsLine()));
+      // Said once the signals are ours: a SIGHUP right after it reloads,
+      // where before the handlers it would have ended the process.
+      const c = this.p.config;
+      this.log.debug(
+        `listening: events ${eventsOf(c).join(',')}, format ${c.output === 'ipfix' ? 'ipfix records' : c.format}, output ${c.output}, receive buffer ${this.captures.totals().rcvbuf} bytes`,
+      );
     });
   }
 }
