@@ -164,6 +164,14 @@ export interface CaptureOptions {
    * @default the namespace the process is in
    */
   netns?: string
+  /**
+   * conntrack's filters (`conntrack -E --orig-src ...`), all of which
+   * an event must pass. The kernel checks those on the tuples before
+   * the event is read (addresses, protocol, ports); the reader the rest,
+   * after decoding (counted as `filtered`).
+   * @default none: every event
+   */
+  filter?: FilterOptions
 }
 
 /** Counters of a capture since it started. */
@@ -191,6 +199,12 @@ export interface CaptureStats {
   dropped: TypeCounts
   /** The same per type and protocol class, as `receivedByKind`. */
   droppedByKind: Array<number>
+  /**
+   * Events decoded and not kept by the filter (`filter`), per type and
+   * protocol class, as `receivedByKind`; they count as received too.
+   * What the kernel drops is never read, nor counted.
+   */
+  filteredByKind: Array<number>
   /** Batches handed to JavaScript. */
   batches: number
   /** Events handed to JavaScript and not yet consumed. */
@@ -212,6 +226,80 @@ export interface CaptureStats {
  * that cannot be decoded is counted in the batch header.
  */
 export declare function decodeMessages(bytes: Buffer, timeNs?: number | undefined | null): Buffer
+
+/**
+ * conntrack's filters, each optional; every one set must hold, a negated
+ * one (`negate: true`) must not.
+ */
+export interface FilterOptions {
+  /** The original tuple's source address (`--orig-src`). */
+  origSrc?: NetMatch
+  /** `--orig-dst` */
+  origDst?: NetMatch
+  /** `--reply-src` */
+  replySrc?: NetMatch
+  /** `--reply-dst` */
+  replyDst?: NetMatch
+  /** The layer-4 protocol number, 0 to 255 (`--proto`). */
+  proto?: NumberMatch
+  /** The original tuple's source port (`--sport`). */
+  sport?: NumberMatch
+  /** The original tuple's destination port (`--dport`). */
+  dport?: NumberMatch
+  /**
+   * `--mark`: the event's mark, masked, is `value`; an event without a
+   * mark matches none.
+   */
+  mark?: MarkMatch
+  /** `--zone`: 0 to 65535; an event without one is in zone 0. */
+  zone?: NumberMatch
+  /** `--status`: IPS_* bits set and clear. */
+  status?: StatusMatch
+  /** `--src-nat`: the source was translated (to `address`, `port`). */
+  srcNat?: NatMatch
+  /** `--dst-nat`: the destination was translated. */
+  dstNat?: NatMatch
+  /** `--any-nat`: either was. */
+  anyNat?: NatMatch
+}
+
+export interface MarkMatch {
+  value: number
+  /** @default 0xffffffff */
+  mask?: number
+  negate?: boolean
+}
+
+export interface NatMatch {
+  /**
+   * The address translated to.
+   * @default any
+   */
+  address?: string
+  /**
+   * The port translated to.
+   * @default any
+   */
+  port?: number
+  negate?: boolean
+}
+
+/** An address, or the prefix it starts. */
+export interface NetMatch {
+  /** An IPv4 or IPv6 address. */
+  address: string
+  /**
+   * Bits of `address` to compare.
+   * @default 32 or 128: the whole address
+   */
+  prefix?: number
+  negate?: boolean
+}
+
+export interface NumberMatch {
+  value: number
+  negate?: boolean
+}
 
 /** Protocol classes kept, per event type. */
 export interface ProtocolSets {
@@ -247,6 +335,13 @@ export interface SentLines {
  * system's words as the message.
  */
 export declare function startCapture(options: CaptureOptions, onBatch: (arg: number) => void): Capture
+
+export interface StatusMatch {
+  /** Bits that must be set. */
+  set: number
+  /** Bits that must be clear. */
+  clear: number
+}
 
 /** A count per event type. */
 export interface TypeCounts {

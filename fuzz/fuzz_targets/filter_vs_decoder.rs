@@ -1,13 +1,15 @@
 //! The kernel's socket filter beside the decoder. The input is the
 //! protocol sets kept for NEW, UPDATE and DESTROY (a byte each), then one
-//! message; the filter runs as the kernel runs it (bpf::vm) for those sets
-//! and for sets that keep nothing. Whenever it drops the message, the
-//! decoder must agree: from the part the filter checks (the header and the
-//! two tuples) it reads an event of a protocol the sets drop, and from the
-//! whole message no event that they keep.
+//! message; the filter runs as the kernel runs it (bpf::vm) for those sets,
+//! for sets that keep nothing, and for those sets with conditions on the
+//! tuples (filter::Filter). Whenever it drops the message, the decoder
+//! must agree: from the part the filter checks (the header and the two
+//! tuples) it reads an event that the sets or the conditions drop, and
+//! from the whole message the same tuples.
 #![no_main]
 
 use ctlog_core::bpf::{vm, ProtoFilter, ALL};
+use ctlog_core::filter::{Cond, Filter, Net};
 use ctlog_core::decode_message;
 use libfuzzer_sys::fuzz_target;
 
@@ -27,12 +29,34 @@ fn tuples_only(msg: &[u8]) -> Option<Vec<u8>> {
     Some(m)
 }
 
+/// Conditions on every part of the tuples the program reads, of both
+/// families, some negated.
+fn conditions() -> Filter {
+    let net = |a: &str, prefix| Net {
+        addr: a.parse().expect("an address"),
+        prefix,
+    };
+    Filter {
+        orig_src: Some(Cond::not(net("10.0.0.0", 8))),
+        orig_dst: Some(Cond::not(net("fd00::", 9))),
+        reply_src: Some(Cond::not(net("127.0.0.1", 32))),
+        reply_dst: Some(Cond::not(net("::1", 128))),
+        proto: Some(Cond::not(58)),
+        sport: Some(Cond::not(53)),
+        dport: Some(Cond::not(80)),
+        ..Filter::default()
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((sets, msg)) = data.split_first_chunk::<3>() else {
         return;
     };
-    for filter in [ProtoFilter(sets.map(|s| s & ALL)), ProtoFilter([0; 3])] {
-        let verdict = vm::run(&filter.program(), msg).expect("the program runs to a return");
+    let sets = ProtoFilter(sets.map(|s| s & ALL));
+    let conds = conditions();
+    let none = Filter::default();
+    for (protocols, filter) in [(sets, &none), (ProtoFilter([0; 3]), &none), (sets, &conds)] {
+        let verdict = vm::run(&protocols.program_with(filter), msg).expect("the program runs to a return");
         if verdict != 0 {
             continue;
         }
@@ -41,9 +65,9 @@ fuzz_target!(|data: &[u8]| {
             Ok(Some(ev)) => ev,
             other => panic!("dropped, but its tuples decode to {other:?}"),
         };
-        assert!(!filter.keeps(ev.kind, ev.orig.proto), "dropped {ev:?}");
+        assert!(!(protocols.keeps(ev.kind, ev.orig.proto) && filter.keeps(&ev)), "dropped {ev:?}");
         if let Ok(Some(whole)) = decode_message(msg) {
-            assert_eq!((whole.kind, whole.orig.proto), (ev.kind, ev.orig.proto));
+            assert_eq!((whole.kind, &whole.orig, &whole.reply), (ev.kind, &ev.orig, &ev.reply));
         }
     }
 });

@@ -29,6 +29,7 @@
 
 use crate::decode::{self, NLA_TYPE_MASK};
 use crate::event::{Event, EventType};
+use crate::filter::{Cond, Filter, Net};
 
 pub mod vm;
 
@@ -92,6 +93,7 @@ const JMP: u16 = libc::BPF_JMP as u16;
 const RET: u16 = libc::BPF_RET as u16;
 const MISC: u16 = libc::BPF_MISC as u16;
 const W: u16 = libc::BPF_W as u16;
+const H: u16 = libc::BPF_H as u16;
 const B: u16 = libc::BPF_B as u16;
 const IMM: u16 = libc::BPF_IMM as u16;
 const ABS: u16 = libc::BPF_ABS as u16;
@@ -158,6 +160,8 @@ const M_LEFT: u32 = 1;
 /// The original tuple's protocol.
 const M_PROTO: u32 = 2;
 const M_TMP: u32 = 3;
+/// Not 0 once a condition of the Filter failed (checked after the tuples).
+const M_MISS: u32 = 4;
 
 const KEEP: u32 = u32::MAX;
 const DROP: u32 = 0;
@@ -298,16 +302,28 @@ impl ProtoFilter {
         self.mask(t) & class_of(proto) != 0
     }
 
-    /// The program. Layout: check the header, then each tuple (X is where
-    /// it starts), the original tuple's protocol in M_PROTO, find the event
-    /// type, then per type (NEW, UPDATE, DESTROY) compare and return.
+    /// The program for the protocol sets alone.
     pub fn program(&self) -> Vec<Insn> {
+        self.program_with(&Filter::default())
+    }
+
+    /// Whether a socket filter is needed with `filter` beside these sets.
+    pub fn needs_program(&self, filter: &Filter) -> bool {
+        !self.keeps_all() || in_kernel(filter)
+    }
+
+    /// The program. Layout: check the header, then each tuple (X is where
+    /// it starts), the original tuple's protocol in M_PROTO, and the
+    /// filter's conditions on the tuples (a failed one marks M_MISS); drop
+    /// if one failed; find the event type, then per type (NEW, UPDATE,
+    /// DESTROY) compare and return.
+    pub fn program_with(&self, filter: &Filter) -> Vec<Insn> {
         let mut p = Asm::default();
         // The kernel refuses a program that may load a scratch word before
         // storing it, and its check follows jumps loosely (a `ret` passes
         // what reached it on to the next instruction): all are stored first.
         p.op(LD | IMM, 0);
-        for m in [M_AT, M_LEFT, M_PROTO, M_TMP] {
+        for m in [M_AT, M_LEFT, M_PROTO, M_TMP, M_MISS] {
             p.op(ST, m);
         }
         // The header: nlmsg_len is the message's length (the decoder reads
@@ -340,9 +356,34 @@ impl ProtoFilter {
         p.place(event);
         p.op(LDX | W | IMM, ATTRS_AT);
         p.keep_here();
-        tuple(&mut p, decode::CTA_TUPLE_ORIG, true);
+        let orig = Tuple {
+            src: filter.orig_src.as_ref(),
+            dst: filter.orig_dst.as_ref(),
+            ports: Some([filter.sport.as_ref(), filter.dport.as_ref()]),
+        };
+        tuple(&mut p, decode::CTA_TUPLE_ORIG, &orig);
         p.keep_here();
-        tuple(&mut p, decode::CTA_TUPLE_REPLY, false);
+        let reply = Tuple {
+            src: filter.reply_src.as_ref(),
+            dst: filter.reply_dst.as_ref(),
+            ports: None,
+        };
+        tuple(&mut p, decode::CTA_TUPLE_REPLY, &reply);
+        // Both tuples are as the decoder reads them: a failed condition
+        // drops the event.
+        let drop = p.label();
+        p.op(LD | MEM, M_MISS);
+        p.jump(JMP | JEQ, 0, To::Next, To::Label(drop));
+        if let Some(c) = &filter.proto {
+            p.op(LD | MEM, M_PROTO);
+            let (yes, no) = c.verdicts(To::Next, To::Label(drop));
+            p.jump(JMP | JEQ, c.value.into(), yes, no);
+        }
+        let go = p.label();
+        p.jump(JMP | JA, 0, To::Label(go), To::Next);
+        p.place(drop);
+        p.op(RET, DROP);
+        p.place(go);
         // The event type, as the decoder tells them apart.
         let types = [p.label(), p.label(), p.label()];
         p.op(LD | B | ABS, TYPE_MSG);
@@ -381,10 +422,104 @@ impl ProtoFilter {
     }
 }
 
+/// The filter's conditions on one tuple.
+struct Tuple<'a> {
+    src: Option<&'a Cond<Net>>,
+    dst: Option<&'a Cond<Net>>,
+    /// The original tuple's: its source and destination ports. None for
+    /// the reply tuple (its protocol is not read either).
+    ports: Option<[Option<&'a Cond<u16>>; 2]>,
+}
+
+/// Whether the filter has a condition the program checks.
+fn in_kernel(f: &Filter) -> bool {
+    f.orig_src.is_some()
+        || f.orig_dst.is_some()
+        || f.reply_src.is_some()
+        || f.reply_dst.is_some()
+        || f.proto.is_some()
+        || f.sport.is_some()
+        || f.dport.is_some()
+}
+
+impl<T> Cond<T> {
+    /// Where a test goes that found the value (`hit`) or not (`miss`),
+    /// given to where a condition that holds goes and one that fails.
+    fn verdicts(&self, holds: To, fails: To) -> (To, To) {
+        if self.negate {
+            (fails, holds)
+        } else {
+            (holds, fails)
+        }
+    }
+}
+
+impl Asm {
+    /// Marks M_MISS.
+    fn miss(&mut self) {
+        self.op(LD | IMM, 1);
+        self.op(ST, M_MISS);
+    }
+
+    /// Checks `c` on the address at X + `at`, of the family `v6` says:
+    /// marks M_MISS if it fails.
+    fn address(&mut self, at: u32, v6: bool, c: &Cond<Net>) {
+        let (miss, done) = (self.label(), self.label());
+        let (inside, outside) = c.verdicts(To::Label(done), To::Label(miss));
+        if c.value.addr.is_ipv6() == v6 {
+            let words: u32 = if v6 { 4 } else { 1 };
+            let mask = c.value.mask_bits();
+            let net = match c.value.addr {
+                std::net::IpAddr::V4(a) => u128::from(u32::from(a)),
+                std::net::IpAddr::V6(a) => u128::from(a),
+            } & mask;
+            for i in 0..words {
+                let shift = 32 * (words - 1 - i);
+                let (m, n) = ((mask >> shift) as u32, (net >> shift) as u32);
+                if m == 0 {
+                    continue;
+                }
+                // A word loads in network byte order, as addresses are.
+                self.op(LD | W | IND, at + 4 * i);
+                if m != u32::MAX {
+                    self.op(ALU | AND, m);
+                }
+                self.jump(JMP | JEQ, n, To::Next, outside);
+            }
+            self.jump(JMP | JA, 0, inside, To::Next);
+        } else {
+            // Another family is never inside.
+            self.jump(JMP | JA, 0, outside, To::Next);
+        }
+        self.place(miss);
+        self.miss();
+        self.place(done);
+    }
+
+    /// Checks `c` on the port at X + `at` (network byte order, as a
+    /// halfword loads), or on no port (`at` None: the tuple has none).
+    fn port(&mut self, at: Option<u32>, c: &Cond<u16>) {
+        let (miss, done) = (self.label(), self.label());
+        let (equal, other) = c.verdicts(To::Label(done), To::Label(miss));
+        match at {
+            Some(at) => {
+                self.op(LD | H | IND, at);
+                self.jump(JMP | JEQ, c.value.into(), equal, other);
+            }
+            None => self.jump(JMP | JA, 0, other, To::Next),
+        }
+        self.place(miss);
+        self.miss();
+        self.place(done);
+    }
+}
+
 /// Checks the tuple `kind` at X, as the kernel lays it out (see the module
 /// comment), and leaves X where the next attribute starts; the original
-/// tuple's protocol goes to M_PROTO. Whatever differs keeps the message.
-fn tuple(p: &mut Asm, kind: u16, orig: bool) {
+/// tuple's protocol goes to M_PROTO, and the conditions `on` it are
+/// checked (a failed one marks M_MISS). Whatever differs keeps the message.
+fn tuple(p: &mut Asm, kind: u16, on: &Tuple) {
+    let orig = on.ports.is_some();
     // The header fits, and then the whole tuple: every load below is
     // inside it, hence inside the message.
     p.op(MISC | TXA, 0);
@@ -433,6 +568,13 @@ fn tuple(p: &mut Asm, kind: u16, orig: bool) {
         p.jump(JMP | JGE, NLA_HDR + nest + PORTS_NEST, To::Next, To::Keep);
         p.header(2 * NLA_HDR, Some(addr), kinds[0]);
         p.header(2 * NLA_HDR + addr, Some(addr), kinds[1]);
+        // The addresses follow their headers.
+        let v6 = nest == IPV6_NEST;
+        for (c, at) in [(on.src, 3 * NLA_HDR), (on.dst, 3 * NLA_HDR + addr)] {
+            if let Some(c) = c {
+                p.address(at, v6, c);
+            }
+        }
         p.op(LD | MEM, M_LEFT);
         p.op(ALU | SUB, NLA_HDR + nest);
         p.op(ST, M_LEFT);
@@ -441,6 +583,7 @@ fn tuple(p: &mut Asm, kind: u16, orig: bool) {
         p.op(MISC | TAX, 0);
         p.jump(JMP | JA, 0, To::Label(proto), To::Next);
     }
+    p.keep_here();
     p.place(proto);
     // CTA_TUPLE_PROTO: CTA_PROTO_NUM, then the ports or the ICMP fields.
     let (icmp, num) = (p.label(), p.label());
@@ -464,6 +607,16 @@ fn tuple(p: &mut Asm, kind: u16, orig: bool) {
         Some(U16_ATTR),
         decode::CTA_PROTO_DST_PORT,
     );
+    // The ports follow their headers.
+    let ports = on.ports.unwrap_or_default();
+    for (c, at) in ports
+        .iter()
+        .zip([NLA_HDR + SMALL_PADDED, NLA_HDR + 2 * SMALL_PADDED])
+    {
+        if let Some(c) = c {
+            p.port(Some(at + NLA_HDR), c);
+        }
+    }
     p.jump(JMP | JA, 0, To::Label(num), To::Next);
     p.place(icmp);
     p.op(LD | MEM, M_LEFT);
@@ -498,6 +651,10 @@ fn tuple(p: &mut Asm, kind: u16, orig: bool) {
         p.header(NLA_HDR + SMALL_PADDED, Some(U16_ATTR), fields[0]);
         p.header(NLA_HDR + 2 * SMALL_PADDED, Some(U8_ATTR), fields[1]);
         p.header(NLA_HDR + 3 * SMALL_PADDED, Some(U8_ATTR), fields[2]);
+        // ICMP has no ports.
+        for c in ports.iter().flatten() {
+            p.port(None, c);
+        }
         p.jump(JMP | JA, 0, To::Label(num), To::Next);
     }
     p.place(num);
@@ -543,7 +700,28 @@ mod tests {
 
     #[test]
     fn every_jump_lands_inside_the_program_and_forward() {
-        let prog = ProtoFilter([TCP, UDP | OTHER, 0]).program();
+        let net = |a: &str, prefix| Net {
+            addr: a.parse().unwrap(),
+            prefix,
+        };
+        // The longest program: every tuple condition, IPv6 prefixes that
+        // take all four words.
+        let every = Filter {
+            orig_src: Some(Cond::is(net("fd00::1", 127))),
+            orig_dst: Some(Cond::not(net("fd00::2", 128))),
+            reply_src: Some(Cond::is(net("fd00::3", 100))),
+            reply_dst: Some(Cond::not(net("fd00::4", 97))),
+            proto: Some(Cond::not(17)),
+            sport: Some(Cond::is(1)),
+            dport: Some(Cond::not(2)),
+            ..Filter::default()
+        };
+        for f in [Filter::default(), every] {
+            jumps_are_forward_and_short(&ProtoFilter([TCP, UDP | OTHER, 0]).program_with(&f));
+        }
+    }
+
+    fn jumps_are_forward_and_short(prog: &[Insn]) {
         assert!(prog.len() <= 4096, "BPF_MAXINSNS");
         for (at, i) in prog.iter().enumerate() {
             if i.code == JMP | JA {

@@ -48,6 +48,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::bpf::{kind_of, ProtoFilter, KINDS};
 use crate::decode::{decode_message, DecodeError, Messages};
 use crate::event::{Event, EventType};
+use crate::filter::Filter;
 use crate::netns::Netns;
 use crate::progname::Prognames;
 use crate::socket::{CtSocket, DropCount, RecvSlots};
@@ -117,6 +118,9 @@ pub struct ReaderOptions {
     pub reliable: bool,
     /// Protocols kept per event type, filtered in the kernel.
     pub protocols: ProtoFilter,
+    /// conntrack's filters: the kernel drops what it can tell (bpf.rs),
+    /// the reader the rest, after decoding (counted as `filtered`).
+    pub filter: Filter,
     /// The network namespace to read, by its file (/run/netns/NAME); None:
     /// the process's own. Taken at start: reconfigure cannot change it.
     pub netns: Option<PathBuf>,
@@ -134,6 +138,7 @@ impl Default for ReaderOptions {
             max_batch: 4096,
             reliable: false,
             protocols: ProtoFilter::default(),
+            filter: Filter::default(),
             netns: None,
         }
     }
@@ -160,6 +165,11 @@ pub struct Shared {
     pub enobufs: AtomicU64,
     /// Per event type and protocol class (bpf::kind_of).
     pub dropped: [AtomicU64; KINDS],
+    /// Events decoded and not kept by the filter, per kind; counted in
+    /// `received` too. What the kernel's socket filter drops is never read.
+    pub filtered: [AtomicU64; KINDS],
+    /// The filter the reader applies; reconfigure replaces it.
+    filter: Mutex<Arc<Filter>>,
     pub lost: AtomicU64,
     /// Drops counted while in reliable mode (see wire::Notices).
     pub undelivered: AtomicU64,
@@ -198,7 +208,7 @@ impl Shared {
     }
 
     fn set_error(&self, e: String) {
-        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        *lock(&self.last_error) = Some(e);
     }
 }
 
@@ -217,7 +227,16 @@ impl Reader {
     /// the reader starts.
     pub fn start<S: Sink>(opts: ReaderOptions, shared: Arc<Shared>, sink: S) -> io::Result<Self> {
         let netns = opts.netns.as_deref().map(Netns::open).transpose()?;
-        let open = || CtSocket::open(&opts.groups, opts.rcvbuf, opts.reliable, &opts.protocols);
+        let open = || {
+            CtSocket::open(
+                &opts.groups,
+                opts.rcvbuf,
+                opts.reliable,
+                &opts.protocols,
+                &opts.filter,
+            )
+        };
+        *lock(&shared.filter) = Arc::new(opts.filter.clone());
         let socket = Arc::new(match &netns {
             Some(ns) => ns.run(open)?,
             None => open()?,
@@ -239,6 +258,7 @@ impl Reader {
             max_batch: opts.max_batch.max(1),
             slots: RecvSlots::new(RECV_SLOTS, RECV_SLOT),
             prognames: Prognames::default(),
+            filter: Arc::default(),
             state: State::default(),
         };
         let thread = std::thread::Builder::new()
@@ -275,7 +295,8 @@ impl Reader {
             // Another namespace is another socket: a new Reader.
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        self.socket.set_proto_filter(&opts.protocols)?;
+        self.socket.set_filter(&opts.protocols, &opts.filter)?;
+        *lock(&self.shared.filter) = Arc::new(opts.filter.clone());
         self.socket.set_groups(&opts.groups)?;
         self.socket.set_rcvbuf(opts.rcvbuf)?;
         self.socket.set_reliable(opts.reliable)?;
@@ -302,6 +323,11 @@ impl Drop for Reader {
     }
 }
 
+/// A lock whose holder panicked is still good: its values are whole.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn eventfd() -> io::Result<OwnedFd> {
     // SAFETY: eventfd takes no pointers; a negative result is handled below.
     let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
@@ -322,22 +348,23 @@ fn signal(fd: i32) {
 
 /// The decode loop, the one both the reader and [`decode_batch`] run:
 /// each netlink message of `read` (one or more, as recv returns them) is
-/// decoded and written into `batch` at time `now`, after `seen` has had
-/// the event (to add what the message does not say, and count it); a
-/// message that cannot be decoded goes to `failed` and the rest of the
-/// read is still decoded.
+/// decoded and written into `batch` at time `now`, if `seen`, which has
+/// the event first (to add what the message does not say, count it and
+/// filter it), keeps it; a message that cannot be decoded goes to
+/// `failed` and the rest of the read is still decoded.
 fn decode_into(
     batch: &mut BatchWriter,
     read: &[u8],
     now: u64,
-    mut seen: impl FnMut(&mut Event),
+    mut seen: impl FnMut(&mut Event) -> bool,
     mut failed: impl FnMut(DecodeError),
 ) {
     for msg in Messages::new(read) {
         match msg.and_then(decode_message) {
             Ok(Some(mut ev)) => {
-                seen(&mut ev);
-                batch.push(&ev, now);
+                if seen(&mut ev) {
+                    batch.push(&ev, now);
+                }
             }
             Ok(None) => {}
             Err(e) => failed(e),
@@ -357,7 +384,7 @@ pub fn decode_batch(read: &[u8], time_ns: u64) -> Vec<u8> {
         &mut batch,
         read,
         time_ns,
-        |_| {},
+        |_| true,
         |_| notices.decode_errors += 1,
     );
     batch.finish(notices, false, None)
@@ -411,6 +438,8 @@ struct Loop<S: Sink, K: Source> {
     max_batch: u32,
     slots: RecvSlots,
     prognames: Prognames,
+    /// Shared::filter as the last read found it.
+    filter: Arc<Filter>,
     /// What the next poll waits for; every decision is state.rs's.
     state: State,
 }
@@ -527,6 +556,8 @@ impl<S: Sink, K: Source> Loop<S, K> {
         // The slots are moved out while their messages are decoded, so the
         // loop can update its own counters meanwhile.
         let mut slots = std::mem::replace(&mut self.slots, RecvSlots::new(0, 0));
+        // A reconfigured filter applies from the next read on.
+        self.filter = lock(&self.shared.filter).clone();
         let mut found = false;
         loop {
             let limit = self.batch_limit();
@@ -578,16 +609,24 @@ impl<S: Sink, K: Source> Loop<S, K> {
             prognames,
             shared,
             notices,
+            filter,
             ..
         } = self;
+        let filter = (!filter.is_empty()).then_some(&**filter);
         decode_into(
             batch,
             read,
             now,
             |ev| {
+                let kind = kind_of(ev);
+                shared.received[kind].fetch_add(1, Ordering::Relaxed);
+                if filter.is_some_and(|f| !f.keeps(ev)) {
+                    shared.filtered[kind].fetch_add(1, Ordering::Relaxed);
+                    return false;
+                }
                 // Now, not later: the process may exit any moment.
                 ev.progname = prognames.lookup(ev.portid);
-                shared.received[kind_of(ev)].fetch_add(1, Ordering::Relaxed);
+                true
             },
             |e| decode_error(notices, shared, e.to_string()),
         );

@@ -14,6 +14,7 @@ use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
 use crate::bpf::ProtoFilter;
 use crate::event::EventType;
+use crate::filter::Filter;
 use crate::mmsg;
 
 /// SK_MEMINFO_RMEM_ALLOC and SK_MEMINFO_DROPS in `struct sk_meminfo` (linux/sock_diag.h).
@@ -32,13 +33,16 @@ impl CtSocket {
     /// with SO_RCVBUFFORCE (root may exceed net.core.rmem_max), falling back
     /// to SO_RCVBUF. `reliable` sets NETLINK_BROADCAST_ERROR and
     /// NETLINK_NO_ENOBUFS: the kernel then keeps DESTROY events it could not
-    /// deliver and retries them, instead of reporting an overrun. `filter`
-    /// is attached before any group is joined: no unwanted event gets in.
+    /// deliver and retries them, instead of reporting an overrun. The
+    /// socket filter (`protocols` and what the kernel can check of
+    /// `filter`) is attached before any group is joined: no unwanted event
+    /// gets in.
     pub fn open(
         groups: &[EventType],
         rcvbuf: usize,
         reliable: bool,
-        filter: &ProtoFilter,
+        protocols: &ProtoFilter,
+        filter: &Filter,
     ) -> io::Result<Self> {
         let mut sock = Socket::new(NETLINK_NETFILTER)?;
         sock.bind(&SocketAddr::new(0, 0))?;
@@ -48,23 +52,23 @@ impl CtSocket {
         };
         s.set_rcvbuf(rcvbuf)?;
         s.set_reliable(reliable)?;
-        s.set_proto_filter(filter)?;
+        s.set_filter(protocols, filter)?;
         s.set_groups(groups)?;
         Ok(s)
     }
 
-    /// Attaches the protocol filter as a socket filter (see bpf.rs), in
-    /// place of any before; detaches it when it keeps everything.
-    pub fn set_proto_filter(&self, filter: &ProtoFilter) -> io::Result<()> {
-        if filter.keeps_all() {
+    /// Attaches the socket filter (see bpf.rs) in place of any before;
+    /// detaches it when it would keep everything.
+    pub fn set_filter(&self, protocols: &ProtoFilter, filter: &Filter) -> io::Result<()> {
+        if !protocols.needs_program(filter) {
             return match self.set_opt(libc::SO_DETACH_FILTER, &0) {
                 // ENOENT: there was none to detach.
                 Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(e),
                 _ => Ok(()),
             };
         }
-        let mut prog: Vec<libc::sock_filter> = filter
-            .program()
+        let mut prog: Vec<libc::sock_filter> = protocols
+            .program_with(filter)
             .iter()
             .map(|i| libc::sock_filter {
                 code: i.code,
@@ -317,8 +321,28 @@ mod tests {
     #[test]
     fn the_kernel_accepts_the_protocol_filter() {
         use crate::bpf::{ICMP, OTHER, TCP, UDP};
+        use crate::filter::{Cond, Net};
         for f in [[TCP, UDP, 0], [0, 0, 0], [OTHER, ICMP | TCP, UDP]] {
-            let s = CtSocket::open(&[], 1 << 16, false, &ProtoFilter(f));
+            let s = CtSocket::open(&[], 1 << 16, false, &ProtoFilter(f), &Filter::default());
+            assert!(s.is_ok(), "{f:?}: {:?}", s.err());
+        }
+        // Every condition the program checks, of both families.
+        let net = |a: &str, prefix| Net {
+            addr: a.parse().unwrap(),
+            prefix,
+        };
+        let every = Filter {
+            orig_src: Some(Cond::is(net("10.0.0.0", 8))),
+            orig_dst: Some(Cond::not(net("fd00::", 64))),
+            reply_src: Some(Cond::is(net("fd00::1:2", 127))),
+            reply_dst: Some(Cond::not(net("192.0.2.1", 32))),
+            proto: Some(Cond::not(17)),
+            sport: Some(Cond::is(40000)),
+            dport: Some(Cond::not(53)),
+            ..Filter::default()
+        };
+        for f in [ProtoFilter::default(), ProtoFilter([TCP, UDP, 0])] {
+            let s = CtSocket::open(&[], 1 << 16, false, &f, &every);
             assert!(s.is_ok(), "{f:?}: {:?}", s.err());
         }
     }

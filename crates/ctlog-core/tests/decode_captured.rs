@@ -1755,6 +1755,172 @@ fn the_kernel_filter_keeps_what_the_config_keeps() {
     }
 }
 
+/// Filters on the tuples, made from the captured events themselves: each
+/// address whole and as a prefix, each protocol and port, every one also
+/// negated, and a few mixed.
+fn tuple_filters() -> Vec<ctlog_core::Filter> {
+    use ctlog_core::filter::{Cond, Net};
+    use ctlog_core::Filter;
+    let mut conds: Vec<Filter> = Vec::new();
+    let mut add = |f: Filter| {
+        if !conds.contains(&f) {
+            conds.push(f)
+        }
+    };
+    let nets = |a: IpAddr| {
+        let whole = if a.is_ipv4() { 32 } else { 128 };
+        [whole, whole - 8, whole / 2, 1, 0].map(|prefix| Net { addr: a, prefix })
+    };
+    for msg in ALL {
+        let ev = decode(msg);
+        for negate in [false, true] {
+            fn c<T>(value: T, negate: bool) -> Cond<T> {
+                Cond { value, negate }
+            }
+            for (a, at) in [
+                (ev.orig.src, 0),
+                (ev.orig.dst, 1),
+                (ev.reply.src, 2),
+                (ev.reply.dst, 3),
+            ] {
+                for n in nets(a.expect("an address")) {
+                    let mut f = Filter::default();
+                    *[
+                        &mut f.orig_src,
+                        &mut f.orig_dst,
+                        &mut f.reply_src,
+                        &mut f.reply_dst,
+                    ][at] = Some(c(n, negate));
+                    add(f);
+                }
+            }
+            add(Filter {
+                proto: ev.orig.proto.map(|p| c(p, negate)),
+                ..Filter::default()
+            });
+            for port in [ev.orig.sport, ev.orig.dport, Some(53)]
+                .into_iter()
+                .flatten()
+            {
+                add(Filter {
+                    sport: Some(c(port, negate)),
+                    ..Filter::default()
+                });
+                add(Filter {
+                    dport: Some(c(port, negate)),
+                    ..Filter::default()
+                });
+            }
+            // All of one event's tuple at once.
+            add(Filter {
+                orig_src: ev.orig.src.map(|a| c(nets(a)[0], negate)),
+                reply_dst: ev.reply.dst.map(|a| Cond::is(nets(a)[2])),
+                proto: ev.orig.proto.map(Cond::is),
+                sport: ev.orig.sport.map(Cond::is),
+                dport: ev.orig.dport.map(|p| c(p, negate)),
+                ..Filter::default()
+            });
+        }
+    }
+    conds
+}
+
+/// Every condition on the tuples is the kernel's to check: on every
+/// captured message the program keeps exactly what the filter keeps.
+#[test]
+fn the_kernel_filter_checks_the_tuple_conditions_as_the_filter_does() {
+    use ctlog_core::bpf::ProtoFilter;
+    let filters = tuple_filters();
+    assert!(filters.len() > 200, "{}", filters.len());
+    let (mut kept, mut dropped) = (0, 0);
+    for f in &filters {
+        assert!(ProtoFilter::default().needs_program(f));
+        let prog = ProtoFilter::default().program_with(f);
+        for msg in ALL {
+            let ev = decode(msg);
+            let got = run_bpf(&prog, msg) != 0;
+            assert_eq!(got, f.keeps(&ev), "{f:?} on {ev:?}");
+            if got {
+                kept += 1
+            } else {
+                dropped += 1
+            }
+        }
+    }
+    assert!(
+        kept > 2000 && dropped > 2000,
+        "kept {kept}, dropped {dropped}"
+    );
+}
+
+/// With protocol sets too, and conditions the kernel leaves to the reader
+/// (mark, zone, status, NAT): the program never drops what both keep, and
+/// drops what the tuples or the sets rule out.
+#[test]
+fn the_kernel_filter_leaves_the_other_conditions_to_the_reader() {
+    use ctlog_core::bpf::{ProtoFilter, ALL as EVERY, TCP, UDP};
+    use ctlog_core::filter::{Cond, Mark, Nat, Status};
+    use ctlog_core::Filter;
+    let mark = decode(MARK_NEW).mark.expect("a mark");
+    let later = [
+        Filter {
+            mark: Some(Cond::is(Mark {
+                value: mark,
+                mask: u32::MAX,
+            })),
+            ..Filter::default()
+        },
+        Filter {
+            zone: Some(Cond::not(0)),
+            ..Filter::default()
+        },
+        Filter {
+            status: Some(Status {
+                set: IPS_ASSURED,
+                clear: 0,
+            }),
+            ..Filter::default()
+        },
+        Filter {
+            any_nat: Some(Cond::is(Nat::default())),
+            ..Filter::default()
+        },
+    ];
+    let sets = [ProtoFilter::default(), ProtoFilter([TCP, UDP, EVERY])];
+    let (mut both, mut dropped) = (0, 0);
+    for l in &later {
+        assert!(!ProtoFilter::default().needs_program(l));
+        for t in tuple_filters() {
+            let f = Filter {
+                mark: l.mark,
+                zone: l.zone,
+                status: l.status,
+                any_nat: l.any_nat,
+                ..t.clone()
+            };
+            for protocols in &sets {
+                let prog = protocols.program_with(&f);
+                for msg in ALL {
+                    let ev = decode(msg);
+                    let got = run_bpf(&prog, msg) != 0;
+                    let want = t.keeps(&ev) && protocols.keeps(ev.kind, ev.orig.proto);
+                    assert_eq!(got, want, "{f:?} {protocols:?} on {ev:?}");
+                    if want && f.keeps(&ev) {
+                        both += 1;
+                    }
+                    if !got {
+                        dropped += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        both > 10 && dropped > 1000,
+        "both {both}, dropped {dropped}"
+    );
+}
+
 /// A fuzzer's input: the protocol sets (new, update, destroy), then the
 /// message.
 fn filter_finding(name: &str) -> (ctlog_core::bpf::ProtoFilter, Vec<u8>) {

@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ctlog_core::bpf::{CLASSES, KINDS};
-use ctlog_core::{decode_batch, EventType, ProtoFilter, Reader, ReaderOptions, Sent, Shared, Sink};
+use ctlog_core::filter::{self, Cond, Mark, Nat, Net};
+use ctlog_core::{
+    decode_batch, EventType, Filter, ProtoFilter, Reader, ReaderOptions, Sent, Shared, Sink,
+};
 
 use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -52,6 +55,174 @@ pub struct CaptureOptions {
     /// `reconfigure` with another refuses (EINVAL).
     /// @default the namespace the process is in
     pub netns: Option<String>,
+    /// conntrack's filters (`conntrack -E --orig-src ...`), all of which
+    /// an event must pass. The kernel checks those on the tuples before
+    /// the event is read (addresses, protocol, ports); the reader the rest,
+    /// after decoding (counted as `filtered`).
+    /// @default none: every event
+    pub filter: Option<FilterOptions>,
+}
+
+/// conntrack's filters, each optional; every one set must hold, a negated
+/// one (`negate: true`) must not.
+#[napi(object)]
+pub struct FilterOptions {
+    /// The original tuple's source address (`--orig-src`).
+    pub orig_src: Option<NetMatch>,
+    /// `--orig-dst`
+    pub orig_dst: Option<NetMatch>,
+    /// `--reply-src`
+    pub reply_src: Option<NetMatch>,
+    /// `--reply-dst`
+    pub reply_dst: Option<NetMatch>,
+    /// The layer-4 protocol number, 0 to 255 (`--proto`).
+    pub proto: Option<NumberMatch>,
+    /// The original tuple's source port (`--sport`).
+    pub sport: Option<NumberMatch>,
+    /// The original tuple's destination port (`--dport`).
+    pub dport: Option<NumberMatch>,
+    /// `--mark`: the event's mark, masked, is `value`; an event without a
+    /// mark matches none.
+    pub mark: Option<MarkMatch>,
+    /// `--zone`: 0 to 65535; an event without one is in zone 0.
+    pub zone: Option<NumberMatch>,
+    /// `--status`: IPS_* bits set and clear.
+    pub status: Option<StatusMatch>,
+    /// `--src-nat`: the source was translated (to `address`, `port`).
+    pub src_nat: Option<NatMatch>,
+    /// `--dst-nat`: the destination was translated.
+    pub dst_nat: Option<NatMatch>,
+    /// `--any-nat`: either was.
+    pub any_nat: Option<NatMatch>,
+}
+
+/// An address, or the prefix it starts.
+#[napi(object)]
+pub struct NetMatch {
+    /// An IPv4 or IPv6 address.
+    pub address: String,
+    /// Bits of `address` to compare.
+    /// @default 32 or 128: the whole address
+    pub prefix: Option<u32>,
+    pub negate: Option<bool>,
+}
+
+#[napi(object)]
+pub struct NumberMatch {
+    pub value: u32,
+    pub negate: Option<bool>,
+}
+
+#[napi(object)]
+pub struct MarkMatch {
+    pub value: u32,
+    /// @default 0xffffffff
+    pub mask: Option<u32>,
+    pub negate: Option<bool>,
+}
+
+#[napi(object)]
+pub struct StatusMatch {
+    /// Bits that must be set.
+    pub set: u32,
+    /// Bits that must be clear.
+    pub clear: u32,
+}
+
+#[napi(object)]
+pub struct NatMatch {
+    /// The address translated to.
+    /// @default any
+    pub address: Option<String>,
+    /// The port translated to.
+    /// @default any
+    pub port: Option<u32>,
+    pub negate: Option<bool>,
+}
+
+type Invalid = Error<String>;
+
+fn cond<T>(value: T, negate: Option<bool>) -> Cond<T> {
+    Cond {
+        value,
+        negate: negate.unwrap_or(false),
+    }
+}
+
+fn ip(what: &str, a: &str) -> std::result::Result<std::net::IpAddr, Invalid> {
+    a.parse()
+        .map_err(|_| invalid(format!("{what}: not an IP address: {a:?}")))
+}
+
+fn narrow<T: TryFrom<u32>>(what: &str, v: u32) -> std::result::Result<T, Invalid> {
+    T::try_from(v).map_err(|_| invalid(format!("{what}: out of range: {v}")))
+}
+
+fn number<T: TryFrom<u32>>(
+    what: &str,
+    m: Option<NumberMatch>,
+) -> std::result::Result<Option<Cond<T>>, Invalid> {
+    m.map(|m| Ok(cond(narrow(what, m.value)?, m.negate)))
+        .transpose()
+}
+
+impl FilterOptions {
+    fn into_filter(self) -> std::result::Result<Filter, Invalid> {
+        let net = |what: &str, m: Option<NetMatch>| {
+            m.map(|m| {
+                let addr = ip(what, &m.address)?;
+                let width = if addr.is_ipv4() { 32 } else { 128 };
+                let prefix = m.prefix.unwrap_or(width);
+                if prefix > width {
+                    return Err(invalid(format!(
+                        "{what}: prefix {prefix} is longer than the address"
+                    )));
+                }
+                Ok(cond(
+                    Net {
+                        addr,
+                        prefix: prefix as u8,
+                    },
+                    m.negate,
+                ))
+            })
+            .transpose()
+        };
+        let nat = |what: &str, m: Option<NatMatch>| {
+            m.map(|m| {
+                let addr = m.address.as_deref().map(|a| ip(what, a)).transpose()?;
+                let port = m.port.map(|p| narrow(what, p)).transpose()?;
+                Ok::<_, Invalid>(cond(Nat { addr, port }, m.negate))
+            })
+            .transpose()
+        };
+        Ok(Filter {
+            orig_src: net("origSrc", self.orig_src)?,
+            orig_dst: net("origDst", self.orig_dst)?,
+            reply_src: net("replySrc", self.reply_src)?,
+            reply_dst: net("replyDst", self.reply_dst)?,
+            proto: number("proto", self.proto)?,
+            sport: number("sport", self.sport)?,
+            dport: number("dport", self.dport)?,
+            mark: self.mark.map(|m| {
+                cond(
+                    Mark {
+                        value: m.value,
+                        mask: m.mask.unwrap_or(u32::MAX),
+                    },
+                    m.negate,
+                )
+            }),
+            zone: number("zone", self.zone)?,
+            status: self.status.map(|m| filter::Status {
+                set: m.set,
+                clear: m.clear,
+            }),
+            src_nat: nat("srcNat", self.src_nat)?,
+            dst_nat: nat("dstNat", self.dst_nat)?,
+            any_nat: nat("anyNat", self.any_nat)?,
+        })
+    }
 }
 
 /// Protocol classes kept, per event type.
@@ -110,6 +281,7 @@ impl TryFrom<CaptureOptions> for ReaderOptions {
             max_batch: o.max_batch.unwrap_or(d.max_batch),
             reliable: o.reliable.unwrap_or(d.reliable),
             protocols,
+            filter: o.filter.map_or(Ok(d.filter), FilterOptions::into_filter)?,
             netns: o.netns.map(Into::into),
         })
     }
@@ -164,6 +336,10 @@ pub struct CaptureStats {
     pub dropped: TypeCounts,
     /// The same per type and protocol class, as `receivedByKind`.
     pub dropped_by_kind: Vec<i64>,
+    /// Events decoded and not kept by the filter (`filter`), per type and
+    /// protocol class, as `receivedByKind`; they count as received too.
+    /// What the kernel drops is never read, nor counted.
+    pub filtered_by_kind: Vec<i64>,
     /// Batches handed to JavaScript.
     pub batches: i64,
     /// Events handed to JavaScript and not yet consumed.
@@ -585,6 +761,7 @@ impl Capture {
             undelivered: n(&s.undelivered),
             dropped: TypeCounts::of(&dropped),
             dropped_by_kind: dropped,
+            filtered_by_kind: kinds(&s.filtered),
             batches: n(&s.batches),
             queued: n(&s.in_flight),
             rcvbuf: self.rcvbuf as i64,

@@ -1,5 +1,5 @@
 //! Runs a classic BPF program over one message as the kernel runs a socket
-//! filter (net/core/filter.c), for the instructions the protocol filter is
+//! filter (net/core/filter.c), for the instructions the socket filter is
 //! made of: the tests and the fuzz target check the program with it, on
 //! the same bytes the decoder reads. No socket and no root needed.
 
@@ -70,6 +70,15 @@ pub fn run(prog: &[Insn], pkt: &[u8]) -> Result<u32, Fault> {
                 Some(b) => a = b,
                 None => return Ok(0),
             },
+            // BPF_LD|BPF_H|BPF_IND, BPF_LD|BPF_W|BPF_IND: network byte order
+            0x48 | 0x40 => {
+                let n = if i.code == 0x48 { 2 } else { 4 };
+                let at = x.checked_add(i.k).and_then(|at| usize::try_from(at).ok());
+                match at.and_then(|at| pkt.get(at..at.checked_add(n)?)) {
+                    Some(b) => a = b.iter().fold(0, |a, &b| a << 8 | u32::from(b)),
+                    None => return Ok(0),
+                }
+            }
             other => return Err(Fault::Unknown(other)),
         }
     }

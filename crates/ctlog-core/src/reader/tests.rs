@@ -191,6 +191,7 @@ fn harness(queue_size: u64, max_batch: u32) -> Harness {
         max_batch,
         slots: RecvSlots::new(RECV_SLOTS, RECV_SLOT),
         prognames: Prognames::default(),
+        filter: Arc::default(),
         state: State::default(),
     };
     Harness {
@@ -545,6 +546,36 @@ fn a_batch_never_outgrows_a_small_queue() {
     assert!(h.lp.turn());
     assert_eq!((h.counts(), h.lp.batch.len()), (vec![5, 5], 2));
     assert_eq!(h.fake.len(), 0);
+}
+
+/// The filter applies after decoding, counts what it does not keep, and
+/// a new one (reconfigure) applies from the next read.
+#[test]
+fn the_filter_drops_after_decoding_and_counts_it_filtered() {
+    use crate::filter::Cond;
+    let mut h = harness(100, 50);
+    let udp = Filter {
+        proto: Some(Cond::is(17)),
+        ..Filter::default()
+    };
+    *lock(&h.shared.filter) = Arc::new(udp);
+    h.fake.push_events(3);
+    assert!(h.read_turn());
+    assert!(h.counts().iter().all(|&n| n == 0), "{:?}", h.counts());
+    assert_eq!(h.lp.batch.len(), 0);
+    assert_eq!(h.shared.received[TCP_DESTROY].load(Ordering::Relaxed), 3);
+    assert_eq!(h.shared.filtered[TCP_DESTROY].load(Ordering::Relaxed), 3);
+    let not_udp = Filter {
+        proto: Some(Cond::not(17)),
+        ..Filter::default()
+    };
+    *lock(&h.shared.filter) = Arc::new(not_udp);
+    h.fake.push_events(2);
+    h.lp.state = State::default();
+    assert!(h.read_turn());
+    assert_eq!(h.counts().iter().sum::<u32>() + h.lp.batch.len(), 2);
+    assert_eq!(h.shared.received[TCP_DESTROY].load(Ordering::Relaxed), 5);
+    assert_eq!(h.shared.filtered[TCP_DESTROY].load(Ordering::Relaxed), 3);
 }
 
 #[test]
