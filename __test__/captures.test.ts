@@ -17,6 +17,7 @@ function fake(base: number): { capture: Capture; stopped: () => void } {
       receivedByKind: Array.from({ length: 12 }, (_, k) => base + k),
       dropped: { new: 0, update: 0, destroy: 0 },
       droppedByKind: Array.from({ length: 12 }, () => base),
+      filteredByKind: Array.from({ length: 12 }, (_, k) => 2 * base + k),
       lost: base,
       undelivered: base,
       enobufs: base,
@@ -42,6 +43,7 @@ test("a replaced capture counts until it has stopped, then stays counted once; t
   assert.equal(t.lost, 101, 'both, while the old one stops');
   assert.equal(t.queued, 101);
   assert.equal(t.receivedByKind[11], 111 + 12);
+  assert.equal(t.filteredByKind[3], 202 + 6, "the reader's filter's count too");
   assert.equal(t.rcvbuf, 1000, "the running one's buffer");
   assert.equal(t.backlog, 10);
   const stopped = c.stop();
@@ -51,5 +53,6 @@ test("a replaced capture counts until it has stopped, then stays counted once; t
   t = c.totals();
   assert.equal(t.lost, 101, 'the stopped one once, not twice');
   assert.equal(t.droppedByKind[0], 101);
+  assert.equal(t.filteredByKind[0], 202);
   assert.equal(t.queued, 1, 'a stopped capture holds nothing');
 });

@@ -149,6 +149,43 @@ const catalogue: Bad[] = [
     args: ['--metrics-listen', 'localhost'],
     re: `^--metrics-listen \\(metrics_listen\\): must be a string: an address and a port .*: value was "localhost"$`,
   },
+  // conntrack's filters: each key's bad values, one line each.
+  ...(
+    [
+      [
+        'orig_src',
+        ['localhost', '10.0.0.0/33', '10.0.0.0/', '10.0.0.256', 'fd00::/129', 'fe80::1%eth0', '!', '10.0.0.0/8/8', '1.2.3.4.5'],
+        'a string: an IPv4 address',
+      ],
+      ['reply_dst', [7, ' 10.0.0.1', '10.0.0.1 junk'], 'a string: an IPv4 address'],
+      ['proto', ['tcpp', '256', '-1', '!', 6.5, 'constructor'], 'a protocol: a name'],
+      ['mark', ['0x', '1/', '/1', '4294967296', '-1', 'abc', '1/2/3', 1.5], 'a mark VALUE or VALUE/MASK'],
+      ['zone', ['65536', 'x', 70000, '0x10000'], 'a zone from 0 to 65535'],
+      ['status', ['ASSURE', 'ASSURED,', '!UNSET', 7, [1]], 'IPS_\\* bits'],
+      ['src_nat', ['10.0.0.0/24', '[10.0.0.1]:80', '[fd00::1]', '10.0.0.1:65536', ':80', 'yes', 0], 'true \\(translated\\), false \\(off\\)'],
+    ] as Array<[string, unknown[], string]>
+  ).flatMap(([key, values, allowed]) =>
+    values.map(
+      (v): Bad => ({
+        conf: { ...E, [key]: v },
+        re: `${FILE}${key}: must be ${allowed}.*: value was ${JSON.stringify(v).replace(/[.[\]/*+()|]/g, '\\$&')}$`,
+      }),
+    ),
+  ),
+  { conf: { ...E, proto: 'udp', sport: 70000 }, re: `${FILE}sport: must be a port from 0 to 65535 .*: value was 70000$` },
+  {
+    conf: { ...E, sport: 80 },
+    re: `${FILE}sport: needs proto set to tcp, udp, udplite, sctp or dccp \\(a protocol with ports\\), as conntrack's --sport needs -p$`,
+  },
+  { conf: { ...E, proto: 'icmp', dport: 80 }, re: `${FILE}dport: needs proto set to tcp, udp, udplite, sctp or dccp .*$` },
+  { conf: { ...E, proto: '!tcp', dport: 80 }, re: `${FILE}dport: needs proto set to tcp, .*$` },
+  {
+    conf: { ...E, orig_src: '10.0.0.1', reply_dst: 'fd00::1' },
+    re: `${FILE}reply_dst: an IPv6 address, but orig_src is IPv4: one address family at a time, as conntrack takes them$`,
+  },
+  { conf: { ...E, orig_dst: 'fd00::1', dst_nat: '10.0.0.1:80' }, re: `${FILE}dst_nat: an IPv4 address, but orig_dst is IPv6: .*$` },
+  { conf: E, args: ['--mark', '0x1/0x'], re: `^--mark \\(mark\\): must be a mark VALUE or VALUE/MASK .*: value was "0x1/0x"$` },
+  { conf: E, env: { CTLOGD_ZONE: '-3' }, re: `^CTLOGD_ZONE \\(zone\\): must be a zone .*: value was "-3"$` },
   // IPFIX.
   {
     conf: { ...E, output: 'ipfix' },
@@ -223,7 +260,7 @@ const catalogue: Bad[] = [
   // Unknown keys.
   {
     conf: { ...E, colour: 'red' },
-    re: `${FILE}colour: unknown key; allowed: event, queue_size, log_level, timestamp, format, .*, stats_interval, netns, metrics_listen: value was "red"$`,
+    re: `${FILE}colour: unknown key; allowed: event, queue_size, log_level, timestamp, format, .*, stats_interval, netns, metrics_listen, orig_src, orig_dst, reply_src, reply_dst, proto, sport, dport, mark, zone, status, src_nat, dst_nat, any_nat: value was "red"$`,
   },
   { conf: { ...E, 'queue-size': '10' }, re: `${FILE}queue-size: unknown key; allowed: event, queue_size, .*: value was "10"$` },
   { conf: { ...E, Format: 'json' }, re: `${FILE}Format: unknown key; allowed: .*: value was "json"$` },
@@ -383,7 +420,11 @@ const catalogue: Bad[] = [
   { conf: E, args: ['--syslog-tag', 'a b'], re: `^--syslog-tag \\(syslog_tag\\): must be 1 to 48 .*: value was "a b"$` },
   { conf: E, args: ['--conntrack-options', 'extended,x'], re: `^--conntrack-options \\(conntrack_options\\): must be a list of .*: value was "extended,x"$` },
   { conf: E, args: ['--output', 'file'], re: `${FILE}output_file: must be a file path when output is "file" .*: value was ""$` },
-  { conf: E, flags: { frobnicate: '1' }, re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval, --netns, --metrics-listen$` },
+  {
+    conf: E,
+    flags: { frobnicate: '1' },
+    re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval, --netns, --metrics-listen, --orig-src, .*, --any-nat$`,
+  },
   // A bad value is refused even when a later layer overrides it.
   { conf: { ...E, queue_size: 'abc' }, env: { CTLOGD_QUEUE_SIZE: '10' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "abc"$` },
   {
@@ -601,6 +642,19 @@ const DEFAULTS: Omit<Config, 'event'> = {
   stats_interval: 0,
   netns: '',
   metrics_listen: '',
+  orig_src: undefined,
+  orig_dst: undefined,
+  reply_src: undefined,
+  reply_dst: undefined,
+  proto: undefined,
+  sport: undefined,
+  dport: undefined,
+  mark: undefined,
+  zone: undefined,
+  status: undefined,
+  src_nat: undefined,
+  dst_nat: undefined,
+  any_nat: undefined,
 };
 
 test('VyOS files are accepted unchanged', () => {
@@ -743,7 +797,8 @@ test('every combination of event types and protocols is accepted as written', ()
 // ----- precedence -----
 
 /** Per key with a variable and a flag: a file value, an env value, a flag value, and how Config shows each. */
-const LAYERS: Record<string, { values: [unknown, string, string]; want: [unknown, unknown, unknown]; get: (c: Config) => unknown }> = {
+/** Each key set in each layer; `with`: what the file needs beside it. */
+const LAYERS: Record<string, { values: [unknown, string, string]; want: [unknown, unknown, unknown]; get: (c: Config) => unknown; with?: object }> = {
   queue_size: { values: ['10', '20', '30'], want: [10, 20, 30], get: (c) => c.queue_size },
   log_level: { values: ['debug', 'info', 'debug'], want: ['debug', 'info', 'debug'], get: (c) => c.log_level },
   format: { values: ['conntrack', 'json', 'vyos'], want: ['conntrack', 'json', 'vyos'], get: (c) => c.format },
@@ -777,6 +832,111 @@ const LAYERS: Record<string, { values: [unknown, string, string]; want: [unknown
   stats_interval: { values: [5, '6', '7'], want: [5, 6, 7], get: (c) => c.stats_interval },
   netns: { values: ['a', '/run/netns/b', '/proc/1/ns/net'], want: ['a', '/run/netns/b', '/proc/1/ns/net'], get: (c) => c.netns },
   metrics_listen: { values: ['127.0.0.1:1', '[::1]:2', ':3'], want: ['127.0.0.1:1', '[::1]:2', ':3'], get: (c) => c.metrics_listen },
+  orig_src: {
+    values: ['10.0.0.0/8', '!192.0.2.1', '10.1'],
+    want: [
+      { address: '10.0.0.0', prefix: 8, negate: false },
+      { address: '192.0.2.1', negate: true },
+      { address: '10.0.0.1', negate: false },
+    ],
+    get: (c) => c.orig_src,
+  },
+  orig_dst: {
+    values: ['fd00::/64', '!fd00::1', '::1'],
+    want: [
+      { address: 'fd00::', prefix: 64, negate: false },
+      { address: 'fd00::1', negate: true },
+      { address: '::1', negate: false },
+    ],
+    get: (c) => c.orig_dst,
+  },
+  reply_src: {
+    values: ['192.0.2.0/24', '192.0.2.7', '!0.0.0.0/0'],
+    want: [
+      { address: '192.0.2.0', prefix: 24, negate: false },
+      { address: '192.0.2.7', negate: false },
+      { address: '0.0.0.0', prefix: 0, negate: true },
+    ],
+    get: (c) => c.reply_src,
+  },
+  reply_dst: {
+    values: ['198.51.100.1', '198.51.100.0/25', '!198.51.100.1'],
+    want: [
+      { address: '198.51.100.1', negate: false },
+      { address: '198.51.100.0', prefix: 25, negate: false },
+      { address: '198.51.100.1', negate: true },
+    ],
+    get: (c) => c.reply_dst,
+  },
+  proto: {
+    values: [6, 'UDP', '!ipv6-icmp'],
+    want: [
+      { value: 6, negate: false },
+      { value: 17, negate: false },
+      { value: 58, negate: true },
+    ],
+    get: (c) => c.proto,
+  },
+  // With a protocol that has ports, which they need.
+  sport: {
+    values: [80, '443', '!53'],
+    want: [
+      { value: 80, negate: false },
+      { value: 443, negate: false },
+      { value: 53, negate: true },
+    ],
+    get: (c) => c.sport,
+    with: { proto: 'tcp' },
+  },
+  dport: {
+    values: ['1', '65535', '!0'],
+    want: [
+      { value: 1, negate: false },
+      { value: 65535, negate: false },
+      { value: 0, negate: true },
+    ],
+    get: (c) => c.dport,
+    with: { proto: 'udp' },
+  },
+  mark: {
+    values: [7, '0x10/0xff', '!010'],
+    want: [
+      { value: 7, negate: false },
+      { value: 16, mask: 255, negate: false },
+      { value: 8, negate: true },
+    ],
+    get: (c) => c.mark,
+  },
+  zone: {
+    values: [3, '0x10', '!0'],
+    want: [
+      { value: 3, negate: false },
+      { value: 16, negate: false },
+      { value: 0, negate: true },
+    ],
+    get: (c) => c.zone,
+  },
+  status: {
+    values: [['ASSURED', '!OFFLOAD'], 'seen_reply', 'UNREPLIED,UNSET'],
+    want: [
+      { set: 4, clear: 1 << 14 },
+      { set: 2, clear: 0 },
+      { set: 0, clear: 2 },
+    ],
+    get: (c) => c.status,
+  },
+  // A flag given alone: translated, whatever the address.
+  src_nat: {
+    values: ['192.0.2.1:1024', '!', 'true'],
+    want: [{ address: '192.0.2.1', port: 1024, negate: false }, { negate: true }, { negate: false }],
+    get: (c) => c.src_nat,
+  },
+  dst_nat: {
+    values: ['[fd00::1]:80', 'fd00::2', 'true'],
+    want: [{ address: 'fd00::1', port: 80, negate: false }, { address: 'fd00::2', negate: false }, { negate: false }],
+    get: (c) => c.dst_nat,
+  },
+  any_nat: { values: [true, 'false', 'true'], want: [{ negate: false }, undefined, { negate: false }], get: (c) => c.any_nat },
 };
 
 test('precedence: file < CTLOGD_* environment < flags, for every key that has them', () => {
@@ -789,7 +949,8 @@ test('precedence: file < CTLOGD_* environment < flags, for every key that has th
       get,
     } = LAYERS[k.key];
     assert.ok(k.env && k.arg, `${k.key}: both a variable and a flag`);
-    const f = file({ ...E, [k.key]: inFile });
+    const base = { ...E, ...LAYERS[k.key].with };
+    const f = file({ ...base, [k.key]: inFile });
     const env = { [k.env]: inEnv };
     // A boolean key's flag takes no value: given alone, it is true.
     if (typeof k.default === 'boolean') assert.equal(inFlag, 'true', k.key);
@@ -798,7 +959,7 @@ test('precedence: file < CTLOGD_* environment < flags, for every key that has th
     assert.deepEqual(get(loadConfig({ path: f, env })), want[1], `${k.key}: ${k.env} over the file`);
     assert.deepEqual(get(loadConfig({ path: f, env, flags })), want[2], `${k.key}: --${k.arg} over both`);
     assert.deepEqual(get(loadConfig({ path: f, env: {}, flags })), want[2], `${k.key}: --${k.arg} over the file`);
-    assert.deepEqual(get(loadConfig({ path: file(E), env })), want[1], `${k.key}: ${k.env} over the default`);
+    assert.deepEqual(get(loadConfig({ path: file(base), env })), want[1], `${k.key}: ${k.env} over the default`);
   }
   // As the CLI hands a boolean flag over, and in the --key=value form.
   const cli = (argv: string[]) => parseCommandLine(argv).flags;

@@ -7,16 +7,30 @@ import type { Capture, CaptureStats } from './capture.js';
 import { kindCounts } from './output/ledger.js';
 
 /** The counters that add up over captures. */
-type Tally = Pick<CaptureStats, 'receivedByKind' | 'droppedByKind' | 'lost' | 'undelivered' | 'enobufs' | 'decodeErrors' | 'batches' | 'queued'>;
+type Tally = Pick<
+  CaptureStats,
+  'receivedByKind' | 'droppedByKind' | 'filteredByKind' | 'lost' | 'undelivered' | 'enobufs' | 'decodeErrors' | 'batches' | 'queued'
+>;
 
 function blank(): Tally {
-  return { receivedByKind: [...kindCounts()], droppedByKind: [...kindCounts()], lost: 0, undelivered: 0, enobufs: 0, decodeErrors: 0, batches: 0, queued: 0 };
+  return {
+    receivedByKind: [...kindCounts()],
+    droppedByKind: [...kindCounts()],
+    filteredByKind: [...kindCounts()],
+    lost: 0,
+    undelivered: 0,
+    enobufs: 0,
+    decodeErrors: 0,
+    batches: 0,
+    queued: 0,
+  };
 }
 
 function addTo(into: Tally, s: Tally): void {
   for (let k = 0; k < into.receivedByKind.length; k++) {
     into.receivedByKind[k] += s.receivedByKind[k] ?? 0;
     into.droppedByKind[k] += s.droppedByKind[k] ?? 0;
+    into.filteredByKind[k] += s.filteredByKind[k] ?? 0;
   }
   into.lost += s.lost;
   into.undelivered += s.undelivered;

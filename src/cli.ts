@@ -12,8 +12,25 @@ import { MetricsError } from './metrics/server.js';
 import { OutputError } from './output/index.js';
 import { version } from './version.js';
 
-/** Short forms of the most used flags. */
-const SHORT: Record<string, string> = { config: 'c', format: 'f', output: 'o', help: 'h', version: 'V' };
+/** Short forms of the most used flags, and conntrack's letters for its filters. */
+const SHORT: Record<string, string> = {
+  config: 'c',
+  format: 'f',
+  output: 'o',
+  help: 'h',
+  version: 'V',
+  'orig-src': 's',
+  'orig-dst': 'd',
+  'reply-src': 'r',
+  'reply-dst': 'q',
+  proto: 'p',
+  mark: 'm',
+  zone: 'w',
+  status: 'u',
+  'src-nat': 'n',
+  'dst-nat': 'g',
+  'any-nat': 'j',
+};
 
 /** Every config key with a flag can be given on the command line; the schema says which. */
 const CONFIG_FLAGS = configKeys().filter((k): k is ConfigKey & { arg: string } => k.arg !== undefined);
@@ -38,7 +55,8 @@ function help(): string {
   const entries = CONFIG_FLAGS.map((k) => {
     const isBool = typeof k.default === 'boolean';
     const doc = `${k.doc.replace(/`/g, '')} Default: ${JSON.stringify(k.default)}.`;
-    return `${isBool ? `${flag(k.arg)}[=true|false]` : flag(k.arg, 'VALUE')}\n${wrap(doc, '        ')}`;
+    const usage = k.valueOptional ? `${flag(k.arg)} [VALUE]` : isBool ? `${flag(k.arg)}[=true|false]` : flag(k.arg, 'VALUE');
+    return `${usage}\n${wrap(doc, '        ')}`;
   });
   return `Usage: ctlogd [options]
 
@@ -103,6 +121,9 @@ const OPTIONS: Record<string, Option> = {
   ),
 };
 
+/** Flags that may be given alone (true) or with a value: `--src-nat`, `--src-nat 192.0.2.1`. */
+const VALUE_OPTIONAL = new Set(CONFIG_FLAGS.filter((k) => k.valueOptional).map((k) => k.arg));
+
 /** A value that starts with '-' and is taken as a value, not as a flag: `--stats-interval -5`. */
 const NEGATIVE_NUMBER = /^-[0-9]/;
 
@@ -116,8 +137,15 @@ const NEGATIVE_NUMBER = /^-[0-9]/;
 export function parseCommandLine(argv: string[]): CommandLine {
   const { tokens } = parseArgs({ args: argv, options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
   const values: Record<string, string | boolean> = {};
-  for (const t of tokens) {
+  for (const [i, t] of tokens.entries()) {
     if (t.kind === 'option-terminator') continue;
+    // A flag whose value may be left out takes the next word as it, as
+    // conntrack's --src-nat does (`--src-nat 192.0.2.1`).
+    const prev = tokens[i - 1];
+    if (t.kind === 'positional' && prev?.kind === 'option' && prev.value === undefined && VALUE_OPTIONAL.has(prev.name)) {
+      values[prev.name] = t.value;
+      continue;
+    }
     if (t.kind === 'positional') throw new UsageError(`${JSON.stringify(echo(t.value))}: not a flag; ctlogd takes flags only (--name VALUE or --name=VALUE)`);
     const rawName = echo(t.rawName);
     const opt = Object.hasOwn(OPTIONS, t.name) ? OPTIONS[t.name] : undefined;

@@ -13,6 +13,7 @@
 import { isIP } from 'node:net';
 import convict from 'convict';
 import { NotAConfig, readConfigFile, readConfigFileSync } from './config-file.js';
+import { FILTER_KEYS, filterConflict, type FilterKey, type Syntax } from './conntrack-filter.js';
 import { echo, oneLine } from './echo.js';
 import { EVENT_TYPES, type EventType } from './event.js';
 import { PROTOCOL_CLASSES, type ProtocolClass } from './filter.js';
@@ -245,6 +246,17 @@ const NETNS = simple<string>(
     (v === '' || (v.startsWith('/') ? Buffer.byteLength(v) <= PATH_MAX_BYTES : !v.includes('/') && v !== '.' && v !== '..' && Buffer.byteLength(v) <= 255)),
 );
 
+/** A filter key's rule: conntrack-filter.ts says what it accepts and what it means. */
+function filterRule<T>(s: Syntax<T>): Rule<T | undefined> {
+  return {
+    allowed: s.allowed,
+    check(v) {
+      if (s.parse(v) === undefined) throw new Invalid(`must be ${s.allowed}`);
+    },
+    value: (v) => s.parse(v) ?? undefined,
+  };
+}
+
 /** One key of the schema; convict's schema and the Config type are made from these. */
 interface Item<T> {
   doc: string;
@@ -257,10 +269,26 @@ interface Item<T> {
   arg?: string;
 }
 
-/** A key with an environment variable and a flag, both named after it. */
+/** A key's environment variable and flag, both named after it. */
+function flagged(key: string): Pick<Item<unknown>, 'env' | 'arg'> {
+  return { env: `CTLOGD_${key.toUpperCase()}`, arg: key.replace(/_/g, '-') };
+}
+
+/** A key with an environment variable and a flag. */
 function option<K extends string, T>(key: K, doc: string, def: NoInfer<T>, rule: Rule<T>) {
-  const item: Item<T> = { doc, default: def, rule, env: `CTLOGD_${key.toUpperCase()}`, arg: key.replace(/_/g, '-') };
+  const item: Item<T> = { doc, default: def, rule, ...flagged(key) };
   return { [key]: item } as Record<K, Item<T>>;
+}
+
+/** The filter keys' items, each with its syntax's rule; off by default. */
+type FilterItems = { [K in FilterKey]: Item<NonNullable<ReturnType<(typeof FILTER_KEYS)[K]['syntax']['parse']>> | undefined> };
+
+function filterItems(): FilterItems {
+  const items = Object.entries(FILTER_KEYS).map(([key, { doc, syntax }]) => [
+    key,
+    { doc, default: syntax.off, rule: filterRule<unknown>(syntax), ...flagged(key) },
+  ]);
+  return Object.fromEntries(items) as FilterItems;
 }
 
 const SCHEMA = {
@@ -413,6 +441,8 @@ const SCHEMA = {
     '',
     LISTEN,
   ),
+  // conntrack's filters, beside `event` (README, Filters).
+  ...filterItems(),
 } satisfies Record<string, Item<unknown>>;
 
 type Key = keyof typeof SCHEMA;
@@ -452,6 +482,8 @@ export interface ConfigKey {
   arg?: string;
   /** Completes "must be ...": the same words as the error messages. */
   allowed: string;
+  /** A flag that may be given alone (true) or with a value (`--src-nat`, `--src-nat 192.0.2.1`). */
+  valueOptional: boolean;
 }
 
 /** The schema, for documentation (scripts/config-doc.ts writes the README's key table from it). */
@@ -466,6 +498,7 @@ export function configKeys(): ConfigKey[] {
       env: s.env,
       arg: s.arg,
       allowed: s.rule.allowed,
+      valueOptional: typeof s.default === 'boolean' && s.rule !== BOOLEAN,
     };
   });
 }
@@ -639,6 +672,8 @@ function layered(raw: unknown, opts: LoadOptions): Config {
       );
     }
   }
+  const conflict = filterConflict(config);
+  if (conflict) throw new ConfigError(`${where}: ${conflict}`);
   if (config.syslog_port === 0) config.syslog_port = SYSLOG_PORTS[config.syslog_protocol];
   return config;
 }

@@ -13,6 +13,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { Capture, CaptureError, type CaptureOptions } from './capture.js';
 import { Captures } from './captures.js';
 import { ConfigError, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions } from './config.js';
+import { filterOptions } from './conntrack-filter.js';
 import { echo } from './echo.js';
 import type { EventType } from './event.js';
 import { Latency, nowUs } from './latency.js';
@@ -68,6 +69,7 @@ function captureOptions(c: Config): CaptureOptions {
     reliable: c.reliable,
     protocols: protocolSets(c.event),
     netns: netnsPath(c.netns),
+    filter: filterOptions(c),
   };
 }
 
@@ -98,7 +100,7 @@ export class Daemon {
   private reloading?: Promise<void>;
   private reloadAgain = false;
   private statsTimer?: NodeJS.Timeout;
-  /** Per kind (type and protocol class): events the filter dropped. */
+  /** Per kind (type and protocol class): events the filter here dropped (the reader counts its own). */
   readonly filtered = kindCounts();
   /** What became of the lines handed to the output, whichever output it was. */
   readonly ledger = new Ledger();
@@ -312,8 +314,8 @@ export class Daemon {
 
   /**
    * One line with every counter since start, totals then per type:
-   * received (decoded by the reader), filtered (dropped by the protocol
-   * filter), written (accepted by the output), output_lost (lost on the
+   * received (decoded by the reader), filtered (dropped by the config's
+   * filters after reading), written (accepted by the output), output_lost (lost on the
    * output side: a failed write, a closed pipe, a full queue, a connection
    * given up), output_waiting (in the output, neither yet), dropped (read
    * but never handed over: the output side was gone at shutdown); lost
@@ -344,7 +346,7 @@ export class Daemon {
     const t = this.captures.totals();
     return {
       received: t.receivedByKind,
-      filtered: this.filtered,
+      filtered: t.filteredByKind.map((n, k) => n + this.filtered[k]),
       written: this.ledger.written,
       outputLost: this.ledger.lost,
       outputWaiting: this.ledger.waiting(),

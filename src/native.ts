@@ -12,6 +12,12 @@ import type * as Binding from '../index.js';
 export type NativeCapture = Binding.Capture;
 export type NativeStats = Binding.CaptureStats;
 export type NativeCaptureOptions = Binding.CaptureOptions;
+export type NativeFilterOptions = Binding.FilterOptions;
+export type NetMatch = Binding.NetMatch;
+export type NumberMatch = Binding.NumberMatch;
+export type MarkMatch = Binding.MarkMatch;
+export type StatusMatch = Binding.StatusMatch;
+export type NatMatch = Binding.NatMatch;
 export type Datagram = Binding.Datagram;
 export type TcpWatch = Binding.TcpWatch;
 
