@@ -1,15 +1,18 @@
 //! The kernel's socket filter beside the decoder. The input is the
 //! protocol sets kept for NEW, UPDATE and DESTROY (a byte each), then one
 //! message; the filter runs as the kernel runs it (bpf::vm) for those sets,
-//! for sets that keep nothing, and for those sets with conditions on the
-//! tuples (filter::Filter). Whenever it drops the message, the decoder
-//! must agree: from the part the filter checks (the header and the two
-//! tuples) it reads an event that the sets or the conditions drop, and
-//! from the whole message the same tuples.
+//! for sets that keep nothing, for those sets with conditions on the
+//! tuples (filter::Filter), and with conditions on what follows them (mark,
+//! zone, status). Whenever it drops the message, the decoder must agree:
+//! for the tuple conditions, from the part the filter checks (the header
+//! and the two tuples) it reads an event that the sets or the conditions
+//! drop, and from the whole message the same tuples; for the others, the
+//! whole message decodes to an event they drop, or to none (what follows
+//! the tuples is read for those three attributes only).
 #![no_main]
 
 use ctlog_core::bpf::{vm, ProtoFilter, ALL};
-use ctlog_core::filter::{Cond, Filter, Net};
+use ctlog_core::filter::{Cond, Filter, Mark, Net, Status};
 use ctlog_core::decode_message;
 use libfuzzer_sys::fuzz_target;
 
@@ -48,6 +51,23 @@ fn conditions() -> Filter {
     }
 }
 
+/// Conditions on the attributes after the tuples, each failing only on
+/// rare values.
+fn after_tuples() -> Filter {
+    Filter {
+        mark: Some(Cond::not(Mark {
+            value: 0x10,
+            mask: 0xff,
+        })),
+        zone: Some(Cond::not(7)),
+        status: Some(Status {
+            set: 0,
+            clear: 1 << 9,
+        }),
+        ..Filter::default()
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((sets, msg)) = data.split_first_chunk::<3>() else {
         return;
@@ -68,6 +88,13 @@ fuzz_target!(|data: &[u8]| {
         assert!(!(protocols.keeps(ev.kind, ev.orig.proto) && filter.keeps(&ev)), "dropped {ev:?}");
         if let Ok(Some(whole)) = decode_message(msg) {
             assert_eq!((whole.kind, &whole.orig, &whole.reply), (ev.kind, &ev.orig, &ev.reply));
+        }
+    }
+    let after = after_tuples();
+    let verdict = vm::run(&sets.program_with(&after), msg).expect("the program runs to a return");
+    if verdict == 0 {
+        if let Ok(Some(ev)) = decode_message(msg) {
+            assert!(!(sets.keeps(ev.kind, ev.orig.proto) && after.keeps(&ev)), "dropped {ev:?}");
         }
     }
 });

@@ -1,6 +1,7 @@
-//! The config's protocol filter as a classic BPF socket filter: the kernel
-//! drops unwanted events before they are queued on the socket, so they cost
-//! no receive buffer, no system call and no decoding.
+//! The config's protocol filter and conntrack's filters (filter.rs) as a
+//! classic BPF socket filter: the kernel drops unwanted events before they
+//! are queued on the socket, so they cost no receive buffer, no system call
+//! and no decoding.
 //!
 //! The program reads the layer-4 protocol where ctnetlink puts it, and
 //! drops an event only when it has checked everything the decoder would
@@ -14,14 +15,23 @@
 //! with NLA_TYPE_MASK as the decoder masks it. It tells NEW, UPDATE and
 //! DESTROY apart as the decoder does (message type, NLM_F_CREATE|NLM_F_EXCL),
 //! and drops the event if that type's set lacks the protocol's class.
-//! Anything else (another subsystem, another layout, a short or broken
-//! tuple) is kept, and the decoder reads it or counts it as an error: the
-//! filter in JavaScript still applies, so failing open changes nothing but
-//! the cost. What comes after the two tuples is not checked (a program
-//! without loops cannot walk every attribute): a message broken there is
-//! dropped by its protocol like any other. `vm` runs the program as the
-//! kernel does, for the tests and the fuzz target that hold the decoder to
-//! this.
+//!
+//! The filter's conditions on the tuples (addresses and prefixes, the
+//! protocol, the ports) are checked on the same bytes. For those on what
+//! follows (mark, zone, status) the program walks the attributes after the
+//! tuples to the message's end, unrolled (a program has no loops) for up
+//! to WALK of them, and reads CTA_MARK, CTA_ZONE and CTA_STATUS as the
+//! decoder does. The NAT conditions compare the two tuples and the status:
+//! they are left to the reader.
+//!
+//! Anything the program cannot read (another subsystem, another layout, a
+//! short or broken tuple, an attribute that does not fit, more than WALK)
+//! is kept, and the decoder reads it or counts it as an error: the reader
+//! applies the filter again, so failing open changes nothing but the cost.
+//! Inside the attributes after the tuples only those three are checked: a
+//! message broken there is dropped by its protocol like any other. `vm`
+//! runs the program as the kernel does, for the tests and the fuzz target
+//! that hold the decoder to this.
 //!
 //! The kernel's attribute helpers (SKF_AD_NLATTR) are not used: they give
 //! up on the event messages of current kernels (measured on 6.18: the
@@ -107,6 +117,7 @@ const LSH: u16 = libc::BPF_LSH as u16;
 const JA: u16 = libc::BPF_JA as u16;
 const JEQ: u16 = libc::BPF_JEQ as u16;
 const JGE: u16 = libc::BPF_JGE as u16;
+const JGT: u16 = libc::BPF_JGT as u16;
 const X: u16 = libc::BPF_X as u16;
 const TAX: u16 = libc::BPF_TAX as u16;
 const TXA: u16 = libc::BPF_TXA as u16;
@@ -162,6 +173,17 @@ const M_PROTO: u32 = 2;
 const M_TMP: u32 = 3;
 /// Not 0 once a condition of the Filter failed (checked after the tuples).
 const M_MISS: u32 = 4;
+/// The last CTA_ZONE, CTA_STATUS and CTA_MARK the walk found (0 if none),
+/// and whether it found a mark.
+const M_ZONE: u32 = 5;
+const M_STATUS: u32 = 6;
+const M_MARK: u32 = 7;
+const M_MARKED: u32 = 8;
+
+/// The attributes after the tuples the walk reads at most; the kernel
+/// sends about 12 (a DESTROY with counters, timestamps and a mark), and a
+/// message with more than this is kept.
+const WALK: usize = 32;
 
 const KEEP: u32 = u32::MAX;
 const DROP: u32 = 0;
@@ -323,7 +345,9 @@ impl ProtoFilter {
         // storing it, and its check follows jumps loosely (a `ret` passes
         // what reached it on to the next instruction): all are stored first.
         p.op(LD | IMM, 0);
-        for m in [M_AT, M_LEFT, M_PROTO, M_TMP, M_MISS] {
+        for m in [
+            M_AT, M_LEFT, M_PROTO, M_TMP, M_MISS, M_ZONE, M_STATUS, M_MARK, M_MARKED,
+        ] {
             p.op(ST, m);
         }
         // The header: nlmsg_len is the message's length (the decoder reads
@@ -369,11 +393,42 @@ impl ProtoFilter {
             ports: None,
         };
         tuple(&mut p, decode::CTA_TUPLE_REPLY, &reply);
-        // Both tuples are as the decoder reads them: a failed condition
+        if walks(filter) {
+            p.keep_here();
+            walk(&mut p);
+        }
+        // The message is as the decoder reads it: a failed condition
         // drops the event.
         let drop = p.label();
         p.op(LD | MEM, M_MISS);
         p.jump(JMP | JEQ, 0, To::Next, To::Label(drop));
+        if let Some(c) = &filter.zone {
+            p.op(LD | MEM, M_ZONE);
+            let (yes, no) = c.verdicts(To::Next, To::Label(drop));
+            p.jump(JMP | JEQ, c.value.into(), yes, no);
+        }
+        if let Some(b) = &filter.status {
+            for (bits, want) in [(b.set, b.set), (b.clear, 0)] {
+                if bits != 0 {
+                    p.op(LD | MEM, M_STATUS);
+                    p.op(ALU | AND, bits);
+                    p.jump(JMP | JEQ, want, To::Next, To::Label(drop));
+                }
+            }
+        }
+        if let Some(c) = &filter.mark {
+            // No mark matches no value (conntrack's mark_cmp).
+            let after = p.label();
+            let (hit, miss) = c.verdicts(To::Label(after), To::Label(drop));
+            p.op(LD | MEM, M_MARKED);
+            p.jump(JMP | JEQ, 0, miss, To::Next);
+            p.op(LD | MEM, M_MARK);
+            if c.value.mask != u32::MAX {
+                p.op(ALU | AND, c.value.mask);
+            }
+            p.jump(JMP | JEQ, c.value.value, hit, miss);
+            p.place(after);
+        }
         if let Some(c) = &filter.proto {
             p.op(LD | MEM, M_PROTO);
             let (yes, no) = c.verdicts(To::Next, To::Label(drop));
@@ -440,6 +495,110 @@ fn in_kernel(f: &Filter) -> bool {
         || f.proto.is_some()
         || f.sport.is_some()
         || f.dport.is_some()
+        || walks(f)
+}
+
+/// Whether the filter needs what follows the tuples.
+fn walks(f: &Filter) -> bool {
+    f.zone.is_some() || f.status.is_some() || f.mark.is_some()
+}
+
+/// Reads the attributes from X to the message's end as the decoder does
+/// (each nla_len at least a header and within the message, the next one
+/// NLA_ALIGNed after it, the type masked with NLA_TYPE_MASK), keeping the
+/// last CTA_ZONE, CTA_STATUS and CTA_MARK in scratch, and whether there was
+/// a mark. Keeps the message when an attribute does not fit, when one of
+/// those three is not its exact size (the decoder refuses it), or when
+/// there are more than WALK.
+fn walk(p: &mut Asm) {
+    let done = p.label();
+    for _ in 0..WALK {
+        let (next, zone, status, mark) = (p.label(), p.label(), p.label(), p.label());
+        // The end, or past it after the last attribute's padding (`done`
+        // is further than a conditional jump goes).
+        let more = p.label();
+        p.op(LD | W | LEN, 0);
+        p.jump(JMP | JGT | X, 0, To::Label(more), To::Next);
+        p.jump(JMP | JA, 0, To::Label(done), To::Next);
+        p.place(more);
+        // A header fits.
+        p.op(MISC | TXA, 0);
+        p.op(ST, M_AT);
+        p.op(ALU | ADD, NLA_HDR);
+        p.op(ST, M_TMP);
+        p.op(LD | W | LEN, 0);
+        p.op(LDX | W | MEM, M_TMP);
+        p.jump(JMP | JGE | X, 0, To::Next, To::Keep);
+        p.op(LDX | W | MEM, M_AT);
+        // nla_len (host order) in M_LEFT: at least a header, and it fits.
+        p.byte(HI);
+        p.op(ALU | LSH, 8);
+        p.op(ST, M_TMP);
+        p.byte(LO);
+        p.op(LDX | W | MEM, M_TMP);
+        p.op(ALU | ADD | X, 0);
+        p.op(ST, M_LEFT);
+        p.jump(JMP | JGE, NLA_HDR, To::Next, To::Keep);
+        p.op(LDX | W | MEM, M_AT);
+        p.op(ALU | ADD | X, 0);
+        p.op(ST, M_TMP);
+        p.op(LD | W | LEN, 0);
+        p.op(LDX | W | MEM, M_TMP);
+        p.jump(JMP | JGE | X, 0, To::Next, To::Keep);
+        p.op(LDX | W | MEM, M_AT);
+        // The type: one of the three, or on to the next.
+        p.byte(2 + HI);
+        p.op(ALU | AND, TYPE_MASK_HI);
+        p.jump(JMP | JEQ, 0, To::Next, To::Label(next));
+        p.byte(2 + LO);
+        p.jump(
+            JMP | JEQ,
+            decode::CTA_ZONE.into(),
+            To::Label(zone),
+            To::Next,
+        );
+        p.jump(
+            JMP | JEQ,
+            decode::CTA_STATUS.into(),
+            To::Label(status),
+            To::Next,
+        );
+        p.jump(
+            JMP | JEQ,
+            decode::CTA_MARK.into(),
+            To::Label(mark),
+            To::Label(next),
+        );
+        for (label, len, at) in [
+            (zone, U16_ATTR, M_ZONE),
+            (status, NLA_HDR + 4, M_STATUS),
+            (mark, NLA_HDR + 4, M_MARK),
+        ] {
+            p.place(label);
+            p.op(LD | MEM, M_LEFT);
+            p.expect(len);
+            // The value follows the header, in network byte order.
+            p.op(LD | if len == U16_ATTR { H } else { W } | IND, NLA_HDR);
+            p.op(ST, at);
+            if at == M_MARK {
+                p.op(LD | IMM, 1);
+                p.op(ST, M_MARKED);
+            }
+            p.jump(JMP | JA, 0, To::Label(next), To::Next);
+        }
+        // X past the attribute and its padding.
+        p.place(next);
+        p.op(LD | MEM, M_LEFT);
+        p.op(ALU | ADD, NLA_HDR - 1);
+        p.op(ALU | AND, !(NLA_HDR - 1));
+        p.op(LDX | W | MEM, M_AT);
+        p.op(ALU | ADD | X, 0);
+        p.op(MISC | TAX, 0);
+        p.keep_here();
+    }
+    // More attributes than WALK.
+    p.op(RET, KEEP);
+    p.place(done);
 }
 
 impl<T> Cond<T> {
@@ -714,6 +873,9 @@ mod tests {
             proto: Some(Cond::not(17)),
             sport: Some(Cond::is(1)),
             dport: Some(Cond::not(2)),
+            mark: Some(Cond::not(crate::filter::Mark { value: 1, mask: 3 })),
+            zone: Some(Cond::is(4)),
+            status: Some(crate::filter::Status { set: 4, clear: 2 }),
             ..Filter::default()
         };
         for f in [Filter::default(), every] {

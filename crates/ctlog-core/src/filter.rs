@@ -3,7 +3,8 @@
 //! events a capture keeps after it read them. The config and its words are
 //! JavaScript's (src/conntrack-filter.ts); this is the one place that says
 //! what each condition means. The kernel socket filter (bpf.rs) drops what
-//! it can prove this drops, before it is read; this decides the rest.
+//! it can prove this drops (all but the NAT conditions), before it is read;
+//! this decides the rest, on the reader thread.
 //!
 //! Every condition set must hold; a negated one holds where it would not.
 

@@ -339,6 +339,9 @@ mod tests {
             proto: Some(Cond::not(17)),
             sport: Some(Cond::is(40000)),
             dport: Some(Cond::not(53)),
+            mark: Some(Cond::is(crate::filter::Mark { value: 1, mask: 1 })),
+            zone: Some(Cond::not(0)),
+            status: Some(crate::filter::Status { set: 4, clear: 2 }),
             ..Filter::default()
         };
         for f in [ProtoFilter::default(), ProtoFilter([TCP, UDP, 0])] {

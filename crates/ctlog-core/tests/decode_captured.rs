@@ -1853,72 +1853,165 @@ fn the_kernel_filter_checks_the_tuple_conditions_as_the_filter_does() {
     );
 }
 
-/// With protocol sets too, and conditions the kernel leaves to the reader
-/// (mark, zone, status, NAT): the program never drops what both keep, and
-/// drops what the tuples or the sets rule out.
-#[test]
-fn the_kernel_filter_leaves_the_other_conditions_to_the_reader() {
-    use ctlog_core::bpf::{ProtoFilter, ALL as EVERY, TCP, UDP};
-    use ctlog_core::filter::{Cond, Mark, Nat, Status};
+/// The conditions after the tuples, from the captured events: each one's
+/// mark (whole and masked) and zone, a few status bit sets, each negated.
+fn after_tuples() -> Vec<ctlog_core::Filter> {
+    use ctlog_core::filter::{Cond, Mark, Status};
     use ctlog_core::Filter;
-    let mark = decode(MARK_NEW).mark.expect("a mark");
-    let later = [
-        Filter {
-            mark: Some(Cond::is(Mark {
-                value: mark,
-                mask: u32::MAX,
-            })),
+    let mut out: Vec<Filter> = Vec::new();
+    let mut add = |f: Filter| {
+        if !out.contains(&f) {
+            out.push(f)
+        }
+    };
+    for msg in ALL {
+        let ev = decode(msg);
+        for negate in [false, true] {
+            let c = |value| Cond { value, negate };
+            for (value, mask) in [
+                (ev.mark.unwrap_or(0), u32::MAX),
+                (ev.mark.unwrap_or(0) & 0xf, 0xf),
+            ] {
+                add(Filter {
+                    mark: Some(Cond {
+                        value: Mark { value, mask },
+                        negate,
+                    }),
+                    ..Filter::default()
+                });
+            }
+            add(Filter {
+                zone: Some(c(ev.zone.unwrap_or(0))),
+                ..Filter::default()
+            });
+        }
+    }
+    for (set, clear) in [
+        (IPS_ASSURED, 0),
+        (0, IPS_SEEN_REPLY),
+        (IPS_SEEN_REPLY, IPS_ASSURED),
+        (IPS_DST_NAT, 0),
+        (IPS_CONFIRMED | IPS_SRC_NAT_DONE, IPS_DYING),
+    ] {
+        add(Filter {
+            status: Some(Status { set, clear }),
             ..Filter::default()
-        },
-        Filter {
-            zone: Some(Cond::not(0)),
-            ..Filter::default()
-        },
-        Filter {
-            status: Some(Status {
-                set: IPS_ASSURED,
-                clear: 0,
-            }),
-            ..Filter::default()
-        },
-        Filter {
-            any_nat: Some(Cond::is(Nat::default())),
-            ..Filter::default()
-        },
-    ];
+        });
+    }
+    out
+}
+
+/// The conditions after the tuples (mark, zone, status) are the kernel's
+/// to check too, alone and with those on the tuples and protocol sets:
+/// the program keeps exactly what the filter and the sets keep. NAT it
+/// leaves to the reader: the program never drops for it.
+#[test]
+fn the_kernel_filter_walks_to_the_mark_zone_and_status() {
+    use ctlog_core::bpf::{ProtoFilter, ALL as EVERY, TCP, UDP};
+    use ctlog_core::filter::{Cond, Nat};
+    use ctlog_core::Filter;
     let sets = [ProtoFilter::default(), ProtoFilter([TCP, UDP, EVERY])];
-    let (mut both, mut dropped) = (0, 0);
-    for l in &later {
-        assert!(!ProtoFilter::default().needs_program(l));
-        for t in tuple_filters() {
-            let f = Filter {
-                mark: l.mark,
-                zone: l.zone,
-                status: l.status,
-                any_nat: l.any_nat,
-                ..t.clone()
-            };
-            for protocols in &sets {
-                let prog = protocols.program_with(&f);
+    let tuples = tuple_filters();
+    let nat = Some(Cond::is(Nat::default()));
+    let (mut kept, mut dropped) = (0, 0);
+    for l in after_tuples() {
+        assert!(ProtoFilter::default().needs_program(&l), "{l:?}");
+        // Alone, with every tenth tuple filter, and with NAT beside.
+        let with = tuples.iter().step_by(10).map(|t| Filter {
+            mark: l.mark,
+            zone: l.zone,
+            status: l.status,
+            ..t.clone()
+        });
+        for f in std::iter::once(l.clone()).chain(with) {
+            for (protocols, any_nat) in sets.iter().flat_map(|s| [(s, None), (s, nat)]) {
+                let prog = protocols.program_with(&Filter {
+                    any_nat,
+                    ..f.clone()
+                });
                 for msg in ALL {
                     let ev = decode(msg);
                     let got = run_bpf(&prog, msg) != 0;
-                    let want = t.keeps(&ev) && protocols.keeps(ev.kind, ev.orig.proto);
+                    let want = f.keeps(&ev) && protocols.keeps(ev.kind, ev.orig.proto);
                     assert_eq!(got, want, "{f:?} {protocols:?} on {ev:?}");
-                    if want && f.keeps(&ev) {
-                        both += 1;
-                    }
-                    if !got {
-                        dropped += 1;
+                    if got {
+                        kept += 1
+                    } else {
+                        dropped += 1
                     }
                 }
             }
         }
     }
     assert!(
-        both > 10 && dropped > 1000,
-        "both {both}, dropped {dropped}"
+        kept > 1000 && dropped > 1000,
+        "kept {kept}, dropped {dropped}"
     );
+    let nat_only = Filter {
+        any_nat: nat,
+        ..Filter::default()
+    };
+    assert!(!ProtoFilter::default().needs_program(&nat_only));
+}
+
+/// The walk fails open: an attribute that does not fit, a mark of the
+/// wrong size (the decoder refuses it), or more attributes than it reads
+/// keep the message; a message cut after an attribute's value, before its
+/// padding, is read to its end.
+#[test]
+fn the_kernel_filter_keeps_what_its_walk_cannot_read() {
+    use ctlog_core::bpf::ProtoFilter;
+    use ctlog_core::filter::{Cond, Mark};
+    use ctlog_core::Filter;
+    // A mark no captured event has: every well-formed message is dropped.
+    let none = Filter {
+        mark: Some(Cond::is(Mark {
+            value: 0xdead,
+            mask: u32::MAX,
+        })),
+        ..Filter::default()
+    };
+    let prog = ProtoFilter::default().program_with(&none);
+    assert_eq!(run_bpf(&prog, MARK_NEW), 0);
+    let mark = attr_at(MARK_NEW, &[CTA_MARK]);
+    // CTA_MARK's nla_len past the message's end.
+    let mut m = MARK_NEW.to_vec();
+    set_nla_len(&mut m, mark, 200);
+    assert_ne!(run_bpf(&prog, &m), 0, "nla_len past the end");
+    // CTA_MARK of 5 bytes: the decoder refuses it.
+    let mut m = MARK_NEW.to_vec();
+    set_nla_len(&mut m, mark, 9);
+    assert!(decode_message(&m).is_err());
+    assert_ne!(run_bpf(&prog, &m), 0, "a mark of the wrong size");
+    // An nla_len shorter than a header.
+    let mut m = MARK_NEW.to_vec();
+    set_nla_len(&mut m, mark, 3);
+    assert_ne!(run_bpf(&prog, &m), 0, "nla_len 3");
+    // More attributes than the walk reads: empty ones (type 0x7f) added.
+    let mut m = MARK_NEW.to_vec();
+    for _ in 0..40 {
+        m.extend_from_slice(&[4, 0, 0x7f, 0]);
+    }
+    let len = u32::try_from(m.len()).unwrap();
+    m[..4].copy_from_slice(&len.to_ne_bytes());
+    assert!(decode_message(&m).is_ok());
+    assert_ne!(run_bpf(&prog, &m), 0, "more attributes than WALK");
+    // The mark it has, with a last attribute of 5 bytes and no padding
+    // after it: the walk ends there as the decoder does.
+    let has = Filter {
+        mark: Some(Cond::is(Mark {
+            value: decode(MARK_NEW).mark.unwrap(),
+            mask: u32::MAX,
+        })),
+        ..Filter::default()
+    };
+    let mut m = MARK_NEW.to_vec();
+    m.extend_from_slice(&[5, 0, 0x7f, 0, 1]);
+    let len = u32::try_from(m.len()).unwrap();
+    m[..4].copy_from_slice(&len.to_ne_bytes());
+    assert!(decode_message(&m).unwrap().is_some());
+    assert_ne!(run_bpf(&ProtoFilter::default().program_with(&has), &m), 0);
+    assert_eq!(run_bpf(&prog, &m), 0);
 }
 
 /// A fuzzer's input: the protocol sets (new, update, destroy), then the

@@ -55,12 +55,13 @@ pub fn run(prog: &[Insn], pkt: &[u8]) -> Result<u32, Fault> {
             0x64 => a = a.checked_shl(i.k).unwrap_or(0),
             // BPF_RET|BPF_K
             0x06 => return Ok(i.k),
-            // BPF_JMP: JA, JEQ and JGE (K and X)
+            // BPF_JMP: JA, JEQ and JGE (K and X), JGT (X)
             0x05 => pc = pc.saturating_add(usize::try_from(i.k).unwrap_or(usize::MAX)),
             0x15 => pc += jump(a == i.k),
             0x1d => pc += jump(a == x),
             0x35 => pc += jump(a >= i.k),
             0x3d => pc += jump(a >= x),
+            0x2d => pc += jump(a > x),
             // BPF_LD|BPF_B|BPF_ABS, BPF_LD|BPF_B|BPF_IND
             0x30 => match byte(Some(i.k)) {
                 Some(b) => a = b,
