@@ -2,7 +2,8 @@
 // ctlogd vs `conntrack -E` on the same kernel events. Run as root:
 //
 //   node bench/run.mjs [--scenario a|b|c|all] [--n N] [--rate R] [--out DIR] [--keep]
-//                      [--only ctlogd|conntrack] [--profile]
+//                      [--only ctlogd|conntrack] [--profile] [--config JSON]
+//                      [--filter 'ARGS' --filter-keeps all|none]
 //   npm run bench -- --scenario a
 //
 // Scenarios (each in its own network namespace, deleted afterwards):
@@ -75,7 +76,13 @@ const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|all] [--n N] 
   --config    more ctlogd config keys, as a JSON object, e.g. '{"reliable":true}';
               an "event" key sets protocol filters, with the scenario's event types;
               with "metrics_listen" ctlogd's metrics are scraped every second
-              while the events are made (the scrapes' connections not tracked)`;
+              while the events are made (the scrapes' connections not tracked)
+  --filter    conntrack's filter options, given to ctlogd and to conntrack -E alike
+              (ulogd2 is not run), e.g. '--orig-dst 203.0.113.1'; the markers then
+              carry mark 1 and a source NAT to 192.0.2.1, so that a filter can
+              keep them and drop every generated flow
+  --filter-keeps  what the filter keeps of the scenario's generated events: all
+              (default) or none (then none count as lost)`;
 
 let opts;
 try {
@@ -89,6 +96,8 @@ try {
       only: { type: 'string' },
       profile: { type: 'boolean', default: false },
       config: { type: 'string', default: '{}' },
+      filter: { type: 'string' },
+      'filter-keeps': { type: 'string', default: 'all' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }).values;
@@ -106,7 +115,8 @@ if (
   selected.some((s) => !SCENARIOS[s]) ||
   (opts.n !== undefined && !posInt(opts.n)) ||
   !/^\d+$/.test(opts.rate) ||
-  (opts.only !== undefined && !Object.keys(TOOL_NAMES).includes(opts.only))
+  (opts.only !== undefined && !Object.keys(TOOL_NAMES).includes(opts.only)) ||
+  !['all', 'none'].includes(opts['filter-keeps'])
 ) {
   console.error(USAGE);
   process.exit(64);
@@ -129,6 +139,8 @@ const scrape = async () => {
 // The first page before the events, so that neither this process's start nor ctlogd's first page falls in them.
 (async () => { while (n === 0) { await scrape(); await new Promise((r) => setTimeout(r, 100)); } console.log('ready'); n = 0; setInterval(scrape, 1000); })();
 process.on('SIGTERM', () => { console.log(JSON.stringify({ n, bad, bytes })); process.exit(0); });`;
+/** --filter's words, for both tools; undefined without it. */
+const FILTER = opts.filter?.split(/\s+/).filter(Boolean);
 const OUT = path.resolve(opts.out);
 const RATE = Number(opts.rate);
 
@@ -503,7 +515,9 @@ async function marker(ns) {
   const n = (markerSeq++ % 250) + 1;
   const spec = ['-p', markerProto, '-s', `${MARKER_NET}${n}`, '-d', '203.0.113.1', '--sport', '9', '--dport', '9'];
   if (markerProto === 'tcp') spec.push('--state', 'ESTABLISHED');
-  await ns.run('conntrack', ['-I', ...spec, '-t', '30']);
+  // With --filter: something to keep the markers by that no generated flow has.
+  const kept = FILTER ? ['-m', '1', '--src-nat', '192.0.2.1'] : [];
+  await ns.run('conntrack', ['-I', ...spec, ...kept, '-t', '30']);
   await ns.run('conntrack', ['-D', ...spec]);
 }
 
@@ -700,6 +714,11 @@ async function scenario(key, ctbench) {
         add chain ip ctlogd_bench_nat post { type nat hook postrouting priority srcnat; }
         add rule ip ctlogd_bench_nat post ip daddr ${GENERATED_NET} snat to 127.0.0.2\n`;
     }
+    if (FILTER && key !== 'n') {
+      // The markers' source NAT needs the kernel's NAT loaded.
+      rules += `add table ip ctlogd_bench_filter
+        add chain ip ctlogd_bench_filter post { type nat hook postrouting priority srcnat; }\n`;
+    }
     if (METRICS_PORT) {
       // The scrapes are not events of the scenario.
       rules += `add table inet ctlogd_bench_notrack
@@ -766,15 +785,16 @@ async function scenario(key, ctbench) {
       key === 'n'
         ? ['--output', 'ipfix', '--ipfix-host', '127.0.0.1', '--ipfix-port', String(IPFIX_PORT)]
         : ['--output', 'file', '--output-file', files.ctlogd];
-    const ctlogdArgs = [...nodeFlags, CTLOGD, '-c', cfg, '--log-level', 'debug', ...output];
-    const conntrackArgs = ['-E', '-e', sc.events.map((e) => e.toUpperCase()).join(',')];
+    const ctlogdArgs = [...nodeFlags, CTLOGD, '-c', cfg, '--log-level', 'debug', ...output, ...(FILTER ?? [])];
+    const conntrackArgs = ['-E', '-e', sc.events.map((e) => e.toUpperCase()).join(','), ...(FILTER ?? [])];
+    if (FILTER) info.notes.push(`**filter, both tools: \`${FILTER.join(' ')}\`; it keeps ${opts['filter-keeps']} of the generated events**`);
     info.commands = {
-      ctlogd: `node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/ctlogd.js -c ${path.relative(ROOT, cfg)} --log-level debug ${output.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}   # ${fs.readFileSync(cfg, 'utf8').trim()}`,
+      ctlogd: `node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/ctlogd.js -c ${path.relative(ROOT, cfg)} --log-level debug ${output.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}${FILTER ? ` ${FILTER.join(' ')}` : ''}   # ${fs.readFileSync(cfg, 'utf8').trim()}`,
       conntrack: `conntrack ${conntrackArgs.join(' ')} > ${path.relative(ROOT, files.conntrack)}`,
       ulogd: `ulogd -c ${path.relative(ROOT, f('ulogd.conf'))}   # NFCT (event_mask ${eventMask(sc.events)}, hash_enable=0, netlink_socket_buffer_maxsize 256 MiB) → IP2STR → PRINTFLOW → LOGEMU (sync=1)`,
     };
     writeUlogdConf(f('ulogd.conf'), sc.events, files.ulogd, f('ulogd.messages'));
-    const which = opts.only ? [opts.only] : ['ctlogd', 'conntrack', 'ulogd'];
+    const which = opts.only ? [opts.only] : FILTER ? ['ctlogd', 'conntrack'] : ['ctlogd', 'conntrack', 'ulogd'];
     info.which = which;
     for (const w of which) {
       if (w === 'ctlogd') tools.push(await startMeasured(ns, ctbench, `${key}-ctlogd`, process.execPath, ctlogdArgs, null, f('ctlogd.stderr')));
@@ -871,6 +891,7 @@ async function scenario(key, ctbench) {
         `generated UPDATE events are not known exactly: the count is a lower bound, per (type, state, tuple) the most ${which.length > 1 ? 'either tool' : 'the tool'} wrote (${u.update.toLocaleString('en-US')}); NEW = connections made, DESTROY = entries flushed`,
       );
     }
+    if (opts['filter-keeps'] === 'none') generated = { new: 0, update: 0, destroy: 0 };
     generated.total = generated.new + generated.update + generated.destroy;
 
     if (which.includes('ctlogd')) {

@@ -2014,6 +2014,56 @@ fn the_kernel_filter_keeps_what_its_walk_cannot_read() {
     assert_eq!(run_bpf(&prog, &m), 0);
 }
 
+/// The NAT filters on the kernel's own messages: the DNAT'd flow (its
+/// port rewritten) is destination-translated, to port 6001, and not
+/// source-translated; the others (SRC_NAT_DONE and DST_NAT_DONE set by the
+/// null bindings, tuples unchanged) are neither, ICMP among them.
+#[test]
+fn nat_filters_on_captured_messages() {
+    use ctlog_core::filter::{Cond, Nat};
+    use ctlog_core::Filter;
+    let nat = |n: Nat| Some(Cond::is(n));
+    let any = Nat::default();
+    let to = |port| Nat {
+        addr: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        port: Some(port),
+    };
+    let src = Filter {
+        src_nat: nat(any),
+        ..Filter::default()
+    };
+    let dst = |n| Filter {
+        dst_nat: nat(n),
+        ..Filter::default()
+    };
+    let either = Filter {
+        any_nat: nat(any),
+        ..Filter::default()
+    };
+    for msg in [DNAT_NEW, DNAT_DESTROY] {
+        let ev = decode(msg);
+        assert!(dst(any).keeps(&ev) && either.keeps(&ev) && !src.keeps(&ev));
+        // Only the port was translated: conntrack's IP:PORT asks for both.
+        let port = |p| Nat {
+            addr: None,
+            port: Some(p),
+        };
+        assert!(dst(port(6001)).keeps(&ev) && !dst(port(6000)).keeps(&ev));
+        assert!(!dst(to(6001)).keeps(&ev));
+    }
+    let untranslated: Vec<_> = ALL
+        .iter()
+        .filter(|m| ![DNAT_NEW, DNAT_DESTROY].contains(m))
+        .map(|m| decode(m))
+        .collect();
+    assert!(untranslated
+        .iter()
+        .any(|ev| ev.orig.proto == Some(IPPROTO_ICMP)));
+    for ev in &untranslated {
+        assert!(!either.keeps(ev), "{ev:?}");
+    }
+}
+
 /// A fuzzer's input: the protocol sets (new, update, destroy), then the
 /// message.
 fn filter_finding(name: &str) -> (ctlog_core::bpf::ProtoFilter, Vec<u8>) {
