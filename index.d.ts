@@ -166,9 +166,9 @@ export interface CaptureOptions {
   netns?: string
   /**
    * conntrack's filters (`conntrack -E --orig-src ...`), all of which
-   * an event must pass. The kernel checks all but the NAT ones before
-   * the event is read; the reader the NAT ones, after decoding (counted
-   * as `filtered`), and whatever the kernel could not read.
+   * an event must pass. The kernel checks them before the event is
+   * read; the reader again after decoding, for what the kernel could
+   * not read (counted as `filtered`).
    * @default none: every event
    */
   filter?: FilterOptions

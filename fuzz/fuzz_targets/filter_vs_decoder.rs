@@ -3,7 +3,7 @@
 //! message; the filter runs as the kernel runs it (bpf::vm) for those sets,
 //! for sets that keep nothing, for those sets with conditions on the
 //! tuples (filter::Filter), and with conditions on what follows them (mark,
-//! zone, status). Whenever it drops the message, the decoder must agree:
+//! zone, status) and on both tuples with the status (NAT). Whenever it drops the message, the decoder must agree:
 //! for the tuple conditions, from the part the filter checks (the header
 //! and the two tuples) it reads an event that the sets or the conditions
 //! drop, and from the whole message the same tuples; for the others, the
@@ -12,7 +12,7 @@
 #![no_main]
 
 use ctlog_core::bpf::{vm, ProtoFilter, ALL};
-use ctlog_core::filter::{Cond, Filter, Mark, Net, Status};
+use ctlog_core::filter::{Cond, Filter, Mark, Nat, Net, Status};
 use ctlog_core::decode_message;
 use libfuzzer_sys::fuzz_target;
 
@@ -64,6 +64,14 @@ fn after_tuples() -> Filter {
             set: 0,
             clear: 1 << 9,
         }),
+        src_nat: Some(Cond::not(Nat {
+            addr: "127.0.0.9".parse().ok(),
+            port: None,
+        })),
+        any_nat: Some(Cond::not(Nat {
+            addr: None,
+            port: Some(9),
+        })),
         ..Filter::default()
     }
 }

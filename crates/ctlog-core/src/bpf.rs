@@ -21,8 +21,8 @@
 //! follows (mark, zone, status) the program walks the attributes after the
 //! tuples to the message's end, unrolled (a program has no loops) for up
 //! to WALK of them, and reads CTA_MARK, CTA_ZONE and CTA_STATUS as the
-//! decoder does. The NAT conditions compare the two tuples and the status:
-//! they are left to the reader.
+//! decoder does; the NAT conditions compare the two tuples' addresses and
+//! ports (ICMP ids) with each other and read the status.
 //!
 //! Anything the program cannot read (another subsystem, another layout, a
 //! short or broken tuple, an attribute that does not fit, more than WALK)
@@ -39,7 +39,9 @@
 
 use crate::decode::{self, NLA_TYPE_MASK};
 use crate::event::{Event, EventType};
-use crate::filter::{Cond, Filter, Net};
+use std::net::IpAddr;
+
+use crate::filter::{Cond, Filter, Nat, Net, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE};
 
 pub mod vm;
 
@@ -111,6 +113,7 @@ const IND: u16 = libc::BPF_IND as u16;
 const MEM: u16 = libc::BPF_MEM as u16;
 const LEN: u16 = libc::BPF_LEN as u16;
 const ADD: u16 = libc::BPF_ADD as u16;
+const OR: u16 = libc::BPF_OR as u16;
 const SUB: u16 = libc::BPF_SUB as u16;
 const AND: u16 = libc::BPF_AND as u16;
 const LSH: u16 = libc::BPF_LSH as u16;
@@ -174,11 +177,23 @@ const M_TMP: u32 = 3;
 /// Not 0 once a condition of the Filter failed (checked after the tuples).
 const M_MISS: u32 = 4;
 /// The last CTA_ZONE, CTA_STATUS and CTA_MARK the walk found (0 if none),
-/// and whether it found a mark.
+/// and which of the last two it found (SEEN_MARK, SEEN_STATUS).
 const M_ZONE: u32 = 5;
 const M_STATUS: u32 = 6;
 const M_MARK: u32 = 7;
-const M_MARKED: u32 = 8;
+const M_SEEN: u32 = 8;
+const SEEN_MARK: u32 = 1;
+const SEEN_STATUS: u32 = 2;
+/// Where each tuple's source address starts, and its CTA_TUPLE_PROTO.
+const M_OADDR: u32 = 9;
+const M_RADDR: u32 = 10;
+const M_OL4: u32 = 11;
+const M_RL4: u32 = 12;
+/// The tuples' shapes: SHAPE_V6 and SHAPE_ICMP, shifted by 0 for the
+/// original tuple and by 1 for the reply's.
+const M_SHAPE: u32 = 13;
+const SHAPE_V6: u32 = 1;
+const SHAPE_ICMP: u32 = 4;
 
 /// The attributes after the tuples the walk reads at most; the kernel
 /// sends about 12 (a DESTROY with counters, timestamps and a mark), and a
@@ -346,7 +361,8 @@ impl ProtoFilter {
         // what reached it on to the next instruction): all are stored first.
         p.op(LD | IMM, 0);
         for m in [
-            M_AT, M_LEFT, M_PROTO, M_TMP, M_MISS, M_ZONE, M_STATUS, M_MARK, M_MARKED,
+            M_AT, M_LEFT, M_PROTO, M_TMP, M_MISS, M_ZONE, M_STATUS, M_MARK, M_SEEN, M_OADDR,
+            M_RADDR, M_OL4, M_RL4, M_SHAPE,
         ] {
             p.op(ST, m);
         }
@@ -420,7 +436,8 @@ impl ProtoFilter {
             // No mark matches no value (conntrack's mark_cmp).
             let after = p.label();
             let (hit, miss) = c.verdicts(To::Label(after), To::Label(drop));
-            p.op(LD | MEM, M_MARKED);
+            p.op(LD | MEM, M_SEEN);
+            p.op(ALU | AND, SEEN_MARK);
             p.jump(JMP | JEQ, 0, miss, To::Next);
             p.op(LD | MEM, M_MARK);
             if c.value.mask != u32::MAX {
@@ -439,6 +456,7 @@ impl ProtoFilter {
         p.place(drop);
         p.op(RET, DROP);
         p.place(go);
+        nat_conditions(&mut p, filter);
         // The event type, as the decoder tells them apart.
         let types = [p.label(), p.label(), p.label()];
         p.op(LD | B | ABS, TYPE_MSG);
@@ -498,9 +516,224 @@ fn in_kernel(f: &Filter) -> bool {
         || walks(f)
 }
 
-/// Whether the filter needs what follows the tuples.
+/// Whether the filter needs what follows the tuples (the NAT conditions
+/// need the status).
 fn walks(f: &Filter) -> bool {
-    f.zone.is_some() || f.status.is_some() || f.mark.is_some()
+    f.zone.is_some()
+        || f.status.is_some()
+        || f.mark.is_some()
+        || f.src_nat.is_some()
+        || f.dst_nat.is_some()
+        || f.any_nat.is_some()
+}
+
+/// Which translation a NAT condition asks about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Src,
+    Dst,
+}
+
+/// The NAT conditions (filter.rs `src_nat`, `dst_nat`), each followed by
+/// its `ret DROP`. They compare the two tuples, which must then be of one
+/// family and one layout (ports or ICMP), as the kernel's are; other
+/// messages are kept.
+fn nat_conditions(p: &mut Asm, f: &Filter) {
+    let conds = [
+        (&f.src_nat, Some(Dir::Src)),
+        (&f.dst_nat, Some(Dir::Dst)),
+        (&f.any_nat, None),
+    ];
+    if conds.iter().all(|(c, _)| c.is_none()) {
+        return;
+    }
+    let same = p.label();
+    p.op(LD | MEM, M_SHAPE);
+    for shape in [0, SHAPE_V6 * 3, SHAPE_ICMP * 3] {
+        p.jump(JMP | JEQ, shape, To::Label(same), To::Next);
+    }
+    p.expect((SHAPE_V6 | SHAPE_ICMP) * 3);
+    p.keep_here();
+    p.place(same);
+    for (c, dir) in conds {
+        let Some(c) = c else { continue };
+        let (holds, fails) = (p.label(), p.label());
+        let (yes, no) = c.verdicts(To::Label(holds), To::Label(fails));
+        match dir {
+            Some(d) => translated(p, d, &c.value, yes, no),
+            None => {
+                let dst = p.label();
+                translated(p, Dir::Src, &c.value, yes, To::Label(dst));
+                p.place(dst);
+                translated(p, Dir::Dst, &c.value, yes, no);
+            }
+        }
+        p.place(fails);
+        p.op(RET, DROP);
+        p.place(holds);
+    }
+}
+
+/// Jumps to `yes` if the tuples say the translation `d` was done, to
+/// `n`'s address and port if it names them, else to `no`; as filter.rs's
+/// `nat`: the status's NAT_DONE bit (or no status), then the addresses
+/// (`is_nat`), the ports or ICMP ids (`is_pat`) and what they became.
+fn translated(p: &mut Asm, d: Dir, n: &Nat, yes: To, no: To) {
+    let bit = match d {
+        Dir::Src => IPS_SRC_NAT_DONE,
+        Dir::Dst => IPS_DST_NAT_DONE,
+    };
+    let (done, not_done) = (p.label(), p.label());
+    p.op(LD | MEM, M_SEEN);
+    p.op(ALU | AND, SEEN_STATUS);
+    p.jump(JMP | JEQ, 0, To::Label(done), To::Next);
+    p.op(LD | MEM, M_STATUS);
+    p.op(ALU | AND, bit);
+    p.jump(JMP | JEQ, 0, To::Label(not_done), To::Label(done));
+    p.place(not_done);
+    p.jump(JMP | JA, 0, no, To::Next);
+    p.place(done);
+    match (n.addr, n.port) {
+        (None, None) => {
+            let pat = p.label();
+            nat_test(p, Test::Nat, d, yes, To::Label(pat));
+            p.place(pat);
+            nat_test(p, Test::Pat, d, yes, no);
+        }
+        (addr, port) => {
+            // Each of those asked must hold.
+            let mut tests = vec![];
+            if let Some(a) = addr {
+                tests.extend([Test::Nat, Test::To(a)]);
+            }
+            if let Some(port) = port {
+                tests.extend([Test::Pat, Test::ToPort(port)]);
+            }
+            for t in tests {
+                let next = p.label();
+                nat_test(p, t, d, To::Label(next), no);
+                p.place(next);
+            }
+            p.jump(JMP | JA, 0, yes, To::Next);
+        }
+    }
+}
+
+/// One part of a translation's test.
+#[derive(Clone, Copy)]
+enum Test {
+    /// The address changed.
+    Nat,
+    /// The port (ICMP: the id) changed.
+    Pat,
+    /// The address became this.
+    To(IpAddr),
+    /// The port (ICMP: the id) became this.
+    ToPort(u16),
+}
+
+// Where a tuple's fields are: the addresses after the source address's
+// start; the ports, or the ICMP id, after CTA_TUPLE_PROTO's.
+const V4_DST: u32 = IPV4_ADDR;
+const V6_DST: u32 = IPV6_ADDR;
+const SPORT: u32 = NLA_HDR + SMALL_PADDED + NLA_HDR;
+const DPORT: u32 = NLA_HDR + 2 * SMALL_PADDED + NLA_HDR;
+/// The ICMP id is where the source port would be.
+const ICMP_ID: u32 = SPORT;
+
+/// Jumps to `t_true` or `t_false` as the test `t` of the translation `d`
+/// says, for the shape of the tuples (one family, one layout: checked).
+/// Conditional jumps stay inside; the two targets are reached by `ja`.
+fn nat_test(p: &mut Asm, t: Test, d: Dir, t_true: To, t_false: To) {
+    let (is, isnt) = (p.label(), p.label());
+    // Both shapes of what the test reads: the family for addresses, the
+    // layout for ports.
+    let (other, bit) = match t {
+        Test::Nat | Test::To(_) => (p.label(), SHAPE_V6),
+        Test::Pat | Test::ToPort(_) => (p.label(), SHAPE_ICMP),
+    };
+    p.op(LD | MEM, M_SHAPE);
+    p.op(ALU | AND, bit);
+    p.jump(JMP | JEQ, 0, To::Next, To::Label(other));
+    for alt in [false, true] {
+        if alt {
+            p.place(other);
+        }
+        let (words, dst) = if alt { (4, V6_DST) } else { (1, V4_DST) };
+        let (dkey, icmp) = if alt { (ICMP_ID, true) } else { (DPORT, false) };
+        match (t, d) {
+            // The reply's destination is where the original source went.
+            (Test::Nat, Dir::Src) => p.differ(W, M_OADDR, 0, M_RADDR, dst, words, is, isnt),
+            (Test::Nat, Dir::Dst) => p.differ(W, M_RADDR, 0, M_OADDR, dst, words, is, isnt),
+            (Test::Pat, Dir::Src) => p.differ(H, M_OL4, SPORT, M_RL4, dkey, 1, is, isnt),
+            (Test::Pat, Dir::Dst) if !icmp => p.differ(H, M_RL4, SPORT, M_OL4, DPORT, 1, is, isnt),
+            (Test::To(a), _) => {
+                let at = if d == Dir::Src { dst } else { 0 };
+                match a {
+                    IpAddr::V4(a) if !alt => p.equal(W, M_RADDR, at, &[u32::from(a)], is, isnt),
+                    IpAddr::V6(a) if alt => {
+                        let w = u128::from(a);
+                        let words = [96, 64, 32, 0].map(|s| (w >> s) as u32);
+                        p.equal(W, M_RADDR, at, &words, is, isnt)
+                    }
+                    // Another family: never that address.
+                    _ => p.jump(JMP | JA, 0, To::Label(isnt), To::Next),
+                }
+            }
+            (Test::ToPort(port), Dir::Src) => p.equal(H, M_RL4, dkey, &[port.into()], is, isnt),
+            (Test::ToPort(port), Dir::Dst) if !icmp => {
+                p.equal(H, M_RL4, SPORT, &[port.into()], is, isnt)
+            }
+            // ICMP has no ports to translate on the destination's side.
+            (Test::Pat | Test::ToPort(_), Dir::Dst) => {
+                p.jump(JMP | JA, 0, To::Label(isnt), To::Next)
+            }
+        }
+    }
+    p.place(is);
+    p.jump(JMP | JA, 0, t_true, To::Next);
+    p.place(isnt);
+    p.jump(JMP | JA, 0, t_false, To::Next);
+}
+
+impl Asm {
+    /// Jumps to `yes` unless the `words` words (or one halfword, `size`
+    /// H) at M[a] + ka and at M[b] + kb are equal; to `no` if they are.
+    #[allow(clippy::too_many_arguments)] // two places, two offsets, what and where to go: one call reads as the comparison it is
+    fn differ(
+        &mut self,
+        size: u16,
+        a: u32,
+        ka: u32,
+        b: u32,
+        kb: u32,
+        words: u32,
+        yes: usize,
+        no: usize,
+    ) {
+        for i in 0..words {
+            self.op(LDX | W | MEM, a);
+            self.op(LD | size | IND, ka + 4 * i);
+            self.op(ST, M_TMP);
+            self.op(LDX | W | MEM, b);
+            self.op(LD | size | IND, kb + 4 * i);
+            self.op(LDX | W | MEM, M_TMP);
+            self.jump(JMP | JEQ | X, 0, To::Next, To::Label(yes));
+        }
+        self.jump(JMP | JA, 0, To::Label(no), To::Next);
+    }
+
+    /// Jumps to `yes` if the words (or halfword, `size` H) at M[a] + ka
+    /// are `value`, else to `no`.
+    #[allow(clippy::too_many_arguments)] // as differ
+    fn equal(&mut self, size: u16, a: u32, ka: u32, value: &[u32], yes: usize, no: usize) {
+        for (i, &v) in (0u32..).zip(value) {
+            self.op(LDX | W | MEM, a);
+            self.op(LD | size | IND, ka + 4 * i);
+            self.jump(JMP | JEQ, v, To::Next, To::Label(no));
+        }
+        self.jump(JMP | JA, 0, To::Label(yes), To::Next);
+    }
 }
 
 /// Reads the attributes from X to the message's end as the decoder does
@@ -580,9 +813,8 @@ fn walk(p: &mut Asm) {
             // The value follows the header, in network byte order.
             p.op(LD | if len == U16_ATTR { H } else { W } | IND, NLA_HDR);
             p.op(ST, at);
-            if at == M_MARK {
-                p.op(LD | IMM, 1);
-                p.op(ST, M_MARKED);
+            if at != M_ZONE {
+                p.set_bits(M_SEEN, if at == M_MARK { SEEN_MARK } else { SEEN_STATUS });
             }
             p.jump(JMP | JA, 0, To::Label(next), To::Next);
         }
@@ -614,6 +846,13 @@ impl<T> Cond<T> {
 }
 
 impl Asm {
+    /// ORs `bits` into the scratch word `m`.
+    fn set_bits(&mut self, m: u32, bits: u32) {
+        self.op(LD | MEM, m);
+        self.op(ALU | OR, bits);
+        self.op(ST, m);
+    }
+
     /// Marks M_MISS.
     fn miss(&mut self) {
         self.op(LD | IMM, 1);
@@ -729,6 +968,12 @@ fn tuple(p: &mut Asm, kind: u16, on: &Tuple) {
         p.header(2 * NLA_HDR + addr, Some(addr), kinds[1]);
         // The addresses follow their headers.
         let v6 = nest == IPV6_NEST;
+        p.op(MISC | TXA, 0);
+        p.op(ALU | ADD, 3 * NLA_HDR);
+        p.op(ST, if orig { M_OADDR } else { M_RADDR });
+        if v6 {
+            p.set_bits(M_SHAPE, SHAPE_V6 << u32::from(!orig));
+        }
         for (c, at) in [(on.src, 3 * NLA_HDR), (on.dst, 3 * NLA_HDR + addr)] {
             if let Some(c) = c {
                 p.address(at, v6, c);
@@ -748,6 +993,7 @@ fn tuple(p: &mut Asm, kind: u16, on: &Tuple) {
     let (icmp, num) = (p.label(), p.label());
     p.op(MISC | TXA, 0);
     p.op(ST, M_AT);
+    p.op(ST, if orig { M_OL4 } else { M_RL4 });
     p.header(0, None, decode::CTA_TUPLE_PROTO);
     p.byte(HI);
     p.expect(0);
@@ -778,6 +1024,7 @@ fn tuple(p: &mut Asm, kind: u16, on: &Tuple) {
     }
     p.jump(JMP | JA, 0, To::Label(num), To::Next);
     p.place(icmp);
+    p.set_bits(M_SHAPE, SHAPE_ICMP << u32::from(!orig));
     p.op(LD | MEM, M_LEFT);
     p.jump(JMP | JGE, ICMP_NEST, To::Next, To::Keep);
     p.header(NLA_HDR, Some(U8_ATTR), decode::CTA_PROTO_NUM);
@@ -876,7 +1123,18 @@ mod tests {
             mark: Some(Cond::not(crate::filter::Mark { value: 1, mask: 3 })),
             zone: Some(Cond::is(4)),
             status: Some(crate::filter::Status { set: 4, clear: 2 }),
-            ..Filter::default()
+            src_nat: Some(Cond::not(Nat {
+                addr: "fd00::9".parse().ok(),
+                port: Some(9),
+            })),
+            dst_nat: Some(Cond::is(Nat {
+                addr: "10.0.0.9".parse().ok(),
+                port: Some(9),
+            })),
+            any_nat: Some(Cond::is(Nat {
+                addr: "fd00::9".parse().ok(),
+                port: Some(9),
+            })),
         };
         for f in [Filter::default(), every] {
             jumps_are_forward_and_short(&ProtoFilter([TCP, UDP | OTHER, 0]).program_with(&f));

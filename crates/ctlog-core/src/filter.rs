@@ -3,8 +3,8 @@
 //! events a capture keeps after it read them. The config and its words are
 //! JavaScript's (src/conntrack-filter.ts); this is the one place that says
 //! what each condition means. The kernel socket filter (bpf.rs) drops what
-//! it can prove this drops (all but the NAT conditions), before it is read;
-//! this decides the rest, on the reader thread.
+//! it can prove this drops, before it is read; this decides what it could
+//! not read, on the reader thread.
 //!
 //! Every condition set must hold; a negated one holds where it would not.
 
@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use crate::event::{Event, Tuple};
 
 /// enum ip_conntrack_status (linux/netfilter/nf_conntrack_common.h).
-const IPS_SRC_NAT_DONE: u32 = 1 << 7;
-const IPS_DST_NAT_DONE: u32 = 1 << 8;
+pub(crate) const IPS_SRC_NAT_DONE: u32 = 1 << 7;
+pub(crate) const IPS_DST_NAT_DONE: u32 = 1 << 8;
 
 /// A condition, or its negation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

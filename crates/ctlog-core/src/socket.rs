@@ -342,6 +342,11 @@ mod tests {
             mark: Some(Cond::is(crate::filter::Mark { value: 1, mask: 1 })),
             zone: Some(Cond::not(0)),
             status: Some(crate::filter::Status { set: 4, clear: 2 }),
+            src_nat: Some(Cond::not(crate::filter::Nat::default())),
+            any_nat: Some(Cond::is(crate::filter::Nat {
+                addr: "fd00::9".parse().ok(),
+                port: Some(9),
+            })),
             ..Filter::default()
         };
         for f in [ProtoFilter::default(), ProtoFilter([TCP, UDP, 0])] {

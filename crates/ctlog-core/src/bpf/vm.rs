@@ -46,12 +46,13 @@ pub fn run(prog: &[Insn], pkt: &[u8]) -> Result<u32, Fault> {
             // BPF_MISC|BPF_TAX, BPF_MISC|BPF_TXA
             0x07 => x = a,
             0x87 => a = x,
-            // BPF_ALU: ADD, SUB (K and X), AND, LSH (K)
+            // BPF_ALU: ADD, SUB (K and X), AND, OR, LSH (K)
             0x04 => a = a.wrapping_add(i.k),
             0x0c => a = a.wrapping_add(x),
             0x14 => a = a.wrapping_sub(i.k),
             0x1c => a = a.wrapping_sub(x),
             0x54 => a &= i.k,
+            0x44 => a |= i.k,
             0x64 => a = a.checked_shl(i.k).unwrap_or(0),
             // BPF_RET|BPF_K
             0x06 => return Ok(i.k),
