@@ -102,7 +102,8 @@ export class Lines {
       this.stderr += d;
       this.wake();
     });
-    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+    // 'close', not 'exit': by then the last of stdout and stderr (the stats line) has been read.
+    this.exited = once(child, 'close').then(([code]) => code as number | null);
   }
 
   private wake(): void {
