@@ -3,7 +3,7 @@
 //
 //   node bench/run.mjs [--scenario a|b|c|all] [--n N] [--rate R] [--out DIR] [--keep]
 //                      [--only ctlogd|conntrack] [--profile] [--config JSON]
-//                      [--filter 'ARGS' --filter-keeps all|none]
+//                      [--filter='ARGS' --filter-keeps all|none]
 //   npm run bench -- --scenario a
 //
 // Scenarios (each in its own network namespace, deleted afterwards):
@@ -78,7 +78,7 @@ const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|all] [--n N] 
               with "metrics_listen" ctlogd's metrics are scraped every second
               while the events are made (the scrapes' connections not tracked)
   --filter    conntrack's filter options, given to ctlogd and to conntrack -E alike
-              (ulogd2 is not run), e.g. '--orig-dst 203.0.113.1'; the markers then
+              (ulogd2 is not run), e.g. --filter='--orig-dst 203.0.113.1'; the markers then
               carry mark 1 and a source NAT to 192.0.2.1, so that a filter can
               keep them and drop every generated flow
   --filter-keeps  what the filter keeps of the scenario's generated events: all

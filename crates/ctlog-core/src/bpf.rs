@@ -274,6 +274,16 @@ impl Asm {
         self.expect(u32::from(kind));
     }
 
+    /// Goes on only if A, where something ends, is inside the message;
+    /// else keeps it. Leaves X at M_AT.
+    fn ends_inside(&mut self) {
+        self.op(ST, M_TMP);
+        self.op(LD | W | LEN, 0);
+        self.op(LDX | W | MEM, M_TMP);
+        self.jump(JMP | JGE | X, 0, To::Next, To::Keep);
+        self.op(LDX | W | MEM, M_AT);
+    }
+
     /// A `ret KEEP` for the jumps before it, jumped over by what precedes.
     fn keep_here(&mut self) {
         self.op(JMP | JA, 1);
@@ -758,11 +768,7 @@ fn walk(p: &mut Asm) {
         p.op(MISC | TXA, 0);
         p.op(ST, M_AT);
         p.op(ALU | ADD, NLA_HDR);
-        p.op(ST, M_TMP);
-        p.op(LD | W | LEN, 0);
-        p.op(LDX | W | MEM, M_TMP);
-        p.jump(JMP | JGE | X, 0, To::Next, To::Keep);
-        p.op(LDX | W | MEM, M_AT);
+        p.ends_inside();
         // nla_len (host order) in M_LEFT: at least a header, and it fits.
         p.byte(HI);
         p.op(ALU | LSH, 8);
@@ -774,11 +780,7 @@ fn walk(p: &mut Asm) {
         p.jump(JMP | JGE, NLA_HDR, To::Next, To::Keep);
         p.op(LDX | W | MEM, M_AT);
         p.op(ALU | ADD | X, 0);
-        p.op(ST, M_TMP);
-        p.op(LD | W | LEN, 0);
-        p.op(LDX | W | MEM, M_TMP);
-        p.jump(JMP | JGE | X, 0, To::Next, To::Keep);
-        p.op(LDX | W | MEM, M_AT);
+        p.ends_inside();
         // The type: one of the three, or on to the next.
         p.byte(2 + HI);
         p.op(ALU | AND, TYPE_MASK_HI);
@@ -923,22 +925,14 @@ fn tuple(p: &mut Asm, kind: u16, on: &Tuple) {
     p.op(MISC | TXA, 0);
     p.op(ST, M_AT);
     p.op(ALU | ADD, NLA_HDR);
-    p.op(ST, M_TMP);
-    p.op(LD | W | LEN, 0);
-    p.op(LDX | W | MEM, M_TMP);
-    p.jump(JMP | JGE | X, 0, To::Next, To::Keep);
-    p.op(LDX | W | MEM, M_AT);
+    p.ends_inside();
     p.header(0, None, kind);
     p.byte(HI);
     p.expect(0);
     p.byte(LO);
     p.op(ST, M_LEFT);
     p.op(ALU | ADD | X, 0);
-    p.op(ST, M_TMP);
-    p.op(LD | W | LEN, 0);
-    p.op(LDX | W | MEM, M_TMP);
-    p.jump(JMP | JGE | X, 0, To::Next, To::Keep);
-    p.op(LDX | W | MEM, M_AT);
+    p.ends_inside();
     // CTA_TUPLE_IP: two IPv4 or two IPv6 addresses.
     let (v6, proto) = (p.label(), p.label());
     p.header(NLA_HDR, None, decode::CTA_TUPLE_IP);
