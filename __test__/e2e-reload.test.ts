@@ -122,6 +122,45 @@ test('SIGHUP changes the protocol filter in the kernel: other protocols are neve
   assert.equal(s.filtered, 0);
 });
 
+test("SIGHUP changes conntrack's filters in the kernel: added, changed, a bad one refused, removed", async (t) => {
+  checkPrerequisites();
+  const ns = new Netns('refilter');
+  t.after(() => ns.destroy());
+  const dir = tmp();
+  const conf = path.join(dir, 'ctlogd.json');
+  const write = (o: object) => writeFileSync(conf, JSON.stringify({ event: { new: {} }, format: 'json', ...o }));
+  write({ orig_dst: '127.0.0.1', proto: 'udp', dport: '6001' });
+  const out = await startCtlogd(ns, ['-c', conf]);
+  let reloads = 0;
+  const reload = async (o: object) => {
+    write(o);
+    out.child.kill('SIGHUP');
+    reloads++;
+    await out.until(() => (out.stderr.match(/configuration reloaded|reload refused/g)?.length ?? 0) >= reloads, `reload ${reloads}`);
+  };
+  ns.traffic('udpsend:6001', 'udpsend:6002', 'tcp:7001');
+  await out.until(() => out.lines.length >= 1, 'the udp 6001 NEW');
+  // A mark: the kernel's walk past the tuples; the datagrams carry none.
+  await reload({ mark: '!0x7' });
+  ns.traffic('udpsend:6003', 'tcp:7002');
+  await out.until(() => out.lines.length >= 3, 'the two NEWs after the reload');
+  // A bad filter is refused; the one before stays.
+  await reload({ mark: '0x' });
+  assert.match(out.stderr, /reload refused, keeping the running config: config \S+: mark: must be a mark VALUE or VALUE\/MASK .*: value was "0x"/);
+  await reload({ any_nat: true });
+  ns.traffic('udpsend:6004');
+  await reload({});
+  ns.traffic('udpsend:6005');
+  assert.equal(await stop(out), 0);
+  assert.deepEqual(
+    parse(out.lines).map((e) => `${e.proto} ${e.orig.dport}`),
+    ['udp 6001', 'udp 6003', 'tcp 7002', 'udp 6005'],
+  );
+  const s = stats(out.stderr);
+  assert.equal(s['received.new'], 4, 'the kernel dropped the rest before they were read');
+  assert.equal(s.filtered, 0);
+});
+
 test('file output: appended, and reopened on SIGHUP after logrotate renames it', async (t) => {
   checkPrerequisites();
   const ns = new Netns('rotate');
