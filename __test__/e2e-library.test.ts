@@ -105,3 +105,62 @@ test('a flood crosses in large batches; a lone event still arrives at once', asy
   assert.ok(lone, 'the lone event');
   assert.ok(lone.at - sent < 500, `the lone event arrived ${lone.at - sent} ms after it was made`);
 });
+
+// conntrack's filters through the library: given parsed, at start and on
+// reconfigure; prints, once stopped, what it saw.
+const FILTERED = `
+import { Capture } from 'ctlogd';
+const seen = [];
+const options = (filter) => ({ events: ['new'], filter });
+const cap = await Capture.start(options({ origSrc: { address: '192.0.2.0', prefix: 24 }, dport: { value: 53, negate: true } }), (events) => {
+  for (const e of events) seen.push(e.orig.src + ':' + e.orig.dport);
+});
+process.on('SIGUSR2', () => {
+  cap.reconfigure(options({ mark: { value: 7 } }));
+  console.error('reconfigured');
+});
+console.error('listening');
+process.once('SIGTERM', async () => {
+  await cap.stop();
+  console.log(JSON.stringify({ seen, stats: cap.stats() }));
+});
+`;
+
+test('Capture.start / reconfigure with conntrack filters: the kernel keeps what they keep', async (t) => {
+  const { ns, out } = await startProgram(t, 'libfilter', FILTERED);
+  const insert = (src: string, dport: number, mark?: number) =>
+    ns.exec('conntrack', [
+      '-I',
+      '-p',
+      'udp',
+      '-s',
+      src,
+      '-d',
+      '198.51.100.1',
+      '--sport',
+      '1',
+      '--dport',
+      String(dport),
+      '-t',
+      '30',
+      ...(mark ? ['-m', String(mark)] : []),
+    ]);
+  insert('192.0.2.1', 80);
+  insert('192.0.2.2', 53);
+  insert('203.0.113.1', 80);
+  await new Promise((r) => setTimeout(r, 300));
+  out.child.kill('SIGUSR2');
+  await out.until(() => out.stderr.includes('reconfigured'), 'the reconfigure');
+  insert('192.0.2.3', 80);
+  insert('203.0.113.2', 53, 7);
+  await new Promise((r) => setTimeout(r, 300));
+  out.child.kill('SIGTERM');
+  assert.equal(await out.exited, 0, out.stderr);
+  const { seen, stats } = JSON.parse(out.lines[0]) as { seen: string[]; stats: { received: { new: number }; filteredByKind: number[] } };
+  assert.deepEqual(seen, ['192.0.2.1:80', '203.0.113.2:53']);
+  assert.equal(stats.received.new, 2, 'the kernel dropped the rest before they were read');
+  assert.equal(
+    stats.filteredByKind.reduce((a, b) => a + b, 0),
+    0,
+  );
+});

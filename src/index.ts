@@ -8,7 +8,15 @@
  */
 export { Capture, CaptureError, type BatchHandler, type CaptureOptions, type CaptureStats, type WireBatchHandler } from './capture.js';
 export type { ProtocolClass, Protocols } from './filter.js';
-export { AddonError } from './native.js';
+export {
+  AddonError,
+  type NativeFilterOptions as FilterOptions,
+  type MarkMatch,
+  type NatMatch,
+  type NetMatch,
+  type NumberMatch,
+  type StatusMatch,
+} from './native.js';
 export { IPS, type ConntrackEvent, type Counters, type EventType, type Family, type Tuple } from './event.js';
 export { formatConntrack, type ConntrackFormatOptions } from './format/conntrack.js';
 export { formatJson } from './format/json.js';
