@@ -12,8 +12,8 @@
 #![no_main]
 
 use ctlog_core::bpf::{vm, ProtoFilter, ALL};
-use ctlog_core::filter::{Cond, Filter, Mark, Nat, Net, Status};
 use ctlog_core::decode_message;
+use ctlog_core::filter::{Cond, Filter, Mark, Nat, Net, Status};
 use libfuzzer_sys::fuzz_target;
 
 /// The message cut after its second attribute, nlmsg_len saying so: what
@@ -84,7 +84,8 @@ fuzz_target!(|data: &[u8]| {
     let conds = conditions();
     let none = Filter::default();
     for (protocols, filter) in [(sets, &none), (ProtoFilter([0; 3]), &none), (sets, &conds)] {
-        let verdict = vm::run(&protocols.program_with(filter), msg).expect("the program runs to a return");
+        let verdict =
+            vm::run(&protocols.program_with(filter), msg).expect("the program runs to a return");
         if verdict != 0 {
             continue;
         }
@@ -93,16 +94,25 @@ fuzz_target!(|data: &[u8]| {
             Ok(Some(ev)) => ev,
             other => panic!("dropped, but its tuples decode to {other:?}"),
         };
-        assert!(!(protocols.keeps(ev.kind, ev.orig.proto) && filter.keeps(&ev)), "dropped {ev:?}");
+        assert!(
+            !(protocols.keeps(ev.kind, ev.orig.proto) && filter.keeps(&ev)),
+            "dropped {ev:?}"
+        );
         if let Ok(Some(whole)) = decode_message(msg) {
-            assert_eq!((whole.kind, &whole.orig, &whole.reply), (ev.kind, &ev.orig, &ev.reply));
+            assert_eq!(
+                (whole.kind, &whole.orig, &whole.reply),
+                (ev.kind, &ev.orig, &ev.reply)
+            );
         }
     }
     let after = after_tuples();
     let verdict = vm::run(&sets.program_with(&after), msg).expect("the program runs to a return");
     if verdict == 0 {
         if let Ok(Some(ev)) = decode_message(msg) {
-            assert!(!(sets.keeps(ev.kind, ev.orig.proto) && after.keeps(&ev)), "dropped {ev:?}");
+            assert!(
+                !(sets.keeps(ev.kind, ev.orig.proto) && after.keeps(&ev)),
+                "dropped {ev:?}"
+            );
         }
     }
 });
