@@ -106,7 +106,11 @@ export function daemonFamilies(c: DaemonCounters, build: BuildInfo): Family[] {
   const gauge = (name: string, help: string, samples: Sample[]): Family => ({ name, type: 'gauge', help, samples });
   return [
     counter('ctlogd_events_received', 'Events decoded by the reader (stats: received).', perKind(c.received)),
-    counter('ctlogd_events_filtered', "Events the config's filter dropped (stats: filtered).", perKind(c.filtered)),
+    counter(
+      'ctlogd_events_filtered',
+      "Events the config's filters dropped after reading; what the kernel's socket filter drops is never read, nor counted (stats: filtered).",
+      perKind(c.filtered),
+    ),
     counter('ctlogd_events_written', 'Event lines the output accepted (stats: written).', perKind(c.written)),
     counter(
       'ctlogd_events_output_lost',
