@@ -30,17 +30,35 @@ test('systemd-analyze verify accepts the unit', () => {
   assert.equal(r.stderr.trim(), '');
 });
 
-test('least privilege: only CAP_NET_ADMIN, exposure scored OK or better', () => {
+test('least privilege: only CAP_NET_ADMIN, exposure scored 1.6 or better', () => {
   const unit = readFileSync(UNIT, 'utf8');
   assert.match(unit, /^CapabilityBoundingSet=CAP_NET_ADMIN$/m);
   assert.match(unit, /^AmbientCapabilities=CAP_NET_ADMIN$/m);
   assert.match(unit, /^NoNewPrivileges=yes$/m);
   assert.match(unit, /^ProtectSystem=strict$/m);
   assert.match(unit, /^Restart=on-failure$/m);
+  assert.match(unit, /^PrivateMounts=yes$/m);
+  assert.match(unit, /^ProtectProc=invisible$/m);
+  assert.match(unit, /^SystemCallFilter=@system-service$/m);
+  assert.match(unit, /^SystemCallFilter=~@privileged @resources$/m);
   const out = execFileSync('systemd-analyze', ['security', '--offline=true', localUnit()], { encoding: 'utf8' });
   const m = /Overall exposure level for ctlogd\.service: (\d+\.\d+)/.exec(out);
   assert.ok(m, out);
-  assert.ok(Number(m[1]) <= 3.0, `exposure ${m[1]}`);
+  // 2.1 before PrivateMounts, ProtectProc=invisible and the deny list (README: Running as a service).
+  assert.ok(Number(m[1]) <= 1.6, `exposure ${m[1]}`);
+  for (const setting of ['PrivateMounts=', 'ProtectProc=', 'SystemCallFilter=~@privileged', 'SystemCallFilter=~@resources']) {
+    assert.match(out, new RegExp(`^✓ ${setting}`, 'm'), `${setting} not credited:\n${out}`);
+  }
+});
+
+test("the system calls the unit denies leave netns's setns() allowed", () => {
+  const denied = execFileSync('systemd-analyze', ['syscall-filter', '@privileged', '@resources'], { encoding: 'utf8' });
+  const names = new Set(denied.split('\n').map((l) => l.trim()));
+  assert.ok(names.has('setuid') && names.has('setrlimit'), denied);
+  assert.ok(!names.has('setns'), 'setns is denied: netns could not enter a namespace');
+  const allowed = execFileSync('systemd-analyze', ['syscall-filter', '@system-service'], { encoding: 'utf8' });
+  assert.match(allowed, /^\s+@process$/m);
+  assert.match(execFileSync('systemd-analyze', ['syscall-filter', '@process'], { encoding: 'utf8' }), /^\s+setns$/m);
 });
 
 test('the unit runs ctlogd with flags ctlogd accepts, and reloads with SIGHUP', () => {
@@ -51,7 +69,7 @@ test('the unit runs ctlogd with flags ctlogd accepts, and reloads with SIGHUP', 
   const r = spawnSync(process.execPath, [CTLOGD, ...args, '--help'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
-  // Operator errors (usage, no addon, output, permission, config) are not retried.
+  // Operator errors (usage, no addon or conntrack netlink, output, permission, config) are not retried.
   assert.match(unit, /^RestartPreventExitStatus=64 69 73 77 78$/m);
 });
 
@@ -67,4 +85,6 @@ test('the VyOS drop-in replaces the logger program and keeps VyOS in charge', ()
   assert.equal(r.status, 0, r.stderr);
   // The empty ExecStart= clears VyOS's command; ours is the only one left.
   assert.match(dropin, /^ExecStart=\nExecStart=\/usr\/bin\/ctlogd --config \/run\/vyos-conntrack-logger\.conf$/m);
+  // As the unit: an operator error (69: no addon, no conntrack netlink) is not retried every 2 s.
+  assert.match(dropin, /^RestartPreventExitStatus=64 69 73 77 78$/m);
 });
