@@ -1,0 +1,120 @@
+/**
+ * Permission hints (src/permissions.ts): a config others may write, a TLS
+ * key others may read, a log everyone may read; each one warning, said
+ * again only once its file changed. Temp files with chmod: no root needed
+ * (the owner case chowns when run as root).
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { configHints, keyHints, outputFileHints, PermissionHints, permissionHints, type HintConfig } from '../src/permissions.js';
+
+const DIR = mkdtempSync(path.join(tmpdir(), 'ctlogd-permissions-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
+let seq = 0;
+
+/** A new file with this mode (chmod, whatever the umask). */
+function file(mode: number, name = `f${++seq}`): string {
+  const f = path.join(DIR, name);
+  writeFileSync(f, '{}');
+  chmodSync(f, mode);
+  return f;
+}
+
+const SELF = process.geteuid?.() ?? 0;
+const NONE: HintConfig = { output: 'stdout', output_file: '', syslog_protocol: 'udp', syslog_tls_key: '' };
+
+test('the config: writable by group or others, or owned by another user than root or ctlogd, is a hint', () => {
+  assert.deepEqual(configHints('c.json', { mode: 0o100644, uid: 0 }, 0), []);
+  assert.deepEqual(configHints('c.json', { mode: 0o100600, uid: 1000 }, 1000), []);
+  assert.deepEqual(configHints('c.json', { mode: 0o100664, uid: 0 }, 0), [
+    'config c.json is writable by group (mode 0664): they choose what ctlogd logs and where; chmod go-w c.json',
+  ]);
+  assert.deepEqual(configHints('c.json', { mode: 0o100646, uid: 0 }, 0), [
+    'config c.json is writable by others (mode 0646): they choose what ctlogd logs and where; chmod go-w c.json',
+  ]);
+  assert.deepEqual(configHints('c.json', { mode: 0o100666, uid: 1000 }, 0), [
+    'config c.json is writable by group and others (mode 0666): they choose what ctlogd logs and where; chmod go-w c.json',
+    'config c.json is owned by uid 1000, not root: that user chooses what ctlogd logs and where; chown root c.json',
+  ]);
+});
+
+test('the TLS key: readable by group or others is a hint; the log: readable by others is', () => {
+  assert.deepEqual(keyHints('k', { mode: 0o100600, uid: 0 }), []);
+  assert.deepEqual(keyHints('k', { mode: 0o100400, uid: 0 }), []);
+  assert.match(keyHints('k', { mode: 0o100640, uid: 0 }).join('\n'), /^syslog_tls_key k is readable by group \(mode 0640\): .*chmod go= k .*LoadCredential=/);
+  assert.match(keyHints('k', { mode: 0o100604, uid: 0 }).join('\n'), /^syslog_tls_key k is readable by others \(mode 0604\)/);
+  assert.equal(keyHints('k', { mode: 0o100644, uid: 0 }).length, 1);
+  assert.deepEqual(outputFileHints('l', { mode: 0o100640, uid: 0 }), []);
+  assert.deepEqual(outputFileHints('l', { mode: 0o100644, uid: 0 }), [
+    'output_file l is readable by others (mode 0644): its lines say who talked to whom; chmod o-r l',
+  ]);
+});
+
+test('the files a config names, as they are on disk; one not there, or not used, is no hint', () => {
+  const config = file(0o666);
+  const key = file(0o644);
+  const log = file(0o644);
+  const tls: HintConfig = { ...NONE, output: 'syslog', syslog_protocol: 'tls', syslog_tls_key: key };
+  assert.deepEqual(
+    permissionHints(config, tls, SELF).map((h) => h.text.split(' is ')[0]),
+    [`config ${config}`, `syslog_tls_key ${key}`],
+  );
+  // The key is read only for syslog over TLS; the log only for a file output.
+  assert.deepEqual(permissionHints(undefined, { ...tls, syslog_protocol: 'tcp' }, SELF), []);
+  assert.deepEqual(
+    permissionHints(undefined, { ...NONE, output: 'file', output_file: log }, SELF).map((h) => h.text),
+    [`output_file ${log} is readable by others (mode 0644): its lines say who talked to whom; chmod o-r ${log}`],
+  );
+  assert.deepEqual(permissionHints(undefined, { ...NONE, syslog_tls_key: key }, SELF), []);
+  assert.deepEqual(permissionHints(path.join(DIR, 'none.json'), { ...NONE, output: 'file', output_file: path.join(DIR, 'none.log') }, SELF), []);
+  // Nothing to say of files as they should be.
+  chmodSync(config, 0o644);
+  chmodSync(key, 0o600);
+  chmodSync(log, 0o640);
+  assert.deepEqual(permissionHints(config, tls, SELF), []);
+  assert.deepEqual(permissionHints(undefined, { ...NONE, output: 'file', output_file: log }, SELF), []);
+});
+
+test('a config owned by another user (not root) is a hint', { skip: SELF !== 0 && 'chown needs root' }, () => {
+  const config = file(0o644);
+  chownSync(config, 65534, 65534);
+  assert.deepEqual(
+    permissionHints(config, NONE, 0).map((h) => h.text),
+    [`config ${config} is owned by uid 65534, not root: that user chooses what ctlogd logs and where; chown root ${config}`],
+  );
+  // ctlogd's own file (a user running it on their own config) is not.
+  assert.deepEqual(permissionHints(config, NONE, 65534), []);
+});
+
+test('each hint is said once; again when its file changed: another mode, another file at the path', () => {
+  const config = file(0o664);
+  const log = file(0o644);
+  const c: HintConfig = { ...NONE, output: 'file', output_file: log };
+  const hints = new PermissionHints();
+  const said = (): string[] => hints.check(config, c).map((t) => t.split(' is ')[0]);
+  assert.deepEqual(said(), [`config ${config}`, `output_file ${log}`]);
+  // A reload with nothing changed says nothing.
+  assert.deepEqual(said(), []);
+  // Another mode that is still wrong: said again.
+  chmodSync(config, 0o666);
+  assert.deepEqual(said(), [`config ${config}`]);
+  // logrotate's new file at the same path, readable by all again.
+  renameSync(log, `${log}.1`);
+  file(0o644, path.basename(log));
+  assert.deepEqual(said(), [`output_file ${log}`]);
+  // Fixed, then broken again: said again.
+  chmodSync(config, 0o644);
+  assert.deepEqual(said(), []);
+  chmodSync(config, 0o666);
+  assert.deepEqual(said(), [`config ${config}`]);
+});
+
+test('a path with a newline stays on one line', () => {
+  const f = file(0o666, 'a\nb.json');
+  const [h] = permissionHints(f, NONE, SELF);
+  assert.ok(!h.text.includes('\n'), h.text);
+  assert.match(h.text, /a\\x0ab\.json/);
+});
