@@ -2,6 +2,7 @@
  * The library's event stream: a capture of conntrack events from the
  * kernel, delivered in batches of typed events.
  */
+import { constants } from 'node:os';
 import type { ConntrackEvent, EventType } from './event.js';
 import type { Protocols } from './filter.js';
 import { loadNative, type NativeCapture, type NativeCaptureOptions, type NativeStats } from './native.js';
@@ -113,7 +114,7 @@ export class Capture {
       // the system's words alone).
       const msg = e instanceof Error ? e.message : String(e);
       const code = e instanceof Error ? (e as NodeJS.ErrnoException).code : undefined;
-      throw new CaptureError(msg, code ?? 'EIO');
+      throw new CaptureError(msg, errnoName(code ?? 'EIO'));
     }
     return new Capture(inner, ended);
   }
@@ -137,6 +138,18 @@ export class Capture {
     this.inner.stop();
     await this.ended;
   }
+}
+
+/**
+ * An errno the binding has no name for comes as `E<number>` (`E97`):
+ * named here as Node names it (`EAFNOSUPPORT`), with this platform's
+ * numbers.
+ */
+function errnoName(code: string): string {
+  const n = /^E(\d+)$/.exec(code);
+  if (n === null) return code;
+  const name = Object.entries(constants.errno).find(([, v]) => v === Number(n[1]));
+  return name?.[0] ?? code;
 }
 
 function hasNotices(n: Notices): boolean {
