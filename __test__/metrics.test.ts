@@ -7,11 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
 import { Latency } from '../src/latency.js';
 import { OPENMETRICS_CONTENT_TYPE, render, TEXT_CONTENT_TYPE, wantsOpenMetrics, type Family } from '../src/metrics/exposition.js';
 import { daemonFamilies, type DaemonCounters } from '../src/metrics/families.js';
-import { MetricsError, MetricsServer } from '../src/metrics/server.js';
+import { MAX_CONNECTIONS, MetricsError, MetricsServer, PAGE_INTERVAL_MS } from '../src/metrics/server.js';
 import { KINDS } from '../src/output/ledger.js';
 import { samples } from './helpers/metrics.js';
 
@@ -188,7 +189,70 @@ test('the endpoint: /metrics in the format asked for, HEAD without a body, 404 e
   assert.equal(head.body, '');
   assert.equal((await get(server.port, '/')).status, 404);
   assert.equal((await get(server.port, '/metrics', { method: 'POST' })).status, 405);
-  assert.equal(scrapes, 3, 'the page is made per scrape (GET, GET, HEAD), and only then');
+  assert.equal(scrapes, 3, 'a page is made for each scrape one after another (GET, GET, HEAD), and only then');
+});
+
+test('scrapes at once share a page; pages are made at most once per PAGE_INTERVAL_MS, each after the scrapes it answers came', async (t) => {
+  let scrapes = 0;
+  let value = 0;
+  const server = await MetricsServer.start('127.0.0.1:0', { host: '127.0.0.1', port: 0 }, () => {
+    scrapes++;
+    return [{ name: 'x_now', type: 'gauge', help: 'Now.', samples: [{ value }] }];
+  });
+  t.after(() => server.close());
+  const pages = await Promise.all(Array.from({ length: 40 }, () => get(server.port, '/metrics')));
+  assert.ok(pages.every((p) => p.status === 200));
+  // The first asks at once; those that came while it was made share the next.
+  assert.ok(scrapes <= 2, `${scrapes} pages for 40 scrapes at once`);
+  scrapes = 0;
+  const began = performance.now();
+  let answered = 0;
+  while (performance.now() - began < 1000) {
+    value++;
+    const seen = samples((await get(server.port, '/metrics')).body).get('x_now');
+    assert.equal(seen, value, 'the page answering a scrape is made after it came');
+    answered++;
+  }
+  assert.ok(scrapes <= Math.ceil(1000 / PAGE_INTERVAL_MS) + 1, `${scrapes} pages in a second of scrapes one after another`);
+  assert.equal(scrapes, answered);
+});
+
+test(`connections past MAX_CONNECTIONS (${MAX_CONNECTIONS}) are closed unanswered; the others are served`, async (t) => {
+  const server = await MetricsServer.start('127.0.0.1:0', { host: '127.0.0.1', port: 0 }, () => FAMILIES);
+  t.after(() => server.close());
+  const sockets: Socket[] = [];
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+  });
+  /** A keep-alive connection's first answer, or null if it was closed without one. */
+  const scrape = (s: Socket) =>
+    new Promise<string | null>((resolve) => {
+      let got = '';
+      s.on('data', (d: Buffer) => {
+        got += d.toString('latin1');
+        if (got.includes('\r\n\r\n')) resolve(got.slice(0, got.indexOf('\r\n')));
+      });
+      s.on('close', () => resolve(null));
+      s.on('error', () => {});
+      s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+  const open = async () => {
+    const s = connect(server.port, '127.0.0.1');
+    sockets.push(s);
+    await once(s, 'connect');
+    return s;
+  };
+  const first = await Promise.all(Array.from({ length: MAX_CONNECTIONS }, open));
+  assert.deepEqual(new Set(await Promise.all(first.map(scrape))), new Set(['HTTP/1.1 200 OK']));
+  assert.equal(await scrape(await open()), null, 'one more is closed');
+  first[0].destroy();
+  let again: string | null = null;
+  // Once the server has seen the close.
+  for (let i = 0; i < 20 && again === null; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    again = await scrape(await open());
+  }
+  assert.equal(again, 'HTTP/1.1 200 OK', 'a freed place is taken again');
 });
 
 test('an address that is taken: MetricsError (exit 73) naming metrics_listen and the errno', async (t) => {

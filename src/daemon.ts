@@ -371,7 +371,12 @@ export class Daemon {
     const at = parseListen(c.metrics_listen);
     if (at === undefined) return undefined;
     const build: BuildInfo = { version: version(), node: process.versions.node, platform: platformPackage() };
-    const server = await MetricsServer.start(c.metrics_listen, at, () => daemonFamilies(this.counters(), build));
+    const server = await MetricsServer.start(
+      c.metrics_listen,
+      at,
+      () => daemonFamilies(this.counters(), build),
+      (m) => this.log.warn(m),
+    );
     this.log.debug(`metrics: serving http://${c.metrics_listen}/metrics`);
     return server;
   }

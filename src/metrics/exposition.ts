@@ -35,9 +35,12 @@ export type Family = { name: string; help: string } & (
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
+/** An Accept header that names OpenMetrics. */
+export const OPENMETRICS_ACCEPT = /application\/openmetrics-text/i;
+
 /** The format a scraper asks for in its Accept header: OpenMetrics if it names it, else the text format. */
 export function wantsOpenMetrics(accept: string | undefined): boolean {
-  return accept !== undefined && /application\/openmetrics-text/i.test(accept);
+  return accept !== undefined && OPENMETRICS_ACCEPT.test(accept);
 }
 
 /** Both formats: `\`, `"` and newlines escaped in label values. */
