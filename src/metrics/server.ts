@@ -74,7 +74,7 @@ function serve({ http, parent }: Modules, s: Settings): void {
   const server = http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     const status = path !== '/metrics' ? 404 : req.method !== 'GET' && req.method !== 'HEAD' ? 405 : 200;
-    // What waits is bounded too: a request past four a connection (one that pipelines them) closes its connection.
+    // What waits is bounded too: a request past 4 × maxConnections waiting (only pipelining gets there) closes its connection.
     if (waiting.length >= 4 * s.maxConnections) {
       req.socket.destroy();
       return;
