@@ -1,12 +1,14 @@
 /**
  * The syslog output's pure parts, each alone: the headers, the TCP
- * framing, the queue and the connection logic (on a fake transport). No
+ * framing, the queue, the backoff and the connection logic (on a fake
+ * transport). No
  * root, no socket; e2e-syslog.test.ts proves the assembly against rsyslog.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { OutputError } from '../src/output/sink.js';
-import { BACKOFF_MAX_MS, BACKOFF_MIN_MS, SyslogTransport } from '../src/output/syslog/connection.js';
+import { Backoff, BACKOFF_MAX_MS, BACKOFF_MIN_MS, backoffDelay, GOOD_AFTER_MS } from '../src/output/syslog/backoff.js';
+import { SyslogTransport } from '../src/output/syslog/connection.js';
 import { newlineEnded } from '../src/output/syslog/datagram.js';
 import { headerFor, hostnameField, localHeader, priority, remoteHeader } from '../src/output/syslog/header.js';
 import { Ledger } from '../src/output/ledger.js';
@@ -149,9 +151,16 @@ test('queue: bounded in bytes (multibyte counts as its bytes); past the bound pu
   assert.equal(new Queue().limit, 16 * 1024 * 1024);
 });
 
-/** A transport whose peer the test plays: it refuses or accepts connections, and takes every message. */
+/**
+ * A transport whose peer the test plays: it refuses or accepts
+ * connections (and closes them `closeAfter` ms later, if set), and takes
+ * every message.
+ */
 class FakeTransport extends SyslogTransport {
   accept = false;
+  closeAfter?: number;
+  /** Timers of a second or more run this much early (late, if less than 0), as Node's may by the clock. */
+  early = 0;
   /** The mock clock (`clock`) at each connect(). */
   connects: number[] = [];
   sent: string[] = [];
@@ -174,6 +183,11 @@ class FakeTransport extends SyslogTransport {
     this.open();
   }
 
+  /** The ledger's output errors, by cause. */
+  get errors(): Map<string, number> {
+    return this.ledger.errors;
+  }
+
   /** The ledger's counts of the kinds these tests use: 0 to 2 (new tcp, new udp, new icmp). */
   get counts(): { written: number[]; lost: number[] } {
     return { written: [...this.ledger.written.subarray(0, 3)], lost: [...this.ledger.lost.subarray(0, 3)] };
@@ -181,17 +195,26 @@ class FakeTransport extends SyslogTransport {
 
   protected connect(): void {
     this.connects.push(clock);
-    if (this.accept) this.onUp();
-    else this.onDown('cannot connect', { code: 'ECONNREFUSED' });
+    if (!this.accept) {
+      this.onDown('cannot connect', { code: 'ECONNREFUSED' });
+      return;
+    }
+    this.onUp();
+    if (this.closeAfter === undefined) return;
+    // The closing comes from the peer: not one of the transport's own timers.
+    const conn = this.connects.length;
+    timers.push({ at: clock + this.closeAfter, fn: () => conn === this.connects.length && this.up && this.onDown('connection lost', { code: 'ECONNRESET' }) });
   }
   /** A peer that is up but takes nothing (it fell behind). */
   hold = false;
 
   protected flush(): void {
-    if (this.hold) return;
+    if (this.hold || this.queue.length === 0) return;
     const run = this.queue.take(this.queue.length);
+    this.handed();
     this.sent.push(...texts(run));
     for (const t of run.kinds) this.ledger.written[t]++;
+    this.carried();
   }
   protected disconnect(): void {}
   protected drained(): boolean {
@@ -201,12 +224,15 @@ class FakeTransport extends SyslogTransport {
     return Buffer.concat([head, line]);
   }
   protected override startTimer(fn: () => void, ms: number): NodeJS.Timeout {
-    const timer = { at: clock + ms, fn };
+    const timer = { at: clock + ms - (ms >= 1000 ? this.early : 0), fn };
     timers.push(timer);
     return timer as unknown as NodeJS.Timeout;
   }
   protected override stopTimer(timer: NodeJS.Timeout | undefined): void {
     timers = timers.filter((x) => x !== (timer as unknown));
+  }
+  protected override now(): number {
+    return clock;
   }
 
   /** The peer catches up: it takes what waits. */
@@ -265,8 +291,10 @@ test('an outage is reported once, however many retries; its end once; lines wait
   assert.deepEqual(c.sent, []);
 
   c.accept = true;
-  advance(BACKOFF_MAX_MS);
+  advance(2600); // the attempts after 52.6 s: at 62.6 s
   assert.deepEqual(c.sent, ['H one', 'H two', 'H three'], 'the batch was copied before done()');
+  assert.equal(reports.length, 1, 'the outage lasts until the connection has worked for a while');
+  advance(GOOD_AFTER_MS);
   assert.equal(reports[1], 'syslog fake peer: connected again');
   c.write1(['four']);
   assert.deepEqual(c.sent.at(-1), 'H four', 'sent at once while up');
@@ -295,6 +323,7 @@ test("past the bound new lines are dropped: reported once, counted in the report
     c.sent.map((m) => m.slice(0, 3) + m.length),
     [`H a${2 + 400 * 1024}`, `H b${2 + 400 * 1024}`],
   );
+  advance(GOOD_AFTER_MS);
   assert.deepEqual(reports.slice(2), ['syslog fake peer: connected again; 3 lines were dropped']);
   assert.deepEqual(c.levels, ['error', 'error', 'warn'], 'the outage and the drops are errors, their end a warning');
   assert.deepEqual(c.counts, { written: [0, 0, 2], lost: [0, 0, 3] }, 'the dropped lines are counted lost, by kind');
@@ -305,11 +334,12 @@ test("past the bound new lines are dropped: reported once, counted in the report
 });
 
 test('a peer that falls behind and catches up on the same connection: the drops reported once, their end once, as a warning, with the count', (t) => {
-  mockClock(t);
+  const advance = mockClock(t);
   const reports: string[] = [];
   const c = new FakeTransport(reports, new Queue(1 << 20));
   c.accept = true;
   c.reopen();
+  advance(GOOD_AFTER_MS);
   c.hold = true;
   const big = (ch: string) => ch.repeat(400 * 1024);
   c.write1([big('a'), big('b'), big('c'), big('d')], 0);
@@ -325,25 +355,178 @@ test('a peer that falls behind and catches up on the same connection: the drops 
   assert.deepEqual(c.counts, { written: [2, 0, 2], lost: [2, 1, 0] });
 });
 
-test('backoff: from 200 ms, doubling, capped at 10 s; back to 200 ms after a connection and on reopen', (t) => {
-  const advance = mockClock(t);
-  const c = new FakeTransport([]);
-  advance(60_000);
-  const gaps = (ts: number[]) => ts.slice(1).map((x, i) => x - ts[i]);
-  assert.deepEqual(gaps(c.connects).slice(0, 9), [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]);
+const gaps = (ts: number[]) => ts.slice(1).map((x, i) => x - ts[i]);
 
+test('backoff: the waits 200 ms, doubling, capped at 10 s', () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 100].map(backoffDelay), [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]);
+  assert.deepEqual([BACKOFF_MIN_MS, BACKOFF_MAX_MS, GOOD_AFTER_MS], [200, 10_000, 5_000]);
+  const b = new Backoff();
+  assert.deepEqual(
+    Array.from({ length: 9 }, () => b.down()),
+    [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000],
+    'each failed attempt waits longer',
+  );
+  assert.equal(b.failures, 9);
+});
+
+test('backoff: a connection that ends before it has worked for GOOD_AFTER_MS is a failed attempt; one that worked starts it again', () => {
+  const b = new Backoff();
+  b.down();
+  b.down();
+  // Up, lines taken at once, closed 1 ms short of working: the wait grows.
+  b.up(1000);
+  b.sent();
+  assert.equal(b.took(1001), false);
+  assert.equal(b.check(1000 + GOOD_AFTER_MS - 1), false);
+  assert.equal(b.down(), 800);
+  // Up and closed at once, many times: the cap, never the least.
+  for (let i = 0; i < 5; i++) {
+    b.up(10_000 * i);
+    b.down();
+  }
+  b.up(100_000);
+  assert.equal(b.down(), BACKOFF_MAX_MS);
+  // Up long enough, nothing to carry: it works; the next failure waits the least.
+  b.up(200_000);
+  assert.equal(b.check(200_000 + GOOD_AFTER_MS), true, 'counts as working');
+  assert.equal(b.check(200_000 + GOOD_AFTER_MS + 1), false, 'said once');
+  assert.equal(b.failures, 0);
+  assert.deepEqual([b.down(), b.down(), b.down()], [200, 400, 800]);
+});
+
+test('backoff: lines handed and none taken: not working, however long it is up, until the peer takes some', () => {
+  const b = new Backoff();
+  b.down();
+  b.up(0);
+  b.sent();
+  assert.equal(b.check(GOOD_AFTER_MS), false);
+  assert.equal(b.check(60_000), false);
+  assert.equal(b.took(60_001), true, 'the first lines taken after GOOD_AFTER_MS prove it');
+  assert.equal(b.down(), 200);
+  // Taken early, up long enough: proven by the look at GOOD_AFTER_MS.
+  b.up(100_000);
+  b.sent();
+  assert.equal(b.took(100_001), false);
+  b.sent(); // more handed, not taken yet: what was taken before is enough
+  assert.equal(b.check(100_000 + GOOD_AFTER_MS), true);
+});
+
+test('backoff: remaining is the time until a connection up has been up GOOD_AFTER_MS', () => {
+  const b = new Backoff();
+  assert.equal(b.remaining(0), 0, 'none up');
+  b.up(1000);
+  assert.equal(b.remaining(1000), GOOD_AFTER_MS);
+  assert.equal(b.remaining(1000 + GOOD_AFTER_MS - 3), 3);
+  assert.equal(b.remaining(1000 + GOOD_AFTER_MS + 3), 0);
+  b.check(1000 + GOOD_AFTER_MS);
+  assert.equal(b.remaining(1000), 0, 'working already');
+});
+
+test('backoff: a reconnect asked for (left) is neither a failure nor a success; a look or a take with no connection up is nothing', () => {
+  const b = new Backoff();
+  b.down();
+  b.down();
+  b.up(0);
+  b.left();
+  assert.equal(b.check(GOOD_AFTER_MS), false);
+  assert.equal(b.took(GOOD_AFTER_MS), false);
+  assert.equal(b.failures, 2);
+  assert.equal(b.down(), 800);
+});
+
+test('a peer that accepts and closes at once: each attempt waits longer (capped), one line for the whole outage; a connection that works ends it and starts the waits again', (t) => {
+  const advance = mockClock(t);
+  const reports: string[] = [];
+  const c = new FakeTransport(reports);
   c.accept = true;
-  advance(10_000);
+  c.closeAfter = 0;
+  c.write1(['one']);
+  advance(60_000);
+  assert.deepEqual(gaps(c.connects).slice(0, 9), [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]);
+  // (The first attempt, in the constructor, was refused.)
+  assert.deepEqual(reports, ['syslog fake peer: cannot connect: ECONNREFUSED; retrying, lines wait in memory (up to 16 MiB)']);
+  assert.equal(c.errors.get('ECONNRESET'), c.connects.length - 1, 'every failed attempt counted by its cause');
+
+  // Closed after 4.9 s, the lines taken: still failed attempts.
+  c.connects = [];
+  c.closeAfter = GOOD_AFTER_MS - 100;
+  advance(60_000);
+  assert.ok(c.connects.length >= 3, `${c.connects.length} attempts`);
+  assert.deepEqual(new Set(gaps(c.connects)), new Set([GOOD_AFTER_MS - 100 + BACKOFF_MAX_MS]), 'up 4.9 s, then the longest wait');
+  assert.equal(reports.length, 1);
+
+  // Now it stays up: the outage ends GOOD_AFTER_MS after the connection.
+  c.closeAfter = undefined;
+  c.connects = [];
+  advance(20_000);
+  assert.equal(c.connects.length, 1);
+  assert.deepEqual(reports.slice(1), ['syslog fake peer: connected again']);
+  assert.deepEqual(c.levels, ['error', 'warn']);
+  // It worked: the next loss starts the waits from the least.
   c.accept = false;
   c.connects = [];
+  const lost = clock;
   c.lose();
   advance(1400);
-  assert.deepEqual(gaps([clock - 1400, ...c.connects]), [200, 400, 800]);
+  assert.deepEqual(gaps([lost, ...c.connects]), [200, 400, 800]);
+  assert.equal(reports.length, 3, 'a new outage');
+});
 
+test('a connection lost after GOOD_AFTER_MS worked, though the look at it had not run: its end said, then the new outage', (t) => {
+  const advance = mockClock(t);
+  const reports: string[] = [];
+  const c = new FakeTransport(reports);
+  c.accept = true;
+  c.early = -1; // the look runs 1 ms late
+  c.closeAfter = GOOD_AFTER_MS;
+  advance(BACKOFF_MIN_MS + GOOD_AFTER_MS);
+  assert.deepEqual(reports.slice(1), [
+    'syslog fake peer: connected again',
+    'syslog fake peer: connection lost: ECONNRESET; retrying, lines wait in memory (up to 16 MiB)',
+  ]);
+});
+
+test('the look at GOOD_AFTER_MS runs early: it looks again when the time is up, and the outage ends then', (t) => {
+  const advance = mockClock(t);
+  const reports: string[] = [];
+  const c = new FakeTransport(reports);
+  c.early = 3;
+  c.accept = true;
+  c.write1(['one']);
+  advance(BACKOFF_MIN_MS); // up, the line taken
+  assert.deepEqual(c.sent, ['H one']);
+  advance(GOOD_AFTER_MS - 3);
+  assert.equal(reports.length, 1, 'not yet');
+  advance(3);
+  assert.deepEqual(reports.slice(1), ['syslog fake peer: connected again']);
+});
+
+test('a failure said again while a retry waits is no attempt of its own: the waits do not grow for it', (t) => {
+  const advance = mockClock(t);
+  const c = new FakeTransport([]); // refused at 0: the next attempt at 200 ms
+  c.lose();
+  c.lose();
+  advance(600);
+  assert.deepEqual(gaps(c.connects), [200, 400]);
+});
+
+test('reopen (SIGHUP) connects at once and leaves the backoff where it was', (t) => {
+  const advance = mockClock(t);
+  const c = new FakeTransport([]);
+  advance(1400); // attempts at 0, 200, 600, 1400; the next 1600 ms later
+  assert.deepEqual(gaps(c.connects), [200, 400, 800]);
   c.connects = [];
-  c.reopen(); // connects now, then retries from the start
-  advance(200);
-  assert.deepEqual(gaps(c.connects), [200]);
+  c.reopen();
+  advance(3200);
+  assert.deepEqual(gaps([1400, ...c.connects]), [0, 3200], 'at once, then the wait after a fifth failure');
+  // Reopening a connection that has not worked yet is no failure either.
+  c.accept = true;
+  c.reopen();
+  c.accept = false;
+  c.connects = [];
+  c.reopen();
+  advance(10_000);
+  assert.deepEqual(gaps([clock - 10_000, ...c.connects]), [0, 10_000], 'the seventh failure');
 });
 
 test('shutdown reports the lines it could not send, and the dropped ones; nothing when all went', async () => {
@@ -361,10 +544,8 @@ test('shutdown reports the lines it could not send, and the dropped ones; nothin
   up.reopen();
   up.write1(['one']);
   await up.shutdown(50);
-  assert.deepEqual(quiet, [
-    'syslog fake peer: cannot connect: ECONNREFUSED; retrying, lines wait in memory (up to 16 MiB)',
-    'syslog fake peer: connected again',
-  ]);
+  // Stopped before the connection had worked for GOOD_AFTER_MS: the outage's end is not said.
+  assert.deepEqual(quiet, ['syslog fake peer: cannot connect: ECONNREFUSED; retrying, lines wait in memory (up to 16 MiB)']);
   assert.deepEqual(up.sent, ['H one']);
   assert.deepEqual(up.counts, { written: [0, 0, 1], lost: [0, 0, 0] });
 });

@@ -15,6 +15,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { loadNative, native } from '../src/native.js';
 import { Ledger, total } from '../src/output/ledger.js';
+import { GOOD_AFTER_MS } from '../src/output/syslog/backoff.js';
 import { syslogSink } from '../src/output/syslog/index.js';
 import type { Run } from '../src/output/syslog/queue.js';
 import { TcpTransport } from '../src/output/syslog/tcp.js';
@@ -404,6 +405,8 @@ test('hooks: a greeting first on every connection, encode() for each write, coun
     t.put('d;');
     await until(() => ledger.written[0] === 4, 'written on the new connection');
     assert.equal(got[1], 'HELLO\n[1]d;');
+    // The outage ends once the new connection has worked for GOOD_AFTER_MS.
+    await until(() => r.lines.length === 2, 'the end of the outage', GOOD_AFTER_MS + 2000);
     assert.equal(r.lines[1], 'warn: ipfix tcp test: connected again');
   } finally {
     await t.shutdown(300);

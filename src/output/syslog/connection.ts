@@ -6,22 +6,21 @@
  * memory queue while the peer is connecting, unreachable, or slower than
  * the events; beyond the bound new lines are dropped, counted lost in the
  * ledger. A line is written once the socket took it (datagrams) or the
- * peer acknowledged it (TCP). Trouble is reported once per outage (and
- * again when it ends, with what was dropped, as a warning), never per
- * line. Connections are retried with a capped backoff;
- * reopen() (SIGHUP) reconnects at once, and close() flushes for at most
- * CLOSE_WAIT_MS (index.ts).
+ * peer acknowledged it (TCP). Connections are retried with a growing,
+ * capped backoff (backoff.ts), and a connection that ends before it counts
+ * as working (up for GOOD_AFTER_MS, what it was handed partly taken) is a
+ * failed attempt: an outage lasts until a connection works. It is
+ * reported once (and again when it ends, with what was dropped, as a
+ * warning), never per attempt or per line. reopen() (SIGHUP) reconnects at
+ * once, and close() flushes for at most CLOSE_WAIT_MS (index.ts).
  */
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import TransportStream from 'winston-transport';
 import type { Ledger } from '../ledger.js';
 import type { BatchInfo, Report } from '../sink.js';
+import { Backoff, GOOD_AFTER_MS } from './backoff.js';
 import { countRun, Queue } from './queue.js';
-
-export const BACKOFF_MIN_MS = 200;
-/** Short enough that a restarted syslog daemon gets lines again soon. */
-export const BACKOFF_MAX_MS = 10_000;
 
 /** How reports name a remote destination: `udp host:port`, `tls [v6]:port`. */
 export function peerName(protocol: string, host: string, port: number): string {
@@ -47,7 +46,9 @@ export abstract class SyslogTransport extends TransportStream {
   protected connecting = false;
   protected closing = false;
   private retry?: NodeJS.Timeout;
-  private backoff = BACKOFF_MIN_MS;
+  /** Looks, GOOD_AFTER_MS after a connection came up, whether it counts as working. */
+  private proving?: NodeJS.Timeout;
+  private readonly backoff = new Backoff();
   /** An outage has been reported and has not ended yet. */
   private troubled = false;
   private dropped = 0;
@@ -75,6 +76,11 @@ export abstract class SyslogTransport extends TransportStream {
 
   protected stopTimer(timer: NodeJS.Timeout | undefined): void {
     clearTimeout(timer);
+  }
+
+  /** The backoff's clock, in ms: monotonic. (A test's transport runs its own.) */
+  protected now(): number {
+    return performance.now();
   }
 
   /** Starts connecting; calls onUp() or onDown() when it knows. */
@@ -158,30 +164,71 @@ export abstract class SyslogTransport extends TransportStream {
     }
   }
 
+  /** Connected: lines go, and GOOD_AFTER_MS later the connection may count as working. */
   protected onUp(): void {
     this.up = true;
     this.connecting = false;
-    this.backoff = BACKOFF_MIN_MS;
-    if (this.troubled) {
-      this.troubled = false;
-      this.report.warn(`${this.where}: connected again${this.droppedSince()}`);
-    }
+    this.backoff.up(this.now());
+    this.lookIn(GOOD_AFTER_MS);
     this.flush();
   }
 
-  /** The connection failed or was lost: report once per outage, retry later. */
+  /** Looks `ms` from now whether the connection counts as working. */
+  private lookIn(ms: number): void {
+    this.stopTimer(this.proving);
+    this.proving = this.startTimer(() => {
+      this.proving = undefined;
+      this.prove();
+    }, ms);
+  }
+
+  /** Messages were handed to the connection: it counts as working only once the peer took some (carried()). */
+  protected handed(): void {
+    this.backoff.sent();
+  }
+
+  /** The peer took (acknowledged) messages on this connection. */
+  protected carried(): void {
+    if (this.backoff.took(this.now())) this.working();
+  }
+
+  private prove(): void {
+    if (!this.up) return;
+    const now = this.now();
+    if (this.backoff.check(now)) this.working();
+    else if (this.backoff.remaining(now) > 0 && !this.proving) this.lookIn(this.backoff.remaining(now));
+  }
+
+  /** The connection counts as working: the backoff starts again, and the outage (if one) ends. */
+  private working(): void {
+    if (!this.troubled) return;
+    this.troubled = false;
+    this.report.warn(`${this.where}: connected again${this.droppedSince()}`);
+  }
+
+  /**
+   * The connection failed, or was lost (one that did not come to count as
+   * working is a failed attempt): report once per outage, retry after the
+   * backoff.
+   */
   protected onDown(what: string, err?: unknown): void {
     this.ledger.error(why(err));
+    // Up long enough, though the look at it had not come yet.
+    if (this.up) this.prove();
     this.up = false;
     this.connecting = false;
+    this.stopTimer(this.proving);
+    this.proving = undefined;
     if (!this.troubled) {
       this.troubled = true;
       this.report.error(`${this.where}: ${what}: ${why(err)}; retrying, lines wait in memory (up to ${this.queue.limit >> 20} MiB)`);
     }
-    if (this.closing || this.retry) return;
-    const delay = this.backoff;
-    this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS);
-    this.retry = this.startTimer(() => this.open(), delay);
+    if (this.closing || this.retry) {
+      // Stopping, or a retry is set already: no attempt of its own.
+      this.backoff.left();
+      return;
+    }
+    this.retry = this.startTimer(() => this.open(), this.backoff.down());
   }
 
   private droppedSince(): string {
@@ -192,11 +239,17 @@ export abstract class SyslogTransport extends TransportStream {
     return n > 0 ? `; ${n} lines were dropped` : '';
   }
 
-  /** SIGHUP: a new connection now (a new address if the name moved), keeping what waits. */
+  /**
+   * SIGHUP: a new connection now (a new address if the name moved),
+   * keeping what waits. The backoff stays where it was: only a connection
+   * that works starts it again.
+   */
   reopen(): void {
     if (this.closing) return;
-    this.backoff = BACKOFF_MIN_MS;
     this.up = false;
+    this.stopTimer(this.proving);
+    this.proving = undefined;
+    this.backoff.left();
     this.disconnect();
     this.open();
   }
@@ -211,6 +264,7 @@ export abstract class SyslogTransport extends TransportStream {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     this.stopTimer(this.retry);
+    this.stopTimer(this.proving);
     this.up = false;
     this.disconnect();
     const unsent = this.queue.take(this.queue.length);

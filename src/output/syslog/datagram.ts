@@ -67,6 +67,7 @@ abstract class DatagramTransport extends SyslogTransport {
     if (s && this.up && !this.waiting && this.queue.length === 0) {
       const r = s.sendLines(head, from === 0 ? bytes : bytes.subarray(from));
       count(this.ledger.written, kinds, line, line + r.sent);
+      if (r.sent > 0) this.carried();
       line += r.sent;
       from += r.at;
       // Reported here, as flush() would (it meets EAGAIN and EMSGSIZE
@@ -88,6 +89,7 @@ abstract class DatagramTransport extends SyslogTransport {
       // copy of the whole queue per wake.
       const r = this.sendQueued(s);
       countRun(this.ledger.written, this.queue.take(r.sent));
+      if (r.sent > 0) this.carried();
       if (r.error === null || r.error === undefined) continue;
       if (r.error === 'EAGAIN') {
         this.waitForRoom(s);

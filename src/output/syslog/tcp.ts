@@ -267,6 +267,7 @@ export class TcpTransport extends SyslogTransport {
         if (this.exact) this.wire += run.msgs[i].length;
         this.ends.push(this.exact ? this.wire : Number.POSITIVE_INFINITY);
       }
+      this.handed();
     }
     if (!this.exact) this.wire += bytes.length;
     const end = this.wire;
@@ -314,6 +315,7 @@ export class TcpTransport extends SyslogTransport {
     if (n > 0) {
       countRun(this.ledger.written, this.unacked.take(n));
       this.ends.drop(n);
+      this.carried();
     }
     if (this.unacked.length > 0 && this.socket && !this.poll) {
       this.poll = setTimeout(() => {
