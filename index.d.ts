@@ -263,6 +263,16 @@ export interface FilterOptions {
   anyNat?: NatMatch
 }
 
+/**
+ * Takes an exclusive lock on the open file `fd` (flock, LOCK_EX |
+ * LOCK_NB): returns true, or false when another open file holds it (a
+ * second ctlogd on the same output file); never waits. Other failures
+ * are thrown with `code` the errno name. The lock goes with the file
+ * description: closing `fd` releases it, and so does the process's end,
+ * however it ends.
+ */
+export declare function lockFile(fd: number): boolean
+
 export interface MarkMatch {
   value: number
   /** @default 0xffffffff */

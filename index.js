@@ -773,10 +773,11 @@ if (
   }
 }
 
-const { Capture, Datagram, TcpWatch, decodeMessages, startCapture } = nativeBinding
+const { Capture, Datagram, TcpWatch, decodeMessages, lockFile, startCapture } = nativeBinding
 export { Capture }
 export { Datagram }
 export { TcpWatch }
 export { decodeMessages }
+export { lockFile }
 export { startCapture }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -77,15 +77,20 @@ export interface ConntrackEvent {
   stop?: bigint;
   /** When the kernel generated the event, ns since the epoch (newer kernels). */
   eventTime?: bigint;
-  /** Connection tracking helper name (CTA_HELP_NAME). */
+  /** Connection tracking helper name (CTA_HELP_NAME), escaped as `progname` is. */
   helper?: string;
-  /** Security context (CTA_SECCTX_NAME). */
+  /** Security context (CTA_SECCTX_NAME), escaped as `progname` is. */
   secctx?: string;
   /** Connection labels bit set, as the kernel's bytes. */
   labels?: Uint8Array;
   /** Netlink port id of the process that caused the event; 0 for the kernel. */
   portid: number;
-  /** The program owning `portid`, looked up in /proc when the event was read. */
+  /**
+   * The program owning `portid`, looked up in /proc when the event was
+   * read. A process chooses its name: control characters, invalid UTF-8
+   * and backslashes are escaped (`\x0a`, `\xff`, `\\`; README, Security),
+   * so that it never breaks a line.
+   */
   progname?: string;
   /** When ctlogd read the event, ns since the epoch. */
   time: bigint;

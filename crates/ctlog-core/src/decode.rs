@@ -419,9 +419,10 @@ fn nested_string(attr: &'static str, buf: &[u8], want: u16) -> Result<Option<Str
         let nla = nla?;
         if nla.kind() & NLA_TYPE_MASK == want {
             // NLA_STRING: NUL-terminated, but be lenient about a missing NUL.
+            // Escaped: a helper or context name is printed in lines.
             let v = nla.value();
             let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-            return Ok(Some(String::from_utf8_lossy(&v[..end]).into_owned()));
+            return Ok(Some(crate::text::escape(&v[..end])));
         }
     }
     Ok(None)

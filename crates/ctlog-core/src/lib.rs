@@ -13,6 +13,7 @@ pub mod progname;
 pub mod reader;
 pub mod socket;
 pub mod tcp;
+pub mod text;
 pub mod wire;
 
 pub use bpf::ProtoFilter;

@@ -131,11 +131,13 @@ impl Prognames {
         if !holds {
             return None;
         }
-        // "%*u (%m[^)]": from the first '(' up to the first ')'.
-        let stat = fs::read_to_string(self.proc_root.join(pid.to_string()).join("stat")).ok()?;
-        let start = stat.find('(')? + 1;
-        let len = stat[start..].find(')')?;
-        (len > 0).then(|| stat[start..start + len].to_string())
+        // "%*u (%m[^)]": from the first '(' up to the first ')'. A name is
+        // any bytes a process chose (not UTF-8, a newline): read as bytes,
+        // printed escaped.
+        let stat = fs::read(self.proc_root.join(pid.to_string()).join("stat")).ok()?;
+        let start = stat.iter().position(|&b| b == b'(')? + 1;
+        let len = stat[start..].iter().position(|&b| b == b')')?;
+        (len > 0).then(|| crate::text::escape(&stat[start..start + len]))
     }
 }
 
@@ -153,7 +155,8 @@ mod tests {
             "sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode\n\
              ffff8d5f42a2e000 0   1          00000000 0        0        0     2        0        100\n\
              ffff8d5f42a2e800 12  4000000001 00000000 0        0        0     2        0        5555\n\
-             ffff8d5f42a2f000 12  321        00000000 0        0        0     2        0        6666\n",
+             ffff8d5f42a2f000 12  321        00000000 0        0        0     2        0        6666\n\
+             ffff8d5f42a2f800 12  88         00000000 0        0        0     2        0        7777\n",
         )
         .unwrap();
         // pid 321 holds socket 6666: port id = pid, found on the first try.
@@ -165,6 +168,14 @@ mod tests {
         symlink("/dev/null", root.join("77/fd/0")).unwrap();
         symlink("socket:[5555]", root.join("77/fd/4")).unwrap();
         fs::write(root.join("77/stat"), "77 (my prog) (x) S 1 77 77 0 -1\n").unwrap();
+        // pid 88's name is not UTF-8 and holds control characters.
+        fs::create_dir_all(root.join("88/fd")).unwrap();
+        symlink("socket:[7777]", root.join("88/fd/3")).unwrap();
+        fs::write(
+            root.join("88/stat"),
+            b"88 (b\xff\xfe\r\x07z\n[NEW]) S 1 88 88 0 -1\n",
+        )
+        .unwrap();
         root
     }
 
@@ -176,6 +187,11 @@ mod tests {
         // Cut at the first ')', as conntrack's scanf does.
         assert_eq!(p.lookup(4_000_000_001).as_deref(), Some("my prog"));
         assert_eq!(p.lookup(999), None, "no such socket");
+        // Found, not hidden, and escaped: one line stays one line.
+        assert_eq!(
+            p.lookup(88).as_deref(),
+            Some("b\\xff\\xfe\\x0d\\x07z\\x0a[NEW]")
+        );
         assert_eq!(p.lookup(0), None, "the kernel");
         // Within the TTL the answer stands even when the process is gone...
         fs::remove_dir_all(root.join("77")).unwrap();

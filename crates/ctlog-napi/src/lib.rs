@@ -418,6 +418,8 @@ fn errno_name(e: &std::io::Error) -> String {
         Some(libc::EMSGSIZE) => "EMSGSIZE",
         Some(libc::ENOBUFS) => "ENOBUFS",
         Some(libc::EPROTONOSUPPORT) => "EPROTONOSUPPORT",
+        Some(libc::EAFNOSUPPORT) => "EAFNOSUPPORT",
+        Some(libc::EBADF) => "EBADF",
         Some(n) => return format!("E{n}"),
         None => "EIO",
     };
@@ -441,6 +443,25 @@ fn io_error(e: std::io::Error) -> Error<String> {
 /// A bad argument: `code` is EINVAL, the message says what is wrong.
 fn invalid(reason: String) -> Error<String> {
     Error::new("EINVAL".to_string(), reason)
+}
+
+/// Takes an exclusive lock on the open file `fd` (flock, LOCK_EX |
+/// LOCK_NB): returns true, or false when another open file holds it (a
+/// second ctlogd on the same output file); never waits. Other failures
+/// are thrown with `code` the errno name. The lock goes with the file
+/// description: closing `fd` releases it, and so does the process's end,
+/// however it ends.
+#[napi(catch_unwind)]
+pub fn lock_file(fd: i32) -> Result<bool, String> {
+    // SAFETY: flock takes any integer; a bad one fails with EBADF.
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        return Ok(false);
+    }
+    Err(io_error(e))
 }
 
 /// What `sendLines` did.
