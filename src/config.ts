@@ -10,6 +10,7 @@
  * (cut to a readable length, echo.ts). The file itself is read by
  * config-file.ts.
  */
+import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import convict from 'convict';
 import { NotAConfig, readConfigFile, readConfigFileSync } from './config-file.js';
@@ -531,6 +532,36 @@ const REPLACEMENT = '\ufffd';
 const notUtf8 = (label: string, value: string): ConfigError =>
   new ConfigError(`${label}: not UTF-8: a byte the system could not decode (shown as U+FFFD); name it in UTF-8: value was ${show(value)}`);
 
+/**
+ * Which file that ctlogd reads (the config, a TLS key, certificate or CA)
+ * output_file is, if it is one: the same file by device and inode, under
+ * any name. A file not there yet is none of them.
+ */
+function readBy(config: Config, configFile: string | undefined): string | undefined {
+  if (config.output !== 'file') return undefined;
+  const id = (path: string): string | undefined => {
+    try {
+      const st = statSync(path);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      // Not there, or not to be seen: the output's own open says why.
+      return undefined;
+    }
+  };
+  const out = id(config.output_file);
+  if (out === undefined) return undefined;
+  const reads: Array<[string, string]> = [
+    ['syslog_tls_key', config.syslog_tls_key],
+    ['syslog_tls_cert', config.syslog_tls_cert],
+    ['syslog_tls_ca', config.syslog_tls_ca],
+  ];
+  if (configFile !== undefined) reads.unshift(['the config file', configFile]);
+  for (const [what, path] of reads) {
+    if (path !== '' && id(path) === out) return what === 'the config file' ? what : `the file of ${what}`;
+  }
+  return undefined;
+}
+
 /** `config PATH`, as error lines name the file. */
 const fileLabel = (path: string): string => `config ${echo(path)}`;
 
@@ -674,6 +705,12 @@ function layered(raw: unknown, opts: LoadOptions): Config {
   }
   const conflict = filterConflict(config);
   if (conflict) throw new ConfigError(`${where}: ${conflict}`);
+  const read = readBy(config, opts.path);
+  if (read) {
+    throw new ConfigError(
+      `${where}: output_file: is ${read}, which ctlogd reads; events appended to it would spoil it: name another file: value was ${show(config.output_file)}`,
+    );
+  }
   if (config.syslog_port === 0) config.syslog_port = SYSLOG_PORTS[config.syslog_protocol];
   return config;
 }

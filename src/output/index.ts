@@ -5,6 +5,7 @@
  */
 import winston from 'winston';
 import type { Config } from '../config.js';
+import { oneLine } from '../echo.js';
 import { EVENT_TYPES, type ConntrackEvent, type EventType } from '../event.js';
 import { makeFormatter, type LineWriter } from '../format/index.js';
 import type { Ledger } from './ledger.js';
@@ -67,11 +68,14 @@ export function makeSink(c: OutputConfig, report: Report, ledger: Ledger): Event
 
 export type Diagnostics = winston.Logger;
 
-/** The service's own messages: `ctlogd: warn: ...` on stderr. */
+/**
+ * The service's own messages: `ctlogd: warn: ...` on stderr, one line
+ * each, whatever a path or a name in them holds (echo.ts oneLine).
+ */
 export function diagnostics(level: 'info' | 'debug'): Diagnostics {
   return winston.createLogger({
     level,
-    format: winston.format.printf((info) => `ctlogd: ${info.level === 'info' ? '' : `${info.level}: `}${String(info.message)}`),
+    format: winston.format.printf((info) => `ctlogd: ${info.level === 'info' ? '' : `${info.level}: `}${oneLine(String(info.message))}`),
     transports: [new winston.transports.Stream({ stream: process.stderr })],
   });
 }

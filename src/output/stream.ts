@@ -4,14 +4,17 @@
  * A line is written once the stream or the file took its bytes; a write
  * that fails loses its lines, counted, with one report per outage.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
 import type winston from 'winston';
 import Transport from 'winston-transport';
 import { echo } from '../echo.js';
+import { native } from '../native.js';
 import { count, type Ledger } from './ledger.js';
 import { batchLogger, logBatch, OutputError, Outage, type BatchInfo, type EventSink, type Report } from './sink.js';
 
 const NEWLINE = 0x0a;
+/** The output error counted for a line found cut short at the end of a file. */
+const CUT_LINE = 'cut_line';
 
 /** The errno name of a failed write, or what there is instead. */
 const codeOf = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
@@ -106,12 +109,90 @@ export function stdoutSink(report: Report, ledger: Ledger): EventSink {
   };
 }
 
-/** Opens `path` for appending now, so that a bad path fails at start. */
-function open(path: string): number {
+/** What a file output open for appending is. */
+interface OpenFile {
+  fd: number;
+  /** Device and inode: the same file under another open, or not. */
+  id: string;
+  /** Whether this open holds the file's lock (a reopen of the file held takes it once the old one is closed). */
+  locked: boolean;
+}
+
+/** `open(2)` flags: appending, made if missing, and never waited on (a FIFO would wait for a reader). */
+const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+const LOCKED = 'another process writes it (it holds the lock): a second ctlogd on one file would write its lines twice';
+
+const fileId = (st: { dev: number; ino: number }): string => `${st.dev}:${st.ino}`;
+
+/** The kind of a file that is not a regular one, as a line names it. */
+function kindOfFile(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isDirectory()) return 'a directory';
+  return 'not a regular file';
+}
+
+/**
+ * Opens `path` for appending, now, so that a bad path fails at start (and
+ * a reload keeps the old file): a regular file only, locked against a
+ * second ctlogd, and without ever blocking the event loop. Throws
+ * OutputError (exit 73 at start) with one line.
+ */
+function open(path: string, holding?: OpenFile): OpenFile {
+  const refuse = (why: string) => new OutputError(`output_file ${echo(path)}: ${why}`);
+  // Looked at before it is opened: opening a FIFO or a device can wait, or do something.
+  const before = statOrNot(path);
+  if (before && !before.isFile()) throw refuse(`is ${kindOfFile(before)}; allowed: a regular file`);
+  let fd: number;
   try {
-    return openSync(path, 'a', 0o640);
+    fd = openSync(path, APPEND, 0o640);
   } catch (e) {
-    throw new OutputError(`output_file ${echo(path)}: cannot open for appending: ${codeOf(e)}`);
+    throw refuse(`cannot open for appending: ${codeOf(e)}`);
+  }
+  try {
+    // What was opened, in case it changed since it was looked at.
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw refuse(`is ${kindOfFile(st)}; allowed: a regular file`);
+    const id = fileId(st);
+    // The same file this output holds (a reopen without rotation): the
+    // lock is this output's already, on the open before.
+    const locked = holding?.id !== id;
+    if (locked && !native().lockFile(fd)) throw refuse(LOCKED);
+    return { fd, id, locked };
+  } catch (e) {
+    closeSync(fd);
+    throw e instanceof OutputError ? e : refuse(`cannot lock: ${codeOf(e)}`);
+  }
+}
+
+function statOrNot(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    // Not there (it is made), or the open says why not.
+    return undefined;
+  }
+}
+
+/**
+ * Whether the file open as `fd` ends in a line cut short: its last byte is
+ * not a newline. Read through /proc/self/fd, as `fd` is open for writing
+ * only; a file this user cannot read is taken as whole.
+ */
+function endsCut(fd: number): boolean {
+  const { size } = fstatSync(fd);
+  if (size === 0) return false;
+  let rd: number | undefined;
+  try {
+    rd = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const b = Buffer.alloc(1);
+    return readSync(rd, b, 0, 1, size - 1) === 1 && b[0] !== NEWLINE;
+  } catch {
+    return false;
+  } finally {
+    if (rd !== undefined) closeSync(rd);
   }
 }
 
@@ -141,18 +222,45 @@ function writeAll(fd: number, bytes: Uint8Array, from = 0): { at: number; error?
  * another.
  */
 class FileTransport extends Transport {
-  /** The end of a line a failed write cut, and its kind: written before anything else. */
-  private rest?: { bytes: Uint8Array; kind: Uint8Array };
+  /**
+   * The end of a line a failed write cut, and its kind: written before
+   * anything else. A newline alone, of no kind, ends a line the file was
+   * found cut in when opened.
+   */
+  private rest?: { bytes: Uint8Array; kind?: Uint8Array };
   private readonly outage: Outage;
+  file!: OpenFile;
 
   constructor(
-    public fd: number,
-    path: string,
-    report: Report,
+    file: OpenFile,
+    private readonly path: string,
+    private readonly report: Report,
     private readonly ledger: Ledger,
   ) {
     super();
     this.outage = new Outage(`output_file ${echo(path)}`, report);
+    this.use(file);
+  }
+
+  get fd(): number {
+    return this.file.fd;
+  }
+
+  /**
+   * Writes to `file` from now on. A file that ends in a line cut short
+   * (a full disk, a crash, from before this open) gets a newline before
+   * the next line, so that no line is ever joined to another; the cut
+   * line is counted once, as an output error (cause cut_line): it was
+   * written, in part, before this output had it.
+   */
+  use(file: OpenFile): void {
+    this.file = file;
+    if (!endsCut(file.fd)) return;
+    this.rest = { bytes: Uint8Array.of(NEWLINE) };
+    this.ledger.error(CUT_LINE);
+    this.report.warn(
+      `output_file ${echo(this.path)}: ended in a line cut short (a full disk or a crash before); a newline ends it before the next line, counted in output errors (${CUT_LINE})`,
+    );
   }
 
   override log(info: BatchInfo, next: () => void): void {
@@ -181,7 +289,7 @@ class FileTransport extends Transport {
       return r.error;
     }
     this.rest = undefined;
-    count(this.ledger.written, rest.kind);
+    if (rest.kind) count(this.ledger.written, rest.kind);
     return undefined;
   }
 
@@ -204,7 +312,7 @@ class FileTransport extends Transport {
 
   /** The file is let go: the cut line is finished there, or counted lost. */
   settleRest(): void {
-    if (this.finishRest() !== undefined && this.rest) count(this.ledger.lost, this.rest.kind);
+    if (this.finishRest() !== undefined && this.rest?.kind) count(this.ledger.lost, this.rest.kind);
     this.rest = undefined;
   }
 }
@@ -220,17 +328,18 @@ export function fileSink(path: string, report: Report, ledger: Ledger): EventSin
       // logrotate has renamed the file: what was written went to the old
       // one, what comes next goes to a new file at `path`. If it cannot be
       // opened, keep writing to the old one rather than lose lines.
-      let fd: number;
+      let file: OpenFile;
       try {
-        fd = open(path);
+        file = open(path, transport.file);
       } catch (e) {
         return `${(e as Error).message}; still writing to the file open before`;
       }
       // A line cut in the old file is finished there, or given up.
       transport.settleRest();
-      const old = transport.fd;
-      transport.fd = fd;
-      closeSync(old);
+      closeSync(transport.fd);
+      // The same file, opened again: the lock went with the old open.
+      if (!file.locked && !native().lockFile(file.fd)) report.warn(`output_file ${echo(path)}: reopened, but ${LOCKED}`);
+      transport.use(file);
       return undefined;
     },
     async close() {
