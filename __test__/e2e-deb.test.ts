@@ -13,7 +13,7 @@
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config.js';
@@ -105,6 +105,7 @@ test('control: name, version, architecture, Depends on nodejs; the layout', () =
     .map((l) => l.split(/\s+/)[5]);
   for (const f of [
     './usr/bin/ctlogd',
+    './usr/lib/ctlogd/bin/ctlogd',
     './usr/lib/ctlogd/bin/ctlogd.js',
     './usr/lib/ctlogd/dist/ctlogd.mjs',
     `./usr/lib/ctlogd/node_modules/ctlogd-linux-x64-gnu/ctlogd.linux-x64-gnu.node`,
@@ -145,6 +146,10 @@ test('the installed command and conffile log a real event in a namespace', async
   t.after(() => ns.destroy());
   const out = new Lines(ns.spawn('/usr/bin/ctlogd', ['--config', CONFFILE, '--log-level', 'debug']));
   await out.until(() => out.stderr.includes('listening'), 'ctlogd to listen');
+  // Through the launcher: /usr/bin/node, its inspector kept shut (README, Security).
+  const argv = readFileSync(`/proc/${out.child.pid}/cmdline`, 'utf8').split('\0');
+  assert.deepEqual(argv.slice(1, 3), ['--inspect-port=[fe80::1]:9229', '/usr/lib/ctlogd/bin/ctlogd.js']);
+  assert.equal(readlinkSync(`/proc/${out.child.pid}/exe`), realpathSync('/usr/bin/node'));
   const m = marker(60);
   m.insert(ns);
   await out.until(() => out.lines.some(m.match), 'the NEW line');

@@ -71,6 +71,8 @@ test('the unit runs ctlogd with flags ctlogd accepts, and reloads with SIGHUP', 
   assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
   // Operator errors (usage, no addon or conntrack netlink, output, permission, config) are not retried.
   assert.match(unit, /^RestartPreventExitStatus=64 69 73 77 78$/m);
+  // An end by SIGHUP or SIGUSR1 before Node has a handler: started again (README, Security).
+  assert.match(unit, /^RestartForceExitStatus=SIGHUP SIGUSR1$/m);
 });
 
 test('the VyOS drop-in replaces the logger program and keeps VyOS in charge', () => {
@@ -87,4 +89,5 @@ test('the VyOS drop-in replaces the logger program and keeps VyOS in charge', ()
   assert.match(dropin, /^ExecStart=\nExecStart=\/usr\/bin\/ctlogd --config \/run\/vyos-conntrack-logger\.conf$/m);
   // As the unit: an operator error (69: no addon, no conntrack netlink) is not retried every 2 s.
   assert.match(dropin, /^RestartPreventExitStatus=64 69 73 77 78$/m);
+  assert.match(dropin, /^RestartForceExitStatus=SIGHUP SIGUSR1$/m);
 });

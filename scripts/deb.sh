@@ -129,10 +129,11 @@ if [ "$arch" = "$(dpkg --print-architecture)" ]; then
   node --input-type=module -e 'await import(process.argv[1])' "$lib/index.js"
 fi
 
-# /usr/bin/node even when another node comes first on PATH.
+# /usr/bin/node even when another node comes first on PATH; the launcher
+# (bin/ctlogd) keeps Node's inspector shut.
 cat >"$deb/usr/bin/ctlogd" <<'EOF'
 #!/bin/sh
-exec /usr/bin/node /usr/lib/ctlogd/bin/ctlogd.js "$@"
+PATH=/usr/bin:$PATH exec /usr/lib/ctlogd/bin/ctlogd "$@"
 EOF
 
 cp scripts/deb/README.Debian "$doc/"
@@ -141,7 +142,7 @@ printf 'ctlogd (%s) unstable; urgency=medium\n\n  * ctlogd %s, from its npm pack
 
 find "$deb" -type d -exec chmod 755 {} +
 find "$deb" -type f -exec chmod 644 {} +
-chmod 755 "$deb/usr/bin/ctlogd" "$lib/bin/ctlogd.js"
+chmod 755 "$deb/usr/bin/ctlogd" "$lib/bin/ctlogd" "$lib/bin/ctlogd.js"
 
 # The control file. nodejs from package.json's engines (">=X.Y"); the
 # addon's shared libraries (libc6) as dpkg-shlibdeps reads them from it.
