@@ -122,6 +122,23 @@ test('a bad config: one line naming key, value and what is allowed, exit 78', (t
   assert.match(badFormat.err, /--format \(format\): must be one of vyos, conntrack, json, ecs: value was "xml"/);
 });
 
+test('a kernel without conntrack netlink (EPROTONOSUPPORT, EAFNOSUPPORT): one line naming nf_conntrack_netlink, exit 69', () => {
+  // The kernel's answer made real: a seccomp filter fails the socket call
+  // as a kernel without the module does (helpers/deny-netlink.py).
+  const python = '/usr/bin/python3';
+  const probe = spawnSync(python, ['-c', 'import seccomp'], { encoding: 'utf8' });
+  assert.equal(probe.status, 0, `needs Debian's python3-seccomp (scripts/test.sh installs it): ${probe.stderr}`);
+  for (const errno of ['EPROTONOSUPPORT', 'EAFNOSUPPORT']) {
+    const r = spawnSync(python, [path.join(ROOT, '__test__/helpers/deny-netlink.py'), errno, process.execPath, CTLOGD], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 69, `${errno}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /^ctlogd: no conntrack netlink here: needs the kernel module nf_conntrack_netlink \(modprobe nf_conntrack_netlink\)/);
+    assert.match(lines[0], new RegExp(`: ${errno}: `));
+  }
+  assert.match(run(['--help']).out, /69 no native addon for this\nplatform, or no conntrack netlink in the kernel \(modprobe\nnf_conntrack_netlink\)/);
+});
+
 test('without CAP_NET_ADMIN: one line saying so, exit 77', () => {
   const r = run([], { user: '65534' });
   assert.equal(r.code, 77, r.err);

@@ -12,6 +12,8 @@ for tool in conntrack:conntrack nft:nftables ip:iproute2 ping:iputils-ping syste
 done
 # rsyslog's TLS driver is a module, no command.
 dpkg -s rsyslog-gnutls >/dev/null 2>&1 || need+=(rsyslog-gnutls)
+# The test of a kernel without conntrack netlink fails the socket with libseccomp.
+/usr/bin/python3 -c 'import seccomp' >/dev/null 2>&1 || need+=(python3-seccomp)
 # The Community ID's reference runs in a virtualenv (scripts/communityid.sh).
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
