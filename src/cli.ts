@@ -78,15 +78,17 @@ Signals: TERM/INT stop (everything received is written), HUP reloads,
 USR1 prints the counters on stderr.
 Exit codes: 0 stopped, 64 bad command line (an unknown flag, a flag
 without its value, a word that is no flag), 69 no native addon for this
-platform, 70 internal error, 73 cannot open the output or listen on
-metrics_listen, 77 no permission (needs CAP_NET_ADMIN, and CAP_SYS_ADMIN
-with netns), 78 bad config (also a bad value of a flag, a netns that is not
-there).
+platform, or no conntrack netlink in the kernel (modprobe
+nf_conntrack_netlink), 70 internal error, 73 cannot open the output or
+listen on metrics_listen, 77 no permission (needs CAP_NET_ADMIN, and
+CAP_SYS_ADMIN with netns), 78 bad config (also a bad value of a flag, a
+netns that is not there).
 `;
 }
 
+/** One line on stderr, whatever a path or value in it holds, and the exit code. */
 function die(code: number, msg: string): never {
-  process.stderr.write(`ctlogd: ${msg}\n`);
+  process.stderr.write(`ctlogd: ${oneLine(msg)}\n`);
   process.exit(code);
 }
 
@@ -207,6 +209,15 @@ export async function main(argv: string[]): Promise<void> {
         ? 'CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root) to enter netns and join the conntrack groups'
         : 'CAP_NET_ADMIN (run as root) to join the conntrack groups';
       die(EXIT.NOPERM, `needs ${what}: ${e.message}`);
+    }
+    // A kernel without nf_conntrack_netlink (or nfnetlink, which it loads), qemu-user, a
+    // sandbox without AF_NETLINK: restarting will not help.
+    if (e instanceof CaptureError && (e.code === 'EPROTONOSUPPORT' || e.code === 'EAFNOSUPPORT')) {
+      const sandbox = e.code === 'EAFNOSUPPORT' ? ', and netlink sockets allowed (systemd: RestrictAddressFamilies=AF_NETLINK)' : '';
+      die(
+        EXIT.UNAVAILABLE,
+        `no conntrack netlink here: needs the kernel module nf_conntrack_netlink (modprobe nf_conntrack_netlink)${sandbox}: ${e.code}: ${e.message}`,
+      );
     }
     if (e instanceof CaptureError) die(EXIT.SOFTWARE, `cannot open the conntrack socket: ${e.message}`);
     if (e instanceof MetricsError) die(EXIT.CANTCREAT, e.message);

@@ -14,6 +14,7 @@ import { Capture, CaptureError, type CaptureOptions } from './capture.js';
 import { Captures } from './captures.js';
 import { ConfigError, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions } from './config.js';
 import { filterOptions } from './conntrack-filter.js';
+import { takeEarlySignals } from './early-signals.js';
 import { echo } from './echo.js';
 import type { EventType } from './event.js';
 import { Latency, nowUs } from './latency.js';
@@ -38,6 +39,7 @@ import {
   type Encoder,
   type EventSink,
 } from './output/index.js';
+import { PermissionHints } from './permissions.js';
 import { version } from './version.js';
 import type { Notices, WireBatch } from './wire.js';
 
@@ -115,6 +117,8 @@ export class Daemon {
   private readonly lines = new LineWriter();
   /** The kind of each line of the batch being written (output/ledger.ts KINDS). */
   private kinds = new Uint8Array(4096);
+  /** Files others may write or read: warned of at start, and on reload if changed. */
+  private readonly hints = new PermissionHints();
 
   /** Opens the output; throws OutputError (exit 73) if it cannot. */
   constructor(
@@ -142,6 +146,7 @@ export class Daemon {
   async start(): Promise<void> {
     const c = this.p.config;
     this.warnTimestampSysctl(c);
+    for (const w of this.hints.check(this.loadOpts.path, c)) this.log.warn(w);
     checkNetns(c);
     this.metrics = await this.serveMetrics(c);
     try {
@@ -307,6 +312,7 @@ export class Daemon {
     if (sink) void old.sink.close();
     this.log.level = next.log_level;
     this.armStats();
+    for (const w of this.hints.check(this.loadOpts.path, next)) this.log.warn(w);
     if (kept) this.log.warn(`configuration reloaded, but the output was not reopened: ${kept}`);
     else this.log.info('configuration reloaded');
     return true;
@@ -410,8 +416,14 @@ export class Daemon {
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       process.on('SIGHUP', () => this.reload());
-      // Also keeps SIGUSR1 from opening Node's inspector in a daemon.
       process.on('SIGUSR1', () => this.log.info(this.statsLine()));
+      // The launcher's listeners go only now that these are on, so that
+      // neither signal is ever left to its default action (the inspector,
+      // the end of the process). What came during start is done now: the
+      // config may have changed after it was read.
+      const early = takeEarlySignals();
+      if (early.has('SIGUSR1')) this.log.info(this.statsLine());
+      if (early.has('SIGHUP')) this.reload();
       // Said once the signals are ours: a SIGHUP right after it reloads,
       // where before the handlers it would have ended the process.
       const c = this.p.config;
