@@ -46,6 +46,33 @@ pub fn escape(bytes: &[u8]) -> String {
     out
 }
 
+/// The longest start of `escaped` (text [`escape`] made) of at most `max`
+/// bytes that ends between two characters and between two escapes: a cut
+/// never leaves half a `\xNN` or a lone backslash to be read otherwise.
+pub fn cut(escaped: &str, max: usize) -> &str {
+    if escaped.len() <= max {
+        return escaped;
+    }
+    let b = escaped.as_bytes();
+    let mut end = 0;
+    while end < b.len() {
+        let step = match b[end] {
+            b'\\' if b.get(end + 1) == Some(&b'x') => 4,
+            b'\\' => 2,
+            _ => escaped[end..].chars().next().map_or(1, char::len_utf8),
+        };
+        if end + step > max {
+            break;
+        }
+        end += step;
+    }
+    // Text that is not escape's: at least a character boundary.
+    while !escaped.is_char_boundary(end) {
+        end -= 1;
+    }
+    &escaped[..end]
+}
+
 /// Characters that break a line, or make it read other than it is.
 fn needs_escape(c: char) -> bool {
     c.is_control()
@@ -93,6 +120,19 @@ mod tests {
         assert_eq!(escape("a\u{2028}b".as_bytes()), "a\\xe2\\x80\\xa8b");
         assert_eq!(escape("\u{0085}".as_bytes()), "\\xc2\\x85");
         assert_eq!(escape("x\u{202e}y".as_bytes()), "x\\xe2\\x80\\xaey");
+    }
+
+    #[test]
+    fn a_cut_ends_between_escapes_and_characters() {
+        use super::cut;
+        let e = escape(b"a\xff\xfe\\z");
+        assert_eq!(e, "a\\xff\\xfe\\\\z");
+        assert_eq!(cut(&e, 100), e);
+        assert_eq!(cut(&e, 5), "a\\xff");
+        assert_eq!(cut(&e, 8), "a\\xff");
+        assert_eq!(cut(&e, 10), "a\\xff\\xfe");
+        assert_eq!(cut(&e, 11), "a\\xff\\xfe\\\\");
+        assert_eq!(cut("éé", 3), "é");
     }
 
     #[test]

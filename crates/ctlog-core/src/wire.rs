@@ -305,14 +305,11 @@ fn clamp(s: &[u8]) -> &[u8] {
     &s[..s.len().min(MAX_BYTES)]
 }
 
-/// A string cut as [`clamp`] cuts, but never inside a character: the
-/// reader decodes UTF-8, and half a character would become U+FFFD there.
+/// A string cut as [`clamp`] cuts, but never inside a character (the
+/// reader decodes UTF-8, and half a character would become U+FFFD there)
+/// nor inside an escape (the strings are escaped text: `text.rs`).
 pub fn clamp_str(s: &str) -> &[u8] {
-    let mut end = s.len().min(MAX_BYTES);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s.as_bytes()[..end]
+    crate::text::cut(s, MAX_BYTES).as_bytes()
 }
 
 fn bytes(b: &mut Vec<u8>, s: &[u8]) {

@@ -1518,19 +1518,22 @@ fn testdata(name: &str) -> Vec<u8> {
 
 /// testdata/wire_long_helper_split_utf8.hex, a fuzzer's input: two bytes
 /// it took for itself, then a UDP NEW whose helper name is "a" and 22,000
-/// bytes of 0xff. Each 0xff becomes U+FFFD (3 bytes), so the name is 66,001
-/// bytes, past the batch's 65,535, and the cut once fell inside a
-/// character: the batch carried a string that is not UTF-8.
+/// bytes of 0xff. Each 0xff is escaped as `\xff` (4 bytes), so the name is
+/// 88,001 bytes, past the batch's 65,535: the cut must fall between two
+/// escapes (it once fell inside a character, when each byte became U+FFFD,
+/// and the batch carried a string that is not UTF-8).
 #[test]
-fn a_helper_name_past_the_cap_is_cut_between_characters() {
+fn a_helper_name_past_the_cap_is_cut_between_escapes() {
     let msg = testdata("wire_long_helper_split_utf8.hex").split_off(2);
     let helper = decode(&msg).helper.expect("a helper");
-    assert_eq!(helper.len(), 66_001);
+    assert_eq!(helper.len(), 88_001);
+    assert!(helper.starts_with("a\\xff\\xff"));
     let batch = ctlog_core::wire::read_batch(&decode_batch(&msg, 5)).expect("a batch");
     let (ev, _) = &batch.events[0];
     let cut = ev.helper.as_deref().expect("the helper crossed");
-    // 1 + 3 × 21,844 = 65,533: the 21,845th character would end at 65,536.
+    // 1 + 4 × 16,383 = 65,533: the 16,384th escape would end at 65,537.
     assert_eq!(cut.len(), 65_533);
+    assert!(cut.ends_with("\\xff"));
     assert!(helper.starts_with(cut));
 }
 
