@@ -37,11 +37,11 @@
 //! up on the event messages of current kernels (measured on 6.18: the
 //! helper finds no attribute, so nothing was filtered).
 
-use crate::decode::{self, NLA_TYPE_MASK};
+use crate::consts::{self, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE, NLA_TYPE_MASK};
 use crate::event::{Event, EventType};
 use std::net::IpAddr;
 
-use crate::filter::{Cond, Filter, Nat, Net, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE};
+use crate::filter::{Cond, Filter, Nat, Net};
 
 pub mod vm;
 
@@ -126,7 +126,7 @@ const TAX: u16 = libc::BPF_TAX as u16;
 const TXA: u16 = libc::BPF_TXA as u16;
 
 /// Attributes start after the netlink header (16) and nfgenmsg (4).
-const ATTRS_AT: u32 = (decode::NLMSG_HDRLEN + 4) as u32;
+const ATTRS_AT: u32 = (consts::NLMSG_HDRLEN + consts::NFGENMSG_LEN) as u32;
 
 // Netlink headers and attribute headers are in host byte order; BPF loads
 // single bytes, so which byte of a u16 is which depends on it.
@@ -145,7 +145,7 @@ const TYPE_MSG: u32 = 4 + LO;
 const TYPE_SUBSYS: u32 = 4 + HI;
 const FLAGS_HI: u32 = 6 + HI;
 /// NLM_F_CREATE | NLM_F_EXCL, in the flags' high byte.
-const CREATE_OR_EXCL_HI: u32 = ((decode::NLM_F_CREATE | decode::NLM_F_EXCL) >> 8) as u32;
+const CREATE_OR_EXCL_HI: u32 = ((consts::NLM_F_CREATE | consts::NLM_F_EXCL) >> 8) as u32;
 /// NLA_TYPE_MASK's bits in a type's high byte.
 const TYPE_MASK_HI: u32 = (NLA_TYPE_MASK >> 8) as u32;
 
@@ -393,16 +393,16 @@ impl ProtoFilter {
         p.op(LD | W | LEN, 0);
         p.jump(JMP | JEQ | X, 0, To::Next, To::Keep);
         p.op(LD | B | ABS, TYPE_SUBSYS);
-        p.expect(decode::NFNL_SUBSYS_CTNETLINK.into());
+        p.expect(consts::NFNL_SUBSYS_CTNETLINK.into());
         let event = p.label();
         p.op(LD | B | ABS, TYPE_MSG);
         p.jump(
             JMP | JEQ,
-            decode::IPCTNL_MSG_CT_NEW.into(),
+            consts::IPCTNL_MSG_CT_NEW.into(),
             To::Label(event),
             To::Next,
         );
-        p.expect(decode::IPCTNL_MSG_CT_DELETE.into());
+        p.expect(consts::IPCTNL_MSG_CT_DELETE.into());
         p.place(event);
         p.op(LDX | W | IMM, ATTRS_AT);
         p.keep_here();
@@ -411,14 +411,14 @@ impl ProtoFilter {
             dst: filter.orig_dst.as_ref(),
             ports: Some([filter.sport.as_ref(), filter.dport.as_ref()]),
         };
-        tuple(&mut p, decode::CTA_TUPLE_ORIG, &orig);
+        tuple(&mut p, consts::CTA_TUPLE_ORIG, &orig);
         p.keep_here();
         let reply = Tuple {
             src: filter.reply_src.as_ref(),
             dst: filter.reply_dst.as_ref(),
             ports: None,
         };
-        tuple(&mut p, decode::CTA_TUPLE_REPLY, &reply);
+        tuple(&mut p, consts::CTA_TUPLE_REPLY, &reply);
         if walks(filter) {
             p.keep_here();
             walk(&mut p);
@@ -472,7 +472,7 @@ impl ProtoFilter {
         p.op(LD | B | ABS, TYPE_MSG);
         p.jump(
             JMP | JEQ,
-            decode::IPCTNL_MSG_CT_DELETE.into(),
+            consts::IPCTNL_MSG_CT_DELETE.into(),
             To::Label(types[2]),
             To::Next,
         );
@@ -788,19 +788,19 @@ fn walk(p: &mut Asm) {
         p.byte(2 + LO);
         p.jump(
             JMP | JEQ,
-            decode::CTA_ZONE.into(),
+            consts::CTA_ZONE.into(),
             To::Label(zone),
             To::Next,
         );
         p.jump(
             JMP | JEQ,
-            decode::CTA_STATUS.into(),
+            consts::CTA_STATUS.into(),
             To::Label(status),
             To::Next,
         );
         p.jump(
             JMP | JEQ,
-            decode::CTA_MARK.into(),
+            consts::CTA_MARK.into(),
             To::Label(mark),
             To::Label(next),
         );
@@ -935,7 +935,7 @@ fn tuple(p: &mut Asm, kind: u16, on: &Tuple) {
     p.ends_inside();
     // CTA_TUPLE_IP: two IPv4 or two IPv6 addresses.
     let (v6, proto) = (p.label(), p.label());
-    p.header(NLA_HDR, None, decode::CTA_TUPLE_IP);
+    p.header(NLA_HDR, None, consts::CTA_TUPLE_IP);
     p.byte(NLA_HDR + HI);
     p.expect(0);
     p.byte(NLA_HDR + LO);
@@ -945,12 +945,12 @@ fn tuple(p: &mut Asm, kind: u16, on: &Tuple) {
         (
             IPV4_NEST,
             IPV4_ADDR,
-            [decode::CTA_IP_V4_SRC, decode::CTA_IP_V4_DST],
+            [consts::CTA_IP_V4_SRC, consts::CTA_IP_V4_DST],
         ),
         (
             IPV6_NEST,
             IPV6_ADDR,
-            [decode::CTA_IP_V6_SRC, decode::CTA_IP_V6_DST],
+            [consts::CTA_IP_V6_SRC, consts::CTA_IP_V6_DST],
         ),
     ] {
         if nest == IPV6_NEST {
@@ -988,23 +988,23 @@ fn tuple(p: &mut Asm, kind: u16, on: &Tuple) {
     p.op(MISC | TXA, 0);
     p.op(ST, M_AT);
     p.op(ST, if orig { M_OL4 } else { M_RL4 });
-    p.header(0, None, decode::CTA_TUPLE_PROTO);
+    p.header(0, None, consts::CTA_TUPLE_PROTO);
     p.byte(HI);
     p.expect(0);
     p.byte(LO);
     p.op(ST, M_TMP);
     p.jump(JMP | JEQ, ICMP_NEST, To::Label(icmp), To::Next);
     p.expect(PORTS_NEST);
-    p.header(NLA_HDR, Some(U8_ATTR), decode::CTA_PROTO_NUM);
+    p.header(NLA_HDR, Some(U8_ATTR), consts::CTA_PROTO_NUM);
     p.header(
         NLA_HDR + SMALL_PADDED,
         Some(U16_ATTR),
-        decode::CTA_PROTO_SRC_PORT,
+        consts::CTA_PROTO_SRC_PORT,
     );
     p.header(
         NLA_HDR + 2 * SMALL_PADDED,
         Some(U16_ATTR),
-        decode::CTA_PROTO_DST_PORT,
+        consts::CTA_PROTO_DST_PORT,
     );
     // The ports follow their headers.
     let ports = on.ports.unwrap_or_default();
@@ -1021,7 +1021,7 @@ fn tuple(p: &mut Asm, kind: u16, on: &Tuple) {
     p.set_bits(M_SHAPE, SHAPE_ICMP << u32::from(!orig));
     p.op(LD | MEM, M_LEFT);
     p.jump(JMP | JGE, ICMP_NEST, To::Next, To::Keep);
-    p.header(NLA_HDR, Some(U8_ATTR), decode::CTA_PROTO_NUM);
+    p.header(NLA_HDR, Some(U8_ATTR), consts::CTA_PROTO_NUM);
     let icmp6 = p.label();
     p.byte(NLA_HDR + SMALL_PADDED + 2 + HI);
     p.op(ALU | AND, TYPE_MASK_HI);
@@ -1029,23 +1029,23 @@ fn tuple(p: &mut Asm, kind: u16, on: &Tuple) {
     p.byte(NLA_HDR + SMALL_PADDED + 2 + LO);
     p.jump(
         JMP | JEQ,
-        decode::CTA_PROTO_ICMPV6_ID.into(),
+        consts::CTA_PROTO_ICMPV6_ID.into(),
         To::Label(icmp6),
         To::Next,
     );
     for fields in [
         [
-            decode::CTA_PROTO_ICMP_ID,
-            decode::CTA_PROTO_ICMP_TYPE,
-            decode::CTA_PROTO_ICMP_CODE,
+            consts::CTA_PROTO_ICMP_ID,
+            consts::CTA_PROTO_ICMP_TYPE,
+            consts::CTA_PROTO_ICMP_CODE,
         ],
         [
-            decode::CTA_PROTO_ICMPV6_ID,
-            decode::CTA_PROTO_ICMPV6_TYPE,
-            decode::CTA_PROTO_ICMPV6_CODE,
+            consts::CTA_PROTO_ICMPV6_ID,
+            consts::CTA_PROTO_ICMPV6_TYPE,
+            consts::CTA_PROTO_ICMPV6_CODE,
         ],
     ] {
-        if fields[0] == decode::CTA_PROTO_ICMPV6_ID {
+        if fields[0] == consts::CTA_PROTO_ICMPV6_ID {
             p.place(icmp6);
         }
         p.header(NLA_HDR + SMALL_PADDED, Some(U16_ATTR), fields[0]);
@@ -1075,7 +1075,7 @@ fn tuple(p: &mut Asm, kind: u16, on: &Tuple) {
     p.jump(JMP | JEQ, 0, To::Label(done), To::Next);
     p.jump(JMP | JEQ, SMALL_PADDED, To::Label(zone), To::Keep);
     p.place(zone);
-    p.header(0, Some(U16_ATTR), decode::CTA_TUPLE_ZONE);
+    p.header(0, Some(U16_ATTR), consts::CTA_TUPLE_ZONE);
     p.op(MISC | TXA, 0);
     p.op(ALU | ADD, SMALL_PADDED);
     p.op(MISC | TAX, 0);

@@ -18,88 +18,20 @@ use netlink_packet_netfilter::conntrack::{
     ConntrackAttribute, IPTuple, ProtoInfo as NfProtoInfo, ProtoInfoTCP, ProtoTuple,
 };
 
+use crate::consts::{
+    CTA_COUNTERS32_BYTES, CTA_COUNTERS32_PACKETS, CTA_COUNTERS_BYTES, CTA_COUNTERS_ORIG,
+    CTA_COUNTERS_PACKETS, CTA_COUNTERS_REPLY, CTA_HELP, CTA_HELP_NAME, CTA_ID, CTA_LABELS,
+    CTA_MARK, CTA_PROTOINFO, CTA_PROTOINFO_DCCP, CTA_PROTOINFO_DCCP_STATE, CTA_PROTOINFO_SCTP,
+    CTA_PROTOINFO_SCTP_STATE, CTA_PROTOINFO_TCP, CTA_PROTO_DST_PORT, CTA_PROTO_ICMPV6_CODE,
+    CTA_PROTO_ICMPV6_ID, CTA_PROTO_ICMPV6_TYPE, CTA_PROTO_ICMP_CODE, CTA_PROTO_ICMP_ID,
+    CTA_PROTO_ICMP_TYPE, CTA_PROTO_NUM, CTA_PROTO_SRC_PORT, CTA_SECCTX, CTA_SECCTX_NAME,
+    CTA_SECMARK, CTA_STATUS, CTA_TIMEOUT, CTA_TIMESTAMP, CTA_TIMESTAMP_EVENT, CTA_TIMESTAMP_START,
+    CTA_TIMESTAMP_STOP, CTA_TUPLE_IP, CTA_TUPLE_ORIG, CTA_TUPLE_PROTO, CTA_TUPLE_REPLY,
+    CTA_TUPLE_ZONE, CTA_USE, CTA_ZONE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFGENMSG_LEN,
+    NFNL_SUBSYS_CTNETLINK, NLA_TYPE_MASK, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP,
+    NLMSG_OVERRUN, NLM_F_CREATE, NLM_F_EXCL,
+};
 use crate::event::{Counters, Event, EventType, ProtoInfo, Tuple};
-
-// struct nlmsghdr
-pub const NLMSG_HDRLEN: usize = 16;
-const NLMSG_NOOP: u16 = 1;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLMSG_OVERRUN: u16 = 4;
-pub(crate) const NLM_F_EXCL: u16 = 0x200;
-pub(crate) const NLM_F_CREATE: u16 = 0x400;
-
-// nfnetlink
-pub(crate) const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-pub(crate) const IPCTNL_MSG_CT_NEW: u16 = 0;
-pub(crate) const IPCTNL_MSG_CT_DELETE: u16 = 2;
-const NFGENMSG_LEN: usize = 4;
-
-// enum ctattr_type
-pub(crate) const CTA_TUPLE_ORIG: u16 = 1;
-pub(crate) const CTA_TUPLE_REPLY: u16 = 2;
-pub(crate) const CTA_STATUS: u16 = 3;
-const CTA_PROTOINFO: u16 = 4;
-const CTA_HELP: u16 = 5;
-const CTA_TIMEOUT: u16 = 7;
-pub(crate) const CTA_MARK: u16 = 8;
-const CTA_COUNTERS_ORIG: u16 = 9;
-const CTA_COUNTERS_REPLY: u16 = 10;
-const CTA_USE: u16 = 11;
-const CTA_ID: u16 = 12;
-const CTA_SECMARK: u16 = 17;
-pub(crate) const CTA_ZONE: u16 = 18;
-const CTA_SECCTX: u16 = 19;
-const CTA_TIMESTAMP: u16 = 20;
-const CTA_LABELS: u16 = 22;
-const CTA_TIMESTAMP_EVENT: u16 = 27;
-
-// enum ctattr_tuple
-pub(crate) const CTA_TUPLE_IP: u16 = 1;
-pub(crate) const CTA_TUPLE_PROTO: u16 = 2;
-pub(crate) const CTA_TUPLE_ZONE: u16 = 3;
-
-// enum ctattr_ip: the addresses are decoded by netlink-packet-netfilter;
-// the socket filter checks their layout by these names.
-pub(crate) const CTA_IP_V4_SRC: u16 = 1;
-pub(crate) const CTA_IP_V4_DST: u16 = 2;
-pub(crate) const CTA_IP_V6_SRC: u16 = 3;
-pub(crate) const CTA_IP_V6_DST: u16 = 4;
-
-// enum ctattr_l4proto
-pub(crate) const CTA_PROTO_NUM: u16 = 1;
-pub(crate) const CTA_PROTO_SRC_PORT: u16 = 2;
-pub(crate) const CTA_PROTO_DST_PORT: u16 = 3;
-pub(crate) const CTA_PROTO_ICMP_ID: u16 = 4;
-pub(crate) const CTA_PROTO_ICMP_TYPE: u16 = 5;
-pub(crate) const CTA_PROTO_ICMP_CODE: u16 = 6;
-pub(crate) const CTA_PROTO_ICMPV6_ID: u16 = 7;
-pub(crate) const CTA_PROTO_ICMPV6_TYPE: u16 = 8;
-pub(crate) const CTA_PROTO_ICMPV6_CODE: u16 = 9;
-
-// enum ctattr_protoinfo and its nests
-const CTA_PROTOINFO_TCP: u16 = 1;
-const CTA_PROTOINFO_DCCP: u16 = 2;
-const CTA_PROTOINFO_SCTP: u16 = 3;
-const CTA_PROTOINFO_DCCP_STATE: u16 = 1;
-const CTA_PROTOINFO_SCTP_STATE: u16 = 1;
-
-// enum ctattr_counters
-const CTA_COUNTERS_PACKETS: u16 = 1;
-const CTA_COUNTERS_BYTES: u16 = 2;
-const CTA_COUNTERS32_PACKETS: u16 = 3;
-const CTA_COUNTERS32_BYTES: u16 = 4;
-
-// enum ctattr_tstamp
-const CTA_TIMESTAMP_START: u16 = 1;
-const CTA_TIMESTAMP_STOP: u16 = 2;
-
-// enum ctattr_help, ctattr_secctx
-const CTA_HELP_NAME: u16 = 1;
-const CTA_SECCTX_NAME: u16 = 1;
-
-/// The type bits of nla_type, without NLA_F_NESTED / NLA_F_NET_BYTEORDER.
-pub(crate) const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// Why a message could not be decoded; names the attribute that failed.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use crate::consts::{NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE};
+
 /// Which multicast group an event belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
@@ -25,9 +27,9 @@ impl EventType {
     /// NFNLGRP_CONNTRACK_NEW / _UPDATE / _DESTROY.
     pub fn group(self) -> u32 {
         match self {
-            EventType::New => 1,
-            EventType::Update => 2,
-            EventType::Destroy => 3,
+            EventType::New => NFNLGRP_CONNTRACK_NEW,
+            EventType::Update => NFNLGRP_CONNTRACK_UPDATE,
+            EventType::Destroy => NFNLGRP_CONNTRACK_DESTROY,
         }
     }
 

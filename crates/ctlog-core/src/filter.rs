@@ -10,11 +10,8 @@
 
 use std::net::IpAddr;
 
+use crate::consts::{IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE};
 use crate::event::{Event, Tuple};
-
-/// enum ip_conntrack_status (linux/netfilter/nf_conntrack_common.h).
-pub(crate) const IPS_SRC_NAT_DONE: u32 = 1 << 7;
-pub(crate) const IPS_DST_NAT_DONE: u32 = 1 << 8;
 
 /// A condition, or its negation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //! connections. No Node.js here: the napi binding is a separate crate.
 
 pub mod bpf;
+pub mod consts;
 pub mod datagram;
 pub mod decode;
 pub mod event;

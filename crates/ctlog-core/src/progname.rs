@@ -19,7 +19,8 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-const NETLINK_NETFILTER: u32 = 12;
+use crate::consts::NETLINK_NETFILTER;
+
 /// How long a found name is trusted without looking again.
 const HIT_TTL: Duration = Duration::from_secs(1);
 /// "Not found" is trusted briefly: the process may be starting.

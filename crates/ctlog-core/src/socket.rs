@@ -13,14 +13,10 @@ use std::sync::Mutex;
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
 use crate::bpf::ProtoFilter;
+use crate::consts::{SK_MEMINFO_DROPS, SK_MEMINFO_RMEM_ALLOC, SK_MEMINFO_VARS};
 use crate::event::EventType;
 use crate::filter::Filter;
 use crate::mmsg;
-
-/// SK_MEMINFO_RMEM_ALLOC and SK_MEMINFO_DROPS in `struct sk_meminfo` (linux/sock_diag.h).
-const SK_MEMINFO_RMEM_ALLOC: usize = 0;
-const SK_MEMINFO_DROPS: usize = 8;
-const SK_MEMINFO_VARS: usize = 9;
 
 pub struct CtSocket {
     sock: Socket,
