@@ -11,9 +11,10 @@
 //! the tuples is read for those three attributes only).
 #![no_main]
 
-use ctlog_core::bpf::{vm, ProtoFilter, ALL};
+use ctlog_core::bpf::vm;
 use ctlog_core::decode_message;
 use ctlog_core::filter::{Cond, Filter, Mark, Nat, Net, Status};
+use ctlog_core::kind::{ProtoFilter, ALL};
 use libfuzzer_sys::fuzz_target;
 
 /// The message cut after its second attribute, nlmsg_len saying so: what

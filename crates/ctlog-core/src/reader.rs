@@ -45,10 +45,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::bpf::{kind_of, ProtoFilter, KINDS};
 use crate::decode::{decode_message, DecodeError, Messages};
 use crate::event::{Event, EventType};
 use crate::filter::Filter;
+use crate::kind::{kind_of, ProtoFilter, KINDS};
 use crate::netns::Netns;
 use crate::progname::Prognames;
 use crate::socket::{CtSocket, DropCount, RecvSlots};
@@ -159,11 +159,11 @@ pub trait Sink: Send + 'static {
 /// Counters shared between the reader thread, the sink and the owner.
 #[derive(Default)]
 pub struct Shared {
-    /// Per event type and protocol class (bpf::kind_of).
+    /// Per event type and protocol class (kind::kind_of).
     pub received: [AtomicU64; KINDS],
     pub decode_errors: AtomicU64,
     pub enobufs: AtomicU64,
-    /// Per event type and protocol class (bpf::kind_of).
+    /// Per event type and protocol class (kind::kind_of).
     pub dropped: [AtomicU64; KINDS],
     /// Events decoded and not kept by the filter, per kind; counted in
     /// `received` too. What the kernel's socket filter drops is never read.

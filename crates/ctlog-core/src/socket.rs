@@ -12,10 +12,10 @@ use std::sync::Mutex;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
-use crate::bpf::ProtoFilter;
 use crate::consts::{SK_MEMINFO_DROPS, SK_MEMINFO_RMEM_ALLOC, SK_MEMINFO_VARS};
 use crate::event::EventType;
 use crate::filter::Filter;
+use crate::kind::ProtoFilter;
 use crate::mmsg;
 
 pub struct CtSocket {
@@ -316,8 +316,8 @@ mod tests {
     /// no root is needed.
     #[test]
     fn the_kernel_accepts_the_protocol_filter() {
-        use crate::bpf::{ICMP, OTHER, TCP, UDP};
         use crate::filter::{Cond, Net};
+        use crate::kind::{ICMP, OTHER, TCP, UDP};
         for f in [[TCP, UDP, 0], [0, 0, 0], [OTHER, ICMP | TCP, UDP]] {
             let s = CtSocket::open(&[], 1 << 16, false, &ProtoFilter(f), &Filter::default());
             assert!(s.is_ok(), "{f:?}: {:?}", s.err());

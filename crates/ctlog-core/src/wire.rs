@@ -16,8 +16,8 @@
 //! addresses are u8 length (4 or 16) + bytes.
 //! Strings and labels: u16 length + bytes.
 
-use crate::bpf::{kind_of, KINDS};
 use crate::event::{Counters, Event, EventType, ProtoInfo, Tuple};
+use crate::kind::{kind_of, KINDS};
 
 pub const WIRE_VERSION: u8 = 3;
 pub const HEADER_LEN: usize = 32;
@@ -80,7 +80,7 @@ impl Notices {
 pub struct BatchWriter {
     buf: Vec<u8>,
     count: u32,
-    /// Events in the batch per type and protocol class (bpf::kind_of), for the counters.
+    /// Events in the batch per type and protocol class (kind::kind_of), for the counters.
     by_kind: [u32; KINDS],
 }
 
@@ -107,7 +107,7 @@ impl BatchWriter {
         self.count == 0
     }
 
-    /// Events in the batch per type and protocol class (bpf::kind_of).
+    /// Events in the batch per type and protocol class (kind::kind_of).
     pub fn by_kind(&self) -> [u32; KINDS] {
         self.by_kind
     }

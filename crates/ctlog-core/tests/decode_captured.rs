@@ -1684,7 +1684,7 @@ fn run_bpf(prog: &[ctlog_core::bpf::Insn], pkt: &[u8]) -> u32 {
 
 #[test]
 fn the_kernel_filter_keeps_what_the_config_keeps() {
-    use ctlog_core::bpf::{ProtoFilter, ALL as EVERY, ICMP, OTHER, TCP, UDP};
+    use ctlog_core::kind::{ProtoFilter, ALL as EVERY, ICMP, OTHER, TCP, UDP};
     // Every combination of classes for one type, the other types keeping
     // all, then mixed sets; each against every captured message.
     let mut filters: Vec<ProtoFilter> = Vec::new();
@@ -1832,7 +1832,7 @@ fn tuple_filters() -> Vec<ctlog_core::Filter> {
 /// captured message the program keeps exactly what the filter keeps.
 #[test]
 fn the_kernel_filter_checks_the_tuple_conditions_as_the_filter_does() {
-    use ctlog_core::bpf::ProtoFilter;
+    use ctlog_core::kind::ProtoFilter;
     let filters = tuple_filters();
     assert!(filters.len() > 200, "{}", filters.len());
     let (mut kept, mut dropped) = (0, 0);
@@ -1998,7 +1998,7 @@ fn nat_filters() -> Vec<ctlog_core::Filter> {
 /// the captured messages and on translated ones.
 #[test]
 fn the_kernel_filter_walks_to_the_mark_zone_status_and_nat() {
-    use ctlog_core::bpf::{ProtoFilter, ALL as EVERY, TCP, UDP};
+    use ctlog_core::kind::{ProtoFilter, ALL as EVERY, TCP, UDP};
     use ctlog_core::Filter;
     let sets = [ProtoFilter::default(), ProtoFilter([TCP, UDP, EVERY])];
     let tuples = tuple_filters();
@@ -2046,8 +2046,8 @@ fn the_kernel_filter_walks_to_the_mark_zone_status_and_nat() {
 /// padding, is read to its end.
 #[test]
 fn the_kernel_filter_keeps_what_its_walk_cannot_read() {
-    use ctlog_core::bpf::ProtoFilter;
     use ctlog_core::filter::{Cond, Mark};
+    use ctlog_core::kind::ProtoFilter;
     use ctlog_core::Filter;
     // A mark no captured event has: every well-formed message is dropped.
     let none = Filter {
@@ -2152,10 +2152,10 @@ fn nat_filters_on_captured_messages() {
 
 /// A fuzzer's input: the protocol sets (new, update, destroy), then the
 /// message.
-fn filter_finding(name: &str) -> (ctlog_core::bpf::ProtoFilter, Vec<u8>) {
+fn filter_finding(name: &str) -> (ctlog_core::kind::ProtoFilter, Vec<u8>) {
     let mut b = testdata(name);
     let msg = b.split_off(3);
-    (ctlog_core::bpf::ProtoFilter([b[0], b[1], b[2]]), msg)
+    (ctlog_core::kind::ProtoFilter([b[0], b[1], b[2]]), msg)
 }
 
 /// testdata/bpf_drops_kept_event_nla_type_high_byte.hex: a TCP NEW whose
@@ -2166,7 +2166,7 @@ fn filter_finding(name: &str) -> (ctlog_core::bpf::ProtoFilter, Vec<u8>) {
 #[test]
 fn the_kernel_filter_compares_whole_attribute_types() {
     let (filter, msg) = filter_finding("bpf_drops_kept_event_nla_type_high_byte.hex");
-    assert_eq!(filter, ctlog_core::bpf::ProtoFilter([8, 1, 3]));
+    assert_eq!(filter, ctlog_core::kind::ProtoFilter([8, 1, 3]));
     let ev = decode(&msg);
     assert_eq!((ev.kind, ev.orig.proto), (EventType::New, None));
     assert!(filter.keeps(ev.kind, ev.orig.proto));
@@ -2181,7 +2181,7 @@ fn the_kernel_filter_compares_whole_attribute_types() {
 #[test]
 fn the_kernel_filter_keeps_a_message_with_a_broken_tuple() {
     let (filter, msg) = filter_finding("bpf_drops_malformed_reply_tuple.hex");
-    assert_eq!(filter, ctlog_core::bpf::ProtoFilter([1, 2, 4]));
+    assert_eq!(filter, ctlog_core::kind::ProtoFilter([1, 2, 4]));
     let err = decode_message(&msg).unwrap_err();
     assert_eq!(err.attr, "CTA_TUPLE_REPLY", "{err}");
     assert_ne!(run_bpf(&filter.program(), &msg), 0);

@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ctlog_core::bpf::{CLASSES, KINDS};
 use ctlog_core::filter::{self, Cond, Mark, Nat, Net};
+use ctlog_core::kind::{CLASSES, KINDS};
 use ctlog_core::{
     decode_batch, EventType, Filter, ProtoFilter, Reader, ReaderOptions, Sent, Shared, Sink,
 };
@@ -248,10 +248,10 @@ fn event_types(names: Vec<String>) -> std::result::Result<Vec<EventType>, Error<
 
 fn class_mask(names: Option<Vec<String>>) -> std::result::Result<u8, Error<String>> {
     let Some(names) = names else {
-        return Ok(ctlog_core::bpf::ALL);
+        return Ok(ctlog_core::kind::ALL);
     };
     names.iter().try_fold(0, |mask, n| {
-        ctlog_core::bpf::class_bit(n)
+        ctlog_core::kind::class_bit(n)
             .map(|bit| mask | bit)
             .ok_or_else(|| {
                 invalid(format!(

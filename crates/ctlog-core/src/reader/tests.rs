@@ -26,8 +26,8 @@ fn destroy_event() -> Vec<u8> {
         .collect()
 }
 
-/// The counters' place for destroy_event(): a TCP DESTROY (bpf::kind_of).
-const TCP_DESTROY: usize = 2 * crate::bpf::CLASSES.len();
+/// The counters' place for destroy_event(): a TCP DESTROY (kind::kind_of).
+const TCP_DESTROY: usize = 2 * crate::kind::CLASSES.len();
 
 enum Item {
     Msg(Vec<u8>),
