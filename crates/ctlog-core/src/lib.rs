@@ -4,7 +4,6 @@
 
 pub mod bpf;
 pub mod consts;
-pub mod datagram;
 pub mod decode;
 pub mod event;
 pub mod filter;
@@ -13,16 +12,15 @@ mod mmsg;
 pub mod netns;
 pub mod progname;
 pub mod reader;
+pub mod send;
 pub mod socket;
-pub mod tcp;
 pub mod text;
 pub mod wire;
 
-pub use datagram::{Datagram, Sent};
 pub use decode::{decode_message, DecodeError, Messages};
 pub use event::{Counters, Event, EventType, ProtoInfo, Tuple};
 pub use filter::Filter;
 pub use kind::ProtoFilter;
 pub use reader::{decode_batch, Reader, ReaderOptions, Shared, Sink};
+pub use send::{Datagram, Sent, TcpWatch};
 pub use socket::CtSocket;
-pub use tcp::TcpWatch;

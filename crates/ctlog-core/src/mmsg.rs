@@ -1,5 +1,5 @@
 //! The message headers recvmmsg and sendmmsg take, built in one place for
-//! the netlink reader (socket.rs) and the datagram sender (datagram.rs).
+//! the netlink reader (socket.rs) and the datagram sender (send/datagram.rs).
 
 /// An iovec the kernel reads from (send). It is `*mut` only because the
 /// struct is shared with receiving; sendmmsg never writes through it.
