@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { configKeys } from '../src/config.js';
-import { CTLOGD, ROOT } from './helpers/netns.js';
+import { CTLOGD, ROOT } from './helpers/ctlogd.js';
 
 function run(args: string[], opts: { user?: string } = {}) {
   const cmd = opts.user ? 'setpriv' : process.execPath;

@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import net, { isIPv6 } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Collector, type CollectorOptions, type Flow, groupAlive, startNfacctd, startNfcapd } from './helpers/collectors.js';
 import { checkPrerequisites, Netns } from './helpers/netns.js';
 
@@ -395,8 +396,6 @@ function assertShown(name: Collector['name'], flows: Flow[], sent: Sent[]): void
 }
 
 // Running them.
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const START = { nfcapd: startNfcapd, nfacctd: startNfacctd } as const;
 type Name = keyof typeof START;

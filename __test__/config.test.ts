@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseCommandLine } from '../src/cli.js';
 import { MAX_CONFIG_BYTES } from '../src/config-file.js';
 import { ConfigError, configKeys, loadConfig, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions } from '../src/config.js';
-import { CTLOGD, ROOT } from './helpers/netns.js';
+import { CTLOGD, ROOT } from './helpers/ctlogd.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-config-'));
 // uid 65534 must reach the files of the permission test.

@@ -17,7 +17,8 @@ import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config.js';
-import { checkPrerequisites, Lines, marker, Netns, ROOT } from './helpers/netns.js';
+import { Lines, marker, ROOT } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const ARCH = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();

@@ -12,9 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { type Flow, referenceIds, referencePython } from './helpers/communityid.js';
-import { checkPrerequisites, Lines, marker, Netns, ROOT, startCtlogd, stop } from './helpers/netns.js';
+import { Lines, marker, ROOT, startCtlogd, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 interface Endpoint {
   ip?: string;
@@ -97,12 +99,12 @@ describe('ecs format on real events, with NAT', () => {
       add rule ip6 ctlogd_nat6 post tcp dport 7200 snat to fd00::2`);
     ecs = await startCtlogd(ns, ['--format', 'ecs']);
     oracle = new Lines(ns.spawn('conntrack', ['-E', '-o', 'extended']));
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     // conntrack -E gives no sign that it is listening: insert the marker until it shows up there.
     for (let i = 0; !oracle.lines.some(begin.match); i++) {
       assert.ok(i < 50, 'conntrack -E never saw the start marker');
       begin.insert(ns);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       if (!oracle.lines.some(begin.match)) ns.exec('conntrack', ['-D', '-s', '198.51.100.11']);
     }
     const out = ns

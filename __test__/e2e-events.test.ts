@@ -8,8 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Ajv2020 from 'ajv/dist/2020.js';
-import { checkPrerequisites, Lines, marker, Netns, ROOT, startCtlogd, stop } from './helpers/netns.js';
+import { Lines, marker, ROOT, startCtlogd, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 interface J {
   type: string;
@@ -56,14 +58,14 @@ describe('mixed traffic in a namespace', () => {
     oracle = new Lines(ns.spawn('conntrack', ['-E']));
     oracleExt = new Lines(ns.spawn('conntrack', ['-E', '-o', 'extended,id,ktimestamp']));
     end = marker(2);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     // conntrack -E gives no sign that it is listening: insert the marker
     // until it shows up there.
     const bothSee = () => oracle.lines.some(begin.match) && oracleExt.lines.some(begin.match);
     for (let i = 0; !bothSee(); i++) {
       assert.ok(i < 50, 'conntrack -E never saw the start marker');
       begin.insert(ns);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       if (!bothSee()) ns.exec('conntrack', ['-D', '-s', '198.51.100.1']);
     }
     const out = ns

@@ -23,8 +23,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ADDR, NatRouter, type Step } from './helpers/nat-router.js';
-import { checkPrerequisites, Lines, startCtlogd, stats, stop } from './helpers/netns.js';
+import { Lines, startCtlogd, stats, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites } from './helpers/netns.js';
 
 const ALL_STEPS: Step[] = ['masqTcp', 'masqTcp6', 'snatUdp', 'dnatTcp', 'dnatTcp6', 'plainUdp', 'plainUdp6'];
 
@@ -328,8 +330,6 @@ const CASES: Record<string, Case> = {
     expected: (r) => refWith(r, (l) => has(l, '[ASSURED]') && has(l, '[UNREPLIED]')),
   },
 };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("conntrack's event filters on a NAT router: ctlogd beside conntrack -E", () => {
   let net: NatRouter | undefined;

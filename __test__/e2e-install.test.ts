@@ -16,7 +16,9 @@ import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_proce
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkPrerequisites, Lines, marker, Netns, ROOT } from './helpers/netns.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Lines, marker, ROOT } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const PLATFORM = 'linux-x64-gnu';
@@ -161,7 +163,7 @@ for (const node of NODES) {
     ns.exec('conntrack', ['-I', '-p', 'tcp', '-s', '192.0.2.7', '-d', '192.0.2.8', '--sport', '7', '--dport', '80', '-t', '30', '--state', 'SYN_SENT']);
     ns.exec('conntrack', ['-I', '-p', 'udp', '-s', '192.0.2.9', '-d', '192.0.2.8', '--sport', '9', '--dport', '53', '-t', '30']);
     // The second udp entry comes after the tcp one: once it is seen, the tcp one was filtered.
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     out.child.kill('SIGTERM');
     assert.equal(await out.exited, 0, out.stderr);
     const r = JSON.parse(out.lines[0]) as { node: string; seen: string[]; assured: number };

@@ -18,9 +18,11 @@
 import { before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startIpfixStream, startNfacctd, startNfcapd, type Collector, type Flow } from './helpers/collectors.js';
 import { ADDR, NatRouter, type Step } from './helpers/nat-router.js';
-import { checkPrerequisites, handed, Lines, marker, startCtlogd, stats, statsWhen, stop } from './helpers/netns.js';
+import { handed, Lines, marker, startCtlogd, stats, statsWhen, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites } from './helpers/netns.js';
 
 const PORT = 4739;
 const ALL_STEPS: Step[] = ['masqTcp', 'masqTcp6', 'snatUdp', 'dnatTcp', 'dnatTcp6', 'plainUdp', 'plainUdp6'];
@@ -105,7 +107,7 @@ async function setUp<C extends Collector>(t: TestContext, start: (net: NatRouter
   for (let i = 0; !oracle.lines.some(begin.match); i++) {
     assert.ok(i < 50, 'conntrack -E never saw the start marker');
     begin.insert(net.router);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     if (!oracle.lines.some(begin.match)) net.router.exec('conntrack', ['-D', '-s', '198.51.100.1']);
   }
   return { net, collector, oracle, ctlogd };
@@ -137,7 +139,7 @@ async function recordsFor(collector: Collector, events: CtEvent[]): Promise<Flow
   while (Date.now() < deadline) {
     const flows = await collector.flows();
     if (events.every((e) => recordOf(e, flows, sameAddress))) break;
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
   return collector.drain();
 }
@@ -302,7 +304,7 @@ describe('IPFIX over UDP to real collectors on a NAT router', () => {
     await statsWhen(ctlogd, (s) => handed(s) && s.output_waiting === 0 && s.received >= 2, 'the first records sent');
     let collector: Collector | undefined = await startNfcapd({ port: PORT, protocol: 'udp', ns: net.router });
     t.after(() => collector?.stop());
-    await new Promise((r) => setTimeout(r, 1200));
+    await sleep(1200);
     const ports = net.connect(['masqTcp', 'dnatTcp']);
     await settled(ctlogd);
     assert.equal(await stop(ctlogd), 0);

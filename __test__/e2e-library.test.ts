@@ -6,7 +6,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { checkPrerequisites, Lines, Netns, ROOT } from './helpers/netns.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Lines, ROOT } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 // Started in the namespace; prints what it saw as JSON once stopped.
 const PROGRAM = `
@@ -86,10 +88,10 @@ process.once('SIGTERM', async () => {
 test('a flood crosses in large batches; a lone event still arrives at once', async (t) => {
   const { ns, out } = await startProgram(t, 'batches', BATCHES);
   ns.traffic('udpflood:20000:20000');
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   const sent = Date.now();
   ns.exec('conntrack', ['-I', '-p', 'udp', '-s', '192.0.2.1', '-d', '192.0.2.2', '--sport', '1', '--dport', '9', '-t', '30']);
-  await new Promise((r) => setTimeout(r, 700));
+  await sleep(700);
   out.child.kill('SIGTERM');
   assert.equal(await out.exited, 0, out.stderr);
   const { batches, stats } = JSON.parse(out.lines[0]) as {
@@ -148,12 +150,12 @@ test('Capture.start / reconfigure with conntrack filters: the kernel keeps what 
   insert('192.0.2.1', 80);
   insert('192.0.2.2', 53);
   insert('203.0.113.1', 80);
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   out.child.kill('SIGUSR2');
   await out.until(() => out.stderr.includes('reconfigured'), 'the reconfigure');
   insert('192.0.2.3', 80);
   insert('203.0.113.2', 53, 7);
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   out.child.kill('SIGTERM');
   assert.equal(await out.exited, 0, out.stderr);
   const { seen, stats } = JSON.parse(out.lines[0]) as { seen: string[]; stats: { received: { new: number }; filteredByKind: number[] } };

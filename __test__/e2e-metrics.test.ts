@@ -11,8 +11,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { samples } from './helpers/metrics.js';
-import { checkPrerequisites, CTLOGD, handed, Lines, marker, Netns, ROOT, startCtlogd, statsWhen, stop } from './helpers/netns.js';
+import { CTLOGD, handed, Lines, marker, ROOT, startCtlogd, statsWhen, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 const PORT = 9465;
 const PROMETHEUS_PORT = 9090;
@@ -165,7 +167,7 @@ test('a real Prometheus scrapes it (OpenMetrics) and holds the same numbers', as
   while (Date.now() < deadline) {
     target = api('/api/v1/targets').data?.activeTargets?.[0];
     if (target?.health === 'up') break;
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
   }
   assert.equal(target?.health, 'up', `Prometheus's target: ${JSON.stringify(target)}; its log: ${prom.stderr}`);
   assert.equal(target?.lastError, '');
@@ -193,7 +195,7 @@ test('a stalled output: the page shows the lines waiting, the queue full and the
   while (Date.now() < deadline) {
     s = samples(get(ns, PORT).body);
     if ((s.get('ctlogd_socket_backlog_bytes') ?? 0) > 0 && (s.get('ctlogd_queue_events') ?? 0) >= 100) break;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   assert.ok((s.get('ctlogd_socket_backlog_bytes') ?? 0) > 0, `backlog: ${s.get('ctlogd_socket_backlog_bytes')}`);
   assert.ok((s.get('ctlogd_queue_events') ?? 0) >= 100, `queue: ${s.get('ctlogd_queue_events')}`);

@@ -7,17 +7,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkPrerequisites, CTLOGD, handed, Lines, marker, Netns, stats, statsWhen, stop } from './helpers/netns.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CTLOGD, handed, Lines, listening, marker, spawnCtlogd, stats, statsWhen, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 /** ctlogd started where the test runs, not in a namespace of its own; waits until it listens. */
 async function ctlogdHere(t: { after: (fn: () => void) => void }, args: string[]): Promise<Lines> {
-  const out = new Lines(spawn(process.execPath, [CTLOGD, '--log-level', 'debug', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const out = spawnCtlogd(undefined, args);
   t.after(() => out.child.kill('SIGKILL'));
-  await out.until(() => out.stderr.includes('listening'), 'ctlogd to listen');
+  await listening(out);
   return out;
 }
 
@@ -29,7 +31,7 @@ async function conntrackE(ns: Netns): Promise<Lines> {
   for (let i = 0; !ct.lines.some(ready.match); i++) {
     assert.ok(i < 50, 'conntrack -E never saw the marker');
     ready.insert(ns);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     ns.exec('conntrack', ['-D', '-s', '198.51.100.250']);
   }
   return ct;

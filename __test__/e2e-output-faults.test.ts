@@ -12,7 +12,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkPrerequisites, handed, Netns, startCtlogd, stats, statsWhen, stop } from './helpers/netns.js';
+import { handed, startCtlogd, stats, statsWhen, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 const TYPES = ['new', 'update', 'destroy'] as const;
 

@@ -10,7 +10,8 @@ import { chmodSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Certs } from './helpers/certs.js';
-import { checkPrerequisites, type Lines, Netns, startCtlogd, stop } from './helpers/netns.js';
+import { type Lines, startCtlogd, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 const DIR = mkdtempSync(path.join(tmpdir(), 'ctlogd-hints-'));
 let ns: Netns;

@@ -10,7 +10,9 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { checkPrerequisites, CTLOGD, Lines, Netns, startCtlogd, stats, stop, TRAFFIC } from './helpers/netns.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CTLOGD, Lines, spawnCtlogd, startCtlogd, stats, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns, TRAFFIC } from './helpers/netns.js';
 
 /** This file's directories, removed when its tests are done. */
 const DIR = mkdtempSync(path.join(tmpdir(), 'ctlogd-reload-'));
@@ -28,8 +30,6 @@ interface J {
 }
 
 const parse = (lines: string[]) => lines.filter(Boolean).map((l) => JSON.parse(l) as J);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 test('SIGHUP under continuous traffic: several reloads, every flow logged once', async (t) => {
   checkPrerequisites();
   const ns = new Netns('reload');
@@ -266,7 +266,7 @@ test("the signals are ctlogd's once it says it listens: a SIGHUP and a SIGUSR1 s
   const dir = tmp();
   const conf = path.join(dir, 'ctlogd.json');
   writeFileSync(conf, JSON.stringify({ event: { new: {} } }));
-  const out = new Lines(ns.spawn(process.execPath, [CTLOGD, '-c', conf, '--log-level', 'debug']));
+  const out = spawnCtlogd(ns, ['-c', conf]);
   // Sent from the data event that carries the line itself, before anything else runs.
   out.child.stderr!.on('data', function once(d: Buffer) {
     if (!d.toString().includes('listening')) return;

@@ -10,8 +10,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_CONNECTIONS } from '../src/metrics/server.js';
-import { checkPrerequisites, Lines, marker, Netns, ROOT, startCtlogd, stats, stop } from './helpers/netns.js';
+import { Lines, marker, ROOT, startCtlogd, stats, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 const PORT = 9465;
 const SCRAPER = path.join(ROOT, '__test__/helpers/scraper.mjs');
@@ -60,7 +62,7 @@ test('a scrape flood on 2,000 keep-alive connections costs no event: 30,000 even
   t.after(() => scraper.child.kill('SIGKILL'));
   await scraper.until(() => scraper.lines.includes('flooding'), 'the scraper');
   // Its connections made and scraping.
-  await new Promise((r) => setTimeout(r, 1500));
+  await sleep(1500);
 
   const began = Date.now();
   ns.traffic(`udpstream:${EVENTS}:20000:${EVENTS_MS}`);

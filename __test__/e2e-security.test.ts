@@ -14,15 +14,15 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSy
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkPrerequisites, CTLOGD, Lines, marker, Netns, ROOT, startCtlogd, stats, statsWhen, stop } from './helpers/netns.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CTLOGD, Lines, marker, ROOT, spawnCtlogd, startCtlogd, stats, statsWhen, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 import { samples } from './helpers/metrics.js';
 
 /** The launcher the npm package's `ctlogd` and the .deb's /usr/bin/ctlogd run. */
 const LAUNCHER = path.join(ROOT, 'bin/ctlogd');
 /** Node's default inspector port. */
 const INSPECTOR = 9229;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function tmp(t: { after: (fn: () => void) => void }, tag: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), `ctlogd-${tag}-`));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -97,7 +97,7 @@ test('SIGUSR1 from the first moment node handles it never opens an inspector: th
   // The issue's reproduction, `node bin/ctlogd.js & sleep 0.08; kill -USR1`,
   // without the launcher: once the first line of ctlogd.js has run (its
   // handler is on), through the daemon's start, no inspector either.
-  const out = new Lines(ns.spawn(process.execPath, [CTLOGD, '--log-level', 'debug']));
+  const out = spawnCtlogd(ns, []);
   const pid = out.child.pid!;
   await untilNode(pid);
   const early = await catchesBeforeStart(pid);
@@ -116,7 +116,7 @@ test('SIGHUP during start-up (once ctlogd.js runs) never ends ctlogd: the config
   checkPrerequisites();
   const ns = new Netns('hup');
   t.after(() => ns.destroy());
-  const out = new Lines(ns.spawn(process.execPath, [CTLOGD, '--log-level', 'debug']));
+  const out = spawnCtlogd(ns, []);
   const pid = out.child.pid!;
   await untilNode(pid);
   assert.ok(await catchesBeforeStart(pid), 'SIGHUP is caught before the start begins');

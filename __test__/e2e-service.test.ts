@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkPrerequisites, Netns, startCtlogd, stats, stop } from './helpers/netns.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startCtlogd, stats, stop } from './helpers/ctlogd.js';
+import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 /** The totals of a stats line. */
 function pick(s: Record<string, number>) {
@@ -199,7 +201,7 @@ test('a stalled output: memory stays bounded by queue_size, what the kernel drop
   const before = rssMb(pid);
   ns.traffic(`udpflood:${n}:20000`);
   ns.exec('conntrack', ['-F']);
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   const during = rssMb(pid);
   assert.ok(during - before < 40, `RSS grew ${(during - before).toFixed(1)} MB while stalled`);
   out.child.stdout!.resume();

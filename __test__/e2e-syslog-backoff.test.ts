@@ -13,9 +13,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { Lines, type Netns, ROOT, startCtlogd, stats, statsWhen, stop, handed } from './helpers/netns.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Lines, ROOT, startCtlogd, stats, statsWhen, stop, handed } from './helpers/ctlogd.js';
+import type { Netns } from './helpers/netns.js';
 import { Certs } from './helpers/certs.js';
-import { assertDelivered, destination, PORT, PRI, reports, setup, sleep, TLS_PORT, traffic } from './helpers/rsyslog.js';
+import { assertDelivered, destination, PORT, PRI, reports, setup, TLS_PORT, traffic } from './helpers/rsyslog.js';
 
 /** How long the peer accepts and closes. */
 const FLAPPING_MS = 9_000;

@@ -10,9 +10,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
-import { type Lines, type Netns, startCtlogd, stats, statsWhen, stop, handed } from './helpers/netns.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Lines, startCtlogd, stats, statsWhen, stop, handed } from './helpers/ctlogd.js';
+import type { Netns } from './helpers/netns.js';
 import { Certs } from './helpers/certs.js';
-import { assertDelivered, destination, PRI, reports, type Rsyslog, setup, sleep, TLS_PORT, traffic, type TlsInput } from './helpers/rsyslog.js';
+import { assertDelivered, destination, PRI, reports, type Rsyslog, setup, TLS_PORT, traffic, type TlsInput } from './helpers/rsyslog.js';
 
 function checkGtls(): void {
   try {

@@ -9,8 +9,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { handed, Lines, marker, ROOT, startCtlogd, stats, statsWhen, stop, TRAFFIC } from './helpers/netns.js';
-import { assertDelivered, destination, type Kind, PORT, PRI, reports, setup, sleep, traffic } from './helpers/rsyslog.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { handed, Lines, marker, ROOT, startCtlogd, stats, statsWhen, stop } from './helpers/ctlogd.js';
+import { TRAFFIC } from './helpers/netns.js';
+import { assertDelivered, destination, type Kind, PORT, PRI, reports, setup, traffic } from './helpers/rsyslog.js';
 
 async function roundTrip(t: TestContext, kind: Kind, syslogArgs: string[], formatArgs: string[]) {
   const { ns, rs } = setup(t, `syslog-${kind}`);

@@ -15,7 +15,7 @@ import { framedRecords, HEADER_BYTES, pack, templateMessages } from '../src/outp
 import { recordWriter } from '../src/output/ipfix/record.js';
 import { FIELDS, KIND, KINDS, TEMPLATE_BASE } from '../src/output/ipfix/template.js';
 import { decodeStream, fullV6, type DataRecord } from './helpers/ipfix-decode.js';
-import { ROOT } from './helpers/netns.js';
+import { ROOT } from './helpers/ctlogd.js';
 
 const T = 1795709861292510123n;
 const MS = 1795709861292n;

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Latency } from '../src/latency.js';
 import { OPENMETRICS_CONTENT_TYPE, render, TEXT_CONTENT_TYPE, wantsOpenMetrics, type Family } from '../src/metrics/exposition.js';
 import { daemonFamilies, type DaemonCounters } from '../src/metrics/families.js';
@@ -249,7 +250,7 @@ test(`connections past MAX_CONNECTIONS (${MAX_CONNECTIONS}) are closed unanswere
   let again: string | null = null;
   // Once the server has seen the close.
   for (let i = 0; i < 20 && again === null; i++) {
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     again = await scrape(await open());
   }
   assert.equal(again, 'HTTP/1.1 200 OK', 'a freed place is taken again');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT } from './helpers/netns.js';
+import { ROOT } from './helpers/ctlogd.js';
 // @ts-expect-error: a plain .mjs script, no types
 import { optionalDependencies, platformOf } from '../scripts/platforms.mjs';
 

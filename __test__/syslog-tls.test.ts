@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadNative, native } from '../src/native.js';
 import { Ledger, total } from '../src/output/ledger.js';
 import { GOOD_AFTER_MS } from '../src/output/syslog/backoff.js';
@@ -22,9 +23,7 @@ import { TcpTransport } from '../src/output/syslog/tcp.js';
 import { TlsFileError, TlsFiles, type TlsOptions } from '../src/output/syslog/tls.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { Certs } from './helpers/certs.js';
-import { CTLOGD } from './helpers/netns.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { CTLOGD } from './helpers/ctlogd.js';
 
 let certs: Certs;
 let server: { cert: string; key: string };

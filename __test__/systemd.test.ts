@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CTLOGD, ROOT } from './helpers/netns.js';
+import { CTLOGD, ROOT } from './helpers/ctlogd.js';
 
 const UNIT = path.join(ROOT, 'systemd/ctlogd.service');
 

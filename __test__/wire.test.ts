@@ -10,7 +10,7 @@ import path from 'node:path';
 import { loadNative } from '../src/native.js';
 import { formatVyos } from '../src/format/vyos.js';
 import { ipv6, WireBatch } from '../src/wire.js';
-import { ROOT } from './helpers/netns.js';
+import { ROOT } from './helpers/ctlogd.js';
 
 const vector = Buffer.from(readFileSync(path.join(ROOT, 'testdata/wire-full-event.hex'), 'utf8').trim(), 'hex');
 const { decodeMessages } = await loadNative();

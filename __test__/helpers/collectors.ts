@@ -40,6 +40,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Netns } from './netns.js';
 
 const run = promisify(execFile);
@@ -128,8 +129,6 @@ function refuseTcp(name: string, version: string, opts: CollectorOptions): void 
     throw new Error(`${name} ${version} receives IPFIX over UDP only: it opens no TCP socket`);
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A collector process: its own process group (so stop() reaches the

@@ -18,7 +18,8 @@
  * ctlogd and `conntrack -E` run in the router namespace (`router`).
  */
 import path from 'node:path';
-import { ROOT, Netns } from './netns.js';
+import { ROOT } from './ctlogd.js';
+import { Netns } from './netns.js';
 
 const NAT_TRAFFIC = path.join(ROOT, '__test__/helpers/nat-traffic.mjs');
 

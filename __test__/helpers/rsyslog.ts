@@ -14,7 +14,9 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkPrerequisites, type Lines, Netns } from './netns.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Lines } from './ctlogd.js';
+import { checkPrerequisites, Netns } from './netns.js';
 
 export const PORT = 5514;
 /** RFC 5425's port: ctlogd's default for syslog_protocol tls. */
@@ -23,8 +25,6 @@ export type Kind = 'udp' | 'tcp' | 'unix' | 'tls';
 
 /** Facility codes (RFC 5424) of the facilities used here; severity is info (6). */
 export const PRI = { daemon: 3 * 8 + 6, user: 1 * 8 + 6, local3: 19 * 8 + 6, local7: 23 * 8 + 6 };
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function checkRsyslog(): void {
   try {
