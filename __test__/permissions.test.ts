@@ -2,11 +2,11 @@
  * Permission hints (src/permissions.ts): a config others may write, a TLS
  * key others may read, a log everyone may read; each one warning, said
  * again only once its file changed. Temp files with chmod: no root needed
- * (the owner case chowns when run as root).
+ * (the owner case chowns, in e2e-other-user.test.ts).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { configHints, keyHints, outputFileHints, PermissionHints, permissionHints, type HintConfig } from '../src/permissions.js';
@@ -76,17 +76,6 @@ test('the files a config names, as they are on disk; one not there, or not used,
   chmodSync(log, 0o640);
   assert.deepEqual(permissionHints(config, tls, SELF), []);
   assert.deepEqual(permissionHints(undefined, { ...NONE, output: 'file', output_file: log }, SELF), []);
-});
-
-test('a config owned by another user (not root) is a hint', { skip: SELF !== 0 && 'chown needs root' }, () => {
-  const config = file(0o644);
-  chownSync(config, 65534, 65534);
-  assert.deepEqual(
-    permissionHints(config, NONE, 0).map((h) => h.text),
-    [`config ${config} is owned by uid 65534, not root: that user chooses what ctlogd logs and where; chown root ${config}`],
-  );
-  // ctlogd's own file (a user running it on their own config) is not.
-  assert.deepEqual(permissionHints(config, NONE, 65534), []);
 });
 
 test('each hint is said once; again when its file changed: another mode, another file at the path', () => {

@@ -7,7 +7,7 @@
  * nothing for the information element.
  *
  * What each decodes of the NAT event records (RFC 7011, RFC 8158), read in
- * their sources at the Debian versions and checked by collectors.test.ts:
+ * their sources at the Debian versions and checked by e2e-collectors.test.ts:
  *
  * | IE                                | nfdump 1.7.1 (-o json key)  | pmacct 1.7.7 (primitive, JSON key)     |
  * |-----------------------------------|-----------------------------|----------------------------------------|
