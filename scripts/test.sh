@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything CI runs, from a fresh clone: installs what the tests need,
-# builds, lints, packs, and runs the Rust and the JavaScript/end-to-end
-# tests (the packages installed as users install them among them).
+# builds, lints, packs, and runs the Rust tests, the fuzz targets, the unit
+# tests and the end-to-end tests (the packages installed as users install
+# them among them), and both again on the oldest Node supported.
 # Needs root (the end-to-end tests make network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +54,10 @@ status=0
 cargo test --workspace || status=1
 # The fuzz targets of the decoder and the read path, a minute each.
 scripts/fuzz.sh 60 || status=1
-node --import tsx --test --test-concurrency=1 __test__/*.test.ts || status=1
+# The unit tests (every __test__/*.test.ts but e2e-*: no root, no namespace),
+# then the end-to-end tests (__test__/e2e-*.test.ts).
+npm run test:unit || status=1
+npm run test:e2e || status=1
 # The suite again on the oldest Node supported (Debian 12's 18.19), less the
 # tests of the installed packages, which choose their Node themselves.
 node18=$(scripts/nodes.sh | awk '$1 ~ /^18\./ { print $2 }')
