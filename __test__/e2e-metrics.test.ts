@@ -158,10 +158,13 @@ test('a real Prometheus scrapes it (OpenMetrics) and holds the same numbers', as
     ]),
   );
   t.after(() => prom.child.kill('SIGKILL'));
-  const api = (q: string) =>
-    JSON.parse(get(ns, PROMETHEUS_PORT, q).body || '{}') as {
+  const api = (q: string) => {
+    const page = get(ns, PROMETHEUS_PORT, q);
+    // 503 "Service Unavailable" (text) until Prometheus is ready: nothing yet.
+    return (page.status === 200 ? JSON.parse(page.body) : {}) as {
       data?: { result?: Array<{ metric: Record<string, string>; value: [number, string] }>; activeTargets?: Array<{ health: string; lastError: string }> };
     };
+  };
   const deadline = Date.now() + 30_000;
   let target: { health: string; lastError: string } | undefined;
   while (Date.now() < deadline) {
