@@ -38,6 +38,7 @@ import {
   type Diagnostics,
   type Encoder,
   type EventSink,
+  writtenAs,
 } from './output/index.js';
 import { PermissionHints } from './permissions.js';
 import { version } from './version.js';
@@ -428,7 +429,7 @@ export class Daemon {
       // where before the handlers it would have ended the process.
       const c = this.p.config;
       this.log.debug(
-        `listening: events ${eventsOf(c).join(',')}, format ${c.output === 'ipfix' ? 'ipfix records' : c.format}, output ${c.output}, receive buffer ${this.captures.totals().rcvbuf} bytes`,
+        `listening: events ${eventsOf(c).join(',')}, format ${writtenAs(c)}, output ${c.output}, receive buffer ${this.captures.totals().rcvbuf} bytes`,
       );
     });
   }

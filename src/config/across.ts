@@ -1,59 +1,45 @@
 /**
- * The rules across keys: what one key's value asks of another's (an
- * output's required keys, a client certificate's pair, conntrack's filters
- * that exclude each other, a file the output may not be).
+ * The rules across keys: what one key's value asks of another's. Each
+ * output's own (its required keys, a certificate's pair, which events it
+ * can take) are its definition's (output/registry.ts); here, those of
+ * conntrack's filters, and that no output appends to a file ctlogd reads.
  */
 import { statSync } from 'node:fs';
 import { filterConflict } from '../conntrack-filter.js';
-import { IPFIX_TYPES } from '../output/ipfix/template.js';
+import { outputDefinition, OUTPUT_DEFINITIONS } from '../output/registry.js';
 import { ConfigError, show } from './error.js';
 import type { Config } from './schema.js';
 
 /** Throws ConfigError for the first rule `config` breaks; `where` names the file (or `config`), `configFile` is its path. */
 export function checkAcross(config: Config, where: string, configFile: string | undefined): void {
-  if (config.output === 'file' && config.output_file === '') {
-    throw new ConfigError(
-      `${where}: output_file: must be a file path when output is "file" (set output_file, CTLOGD_OUTPUT_FILE or --output-file): value was ""`,
-    );
-  }
-  if (config.output === 'ipfix' && config.ipfix_host === '') {
-    throw new ConfigError(
-      `${where}: ipfix_host: must be the collector's address or name when output is "ipfix" (set ipfix_host, CTLOGD_IPFIX_HOST or --ipfix-host): value was ""`,
-    );
-  }
-  if (config.output === 'ipfix' && !IPFIX_TYPES.some((t) => t in config.event)) {
-    throw new ConfigError(
-      `${where}: event: must name ${IPFIX_TYPES.join(' or ')} when output is "ipfix" (the events with a record): value was ${show(config.event)}`,
-    );
-  }
-  // A client certificate is its certificate and its key: one alone is a mistake, not half a login.
-  for (const [key, other] of [
-    ['syslog_tls_key', 'syslog_tls_cert'],
-    ['syslog_tls_cert', 'syslog_tls_key'],
-  ] as const) {
-    if (config[key] === '' && config[other] !== '') {
-      throw new ConfigError(
-        `${where}: ${key}: must be set when ${other} is (a client certificate needs both its certificate and its key, or neither): value was ""`,
-      );
-    }
+  for (const d of OUTPUT_DEFINITIONS) {
+    const broken = d.check?.(config);
+    if (broken) throw new ConfigError(`${where}: ${broken}`);
   }
   const conflict = filterConflict(config);
   if (conflict) throw new ConfigError(`${where}: ${conflict}`);
-  const read = readBy(config, configFile);
-  if (read) {
-    throw new ConfigError(
-      `${where}: output_file: is ${read}, which ctlogd reads; events appended to it would spoil it: name another file: value was ${show(config.output_file)}`,
-    );
+  const writes = outputDefinition(config.output).writes?.(config);
+  if (writes) {
+    const read = readBy(writes[1], config, configFile);
+    if (read) {
+      throw new ConfigError(
+        `${where}: ${writes[0]}: is ${read}, which ctlogd reads; events appended to it would spoil it: name another file: value was ${show(writes[1])}`,
+      );
+    }
   }
 }
 
+/** Makes each output's values whole once checked (output/definition.ts complete). */
+export function complete(config: Config): void {
+  for (const d of OUTPUT_DEFINITIONS) d.complete?.(config);
+}
+
 /**
- * Which file that ctlogd reads (the config, a TLS key, certificate or CA)
- * output_file is, if it is one: the same file by device and inode, under
- * any name. A file not there yet is none of them.
+ * Which file that ctlogd reads (the config, a file an output reads: a TLS
+ * key, certificate or CA) `file` is, if it is one: the same file by device
+ * and inode, under any name. A file not there yet is none of them.
  */
-function readBy(config: Config, configFile: string | undefined): string | undefined {
-  if (config.output !== 'file') return undefined;
+function readBy(file: string, config: Config, configFile: string | undefined): string | undefined {
   const id = (path: string): string | undefined => {
     try {
       const st = statSync(path);
@@ -63,16 +49,13 @@ function readBy(config: Config, configFile: string | undefined): string | undefi
       return undefined;
     }
   };
-  const out = id(config.output_file);
+  const out = id(file);
   if (out === undefined) return undefined;
-  const reads: Array<[string, string]> = [
-    ['syslog_tls_key', config.syslog_tls_key],
-    ['syslog_tls_cert', config.syslog_tls_cert],
-    ['syslog_tls_ca', config.syslog_tls_ca],
-  ];
-  if (configFile !== undefined) reads.unshift(['the config file', configFile]);
-  for (const [what, path] of reads) {
-    if (path !== '' && id(path) === out) return what === 'the config file' ? what : `the file of ${what}`;
+  if (configFile !== undefined && id(configFile) === out) return 'the config file';
+  for (const d of OUTPUT_DEFINITIONS) {
+    for (const [key, path] of d.reads?.(config) ?? []) {
+      if (path !== '' && id(path) === out) return `the file of ${key}`;
+    }
   }
   return undefined;
 }

@@ -10,10 +10,10 @@
 import convict from 'convict';
 import { NotAConfig, readConfigFile, readConfigFileSync } from '../config-file.js';
 import { echo } from '../echo.js';
-import { checkAcross } from './across.js';
+import { checkAcross, complete } from './across.js';
 import { ConfigError, show } from './error.js';
 import { Invalid, isPlainObject } from './rules.js';
-import { DEFAULT_CONFIG, EVENT, ITEMS, KEYS, SYSLOG_PORTS, type Config, type Key } from './schema.js';
+import { DEFAULT_CONFIG, EVENT, ITEMS, KEYS, type Config, type Key } from './schema.js';
 
 /**
  * convict's schema, with each key's rule registered as a convict format,
@@ -166,6 +166,6 @@ function layered(raw: unknown, opts: LoadOptions): Config {
   const p: Record<string, unknown> = c.getProperties();
   const config = Object.fromEntries(KEYS.map((key) => [key, ITEMS[key].rule.value(p[key])])) as Config;
   checkAcross(config, where, opts.path);
-  if (config.syslog_port === 0) config.syslog_port = SYSLOG_PORTS[config.syslog_protocol];
+  complete(config);
   return config;
 }

@@ -1,7 +1,9 @@
 /**
  * What a config value may be: the rules every key's check is made of, each
  * saying once what it allows, in the words the error lines and the
- * README's key table use. No key is named here (schema.ts names them).
+ * README's key table use; and what a key is (Item), as the schema and
+ * each output define theirs. No key is named here (schema.ts and the
+ * outputs name them).
  */
 import { isIP } from 'node:net';
 import type { Syntax } from '../conntrack-filter.js';
@@ -160,3 +162,32 @@ export function filterRule<T>(s: Syntax<T>): Rule<T | undefined> {
     value: (v) => s.parse(v) ?? undefined,
   };
 }
+
+/** One key of the schema; convict's schema and the Config type are made from these. */
+export interface Item<T> {
+  doc: string;
+  /** What convict holds when no layer sets the key; null for a key that may be absent. */
+  default: unknown;
+  rule: Rule<T>;
+  /** The CTLOGD_* environment variable. */
+  env?: string;
+  /** The command-line flag, without its leading `--`. */
+  arg?: string;
+}
+
+/** A key's environment variable and flag, both named after it. */
+export function flagged(key: string): Pick<Item<unknown>, 'env' | 'arg'> {
+  return { env: `CTLOGD_${key.toUpperCase()}`, arg: key.replace(/_/g, '-') };
+}
+
+/** A key with an environment variable and a flag. */
+export function option<K extends string, T>(key: K, doc: string, def: NoInfer<T>, rule: Rule<T>) {
+  const item: Item<T> = { doc, default: def, rule, ...flagged(key) };
+  return { [key]: item } as Record<K, Item<T>>;
+}
+
+/** Keys and their items, as an output's or the schema's. */
+export type Items = Record<string, Item<unknown>>;
+
+/** The values of `items` once checked: a field per key, of the type its rule gives. */
+export type Values<T extends Items> = { [K in keyof T]: ReturnType<T[K]['rule']['value']> };

@@ -1,46 +1,44 @@
 /**
- * Where lines go, through winston. Event lines go to the configured sink
- * (stdout, a file, syslog); the service's own diagnostics go to stderr, so
- * that stdout holds events only.
+ * Where lines go, through winston: event lines to the output the config
+ * chose (each defined in its folder, listed in registry.ts); the service's
+ * own diagnostics to stderr, so that stdout holds events only.
  */
 import winston from 'winston';
 import type { Config } from '../config.js';
 import { oneLine } from '../echo.js';
-import { EVENT_TYPES, type ConntrackEvent, type EventType } from '../event.js';
-import { makeFormatter, type LineWriter } from '../format/index.js';
+import type { EventType } from '../event.js';
+import { makeFormatter } from '../format/index.js';
+import type { Encoder } from './definition.js';
 import type { Ledger } from './ledger.js';
+import { outputDefinition } from './registry.js';
 import type { EventSink, Report } from './sink.js';
-import { IPFIX_TYPES, ipfixSink, recordWriter, type IpfixConfig } from './ipfix/index.js';
-import { fileSink, stdoutSink } from './stream.js';
-import { syslogSink, type SyslogOptions } from './syslog/index.js';
 
+export type { Encoder } from './definition.js';
 export { count, KINDS, kindCounts, kindOf, Ledger, perType, total, type KindCounts, type Lines } from './ledger.js';
 export { OutputError, type EventSink, type Report } from './sink.js';
 
-export type OutputConfig = Pick<Config, 'output' | 'output_file'> & SyslogOptions & IpfixConfig;
-
-/** The output keys (output, output_file, syslog_*, ipfix_*), as one comparable string: a reload rebuilds the sink only when one changed. */
-export function outputKey(c: OutputConfig): string {
-  return JSON.stringify(
-    Object.entries(c).filter(([key]) => key === 'output' || key === 'output_file' || key.startsWith('syslog_') || key.startsWith('ipfix_')),
-  );
+/** The chosen output's keys (and `output`), as one comparable string: a reload rebuilds the sink only when one changed. */
+export function outputKey(c: Config): string {
+  const keys = Object.keys(outputDefinition(c.output).keys);
+  return JSON.stringify(Object.entries(c).filter(([key]) => key === 'output' || keys.includes(key)));
 }
 
-/** The event types the output has something for (all but for IPFIX, which has no UPDATE record): the others are not subscribed. */
+/** The event types the output has something for: the others are not subscribed. */
 export function outputTypes(c: Pick<Config, 'output'>): readonly EventType[] {
-  return c.output === 'ipfix' ? IPFIX_TYPES : EVENT_TYPES;
+  return outputDefinition(c.output).types;
 }
 
-/**
- * How the output wants each event: its line and a newline, or for IPFIX a
- * record. Returns false for an event it has nothing for.
- */
-export type Encoder = (ev: ConntrackEvent, w: LineWriter) => boolean;
+/** What the output writes: the format's lines, or its own (IPFIX's records). */
+export function writtenAs(c: Config): string {
+  return outputDefinition(c.output).writesAs ?? c.format;
+}
 
 const NEWLINE = 0x0a;
 
-export function makeEncoder(c: Pick<Config, 'output' | 'format' | 'conntrack_options' | 'ipfix_nat_event'>): Encoder {
-  if (c.output === 'ipfix') return recordWriter(c.ipfix_nat_event);
+/** How the output wants each event: its own encoder (IPFIX's records), or the format's line and a newline. */
+export function makeEncoder(c: Config): Encoder {
+  const own = outputDefinition(c.output).encoder;
+  if (own) return own(c);
   const format = makeFormatter(c);
   return (ev, w) => {
     format(ev, w);
@@ -50,20 +48,11 @@ export function makeEncoder(c: Pick<Config, 'output' | 'format' | 'conntrack_opt
 }
 
 /**
- * Opens the configured sink; `report` receives its runtime trouble (one
+ * Opens the configured output; `report` receives its runtime trouble (one
  * line each), `ledger` what became of each line.
  */
-export function makeSink(c: OutputConfig, report: Report, ledger: Ledger): EventSink {
-  switch (c.output) {
-    case 'stdout':
-      return stdoutSink(report, ledger);
-    case 'file':
-      return fileSink(c.output_file, report, ledger);
-    case 'syslog':
-      return syslogSink(c, report, ledger);
-    case 'ipfix':
-      return ipfixSink(c, report, ledger);
-  }
+export function makeSink(c: Config, report: Report, ledger: Ledger): EventSink {
+  return outputDefinition(c.output).open(c, report, ledger);
 }
 
 export type Diagnostics = winston.Logger;

@@ -21,6 +21,9 @@ export interface EventSink {
   close(): Promise<void>;
 }
 
+/** The errno name of a failed write, or what there is instead. */
+export const codeOf = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
 /** Thrown when the output cannot be opened at start: one line, exit 73 (EX_CANTCREAT). */
 export class OutputError extends Error {
   readonly exitCode = 73;

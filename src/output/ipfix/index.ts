@@ -4,18 +4,17 @@
  * record (record.ts) where the other outputs get a line; this module owns
  * which events have one.
  */
-import type { Config } from '../../config.js';
+import { defineOutput } from '../definition.js';
 import type { Ledger } from '../ledger.js';
 import type { EventSink, Report } from '../sink.js';
 import { queuedSink } from '../syslog/index.js';
 import { IpfixTcpTransport } from './tcp.js';
+import { IPFIX_KEYS, ipfixRules, type IpfixConfig } from './keys.js';
+import { recordWriter } from './record.js';
+import { IPFIX_TYPES } from './template.js';
 import { IpfixUdpTransport, type IpfixOptions } from './udp.js';
 
-export { recordWriter } from './record.js';
-export { IPFIX_TYPES } from './template.js';
-
-/** The ipfix_* keys. */
-export type IpfixConfig = Pick<Config, Extract<keyof Config, `ipfix_${string}`>>;
+export type { IpfixConfig } from './keys.js';
 
 export function ipfixOptions(c: IpfixConfig): IpfixOptions {
   return { domain: c.ipfix_domain_id, messageSize: c.ipfix_message_size, templateIntervalMs: c.ipfix_template_interval * 1000 };
@@ -28,3 +27,14 @@ export function ipfixSink(c: IpfixConfig, report: Report, ledger: Ledger): Event
       : new IpfixUdpTransport(c.ipfix_host, c.ipfix_port, ipfixOptions(c), report, ledger);
   return queuedSink('ipfix', transport, report, ledger);
 }
+
+export const ipfixOutput = defineOutput({
+  name: 'ipfix',
+  keys: IPFIX_KEYS,
+  // No UPDATE: it has no record.
+  types: IPFIX_TYPES,
+  check: ipfixRules,
+  encoder: (c) => recordWriter(c.ipfix_nat_event),
+  writesAs: 'ipfix records',
+  open: ipfixSink,
+});

@@ -17,7 +17,7 @@
  */
 import os from 'node:os';
 import { syslogTime } from '../../clock.js';
-import { FACILITIES, type Config } from '../../config.js';
+import { FACILITIES, type SyslogOptions } from './keys.js';
 import { OutputError } from '../sink.js';
 
 const SEVERITY_INFO = 6;
@@ -45,7 +45,7 @@ export function hostnameField(h: string): string {
 }
 
 /** Everything before MSG, as bytes, made once per batch (one timestamp for the batch's lines). */
-export function headerFor(opts: Pick<Config, 'syslog_host' | 'syslog_facility' | 'syslog_tag'>): () => Buffer {
+export function headerFor(opts: Pick<SyslogOptions, 'syslog_host' | 'syslog_facility' | 'syslog_tag'>): () => Buffer {
   const pri = priority(opts.syslog_facility);
   const pid = process.pid;
   if (opts.syslog_host === '') return () => Buffer.from(localHeader(pri, opts.syslog_tag, pid, new Date()));

@@ -18,7 +18,9 @@
  *   doubles without a cap (hours after a long outage), and close() waits
  *   up to 4 s.
  */
-import { ConfigError, type Config } from '../../config.js';
+import { ConfigError } from '../../config/error.js';
+import { EVENT_TYPES } from '../../event.js';
+import { defineOutput } from '../definition.js';
 import { count, type Ledger } from '../ledger.js';
 import { batchLogger, logBatch, type EventSink, type Report } from '../sink.js';
 import type { SyslogTransport } from './connection.js';
@@ -26,10 +28,10 @@ import { UdpTransport, UnixTransport } from './datagram.js';
 import { peerName } from './connection.js';
 import { headerFor } from './header.js';
 import { TcpTransport } from './tcp.js';
+import { completeSyslog, SYSLOG_KEYS, syslogRules, type SyslogOptions } from './keys.js';
 import { TlsFileError, TlsFiles } from './tls.js';
 
-/** The syslog_* keys. */
-export type SyslogOptions = Pick<Config, Extract<keyof Config, `syslog_${string}`>>;
+export type { SyslogOptions } from './keys.js';
 
 /** SIGTERM must end ctlogd within 2 s: close() waits this long at most. */
 const CLOSE_WAIT_MS = 1_000;
@@ -98,3 +100,17 @@ export function queuedSink(name: string, transport: SyslogTransport, report: Rep
     },
   };
 }
+
+export const syslogOutput = defineOutput({
+  name: 'syslog',
+  keys: SYSLOG_KEYS,
+  types: EVENT_TYPES,
+  check: syslogRules,
+  complete: completeSyslog,
+  reads: (c) => [
+    ['syslog_tls_key', c.syslog_tls_key],
+    ['syslog_tls_cert', c.syslog_tls_cert],
+    ['syslog_tls_ca', c.syslog_tls_ca],
+  ],
+  open: syslogSink,
+});

@@ -17,7 +17,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP, type Socket } from 'node:net';
 import type * as Tls from 'node:tls';
-import type { Config } from '../../config.js';
+import type { SyslogOptions } from './keys.js';
 import { echo } from '../../echo.js';
 
 /**
@@ -33,7 +33,7 @@ export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 /** The largest PEM file read: Debian's whole CA store is about 220 kB. */
 const MAX_PEM_BYTES = 4 * 1024 * 1024;
 
-export type TlsOptions = Pick<Config, 'syslog_host' | 'syslog_tls_ca' | 'syslog_tls_cert' | 'syslog_tls_key' | 'syslog_tls_name'>;
+export type TlsOptions = Pick<SyslogOptions, 'syslog_host' | 'syslog_tls_ca' | 'syslog_tls_cert' | 'syslog_tls_key' | 'syslog_tls_name'>;
 
 /** A file that cannot be used: `message` is the one line, `key file: why`. */
 export class TlsFileError extends Error {

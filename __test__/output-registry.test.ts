@@ -1,0 +1,55 @@
+/**
+ * The outputs are definitions, listed once (src/output/registry.ts): the
+ * config's keys, the `output` key's values, what a reload compares and the
+ * event types subscribed are made from them, and the checks across keys
+ * are theirs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { configKeys, ConfigError, loadConfig } from '../src/config.js';
+import { outputKey, outputTypes } from '../src/output/index.js';
+import { OUTPUT_DEFINITIONS, OUTPUT_NAMES } from '../src/output/registry.js';
+
+const keys = configKeys();
+
+test("every output's keys are config keys, with their variable and flag, in the registry's order after `output`", () => {
+  const names = keys.map((k) => k.key);
+  const after = names.slice(names.indexOf('output') + 1);
+  const own = OUTPUT_DEFINITIONS.flatMap((d) => Object.keys(d.keys));
+  assert.deepEqual(after.slice(0, own.length), own);
+  for (const key of own) {
+    const k = keys.find((c) => c.key === key)!;
+    assert.equal(k.env, `CTLOGD_${key.toUpperCase()}`);
+    assert.equal(k.arg, key.replace(/_/g, '-'));
+  }
+});
+
+test('`output` allows exactly the registered outputs', () => {
+  assert.deepEqual(OUTPUT_NAMES, ['stdout', 'file', 'syslog', 'ipfix']);
+  assert.equal(keys.find((k) => k.key === 'output')?.allowed, `one of ${OUTPUT_NAMES.join(', ')}`);
+  assert.throws(
+    () => loadConfig({ env: {}, flags: { output: 'kafka' } }),
+    /--output \(output\): must be one of stdout, file, syslog, ipfix: value was "kafka"/,
+  );
+});
+
+test("a reload compares the chosen output's keys only; each output says its event types", () => {
+  const base = loadConfig({ env: {}, flags: { output: 'file', 'output-file': '/tmp/x.log' } });
+  const other = loadConfig({ env: {}, flags: { output: 'file', 'output-file': '/tmp/x.log', 'syslog-tag': 'other' } });
+  assert.equal(outputKey(base), outputKey(other), "a syslog key is not the file output's");
+  const moved = loadConfig({ env: {}, flags: { output: 'file', 'output-file': '/tmp/y.log' } });
+  assert.notEqual(outputKey(base), outputKey(moved));
+  assert.deepEqual(outputTypes({ output: 'ipfix' }), ['new', 'destroy']);
+  assert.deepEqual(outputTypes({ output: 'stdout' }), ['new', 'update', 'destroy']);
+});
+
+test("the checks across keys are the outputs' own, with one line each", () => {
+  assert.throws(
+    () => loadConfig({ env: {}, flags: { output: 'file' } }),
+    (e: Error) => e instanceof ConfigError && /^config: output_file: must be a file path when output is "file"/.test(e.message),
+  );
+  assert.throws(() => loadConfig({ env: {}, flags: { output: 'ipfix' } }), /config: ipfix_host: must be the collector's address/);
+  assert.throws(() => loadConfig({ env: {}, flags: { 'syslog-tls-cert': '/etc/c.pem' } }), /config: syslog_tls_key: must be set when syslog_tls_cert is/);
+  // A syslog output's port 0 is made its protocol's own.
+  assert.equal(loadConfig({ env: {}, flags: { output: 'syslog', 'syslog-host': '127.0.0.1', 'syslog-protocol': 'tls' } }).syslog_port, 6514);
+});
