@@ -13,7 +13,7 @@ import { mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseCommandLine } from '../src/cli.js';
-import { MAX_CONFIG_BYTES } from '../src/config-file.js';
+import { MAX_CONFIG_BYTES } from '../src/config/file.js';
 import { ConfigError, configKeys, loadConfig, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions } from '../src/config.js';
 import { CTLOGD, ROOT } from './helpers/ctlogd.js';
 

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JsonError, MAX_DEPTH, parseJson } from '../src/json.js';
+import { JsonError, MAX_DEPTH, parseJson } from '../src/config/json.js';
 
 test("valid texts: the value is JSON.parse's", () => {
   const texts = [

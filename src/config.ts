@@ -4,7 +4,8 @@
  * ctlogd imports. Its parts, one job each, are in config/: rules.ts (what
  * a value may be), schema.ts (every key, and the key table's export),
  * load.ts (file < environment < flags), across.ts (rules across keys),
- * error.ts (ConfigError). The file itself is read by config-file.ts.
+ * error.ts (ConfigError), file.ts (reads the file), json.ts (its JSON
+ * parser).
  */
 export { ConfigError } from './config/error.js';
 export { loadConfig, loadConfigAsync, type LoadOptions } from './config/load.js';

@@ -1,5 +1,5 @@
 /**
- * Loading the config: the file (read by config-file.ts) < CTLOGD_*
+ * Loading the config: the file (read by file.ts) < CTLOGD_*
  * environment < flags, each value checked where it came from, then the
  * rules across keys (across.ts).
  *
@@ -8,7 +8,7 @@
  * (cut to a readable length, echo.ts).
  */
 import convict from 'convict';
-import { NotAConfig, readConfigFile, readConfigFileSync } from '../config-file.js';
+import { NotAConfig, readConfigFile, readConfigFileSync } from './file.js';
 import { echo } from '../echo.js';
 import { checkAcross, complete } from './across.js';
 import { ConfigError, show } from './error.js';

@@ -31,7 +31,7 @@ const B_DELTA = ascii(' delta=');
 // VyOS's own tables (TCP_CONNTRACK_TO_NAME, SCTP_CONNTRACK_TO_NAME): they
 // differ from conntrack-tools' (9 is LISTEN here, SYN_SENT2 there), and a
 // number missing from them prints as `unknown`.
-const TCP_STATES: Record<number, string> = {
+const VYOS_TCP_STATES: Record<number, string> = {
   1: 'SYN_SENT',
   2: 'SYN_RECV',
   3: 'ESTABLISHED',
@@ -47,7 +47,7 @@ const TCP_STATES: Record<number, string> = {
   13: 'UNACK',
   14: 'TIMEOUT_MAX',
 };
-const SCTP_STATES: Record<number, string> = {
+const VYOS_SCTP_STATES: Record<number, string> = {
   1: 'CLOSED',
   2: 'COOKIE_WAIT',
   3: 'COOKIE_ECHOED',
@@ -62,8 +62,8 @@ const SCTP_STATES: Record<number, string> = {
 
 function stateToken(ev: ConntrackEvent): string | undefined {
   if (ev.state === undefined) return undefined;
-  if (ev.stateProto === 'tcp') return TCP_STATES[ev.state] ?? 'unknown';
-  if (ev.stateProto === 'sctp') return SCTP_STATES[ev.state] ?? 'unknown';
+  if (ev.stateProto === 'tcp') return VYOS_TCP_STATES[ev.state] ?? 'unknown';
+  if (ev.stateProto === 'sctp') return VYOS_SCTP_STATES[ev.state] ?? 'unknown';
   // VyOS ignores DCCP state; an operator still wants it.
   return ev.stateName ?? 'unknown';
 }

@@ -12,7 +12,7 @@
  * stack of open objects and arrays, so no input can overflow the call
  * stack either).
  */
-import { echo } from './echo.js';
+import { echo } from '../echo.js';
 
 /** Objects and arrays inside each other; a VyOS config needs 4 (`{"event": {"new": {"tcp": {}}}}`). */
 export const MAX_DEPTH = 64;
