@@ -20,8 +20,9 @@ export interface CaptureOptions extends Omit<NativeCaptureOptions, 'events' | 'p
   /**
    * Per event type, the protocols to keep ('tcp', 'udp', 'icmp' for IPv4
    * ICMP, 'other' for the rest); a type not named keeps all. The kernel
-   * drops the others before they reach the socket (a BPF socket filter);
-   * it keeps any event it cannot classify, so filter again if you must.
+   * drops the others before they reach the socket (a BPF socket filter),
+   * the reader what the kernel could not classify (counted as filtered):
+   * none reaches the handler.
    */
   protocols?: Protocols;
 }

@@ -1,6 +1,6 @@
 /**
- * The service: a capture, the config's filter and format, and the output,
- * with the signals an operator uses.
+ * The service: a capture (the reader holds the config's filters), the
+ * format and the output, with the signals an operator uses.
  * - SIGTERM/SIGINT: stop reading, write out every event already received,
  *   exit 0 (within 2 s, whatever the output does).
  * - SIGHUP: re-read the config and apply it on the same socket (groups,
@@ -18,7 +18,7 @@ import { takeEarlySignals } from './early-signals.js';
 import { echo } from './echo.js';
 import type { EventType } from './event.js';
 import { Latency, nowUs } from './latency.js';
-import { compileFilter, protocolSets, subscribedTypes, type Filter } from './filter.js';
+import { protocolSets, subscribedTypes } from './filter.js';
 import { LineWriter } from './format/index.js';
 import { daemonFamilies, type BuildInfo, type DaemonCounters, type LastReload } from './metrics/families.js';
 import { MetricsServer } from './metrics/server.js';
@@ -52,7 +52,6 @@ const STOP_DEADLINE_MS = 1800;
 
 interface Pipeline {
   config: Config;
-  filter: Filter;
   encode: Encoder;
   sink: EventSink;
 }
@@ -103,7 +102,7 @@ export class Daemon {
   private reloading?: Promise<void>;
   private reloadAgain = false;
   private statsTimer?: NodeJS.Timeout;
-  /** Per kind (type and protocol class): events the filter here dropped (the reader counts its own). */
+  /** Per kind (type and protocol class): events the output had nothing for (an UPDATE read before a reload made the output IPFIX); the reader counts what its filter dropped. */
   readonly filtered = kindCounts();
   /** What became of the lines handed to the output, whichever output it was. */
   readonly ledger = new Ledger();
@@ -133,7 +132,6 @@ export class Daemon {
   private pipeline(config: Config, sink?: EventSink): Pipeline {
     return {
       config,
-      filter: compileFilter(config.event),
       encode: makeEncoder(config),
       sink: sink ?? makeSink(config, this.log, this.ledger),
     };
@@ -164,7 +162,7 @@ export class Daemon {
    * piece. Returns the output's backpressure, if any: the capture waits for it.
    */
   private onBatch(batch: WireBatch): void | Promise<void> {
-    const { filter, encode, sink } = this.p;
+    const { encode, sink } = this.p;
     const filtered = this.filtered;
     const w = this.lines;
     let n = 0;
@@ -174,10 +172,6 @@ export class Daemon {
     const oldest = ev === undefined ? 0 : Number((ev.eventTime ?? ev.time) / 1000n);
     for (; ev !== undefined; ev = batch.next()) {
       const kind = kindOf(ev);
-      if (!filter(ev)) {
-        filtered[kind]++;
-        continue;
-      }
       const mark = w.length;
       try {
         if (!encode(ev, w)) {
@@ -321,8 +315,8 @@ export class Daemon {
 
   /**
    * One line with every counter since start, totals then per type:
-   * received (decoded by the reader), filtered (dropped by the config's
-   * filters after reading), written (accepted by the output), output_lost (lost on the
+   * received (decoded by the reader), filtered (dropped by the reader's
+   * filter after decoding, or that the output had nothing for), written (accepted by the output), output_lost (lost on the
    * output side: a failed write, a closed pipe, a full queue, a connection
    * given up), output_waiting (in the output, neither yet), dropped (read
    * but never handed over: the output side was gone at shutdown); lost

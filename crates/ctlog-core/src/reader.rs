@@ -157,6 +157,35 @@ pub trait Sink: Send + 'static {
 }
 
 /// Counters shared between the reader thread, the sink and the owner.
+/// What the reader keeps of what it decoded: the config's protocol classes
+/// per event type and conntrack's filters. The kernel's socket filter holds
+/// both, but keeps what it cannot classify (an attribute layout it does not
+/// walk): the reader holds the whole filter, so nothing after it filters.
+#[derive(Default)]
+pub struct ReadFilter {
+    protocols: ProtoFilter,
+    filter: Filter,
+}
+
+impl ReadFilter {
+    pub fn of(opts: &ReaderOptions) -> Self {
+        ReadFilter {
+            protocols: opts.protocols,
+            filter: opts.filter.clone(),
+        }
+    }
+
+    /// True when it keeps every event: nothing to check.
+    pub fn keeps_all(&self) -> bool {
+        self.protocols.keeps_all() && self.filter.is_empty()
+    }
+
+    pub fn keeps(&self, ev: &Event) -> bool {
+        self.protocols.keeps(ev.kind, ev.orig.proto)
+            && (self.filter.is_empty() || self.filter.keeps(ev))
+    }
+}
+
 #[derive(Default)]
 pub struct Shared {
     /// Per event type and protocol class (kind::kind_of).
@@ -168,8 +197,8 @@ pub struct Shared {
     /// Events decoded and not kept by the filter, per kind; counted in
     /// `received` too. What the kernel's socket filter drops is never read.
     pub filtered: [AtomicU64; KINDS],
-    /// The filter the reader applies; reconfigure replaces it.
-    filter: Mutex<Arc<Filter>>,
+    /// What the reader keeps; reconfigure replaces it.
+    filter: Mutex<Arc<ReadFilter>>,
     pub lost: AtomicU64,
     /// Drops counted while in reliable mode (see wire::Notices).
     pub undelivered: AtomicU64,
@@ -236,7 +265,7 @@ impl Reader {
                 &opts.filter,
             )
         };
-        *lock(&shared.filter) = Arc::new(opts.filter.clone());
+        *lock(&shared.filter) = Arc::new(ReadFilter::of(&opts));
         let socket = Arc::new(match &netns {
             Some(ns) => ns.run(open)?,
             None => open()?,
@@ -296,7 +325,7 @@ impl Reader {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
         self.socket.set_filter(&opts.protocols, &opts.filter)?;
-        *lock(&self.shared.filter) = Arc::new(opts.filter.clone());
+        *lock(&self.shared.filter) = Arc::new(ReadFilter::of(opts));
         self.socket.set_groups(&opts.groups)?;
         self.socket.set_rcvbuf(opts.rcvbuf)?;
         self.socket.set_reliable(opts.reliable)?;
@@ -439,7 +468,7 @@ struct Loop<S: Sink, K: Source> {
     slots: RecvSlots,
     prognames: Prognames,
     /// Shared::filter as the last read found it.
-    filter: Arc<Filter>,
+    filter: Arc<ReadFilter>,
     /// What the next poll waits for; every decision is state.rs's.
     state: State,
 }
@@ -612,7 +641,7 @@ impl<S: Sink, K: Source> Loop<S, K> {
             filter,
             ..
         } = self;
-        let filter = (!filter.is_empty()).then_some(&**filter);
+        let filter = (!filter.keeps_all()).then_some(&**filter);
         decode_into(
             batch,
             read,

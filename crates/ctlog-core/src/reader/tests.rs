@@ -558,7 +558,10 @@ fn the_filter_drops_after_decoding_and_counts_it_filtered() {
         proto: Some(Cond::is(17)),
         ..Filter::default()
     };
-    *lock(&h.shared.filter) = Arc::new(udp);
+    *lock(&h.shared.filter) = Arc::new(ReadFilter {
+        filter: udp,
+        ..ReadFilter::default()
+    });
     h.fake.push_events(3);
     assert!(h.read_turn());
     assert!(h.counts().iter().all(|&n| n == 0), "{:?}", h.counts());
@@ -569,7 +572,10 @@ fn the_filter_drops_after_decoding_and_counts_it_filtered() {
         proto: Some(Cond::not(17)),
         ..Filter::default()
     };
-    *lock(&h.shared.filter) = Arc::new(not_udp);
+    *lock(&h.shared.filter) = Arc::new(ReadFilter {
+        filter: not_udp,
+        ..ReadFilter::default()
+    });
     h.fake.push_events(2);
     h.lp.state = State::default();
     assert!(h.read_turn());
@@ -633,4 +639,29 @@ fn runs_on_a_thread_and_delivers_every_event_in_batches_that_fit() {
     assert!(batches >= EVENTS / 32);
     assert_eq!(shared.received[TCP_DESTROY].load(Ordering::Relaxed), 600);
     assert_eq!(shared.in_flight.load(Ordering::SeqCst), 0);
+}
+
+/// The reader holds the whole filter: the protocol classes (which the
+/// kernel's program holds too, but not for what it cannot classify) as
+/// well as conntrack's filters.
+#[test]
+fn the_read_filter_keeps_the_protocol_classes_per_event_type() {
+    use crate::kind::{TCP, UDP};
+    // NEW: tcp only; UPDATE: every class; DESTROY: udp only.
+    let f = ReadFilter::of(&ReaderOptions {
+        protocols: ProtoFilter([TCP, crate::kind::ALL, UDP]),
+        ..ReaderOptions::default()
+    });
+    assert!(!f.keeps_all());
+    let ev = |kind, proto| {
+        let mut e = Event::new(kind, 2, 0);
+        e.orig.proto = Some(proto);
+        e
+    };
+    assert!(f.keeps(&ev(EventType::New, 6)));
+    assert!(!f.keeps(&ev(EventType::New, 17)));
+    assert!(f.keeps(&ev(EventType::Update, 58)));
+    assert!(f.keeps(&ev(EventType::Destroy, 17)));
+    assert!(!f.keeps(&ev(EventType::Destroy, 1)));
+    assert!(ReadFilter::of(&ReaderOptions::default()).keeps_all());
 }
