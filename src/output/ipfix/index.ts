@@ -14,9 +14,7 @@ import { recordWriter } from './record.js';
 import { IPFIX_TYPES } from './template.js';
 import { IpfixUdpTransport, type IpfixOptions } from './udp.js';
 
-export type { IpfixConfig } from './keys.js';
-
-export function ipfixOptions(c: IpfixConfig): IpfixOptions {
+function ipfixOptions(c: IpfixConfig): IpfixOptions {
   return { domain: c.ipfix_domain_id, messageSize: c.ipfix_message_size, templateIntervalMs: c.ipfix_template_interval * 1000 };
 }
 

@@ -31,8 +31,6 @@ import { TcpTransport } from './tcp.js';
 import { completeSyslog, SYSLOG_KEYS, syslogRules, type SyslogOptions } from './keys.js';
 import { TlsFileError, TlsFiles } from './tls.js';
 
-export type { SyslogOptions } from './keys.js';
-
 /** SIGTERM must end ctlogd within 2 s: close() waits this long at most. */
 const CLOSE_WAIT_MS = 1_000;
 
