@@ -14,7 +14,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseCommandLine } from '../src/cli.js';
 import { MAX_CONFIG_BYTES } from '../src/config/file.js';
-import { ConfigError, configKeys, loadConfig, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions } from '../src/config.js';
+import {
+  ConfigError,
+  configKeys,
+  loadConfig as loadWhole,
+  loadConfigAsync,
+  netnsPath,
+  parseListen,
+  type Config as Whole,
+  type LoadOptions,
+  type OutputConfig,
+} from '../src/config.js';
 import { CTLOGD, ROOT } from './helpers/ctlogd.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ctlogd-config-'));
@@ -26,6 +36,22 @@ function file(content: unknown): string {
   const f = path.join(dir, `c${++seq}.json`);
   writeFileSync(f, typeof content === 'string' || Buffer.isBuffer(content) ? content : JSON.stringify(content, null, 4));
   return f;
+}
+
+/**
+ * A config of one output, its output's keys at the top level beside the
+ * others, as a flat config file has them: what most tests here are about.
+ * The several outputs of `outputs` are config-outputs.test.ts's.
+ */
+type Config = Omit<Whole, 'outputs'> & Omit<OutputConfig, 'name' | 'event'>;
+
+function loadConfig(opts: LoadOptions): Config {
+  const { outputs, ...general } = loadWhole(opts);
+  assert.equal(outputs.length, 1, 'one output');
+  const { name, event, ...output } = outputs[0];
+  assert.equal(name, output.output, 'named after its output');
+  assert.deepEqual(event, general.event, "the config's events");
+  return { ...general, ...output };
 }
 
 /** The message loadConfig refuses with; fails the test if it accepts. */
@@ -258,7 +284,7 @@ const catalogue: Bad[] = [
   // Unknown keys.
   {
     conf: { ...E, colour: 'red' },
-    re: `${FILE}colour: unknown key; allowed: event, queue_size, log_level, timestamp, format, .*, stats_interval, netns, metrics_listen, orig_src, orig_dst, reply_src, reply_dst, proto, sport, dport, mark, zone, status, src_nat, dst_nat, any_nat: value was "red"$`,
+    re: `${FILE}colour: unknown key; allowed: event, queue_size, log_level, timestamp, receive_buffer, reliable, stats_interval, netns, metrics_listen, outputs, output, format, conntrack_options, .*, orig_src, orig_dst, reply_src, reply_dst, proto, sport, dport, mark, zone, status, src_nat, dst_nat, any_nat: value was "red"$`,
   },
   { conf: { ...E, 'queue-size': '10' }, re: `${FILE}queue-size: unknown key; allowed: event, queue_size, .*: value was "10"$` },
   { conf: { ...E, Format: 'json' }, re: `${FILE}Format: unknown key; allowed: .*: value was "json"$` },
@@ -421,7 +447,7 @@ const catalogue: Bad[] = [
   {
     conf: E,
     flags: { frobnicate: '1' },
-    re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval, --netns, --metrics-listen, --orig-src, .*, --any-nat$`,
+    re: `^--frobnicate: unknown flag; allowed: --queue-size, .*--stats-interval, --netns, --metrics-listen, --output, --format, .*, --orig-src, .*, --any-nat$`,
   },
   // A bad value is refused even when a later layer overrides it.
   { conf: { ...E, queue_size: 'abc' }, env: { CTLOGD_QUEUE_SIZE: '10' }, re: `${FILE}queue_size: ${INT(1, 2147483647)}: value was "abc"$` },

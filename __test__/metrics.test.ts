@@ -94,18 +94,25 @@ function counters(): DaemonCounters {
   return {
     received: kinds(100),
     filtered: kinds(200),
-    written: kinds(300),
-    outputLost: kinds(400),
-    outputWaiting: kinds(500),
     dropped: kinds(600),
     lost: 7,
     undelivered: 8,
     enobufs: 9,
     decodeErrors: 10,
-    outputErrors: new Map([
-      ['EPIPE', 2],
-      ['ECONNREFUSED', 5],
-    ]),
+    outputs: [
+      {
+        name: 'stdout',
+        written: kinds(300),
+        skipped: kinds(700),
+        outputLost: kinds(400),
+        outputWaiting: kinds(500),
+        errors: new Map([
+          ['EPIPE', 2],
+          ['ECONNREFUSED', 5],
+        ]),
+      },
+      { name: 'collector', written: kinds(800), skipped: kinds(900), outputLost: kinds(0), outputWaiting: kinds(0), errors: new Map([['EPIPE', 1]]) },
+    ],
     batches: 11,
     queued: 12,
     queueSize: 16384,
@@ -124,16 +131,21 @@ test("ctlogd's families: every counter of the stats line, per type and protocol 
   assert.equal(s.get('ctlogd_events_received_total{type="new",proto="tcp"}'), 100);
   assert.equal(s.get('ctlogd_events_received_total{type="update",proto="icmp"}'), 106);
   assert.equal(s.get('ctlogd_events_filtered_total{type="destroy",proto="other"}'), 211);
-  assert.equal(s.get('ctlogd_events_written_total{type="new",proto="udp"}'), 301);
-  assert.equal(s.get('ctlogd_events_output_lost_total{type="update",proto="tcp"}'), 404);
-  assert.equal(s.get('ctlogd_events_output_waiting{type="destroy",proto="tcp"}'), 508);
+  // Each output's own, by its name.
+  assert.equal(s.get('ctlogd_events_written_total{output="stdout",type="new",proto="udp"}'), 301);
+  assert.equal(s.get('ctlogd_events_written_total{output="collector",type="new",proto="udp"}'), 801);
+  assert.equal(s.get('ctlogd_events_skipped_total{output="stdout",type="new",proto="icmp"}'), 702);
+  assert.equal(s.get('ctlogd_events_skipped_total{output="collector",type="new",proto="icmp"}'), 902);
+  assert.equal(s.get('ctlogd_events_output_lost_total{output="stdout",type="update",proto="tcp"}'), 404);
+  assert.equal(s.get('ctlogd_events_output_waiting{output="stdout",type="destroy",proto="tcp"}'), 508);
   assert.equal(s.get('ctlogd_events_dropped_total{type="new",proto="other"}'), 603);
   assert.equal(s.get('ctlogd_events_lost_total'), 7);
   assert.equal(s.get('ctlogd_events_undelivered_total'), 8);
   assert.equal(s.get('ctlogd_enobufs_total'), 9);
   assert.equal(s.get('ctlogd_decode_errors_total'), 10);
-  assert.equal(s.get('ctlogd_output_errors_total{cause="EPIPE"}'), 2);
-  assert.equal(s.get('ctlogd_output_errors_total{cause="ECONNREFUSED"}'), 5);
+  assert.equal(s.get('ctlogd_output_errors_total{output="stdout",cause="EPIPE"}'), 2);
+  assert.equal(s.get('ctlogd_output_errors_total{output="stdout",cause="ECONNREFUSED"}'), 5);
+  assert.equal(s.get('ctlogd_output_errors_total{output="collector",cause="EPIPE"}'), 1);
   assert.equal(s.get('ctlogd_batches_total'), 11);
   assert.equal(s.get('ctlogd_queue_events'), 12);
   assert.equal(s.get('ctlogd_queue_capacity_events'), 16384);
@@ -155,8 +167,9 @@ test("ctlogd's families: every counter of the stats line, per type and protocol 
   for (const k of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds']) {
     assert.ok((s.get(k) ?? 0) > 0, k);
   }
-  // Every type with every class, for each per-kind family: 12 series.
-  assert.equal([...s.keys()].filter((k) => k.startsWith('ctlogd_events_written_total{')).length, 12);
+  // Every type with every class, for each per-kind family: 12 series, and 12 an output.
+  assert.equal([...s.keys()].filter((k) => k.startsWith('ctlogd_events_received_total{')).length, 12);
+  assert.equal([...s.keys()].filter((k) => k.startsWith('ctlogd_events_written_total{')).length, 24);
 });
 
 test('promtool check metrics accepts them, names, types and help alike', () => {

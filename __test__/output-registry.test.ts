@@ -6,15 +6,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configKeys, ConfigError, loadConfig } from '../src/config.js';
-import { outputKey, outputTypes } from '../src/output/index.js';
-import { OUTPUT_DEFINITIONS, OUTPUT_NAMES } from '../src/output/registry.js';
+import { configKeys, ConfigError, loadConfig as loadWhole, type LoadOptions } from '../src/config.js';
+import { sinkKey } from '../src/output/index.js';
+import { outputDefinition, OUTPUT_DEFINITIONS, OUTPUT_NAMES } from '../src/output/registry.js';
+
+/** The one output of a flat config. */
+const loadConfig = (opts: LoadOptions) => loadWhole(opts).outputs[0];
 
 const keys = configKeys();
 
-test("every output's keys are config keys, with their variable and flag, in the registry's order after `output`", () => {
+test("every output's keys are config keys, with their variable and flag, in the registry's order after `output` and the format's", () => {
   const names = keys.map((k) => k.key);
-  const after = names.slice(names.indexOf('output') + 1);
+  assert.deepEqual(names.slice(names.indexOf('outputs'), names.indexOf('outputs') + 4), ['outputs', 'output', 'format', 'conntrack_options']);
+  const after = names.slice(names.indexOf('conntrack_options') + 1);
   const own = OUTPUT_DEFINITIONS.flatMap((d) => Object.keys(d.keys));
   assert.deepEqual(after.slice(0, own.length), own);
   for (const key of own) {
@@ -36,11 +40,13 @@ test('`output` allows exactly the registered outputs', () => {
 test("a reload compares the chosen output's keys only; each output says its event types", () => {
   const base = loadConfig({ env: {}, flags: { output: 'file', 'output-file': '/tmp/x.log' } });
   const other = loadConfig({ env: {}, flags: { output: 'file', 'output-file': '/tmp/x.log', 'syslog-tag': 'other' } });
-  assert.equal(outputKey(base), outputKey(other), "a syslog key is not the file output's");
+  assert.equal(sinkKey(base), sinkKey(other), "a syslog key is not the file output's");
+  const format = loadConfig({ env: {}, flags: { output: 'file', 'output-file': '/tmp/x.log', format: 'json' } });
+  assert.equal(sinkKey(base), sinkKey(format), 'a format is written by the same sink');
   const moved = loadConfig({ env: {}, flags: { output: 'file', 'output-file': '/tmp/y.log' } });
-  assert.notEqual(outputKey(base), outputKey(moved));
-  assert.deepEqual(outputTypes({ output: 'ipfix' }), ['new', 'destroy']);
-  assert.deepEqual(outputTypes({ output: 'stdout' }), ['new', 'update', 'destroy']);
+  assert.notEqual(sinkKey(base), sinkKey(moved));
+  assert.deepEqual(outputDefinition('ipfix').types, ['new', 'destroy']);
+  assert.deepEqual(outputDefinition('stdout').types, ['new', 'update', 'destroy']);
 });
 
 test("the checks across keys are the outputs' own, with one line each", () => {

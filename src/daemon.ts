@@ -1,45 +1,45 @@
 /**
- * The service: a capture (the reader holds the config's filters), the
- * format and the output, with the signals an operator uses.
+ * The service: a capture (the reader holds the config's filters) and the
+ * outputs it feeds (each a Route: the events it takes, its format, its
+ * sink, its counts), with the signals an operator uses.
  * - SIGTERM/SIGINT: stop reading, write out every event already received,
- *   exit 0 (within 2 s, whatever the output does).
+ *   exit 0 (within 2 s, whatever an output does).
  * - SIGHUP: re-read the config and apply it on the same socket (groups,
- *   filters, format, queue, buffer, output); a file output is reopened; a
- *   bad new config is reported and the old one kept.
+ *   filters, formats, queue, buffer, outputs); an output whose keys did not
+ *   change keeps its sink (a file is reopened, a connection stays up), one
+ *   that changed is opened anew; a bad new config is reported and the old
+ *   one kept.
  * - SIGUSR1: print the counters (also every stats_interval, and at exit).
  * With metrics_listen, the same counters are served to Prometheus.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { Capture, CaptureError, type CaptureOptions } from './capture.js';
 import { Captures } from './captures.js';
-import { ConfigError, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions } from './config.js';
+import { ConfigError, loadConfigAsync, netnsPath, parseListen, type Config, type EventConfig, type LoadOptions, type OutputConfig } from './config.js';
 import { filterOptions } from './conntrack-filter.js';
 import { takeEarlySignals } from './early-signals.js';
 import { echo } from './echo.js';
-import type { EventType } from './event.js';
+import { EVENT_TYPES, type EventType } from './event.js';
 import { Latency, nowUs } from './latency.js';
 import { protocolSets, subscribedTypes } from './filter.js';
-import { LineWriter } from './format/index.js';
-import { daemonFamilies, type BuildInfo, type DaemonCounters, type LastReload } from './metrics/families.js';
+import { daemonFamilies, type BuildInfo, type DaemonCounters, type LastReload, type OutputCounters } from './metrics/families.js';
 import { MetricsServer } from './metrics/server.js';
 import { platformPackage } from './native.js';
 import {
-  count,
   diagnostics,
-  kindCounts,
   kindOf,
   Ledger,
-  makeEncoder,
-  makeSink,
-  outputKey,
-  outputTypes,
+  openSink,
   perType,
+  Route,
+  sinkKey,
   total,
-  type Diagnostics,
-  type Encoder,
-  type EventSink,
   writtenAs,
+  type Diagnostics,
+  type EventSink,
+  type Report,
 } from './output/index.js';
+import { outputDefinition } from './output/registry.js';
 import { PermissionHints } from './permissions.js';
 import { version } from './version.js';
 import type { Notices, WireBatch } from './wire.js';
@@ -50,26 +50,40 @@ export const EXIT = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CANTCREAT
 /** SIGTERM must end the process within 2 s even if an output hangs. */
 const STOP_DEADLINE_MS = 1800;
 
-interface Pipeline {
-  config: Config;
-  encode: Encoder;
-  sink: EventSink;
+/**
+ * What the capture reads: every event some output takes (its `event`, of
+ * the types its definition has something for), the union of theirs; the
+ * kernel and the reader drop the rest.
+ */
+function eventsRead(outputs: readonly OutputConfig[]): EventConfig {
+  const read: EventConfig = {};
+  for (const t of EVENT_TYPES) {
+    for (const o of outputs) {
+      const protos = o.event[t];
+      if (protos === undefined || !outputDefinition(o.output).types.includes(t)) continue;
+      const kept = read[t];
+      // {} is every protocol, and stays so.
+      if (Object.keys(protos).length === 0 || (kept !== undefined && Object.keys(kept).length === 0)) read[t] = {};
+      else read[t] = { ...kept, ...protos };
+    }
+  }
+  return read;
 }
 
-/** The event types subscribed: those the config asks for that the output has something for. */
+/** The event types subscribed: those some output takes. */
 function eventsOf(c: Config): EventType[] {
-  const takes = outputTypes(c);
-  return subscribedTypes(c.event).filter((t) => takes.includes(t));
+  return subscribedTypes(eventsRead(c.outputs));
 }
 
 /** The capture's settings from the config, for start and reload alike. */
 function captureOptions(c: Config): CaptureOptions {
+  const read = eventsRead(c.outputs);
   return {
-    events: eventsOf(c),
+    events: subscribedTypes(read),
     rcvbuf: c.receive_buffer,
     queueSize: c.queue_size,
     reliable: c.reliable,
-    protocols: protocolSets(c.event),
+    protocols: protocolSets(read),
     netns: netnsPath(c.netns),
     filter: filterOptions(c),
   };
@@ -95,46 +109,63 @@ function checkNetns(c: Config): void {
 }
 
 export class Daemon {
-  private p: Pipeline;
+  private config: Config;
+  private routes: Route[];
   private readonly captures = new Captures();
   private stopping?: Promise<void>;
   /** The reload running, and whether a SIGHUP came during it. */
   private reloading?: Promise<void>;
   private reloadAgain = false;
   private statsTimer?: NodeJS.Timeout;
-  /** Per kind (type and protocol class): events the output had nothing for (an UPDATE read before a reload made the output IPFIX); the reader counts what its filter dropped. */
-  readonly filtered = kindCounts();
-  /** What became of the lines handed to the output, whichever output it was. */
-  readonly ledger = new Ledger();
-  private formatErrors = 0;
+  /** Format errors of outputs a reload removed: decode_errors never goes back. */
+  private formatErrorsGone = 0;
   /** The config's last load; the one at start is the first. */
   private lastReload: LastReload = { at: Math.round(Date.now() / 1000), ok: true, succeeded: 0, failed: 0 };
   private metrics?: MetricsServer;
   /** From the kernel's event time to the output, per event handed to it. */
   readonly latency = new Latency();
   private readonly log: Diagnostics;
-  /** Where each batch's lines are written, as bytes, before they go out in one piece. */
-  private readonly lines = new LineWriter();
-  /** The kind of each line of the batch being written (output/ledger.ts KINDS). */
-  private kinds = new Uint8Array(4096);
   /** Files others may write or read: warned of at start, and on reload if changed. */
   private readonly hints = new PermissionHints();
 
-  /** Opens the output; throws OutputError (exit 73) if it cannot. */
+  /** Opens the outputs; throws OutputError (exit 73) if one cannot be, having closed those opened. */
   constructor(
     private readonly loadOpts: LoadOptions,
     config: Config,
   ) {
     this.log = diagnostics(config.log_level);
-    this.p = this.pipeline(config);
+    this.config = config;
+    this.routes = this.open(config, []);
   }
 
-  private pipeline(config: Config, sink?: EventSink): Pipeline {
-    return {
-      config,
-      encode: makeEncoder(config),
-      sink: sink ?? makeSink(config, this.log, this.ledger),
-    };
+  /** How an output's trouble is said: named, when there are several. */
+  private reportFor(o: OutputConfig, c: Config): Report {
+    if (c.outputs.length === 1) return this.log;
+    return { error: (m) => this.log.error(`output ${o.name}: ${m}`), warn: (m) => this.log.warn(`output ${o.name}: ${m}`) };
+  }
+
+  /**
+   * The routes of `c`'s outputs: those of `running` whose output's keys
+   * are unchanged keep their sink, the others are opened now (and their
+   * counts kept, by name). If one cannot be opened, those opened here are
+   * closed and the error thrown.
+   */
+  private open(c: Config, running: readonly Route[]): Route[] {
+    const opened: EventSink[] = [];
+    try {
+      return c.outputs.map((o) => {
+        const was = running.find((r) => r.name === o.name);
+        const report = this.reportFor(o, c);
+        if (was && sinkKey(was.config) === sinkKey(o)) return new Route(o, was.sink, was.ledger, report);
+        const ledger = was?.ledger ?? new Ledger();
+        const sink = openSink(o, report, ledger);
+        opened.push(sink);
+        return new Route(o, sink, ledger, report);
+      });
+    } catch (e) {
+      for (const sink of opened) void sink.close();
+      throw e;
+    }
   }
 
   /**
@@ -143,7 +174,7 @@ export class Daemon {
    * namespace).
    */
   async start(): Promise<void> {
-    const c = this.p.config;
+    const c = this.config;
     this.warnTimestampSysctl(c);
     for (const w of this.hints.check(this.loadOpts.path, c)) this.log.warn(w);
     checkNetns(c);
@@ -158,49 +189,32 @@ export class Daemon {
   }
 
   /**
-   * Writes the lines of one batch and hands them to the output in one
-   * piece. Returns the output's backpressure, if any: the capture waits for it.
+   * Writes the lines of one batch, each output its own, and hands each
+   * output its lines in one piece. Returns the outputs' backpressure, if
+   * any: the capture waits for it.
    */
   private onBatch(batch: WireBatch): void | Promise<void> {
-    const { encode, sink } = this.p;
-    const filtered = this.filtered;
-    const w = this.lines;
+    const routes = this.routes;
     let n = 0;
-    // One reused event object: nothing of an event outlives its line.
+    // One reused event object: nothing of an event outlives its lines.
     let ev = batch.next();
     /** The batch's first event's time, µs: the oldest, as events come in the kernel's order. */
     const oldest = ev === undefined ? 0 : Number((ev.eventTime ?? ev.time) / 1000n);
     for (; ev !== undefined; ev = batch.next()) {
       const kind = kindOf(ev);
-      const mark = w.length;
-      try {
-        if (!encode(ev, w)) {
-          filtered[kind]++;
-          continue;
-        }
-        if (n === this.kinds.length) {
-          const more = new Uint8Array(2 * n);
-          more.set(this.kinds);
-          this.kinds = more;
-        }
-        this.kinds[n++] = kind;
-      } catch (e) {
-        // An event no format can print is counted like an undecodable
-        // message: reported, never fatal, the rest of the batch goes on.
-        w.truncate(mark);
-        this.formatErrors++;
-        this.log.warn(`event ${ev.id ?? '?'} could not be formatted: ${(e as Error).message}`);
-      }
+      for (let i = 0; i < routes.length; i++) routes[i].add(ev, kind);
+      n++;
     }
     this.report(batch.notices);
-    if (w.length === 0) return;
-    const { bytes, done } = w.take();
-    // A copy: the output may hold the lines after this batch.
-    const kinds = this.kinds.slice(0, n);
-    count(this.ledger.handed, kinds);
-    // Every line of the batch counts as old as its oldest: an upper bound, for the cost of one clock read per batch.
-    this.latency.add(nowUs() - oldest, n);
-    return sink.write({ bytes, kinds }, done);
+    // Every event of the batch counts as old as its oldest: an upper bound, for the cost of one clock read per batch.
+    if (n > 0) this.latency.add(nowUs() - oldest, n);
+    const waits: Promise<void>[] = [];
+    for (const r of routes) {
+      const wait = r.flush();
+      if (wait) waits.push(wait);
+    }
+    if (waits.length === 0) return;
+    return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
   }
 
   /** Loss is never silent: each batch's notices become one warning line. */
@@ -231,14 +245,15 @@ export class Daemon {
 
   private armStats(): void {
     clearInterval(this.statsTimer);
-    const s = this.p.config.stats_interval;
+    const s = this.config.stats_interval;
     if (s > 0) this.statsTimer = setInterval(() => this.log.info(this.statsLine()), s * 1000).unref();
   }
 
   /**
    * SIGHUP: apply a new config on the same socket, or keep the old one
-   * whole. A new output is opened before the old one is closed, so no line
-   * is lost; an unchanged file output is reopened (logrotate). The file is
+   * whole. An output whose keys changed is opened anew before the old one
+   * is closed, so no line is lost; an unchanged one keeps its sink, which
+   * is reopened (a file: logrotate; a connection stays up). The file is
    * read without blocking the event loop; a SIGHUP while it is read is
    * not a second read beside it but one more after it.
    */
@@ -263,13 +278,13 @@ export class Daemon {
   /** Whether the new config was applied; undefined if stopped meanwhile. */
   private async reloadOnce(): Promise<boolean | undefined> {
     let next: Config;
-    let sink: EventSink | undefined;
-    const old = this.p;
+    let routes: Route[];
+    const old = { config: this.config, routes: this.routes };
     try {
       next = await loadConfigAsync(this.loadOpts);
       // Stopped while the file was read: nothing is left to apply it to.
       if (this.stopping) return undefined;
-      if (outputKey(next) !== outputKey(old.config)) sink = makeSink(next, this.log, this.ledger);
+      routes = this.open(next, old.routes);
     } catch (e) {
       this.log.error(`reload refused, keeping the running config: ${(e as Error).message}`);
       return false;
@@ -293,7 +308,7 @@ export class Daemon {
       } catch (again) {
         this.log.error(`the running config could not be applied again: ${(again as Error).message}`);
       }
-      void sink?.close();
+      for (const r of routes) if (!old.routes.some((o) => o.sink === r.sink)) void r.sink.close();
       void metrics?.close();
       return false;
     }
@@ -302,29 +317,43 @@ export class Daemon {
       this.metrics = metrics;
     }
     if (capture) this.captures.adopt(capture);
-    this.p = this.pipeline(next, sink ?? old.sink);
-    const kept = sink ? undefined : old.sink.reopen();
-    if (sink) void old.sink.close();
+    this.config = next;
+    this.routes = routes;
+    const notReopened: string[] = [];
+    for (const r of routes) {
+      if (!old.routes.some((o) => o.sink === r.sink)) continue;
+      const why = r.sink.reopen();
+      if (why) notReopened.push(next.outputs.length === 1 ? why : `${r.name}: ${why}`);
+    }
+    for (const o of old.routes) {
+      if (routes.some((r) => r.sink === o.sink)) continue;
+      void o.sink.close();
+      // Gone from the config: what it still counts is shown no more, but decode_errors never goes back.
+      if (!routes.some((r) => r.ledger === o.ledger)) this.formatErrorsGone += o.ledger.formatErrors;
+    }
     this.log.level = next.log_level;
     this.armStats();
     for (const w of this.hints.check(this.loadOpts.path, next)) this.log.warn(w);
-    if (kept) this.log.warn(`configuration reloaded, but the output was not reopened: ${kept}`);
+    if (notReopened.length > 0) this.log.warn(`configuration reloaded, but the output was not reopened: ${notReopened.join('; ')}`);
     else this.log.info('configuration reloaded');
     return true;
   }
 
   /**
-   * One line with every counter since start, totals then per type:
-   * received (decoded by the reader), filtered (dropped by the reader's
-   * filter after decoding, or that the output had nothing for), written (accepted by the output), output_lost (lost on the
-   * output side: a failed write, a closed pipe, a full queue, a connection
-   * given up), output_waiting (in the output, neither yet), dropped (read
-   * but never handed over: the output side was gone at shutdown); lost
-   * (kernel overflow), undelivered (kernel overflow in reliable mode, see
-   * wire.ts Notices) and decode errors have no type: the kernel does not
-   * say which events they were; latency_* are the event-to-output
-   * latency's median, 99th percentile and maximum (latency.ts). So received = filtered + written +
-   * output_lost + output_waiting + dropped + the format's share of
+   * One line with every counter since start, totals then per type. First
+   * the capture's: received (decoded by the reader), filtered (dropped by
+   * the reader's filter after decoding), dropped (read but never handed
+   * over: the outputs were gone at shutdown); lost (kernel overflow),
+   * undelivered (kernel overflow in reliable mode, see wire.ts Notices) and
+   * decode errors have no type: the kernel does not say which events they
+   * were; latency_* are the event-to-output latency's median, 99th
+   * percentile and maximum (latency.ts). Then each output's, after its
+   * name (`output=NAME`): written (accepted by the output), skipped (not
+   * taken: not in its `event`, or nothing to write for it), output_lost
+   * (lost on the output side: a failed write, a closed pipe, a full queue,
+   * a connection given up), output_waiting (in the output, neither yet).
+   * So for each output, received = filtered + skipped + written +
+   * output_lost + output_waiting + dropped + its format's share of
    * decode_errors, once nothing is on its way from the reader (at exit).
    */
   statsLine(): string {
@@ -333,33 +362,41 @@ export class Daemon {
       const t = perType(kinds);
       return `${name}=${total(kinds)} (new ${t.new} update ${t.update} destroy ${t.destroy})`;
     };
+    const outputs = c.outputs.map(
+      (o) =>
+        ` output=${o.name} ${part('written', o.written)} ${part('skipped', o.skipped)} ${part('output_lost', o.outputLost)} output_waiting=${total(o.outputWaiting)}`,
+    );
     return (
-      `stats: ${part('received', c.received)} ${part('filtered', c.filtered)} ${part('written', c.written)}` +
-      ` ${part('output_lost', c.outputLost)} output_waiting=${total(c.outputWaiting)}` +
-      ` ${part('dropped', c.dropped)} lost=${c.lost} undelivered=${c.undelivered} enobufs=${c.enobufs}` +
-      ` decode_errors=${c.decodeErrors}` +
-      ` latency_p50_us=${Math.round(c.latency.quantile(0.5))} latency_p99_us=${Math.round(c.latency.quantile(0.99))} latency_max_us=${Math.round(c.latency.max)}`
+      `stats: ${part('received', c.received)} ${part('filtered', c.filtered)} ${part('dropped', c.dropped)}` +
+      ` lost=${c.lost} undelivered=${c.undelivered} enobufs=${c.enobufs} decode_errors=${c.decodeErrors}` +
+      ` latency_p50_us=${Math.round(c.latency.quantile(0.5))} latency_p99_us=${Math.round(c.latency.quantile(0.99))} latency_max_us=${Math.round(c.latency.max)}` +
+      outputs.join('')
     );
   }
 
   /** Every counter now: what the stats line and the metrics show. */
   counters(): DaemonCounters {
     const t = this.captures.totals();
+    const outputs: OutputCounters[] = this.routes.map(({ name, ledger }) => ({
+      name,
+      written: ledger.written,
+      skipped: ledger.skipped,
+      outputLost: ledger.lost,
+      outputWaiting: ledger.waiting(),
+      errors: ledger.errors,
+    }));
     return {
       received: t.receivedByKind,
-      filtered: t.filteredByKind.map((n, k) => n + this.filtered[k]),
-      written: this.ledger.written,
-      outputLost: this.ledger.lost,
-      outputWaiting: this.ledger.waiting(),
+      filtered: t.filteredByKind,
       dropped: t.droppedByKind,
       lost: t.lost,
       undelivered: t.undelivered,
       enobufs: t.enobufs,
-      decodeErrors: t.decodeErrors + this.formatErrors,
-      outputErrors: this.ledger.errors,
+      decodeErrors: this.routes.reduce((n, r) => n + r.ledger.formatErrors, t.decodeErrors + this.formatErrorsGone),
+      outputs,
       batches: t.batches,
       queued: t.queued,
-      queueSize: this.p.config.queue_size,
+      queueSize: this.config.queue_size,
       backlog: t.backlog,
       rcvbuf: t.rcvbuf,
       latency: this.latency,
@@ -382,12 +419,12 @@ export class Daemon {
     return server;
   }
 
-  /** Stops reading, writes out everything received, closes the output. */
+  /** Stops reading, writes out everything received, closes the outputs. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       clearInterval(this.statsTimer);
       await this.captures.stop();
-      await this.p.sink.close();
+      await Promise.all(this.routes.map((r) => r.sink.close()));
       await this.metrics?.close();
       this.log.info(this.statsLine());
     })();
@@ -399,9 +436,9 @@ export class Daemon {
     return new Promise((resolve) => {
       const stop = () => {
         setTimeout(() => {
-          // What the output still holds will not go out now: counted lost,
+          // What the outputs still hold will not go out now: counted lost,
           // and the counters said once more.
-          const n = this.ledger.abandon();
+          const n = this.routes.reduce((sum, r) => sum + r.ledger.abandon(), 0);
           this.log.error(`stop deadline passed; exiting with ${n} lines not written (counted in output_lost)`);
           this.log.info(this.statsLine());
           process.exit(EXIT.OK);
@@ -421,10 +458,9 @@ export class Daemon {
       if (early.has('SIGHUP')) this.reload();
       // Said once the signals are ours: a SIGHUP right after it reloads,
       // where before the handlers it would have ended the process.
-      const c = this.p.config;
-      this.log.debug(
-        `listening: events ${eventsOf(c).join(',')}, format ${writtenAs(c)}, output ${c.output}, receive buffer ${this.captures.totals().rcvbuf} bytes`,
-      );
+      const c = this.config;
+      const outputs = c.outputs.map((o) => `${o.name} (${o.output}, ${writtenAs(o)})`).join(', ');
+      this.log.debug(`listening: events ${eventsOf(c).join(',')}, outputs ${outputs}, receive buffer ${this.captures.totals().rcvbuf} bytes`);
     });
   }
 }

@@ -6,13 +6,16 @@
  * - The config file (-c) writable by group or others, or owned by a user
  *   other than root and ctlogd's own: that user decides what is logged
  *   and where.
- * - The syslog TLS private key readable by group or others.
- * - An existing output_file readable by others: its lines say who talked
- *   to whom (ctlogd creates its files 0640).
+ * - A private key an output reads (its definition's `secrets`: syslog's
+ *   TLS key) readable by group or others.
+ * - An existing file an output appends to (its definition's `writes`:
+ *   output_file) readable by others: its lines say who talked to whom
+ *   (ctlogd creates its files 0640).
  */
 import { statSync } from 'node:fs';
-import type { Config } from './config.js';
+import type { OutputConfig } from './config.js';
 import { echo, oneLine } from './echo.js';
+import { outputDefinition } from './output/registry.js';
 
 /** What a hint is about: the file as stat(2) sees it. */
 export interface FileFacts {
@@ -21,7 +24,9 @@ export interface FileFacts {
 }
 
 /** The parts of the config the hints look at. */
-export type HintConfig = Pick<Config, 'output' | 'output_file' | 'syslog_protocol' | 'syslog_tls_key'>;
+export interface HintConfig {
+  outputs: readonly OutputConfig[];
+}
 
 /** `0644`: a mode as chmod takes it. */
 const octal = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
@@ -46,19 +51,19 @@ export function configHints(file: string, f: FileFacts, self: number): string[] 
   return out;
 }
 
-/** The hints about syslog_tls_key. */
-export function keyHints(file: string, f: FileFacts): string[] {
+/** The hints about a private key, named by its key (`syslog_tls_key`). */
+export function keyHints(key: string, file: string, f: FileFacts): string[] {
   const readers = who(f.mode, 0o040, 0o004);
   if (!readers) return [];
   return [
-    `syslog_tls_key ${file} is readable by ${readers} (mode ${octal(f.mode)}): a private key should be readable by its owner alone; chmod go= ${file} (under systemd, hand it over with LoadCredential=)`,
+    `${key} ${file} is readable by ${readers} (mode ${octal(f.mode)}): a private key should be readable by its owner alone; chmod go= ${file} (under systemd, hand it over with LoadCredential=)`,
   ];
 }
 
-/** The hints about an existing output_file. */
-export function outputFileHints(file: string, f: FileFacts): string[] {
+/** The hints about an existing file an output appends to, named by its key (`output_file`). */
+export function outputFileHints(key: string, file: string, f: FileFacts): string[] {
   if ((f.mode & 0o004) === 0) return [];
-  return [`output_file ${file} is readable by others (mode ${octal(f.mode)}): its lines say who talked to whom; chmod o-r ${file}`];
+  return [`${key} ${file} is readable by others (mode ${octal(f.mode)}): its lines say who talked to whom; chmod o-r ${file}`];
 }
 
 /** A file's facts and identity, or undefined if it cannot be stat'ed (others report that). */
@@ -87,8 +92,12 @@ export function permissionHints(configPath: string | undefined, c: HintConfig, s
     for (const text of hints(oneLine(echo(file)), f)) out.push({ id: `${f.id} ${text}`, text });
   };
   if (configPath !== undefined && configPath !== '') add(configPath, (name, f) => configHints(name, f, self));
-  if (c.output === 'syslog' && c.syslog_protocol === 'tls' && c.syslog_tls_key !== '') add(c.syslog_tls_key, keyHints);
-  if (c.output === 'file' && c.output_file !== '') add(c.output_file, outputFileHints);
+  for (const o of c.outputs) {
+    const d = outputDefinition(o.output);
+    for (const [key, file] of d.secrets?.(o) ?? []) if (file !== '') add(file, (name, f) => keyHints(key, name, f));
+    const writes = d.writes?.(o);
+    if (writes && writes[1] !== '') add(writes[1], (name, f) => outputFileHints(writes[0], name, f));
+  }
   return out;
 }
 

@@ -108,7 +108,11 @@ export async function stop(l: Lines, signal: NodeJS.Signals = 'SIGTERM'): Promis
   return l.exited;
 }
 
-/** Counts in a `stats:` line, e.g. received=6 (new 3 update 0 destroy 3). */
+/**
+ * Counts in a `stats:` line, e.g. received=6 (new 3 update 0 destroy 3):
+ * the capture's by name, each output's as `NAME.written` (from its part
+ * after `output=NAME`), and with one output its own by name as well.
+ */
 export function stats(text: string): Record<string, number> {
   const line =
     text
@@ -116,13 +120,22 @@ export function stats(text: string): Record<string, number> {
       .filter((l) => l.includes('stats: '))
       .at(-1) ?? '';
   const out: Record<string, number> = {};
-  for (const m of line.matchAll(/(\w+)=(\d+)(?: \(new (\d+) update (\d+) destroy (\d+)\))?/g)) {
-    out[m[1]] = Number(m[2]);
-    if (m[3] !== undefined) {
-      out[`${m[1]}.new`] = Number(m[3]);
-      out[`${m[1]}.update`] = Number(m[4]);
-      out[`${m[1]}.destroy`] = Number(m[5]);
+  const read = (part: string, prefix: string) => {
+    for (const m of part.matchAll(/(\w+)=(\d+)(?: \(new (\d+) update (\d+) destroy (\d+)\))?/g)) {
+      out[`${prefix}${m[1]}`] = Number(m[2]);
+      if (m[3] !== undefined) {
+        out[`${prefix}${m[1]}.new`] = Number(m[3]);
+        out[`${prefix}${m[1]}.update`] = Number(m[4]);
+        out[`${prefix}${m[1]}.destroy`] = Number(m[5]);
+      }
     }
+  };
+  const [capture, ...outputs] = line.split(' output=');
+  read(capture, '');
+  for (const o of outputs) {
+    const name = o.slice(0, o.indexOf(' '));
+    read(o.slice(name.length), `${name}.`);
+    if (outputs.length === 1) read(o.slice(name.length), '');
   }
   return out;
 }
@@ -145,7 +158,8 @@ export async function statsWhen(l: Lines, pred: (s: Record<string, number>) => b
   }
 }
 
-/** Every event read has reached the output (none is on its way from the reader), in the counts of a stats line. */
-export function handed(s: Record<string, number>): boolean {
-  return s.filtered + s.written + s.output_lost + s.output_waiting + s.dropped === s.received;
+/** Every event read has reached output `name` (none is on its way from the reader), in the counts of a stats line; the one output without a name. */
+export function handed(s: Record<string, number>, name = ''): boolean {
+  const o = (k: string) => s[name ? `${name}.${k}` : k];
+  return s.filtered + o('skipped') + o('written') + o('output_lost') + o('output_waiting') + s.dropped === s.received;
 }

@@ -12,8 +12,9 @@ import { NotAConfig, readConfigFile, readConfigFileSync } from './file.js';
 import { echo } from '../echo.js';
 import { checkAcross, complete } from './across.js';
 import { ConfigError, show } from './error.js';
-import { Invalid, isPlainObject } from './rules.js';
-import { DEFAULT_CONFIG, EVENT, ITEMS, KEYS, type Config, type Key } from './schema.js';
+import { resolveOutputs, type OutputEntry } from './outputs.js';
+import { Invalid, isPlainObject, type Values } from './rules.js';
+import { DEFAULT_CONFIG, EVENT, ITEMS, KEYS, OUTPUT_ITEM_KEYS, OUTPUT_ITEMS, type Config, type EventConfig, type Key, type OutputConfig } from './schema.js';
 
 /**
  * convict's schema, with each key's rule registered as a convict format,
@@ -116,6 +117,29 @@ export async function loadConfigAsync(opts: LoadOptions = {}): Promise<Config> {
   return layered(file, opts);
 }
 
+/**
+ * The outputs of `c`: the entries of `outputs`, or the one of the flat
+ * keys; throws ConfigError if both are given, or for an entry that asks
+ * for events not subscribed or takes a name another has.
+ */
+function outputsOf(c: Record<Key, unknown> & { outputs: OutputEntry[] }, setBy: ReadonlyMap<Key, string>, where: string): OutputConfig[] {
+  if (c.outputs.length > 0) {
+    const flat = OUTPUT_ITEM_KEYS.find((key) => setBy.has(key));
+    if (flat) {
+      throw new ConfigError(
+        `${setBy.get(flat)}: must not be set beside outputs: with outputs, each output's keys go in its entry (the top-level ones are the one output of a config without outputs): value was ${show(c[flat])}`,
+      );
+    }
+  }
+  const flat = Object.fromEntries(OUTPUT_ITEM_KEYS.map((key) => [key, c[key]])) as Values<typeof OUTPUT_ITEMS>;
+  try {
+    return resolveOutputs(OUTPUT_ITEMS, c.outputs, c.event as EventConfig, flat);
+  } catch (e) {
+    if (!(e instanceof Invalid)) throw e;
+    throw new ConfigError(`${where}: outputs${e.at}: ${e.message}${e.value === undefined ? '' : `: value was ${show(e.value)}`}`);
+  }
+}
+
 /** The config from the file's value (or the default), the environment and the flags. */
 function layered(raw: unknown, opts: LoadOptions): Config {
   const where = opts.path !== undefined ? fileLabel(opts.path) : 'config';
@@ -126,7 +150,10 @@ function layered(raw: unknown, opts: LoadOptions): Config {
 
   // Neither process.env nor process.argv: convict reads them when not given.
   const c = convict(CONVICT_SCHEMA, { env: {}, args: [] });
+  /** Where each key was last set, as its error lines name it. */
+  const setBy = new Map<Key, string>();
   const set = (key: Key, value: unknown, label: (name: string) => string): void => {
+    setBy.set(key, label(key));
     c.set(key, value as never);
     try {
       // convict coerces strings only; other values are checked as given,
@@ -134,7 +161,7 @@ function layered(raw: unknown, opts: LoadOptions): Config {
       ITEMS[key].rule.check(typeof value === 'string' ? c.get(key) : value);
     } catch (e) {
       if (!(e instanceof Invalid)) throw e;
-      const name = e.at ? `${key}.${e.at}` : key;
+      const name = !e.at ? key : e.at.startsWith('[') ? `${key}${e.at}` : `${key}.${e.at}`;
       throw new ConfigError(`${label(name)}: ${e.message}: value was ${show(e.at ? e.value : value)}`);
     }
   };
@@ -164,8 +191,11 @@ function layered(raw: unknown, opts: LoadOptions): Config {
   }
   // Each field is its rule's value, of the type Config gives it.
   const p: Record<string, unknown> = c.getProperties();
-  const config = Object.fromEntries(KEYS.map((key) => [key, ITEMS[key].rule.value(p[key])])) as Config;
-  checkAcross(config, where, opts.path);
+  const values = Object.fromEntries(KEYS.map((key) => [key, ITEMS[key].rule.value(p[key])])) as Record<Key, unknown> & { outputs: OutputEntry[] };
+  // The flat output keys are the one output of a config without `outputs`; Config has its outputs in `outputs` only.
+  const general = Object.fromEntries(KEYS.filter((key) => !(OUTPUT_ITEM_KEYS as string[]).includes(key)).map((key) => [key, values[key]]));
+  const config = { ...general, outputs: outputsOf(values, setBy, where) } as Config;
+  checkAcross(config, where, opts.path, values.outputs.length > 0);
   complete(config);
   return config;
 }

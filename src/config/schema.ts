@@ -27,6 +27,7 @@ import {
   type Item,
   type Rule,
 } from './rules.js';
+import { outputsRule, type OutputOf } from './outputs.js';
 
 export const FORMATS = ['vyos', 'conntrack', 'json', 'ecs'] as const;
 export const CONNTRACK_OPTIONS = ['extended', 'timestamp', 'id', 'ktimestamp'] as const;
@@ -81,6 +82,31 @@ function filterItems(): FilterItems {
   return Object.fromEntries(items) as FilterItems;
 }
 
+/**
+ * The keys one output takes: which output, its format, and every output's
+ * own keys (in the registry's order, output/registry.ts). At the top level
+ * they are the one output of the flat config; each entry of `outputs` takes
+ * them too.
+ */
+export const OUTPUT_ITEMS = {
+  ...option(
+    'output',
+    'Where event lines go: `stdout` (journald-friendly), `file` (output_file, appended, reopened on SIGHUP), `syslog` (the syslog_* keys), `ipfix` (NAT event records to an IPFIX collector, the ipfix_* keys; `format` does not apply, and UPDATE events are not subscribed: they have no record).',
+    'stdout',
+    oneOf(OUTPUT_NAMES),
+  ),
+  ...option(
+    'format',
+    "Line format: `vyos` (the VyOS logger's line), `conntrack` (as `conntrack -E`), `json` (one object per line), `ecs` (Elastic Common Schema, with the Community ID).",
+    'vyos',
+    oneOf(FORMATS),
+  ),
+  ...option('conntrack_options', 'With format `conntrack`: the `conntrack -E -o` variants to print.', [], CONNTRACK_OPTIONS_RULE),
+  ...OUTPUT_KEYS,
+} satisfies Record<string, Item<unknown>>;
+
+const OUTPUTS = outputsRule(OUTPUT_ITEMS, EVENT);
+
 const SCHEMA = {
   event: {
     doc:
@@ -103,13 +129,6 @@ const SCHEMA = {
     rule: TIMESTAMP,
   },
   ...option(
-    'format',
-    "Line format: `vyos` (the VyOS logger's line), `conntrack` (as `conntrack -E`), `json` (one object per line), `ecs` (Elastic Common Schema, with the Community ID).",
-    'vyos',
-    oneOf(FORMATS),
-  ),
-  ...option('conntrack_options', 'With format `conntrack`: the `conntrack -E -o` variants to print.', [], CONNTRACK_OPTIONS_RULE),
-  ...option(
     'receive_buffer',
     'Netlink socket receive buffer in bytes, set with SO_RCVBUFFORCE (the kernel doubles it): holds a burst while the reader catches up. Kernel memory, used only while events wait: about 1 KB per waiting event.',
     256 * 1024 * 1024,
@@ -124,14 +143,6 @@ const SCHEMA = {
     false,
     BOOLEAN,
   ),
-  ...option(
-    'output',
-    'Where event lines go: `stdout` (journald-friendly), `file` (output_file, appended, reopened on SIGHUP), `syslog` (the syslog_* keys), `ipfix` (NAT event records to an IPFIX collector, the ipfix_* keys; `format` does not apply, and UPDATE events are not subscribed: they have no record).',
-    'stdout',
-    oneOf(OUTPUT_NAMES),
-  ),
-  // Each output's keys, in the registry's order (output/registry.ts).
-  ...OUTPUT_KEYS,
   ...option('stats_interval', 'Seconds between counter lines on stderr; 0 prints them only on SIGUSR1 and at exit.', 0, integer(0, 86400)),
   ...option(
     'netns',
@@ -145,6 +156,12 @@ const SCHEMA = {
     '',
     LISTEN,
   ),
+  outputs: {
+    doc: 'Several outputs at once, from one capture: a list of objects, each taking the keys one output takes (`output`, `format`, `conntrack_options`, `output_file`, `syslog_*`, `ipfix_*`; their defaults as below), and `name` (how the stats line, errors and metrics name it; default: its `output`, with `-2`, `-3`, ... when repeated) and `event` (what it takes of the events subscribed, in the shape of `event`, a subset of it; default: all of them). Absent: the one output of the keys below. Not with them: an output key at the top level beside `outputs` is refused.',
+    default: null,
+    rule: OUTPUTS,
+  },
+  ...OUTPUT_ITEMS,
   // conntrack's filters, beside `event` (README, Filters).
   ...filterItems(),
 } satisfies Record<string, Item<unknown>>;
@@ -157,7 +174,17 @@ export const KEYS = Object.keys(SCHEMA) as Key[];
  * The checked configuration: a field per key, named as the file, the
  * README and the error messages name it, of the type its rule gives.
  */
-export type Config = { [K in Key]: ReturnType<(typeof SCHEMA)[K]['rule']['value']> };
+type Values = { [K in Key]: ReturnType<(typeof SCHEMA)[K]['rule']['value']> };
+export type Config = Omit<Values, 'outputs' | keyof typeof OUTPUT_ITEMS> & {
+  /** Every output: the entries of `outputs`, or the one of the flat keys (config/outputs.ts). */
+  outputs: OutputConfig[];
+};
+
+/** One output of the config, whole. */
+export type OutputConfig = OutputOf<typeof OUTPUT_ITEMS>;
+
+/** The keys an output takes. */
+export const OUTPUT_ITEM_KEYS = Object.keys(OUTPUT_ITEMS) as Array<keyof typeof OUTPUT_ITEMS>;
 
 /** One key, as the documentation shows it. */
 export interface ConfigKey {

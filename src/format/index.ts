@@ -1,5 +1,5 @@
 /** Picks the line writer for the configured format. */
-import type { Config } from '../config.js';
+import type { OutputConfig } from '../config.js';
 import type { ConntrackEvent } from '../event.js';
 import { writeConntrack, type ConntrackFormatOptions } from './conntrack.js';
 import { writeEcs } from './ecs.js';
@@ -12,7 +12,7 @@ export { LineWriter } from './line.js';
 /** Appends the line of one event, without its newline. */
 export type Formatter = (ev: ConntrackEvent, w: LineWriter) => void;
 
-export function makeFormatter(config: Pick<Config, 'format' | 'conntrack_options'>): Formatter {
+export function makeFormatter(config: Pick<OutputConfig, 'format' | 'conntrack_options'>): Formatter {
   switch (config.format) {
     case 'vyos':
       return writeVyos;

@@ -1,7 +1,8 @@
 /**
  * What ctlogd's metrics say: the daemon's counters (the stats line's, by
  * the same names), as Prometheus metric families. Counters kept per event
- * type and protocol class carry both as labels (`type`, `proto`); what the
+ * type and protocol class carry both as labels (`type`, `proto`), and an
+ * output's its name (`output`); what the
  * kernel reports without saying which events (lost, undelivered, ENOBUFS,
  * decode errors) has no labels. Built when scraped, never per event.
  */
@@ -16,21 +17,15 @@ export interface DaemonCounters {
   received: ArrayLike<number>;
   /** Per kind: dropped by the config's filter. */
   filtered: ArrayLike<number>;
-  /** Per kind: accepted by the output. */
-  written: ArrayLike<number>;
-  /** Per kind: lost on the output side. */
-  outputLost: ArrayLike<number>;
-  /** Per kind: in the output, neither written nor lost yet. */
-  outputWaiting: ArrayLike<number>;
-  /** Per kind: read but never handed over (the output side was gone at shutdown). */
+  /** Per kind: read but never handed over (the outputs were gone at shutdown). */
   dropped: ArrayLike<number>;
   lost: number;
   undelivered: number;
   enobufs: number;
   /** Messages the reader could not decode, and events no format could print. */
   decodeErrors: number;
-  /** Output errors by cause. */
-  outputErrors: ReadonlyMap<string, number>;
+  /** Each output's own. */
+  outputs: readonly OutputCounters[];
   batches: number;
   /** Events handed over by the reader and not yet written or dropped. */
   queued: number;
@@ -40,6 +35,21 @@ export interface DaemonCounters {
   rcvbuf: number;
   latency: Latency;
   reload: LastReload;
+}
+
+/** One output's counters, by its name. */
+export interface OutputCounters {
+  name: string;
+  /** Per kind: accepted by the output. */
+  written: ArrayLike<number>;
+  /** Per kind: not taken (not in its `event`, or nothing to write for it). */
+  skipped: ArrayLike<number>;
+  /** Per kind: lost on the output side. */
+  outputLost: ArrayLike<number>;
+  /** Per kind: in the output, neither written nor lost yet. */
+  outputWaiting: ArrayLike<number>;
+  /** Output errors by cause. */
+  errors: ReadonlyMap<string, number>;
 }
 
 /** The config's last load: at start, or the last SIGHUP. */
@@ -64,6 +74,14 @@ const KIND_LABELS: readonly Labels[] = KINDS.map((k) => ({ type: k.type, proto: 
 
 function perKind(counts: ArrayLike<number>): Sample[] {
   return KIND_LABELS.map((labels, i) => ({ labels, value: counts[i] ?? 0 }));
+}
+
+/** Per output and kind: each output's counts (`of`), labelled with its name. */
+function perOutput(outputs: readonly OutputCounters[], of: (o: OutputCounters) => ArrayLike<number>): Sample[] {
+  return outputs.flatMap((o) => {
+    const counts = of(o);
+    return KIND_LABELS.map((k, i) => ({ labels: { output: o.name, ...k }, value: counts[i] ?? 0 }));
+  });
 }
 
 const one = (value: number, labels?: Labels): Sample[] => [{ labels, value }];
@@ -111,14 +129,27 @@ export function daemonFamilies(c: DaemonCounters, build: BuildInfo): Family[] {
       "Events the config's filters dropped after reading; what the kernel's socket filter drops is never read, nor counted (stats: filtered).",
       perKind(c.filtered),
     ),
-    counter('ctlogd_events_written', 'Event lines the output accepted (stats: written).', perKind(c.written)),
+    counter(
+      'ctlogd_events_written',
+      'Event lines the output accepted (stats: written).',
+      perOutput(c.outputs, (o) => o.written),
+    ),
+    counter(
+      'ctlogd_events_skipped',
+      'Events the output did not take: not in its `event`, or nothing to write for them (IPFIX: no record) (stats: skipped).',
+      perOutput(c.outputs, (o) => o.skipped),
+    ),
     counter(
       'ctlogd_events_output_lost',
       'Event lines lost on the output side: a failed write, a closed pipe, a full queue, a connection given up (stats: output_lost).',
-      perKind(c.outputLost),
+      perOutput(c.outputs, (o) => o.outputLost),
     ),
-    gauge('ctlogd_events_output_waiting', 'Event lines in the output, neither written nor lost yet (stats: output_waiting).', perKind(c.outputWaiting)),
-    counter('ctlogd_events_dropped', 'Events read but never handed to the output: it was gone at shutdown (stats: dropped).', perKind(c.dropped)),
+    gauge(
+      'ctlogd_events_output_waiting',
+      'Event lines in the output, neither written nor lost yet (stats: output_waiting).',
+      perOutput(c.outputs, (o) => o.outputWaiting),
+    ),
+    counter('ctlogd_events_dropped', 'Events read but never handed to the outputs: they were gone at shutdown (stats: dropped).', perKind(c.dropped)),
     counter('ctlogd_events_lost', "Events the kernel dropped: the socket's receive buffer was full (stats: lost).", one(c.lost)),
     counter(
       'ctlogd_events_undelivered',
@@ -130,7 +161,7 @@ export function daemonFamilies(c: DaemonCounters, build: BuildInfo): Family[] {
     counter(
       'ctlogd_output_errors',
       'Output errors by cause (an errno name where there is one): failed writes, connections and sends.',
-      [...c.outputErrors].map(([cause, value]) => ({ labels: { cause }, value })),
+      c.outputs.flatMap((o) => [...o.errors].map(([cause, value]) => ({ labels: { output: o.name, cause }, value }))),
     ),
     counter('ctlogd_batches', 'Batches the reader handed over.', one(c.batches)),
     gauge('ctlogd_queue_events', 'Events read and not yet written out or dropped: the queue between the reader and the output.', one(c.queued)),

@@ -42,6 +42,8 @@ export interface OutputDefinition<N extends string = string, K extends Items = I
   complete?(c: Values<K>): void;
   /** The files it reads, set or not, by key: none may be the file an output appends to. */
   reads?(c: Values<K>): Array<[key: string, path: string]>;
+  /** The private keys it reads, by key, as its keys set it: others should not read them (a hint at start). */
+  secrets?(c: Values<K>): Array<[key: string, path: string]>;
   /** The file it appends to, by key, when it is the output. */
   writes?(c: Values<K>): [key: string, path: string];
   /** How it wants each event, if not as the format's line. */

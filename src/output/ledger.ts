@@ -5,7 +5,7 @@
  * peer acknowledged it), lost on the output side (a failed write, a closed
  * pipe, a full queue, a connection that died or was given up with them
  * unsent), or still waiting in the output; and the output's errors, by
- * cause. Each output counts where it knows; the daemon shows the sums.
+ * cause. Each output has its own (Ledger), counted where it knows.
  */
 import { EVENT_TYPES, type ConntrackEvent, type EventType } from '../event.js';
 import { PROTOCOL_CLASSES, protocolClassIndex, type ProtocolClass } from '../filter.js';
@@ -56,8 +56,13 @@ export function total(c: ArrayLike<number>): number {
   return n;
 }
 
+/** One output's account. */
 export class Ledger {
-  /** Lines the daemon handed to an output. */
+  /** Events the output did not take: not in its `event`, or it has nothing to write for them (IPFIX: an event without a record). */
+  readonly skipped = kindCounts();
+  /** Events its format could not print (counted in decode_errors). */
+  formatErrors = 0;
+  /** Lines the daemon handed to the output. */
   readonly handed = kindCounts();
   /** Lines an output accepted. */
   readonly written = kindCounts();

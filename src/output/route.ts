@@ -1,0 +1,122 @@
+/**
+ * One output as the daemon runs it: its config, which events it takes (its
+ * `event`, and the event types its definition has something for), how it
+ * writes each (encoder), where to (sink), and its own counts. The daemon
+ * hands every event of a batch to each route, then each route's lines to
+ * its sink in one piece.
+ */
+import type { OutputConfig } from '../config.js';
+import { takes } from '../config/outputs.js';
+import type { ConntrackEvent } from '../event.js';
+import { PROTOCOL_CLASSES } from '../filter.js';
+import { LineWriter, makeFormatter } from '../format/index.js';
+import type { Encoder } from './definition.js';
+import { count, KINDS, type Ledger } from './ledger.js';
+import { outputDefinition } from './registry.js';
+import type { EventSink, Report } from './sink.js';
+
+/** The output's keys (and `output`) as one comparable string: a reload reopens its sink only when one changed. */
+export function sinkKey(o: OutputConfig): string {
+  const keys = Object.keys(outputDefinition(o.output).keys);
+  return JSON.stringify(Object.entries(o).filter(([key]) => key === 'output' || keys.includes(key)));
+}
+
+/** Which kinds (KINDS) the output takes: 1 at the kinds of its `event` that its definition has something for. */
+function kindsTaken(o: OutputConfig): Uint8Array {
+  const types = outputDefinition(o.output).types;
+  return Uint8Array.from(KINDS, (k) => (types.includes(k.type) && takes(o.event, k.type, PROTOCOL_CLASSES.indexOf(k.proto)) ? 1 : 0));
+}
+
+const NEWLINE = 0x0a;
+
+/** How the output wants each event: its own encoder (IPFIX's records), or the format's line and a newline. */
+export function makeEncoder(o: OutputConfig): Encoder {
+  const own = outputDefinition(o.output).encoder;
+  if (own) return own(o);
+  const format = makeFormatter(o);
+  return (ev, w) => {
+    format(ev, w);
+    w.byte(NEWLINE);
+    return true;
+  };
+}
+
+/** What the output writes: the format's lines, or its own (IPFIX's records). */
+export function writtenAs(o: OutputConfig): string {
+  return outputDefinition(o.output).writesAs ?? o.format;
+}
+
+/** Opens output `o`; throws OutputError (exit 73) or ConfigError (78) if it cannot. */
+export function openSink(o: OutputConfig, report: Report, ledger: Ledger): EventSink {
+  return outputDefinition(o.output).open(o, report, ledger);
+}
+
+export class Route {
+  readonly config: OutputConfig;
+  private readonly encode: Encoder;
+  private readonly taken: Uint8Array;
+  /** The lines of the batch being written, and each one's kind. */
+  private readonly lines = new LineWriter();
+  private kinds = new Uint8Array(4096);
+  private n = 0;
+
+  constructor(
+    config: OutputConfig,
+    readonly sink: EventSink,
+    /** Its counts: a reload that rebuilds the route keeps them. */
+    readonly ledger: Ledger,
+    /** Said when an event cannot be written: one line each. */
+    private readonly report: Report,
+  ) {
+    this.config = config;
+    this.encode = makeEncoder(config);
+    this.taken = kindsTaken(config);
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Writes event `ev` of kind `kind` into the batch's lines, if the output takes it. */
+  add(ev: ConntrackEvent, kind: number): void {
+    if (this.taken[kind] === 0) {
+      this.ledger.skipped[kind]++;
+      return;
+    }
+    const w = this.lines;
+    const mark = w.length;
+    try {
+      if (!this.encode(ev, w)) {
+        this.ledger.skipped[kind]++;
+        return;
+      }
+    } catch (e) {
+      // An event no format can print is counted like an undecodable
+      // message: reported, never fatal, the rest of the batch goes on.
+      w.truncate(mark);
+      this.ledger.formatErrors++;
+      this.report.warn(`event ${ev.id ?? '?'} could not be formatted: ${(e as Error).message}`);
+      return;
+    }
+    if (this.n === this.kinds.length) {
+      const more = new Uint8Array(2 * this.n);
+      more.set(this.kinds);
+      this.kinds = more;
+    }
+    this.kinds[this.n++] = kind;
+  }
+
+  /**
+   * Hands the batch's lines to the sink in one piece. Returns the sink's
+   * backpressure, if any.
+   */
+  flush(): void | Promise<void> {
+    if (this.n === 0) return;
+    const { bytes, done } = this.lines.take();
+    // A copy: the sink may hold the lines after this batch.
+    const kinds = this.kinds.slice(0, this.n);
+    this.n = 0;
+    count(this.ledger.handed, kinds);
+    return this.sink.write({ bytes, kinds }, done);
+  }
+}
