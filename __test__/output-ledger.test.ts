@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { ConntrackEvent } from '../src/event.js';
 import { count, KINDS, kindOf, Ledger, perType, total } from '../src/output/ledger.js';
 import { Outage, type Report } from '../src/output/sink.js';
-import { Queue } from '../src/output/syslog/queue.js';
+import { Queue } from '../src/output/net/queue.js';
 
 test('kinds: every event type with every protocol class, type-major, as the native reader counts them', () => {
   assert.equal(KINDS.length, 12);

@@ -1,9 +1,9 @@
 /**
  * Syslog over TLS without root: the certificate files (what is refused,
  * in which words, and what SIGHUP keeps), the accounting of the TCP
- * transport over TLS against a TLS server in this process on loopback,
- * when Node's TLS write callback comes, and the transport's hooks for
- * other outputs (a greeting, an encoding of its own). e2e-syslog-tls
+ * link over TLS against a TLS server in this process on loopback, when
+ * Node's TLS write callback comes, and what a framer of another output
+ * shapes on the wire (a greeting, an encoding of its own). e2e-syslog-tls
  * proves the assembly against rsyslog's gtls.
  */
 import { after, before, test } from 'node:test';
@@ -16,11 +16,13 @@ import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadNative, native } from '../src/native.js';
 import { Ledger, total } from '../src/output/ledger.js';
-import { GOOD_AFTER_MS } from '../src/output/syslog/backoff.js';
-import { syslogSink } from '../src/output/syslog/index.js';
-import type { Run } from '../src/output/syslog/queue.js';
-import { TcpTransport } from '../src/output/syslog/tcp.js';
-import { TlsFileError, TlsFiles, type TlsOptions } from '../src/output/syslog/tls.js';
+import { GOOD_AFTER_MS } from '../src/output/net/backoff.js';
+import type { Framer, StreamFraming } from '../src/output/net/framer.js';
+import { type NetTransport, tcpTransport } from '../src/output/net/index.js';
+import { TlsFileError, TlsFiles } from '../src/output/net/tls.js';
+import { streamFramer } from '../src/output/syslog/framer.js';
+import { syslogSink, tlsOptions } from '../src/output/syslog/index.js';
+import type { SyslogOptions } from '../src/output/syslog/keys.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { Certs } from './helpers/certs.js';
 import { CTLOGD } from './helpers/ctlogd.js';
@@ -41,17 +43,21 @@ before(async () => {
 });
 after(() => certs?.remove());
 
-const opts = (o: Partial<TlsOptions>): TlsOptions => ({
-  syslog_host: '127.0.0.1',
-  syslog_tls_ca: certs.file('ca.pem'),
-  syslog_tls_cert: '',
-  syslog_tls_key: '',
-  syslog_tls_name: '',
-  ...o,
-});
+type TlsKeys = Pick<SyslogOptions, 'syslog_host' | 'syslog_tls_ca' | 'syslog_tls_cert' | 'syslog_tls_key' | 'syslog_tls_name'>;
+
+/** The syslog_tls_* keys, as the output gives them to the TLS files. */
+const opts = (o: Partial<TlsKeys>) =>
+  tlsOptions({
+    syslog_host: '127.0.0.1',
+    syslog_tls_ca: certs.file('ca.pem'),
+    syslog_tls_cert: '',
+    syslog_tls_key: '',
+    syslog_tls_name: '',
+    ...o,
+  });
 
 /** The one line TlsFiles refuses `o` with. */
-function refusal(o: Partial<TlsOptions>): string {
+function refusal(o: Partial<TlsKeys>): string {
   try {
     new TlsFiles(opts(o));
   } catch (e) {
@@ -125,7 +131,7 @@ test('the sink: a bad file at start is a ConfigError (exit 78)', () => {
     flags: { output: 'syslog', 'syslog-host': '127.0.0.1', 'syslog-protocol': 'tls', 'syslog-tls-ca': certs.file('empty.pem') },
   });
   assert.throws(
-    () => syslogSink(config, { error() {}, warn() {} }, new Ledger()),
+    () => syslogSink(config.outputs[0], { error() {}, warn() {} }, new Ledger()),
     (e: unknown) => e instanceof ConfigError && e.exitCode === 78 && /^syslog_tls_ca \S+: no PEM certificate/.test(e.message),
   );
 });
@@ -213,7 +219,7 @@ function reports(): { lines: string[]; error(m: string): void; warn(m: string): 
 }
 
 /** Writes `n` lines of `size` bytes, numbered, as batches of 100, as winston would. */
-function writeLines(t: TcpTransport, n: number, size: number): string[] {
+function writeLines(t: NetTransport, n: number, size: number): string[] {
   const all: string[] = [];
   for (let i = 0; i < n; i += 100) {
     const lines = Array.from({ length: Math.min(100, n - i) }, (_, k) => `line ${String(i + k).padStart(8, '0')} `.padEnd(size, 'x'));
@@ -274,9 +280,10 @@ test('TLS accounting: lines the server does not read wait (not written); once it
   const port = await peer.listen();
   const ledger = new Ledger();
   const r = reports();
-  const t = new TcpTransport(
-    { host: '127.0.0.1', port, where: 'syslog tls test', tls: new TlsFiles(opts({})) },
-    () => Buffer.from('<30>1 - h t 1 - - '),
+  const t = tcpTransport(
+    'syslog',
+    { host: '127.0.0.1', port, tls: new TlsFiles(opts({})) },
+    streamFramer(() => Buffer.from('<30>1 - h t 1 - - ')),
     r,
     ledger,
   );
@@ -298,7 +305,7 @@ test('TLS accounting: lines the server does not read wait (not written); once it
     );
     assert.deepEqual(r.lines, [], 'no trouble reported');
   } finally {
-    await t.shutdown(500);
+    await t.conn.shutdown(500);
     await peer.close();
   }
 });
@@ -308,9 +315,10 @@ test('TLS: a server whose certificate is for another name: one line naming the T
   const port = await peer.listen();
   const ledger = new Ledger();
   const r = reports();
-  const t = new TcpTransport(
-    { host: '127.0.0.1', port, where: 'syslog tls test', tls: new TlsFiles(opts({ syslog_tls_name: 'other.test' })) },
-    () => Buffer.from('H '),
+  const t = tcpTransport(
+    'syslog',
+    { host: '127.0.0.1', port, tls: new TlsFiles(opts({ syslog_tls_name: 'other.test' })) },
+    streamFramer(() => Buffer.from('H ')),
     r,
     ledger,
   );
@@ -318,11 +326,13 @@ test('TLS: a server whose certificate is for another name: one line naming the T
     writeLines(t, 10, 50);
     // Retries after 0.2 and 0.6 s.
     await until(() => peer.accepted >= 3, 'three attempts', 5000);
-    assert.deepEqual(r.lines, ['error: syslog tls test: TLS handshake failed: ERR_TLS_CERT_ALTNAME_INVALID; retrying, lines wait in memory (up to 16 MiB)']);
+    assert.deepEqual(r.lines, [
+      `error: syslog tls 127.0.0.1:${port}: TLS handshake failed: ERR_TLS_CERT_ALTNAME_INVALID; retrying, lines wait in memory (up to 16 MiB)`,
+    ]);
     assert.equal(peer.conns.length, 0, 'no handshake completed');
     assert.equal(total(ledger.written), 0);
   } finally {
-    await t.shutdown(100);
+    await t.conn.shutdown(100);
     await peer.close();
   }
   assert.equal(total(ledger.lost), 10, 'at stop the waiting lines are counted lost');
@@ -335,7 +345,13 @@ test('TLS: a server that wants a client certificate refuses one without, then ta
     const ledger = new Ledger();
     const r = reports();
     const files = new TlsFiles(opts(withCert ? { syslog_tls_cert: client.cert, syslog_tls_key: client.key } : {}));
-    const t = new TcpTransport({ host: '127.0.0.1', port, where: 'syslog tls test', tls: files }, () => Buffer.from('H '), r, ledger);
+    const t = tcpTransport(
+      'syslog',
+      { host: '127.0.0.1', port, tls: files },
+      streamFramer(() => Buffer.from('H ')),
+      r,
+      ledger,
+    );
     const lines = writeLines(t, 10, 50);
     if (withCert) {
       await until(() => total(ledger.written) === 10, 'the lines written');
@@ -350,31 +366,25 @@ test('TLS: a server that wants a client certificate refuses one without, then ta
       // TLS 1.3: the client's handshake ends before the server has seen the certificate; its alert then says why.
       assert.match(
         r.lines[0],
-        /^error: syslog tls test: (TLS handshake failed|refused right after the TLS handshake .*): ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED; retrying/,
+        /^error: syslog tls 127\.0\.0\.1:\d+: (TLS handshake failed|refused right after the TLS handshake .*): ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED; retrying/,
       );
       assert.equal(r.lines.length, 1);
       assert.equal(total(ledger.written), 0, 'nothing counted written');
       assert.deepEqual(peer.messages(), [], 'nothing arrived');
     }
-    await t.shutdown(300);
+    await t.conn.shutdown(300);
   }
   await peer.close();
 });
 
-/** An output with messages of its own (as IPFIX over TCP would be): a greeting per connection, writes with a header of their own. */
-class Framed extends TcpTransport {
-  protected override greeting(): Buffer {
-    return Buffer.from('HELLO\n');
-  }
-  protected override encode(run: Run): Buffer {
-    return Buffer.concat([Buffer.from(`[${run.msgs.length}]`), ...run.msgs]);
-  }
-  put(text: string): void {
-    this.submit(Buffer.from(text), 0);
-  }
-}
+/** A framer with messages of its own (as IPFIX's over TCP is): a greeting per connection, writes with a header of their own. */
+const FRAMED: Framer & StreamFraming = {
+  batch() {},
+  greeting: () => Buffer.from('HELLO\n'),
+  encode: (msgs) => Buffer.concat([Buffer.from(`[${msgs.length}]`), ...msgs]),
+};
 
-test('hooks: a greeting first on every connection, encode() for each write, counted written per write once acknowledged', async () => {
+test('framing: a greeting first on every connection, encode() for each write, counted written per write once acknowledged', async () => {
   const got: string[] = [];
   const conns: net.Socket[] = [];
   const srv = net.createServer((s) => {
@@ -387,28 +397,32 @@ test('hooks: a greeting first on every connection, encode() for each write, coun
   const port = (srv.address() as net.AddressInfo).port;
   const ledger = new Ledger();
   const r = reports();
-  const t = new Framed({ host: '127.0.0.1', port, where: 'ipfix tcp test' }, () => Buffer.alloc(0), r, ledger);
+  const { conn } = tcpTransport('ipfix', { host: '127.0.0.1', port }, FRAMED, r, ledger);
+  const put = (text: string) => {
+    conn.push(Buffer.from(text), 0);
+    conn.flush();
+  };
   try {
-    t.put('a;');
+    put('a;');
     await until(() => ledger.written[0] === 1, 'the first message written');
-    t.put('b;');
-    t.put('c;');
+    put('b;');
+    put('c;');
     await until(() => ledger.written[0] === 3, 'three written');
     assert.equal(got.length, 1);
     assert.match(got[0], /^HELLO\n\[1\]a;(\[2\]b;c;|\[1\]b;\[1\]c;)$/, 'greeting, then each write as encode() made it');
     // The server drops the connection: the next one starts with the greeting again.
     conns[0].destroy();
     await until(() => r.lines.length === 1, 'the lost connection');
-    assert.match(r.lines[0], /^error: ipfix tcp test: connection lost: /, 'the report says what the transport was told to');
+    assert.equal(r.lines[0], `error: ipfix tcp 127.0.0.1:${port}: connection lost: closed by the peer; retrying, lines wait in memory (up to 16 MiB)`);
     await until(() => got.length === 2 && got[1] === 'HELLO\n', 'the greeting on the new connection', 5000);
-    t.put('d;');
+    put('d;');
     await until(() => ledger.written[0] === 4, 'written on the new connection');
     assert.equal(got[1], 'HELLO\n[1]d;');
     // The outage ends once the new connection has worked for GOOD_AFTER_MS.
     await until(() => r.lines.length === 2, 'the end of the outage', GOOD_AFTER_MS + 2000);
-    assert.equal(r.lines[1], 'warn: ipfix tcp test: connected again');
+    assert.equal(r.lines[1], `warn: ipfix tcp 127.0.0.1:${port}: connected again`);
   } finally {
-    await t.shutdown(300);
+    await conn.shutdown(300);
     for (const c of conns) c.destroy();
     await new Promise((res) => srv.close(res));
   }

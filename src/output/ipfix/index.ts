@@ -6,13 +6,12 @@
  */
 import { defineOutput } from '../definition.js';
 import type { Ledger } from '../ledger.js';
+import { queuedSink, tcpTransport, udpTransport } from '../net/index.js';
 import type { EventSink, Report } from '../sink.js';
-import { queuedSink } from '../syslog/index.js';
-import { IpfixTcpTransport } from './tcp.js';
+import { IpfixDatagrams, IpfixStream, type IpfixOptions } from './framer.js';
 import { IPFIX_KEYS, ipfixRules, type IpfixConfig } from './keys.js';
 import { recordWriter } from './record.js';
 import { IPFIX_TYPES } from './template.js';
-import { IpfixUdpTransport, type IpfixOptions } from './udp.js';
 
 function ipfixOptions(c: IpfixConfig): IpfixOptions {
   return { domain: c.ipfix_domain_id, messageSize: c.ipfix_message_size, templateIntervalMs: c.ipfix_template_interval * 1000 };
@@ -21,9 +20,9 @@ function ipfixOptions(c: IpfixConfig): IpfixOptions {
 export function ipfixSink(c: IpfixConfig, report: Report, ledger: Ledger): EventSink {
   const transport =
     c.ipfix_protocol === 'tcp'
-      ? new IpfixTcpTransport(c.ipfix_host, c.ipfix_port, ipfixOptions(c), report, ledger)
-      : new IpfixUdpTransport(c.ipfix_host, c.ipfix_port, ipfixOptions(c), report, ledger);
-  return queuedSink('ipfix', transport, report, ledger);
+      ? tcpTransport('ipfix', { host: c.ipfix_host, port: c.ipfix_port }, new IpfixStream(ipfixOptions(c)), report, ledger)
+      : udpTransport('ipfix', c.ipfix_host, c.ipfix_port, new IpfixDatagrams(ipfixOptions(c)), report, ledger);
+  return queuedSink(transport);
 }
 
 export const ipfixOutput = defineOutput({

@@ -4,7 +4,6 @@
  * template becomes one set, and messages are filled up to a size that a
  * datagram carries without fragments.
  */
-import type { BatchInfo } from '../sink.js';
 import { templateSets } from './template.js';
 
 export const IPFIX_VERSION = 10;
@@ -117,14 +116,4 @@ export function framedRecords(bytes: Buffer): Buffer[] {
     at += len;
   }
   return out;
-}
-
-/**
- * Queues each framed record of a batch with its kind, as a copy (the
- * batch's memory is reused once it is done), and gives the batch back.
- */
-export function queueRecords(info: BatchInfo, enqueue: (record: Buffer, kind: number) => void): void {
-  const records = framedRecords(info.bytes);
-  for (let i = 0; i < records.length; i++) enqueue(Buffer.from(records[i]), info.kinds[i]);
-  info.done();
 }

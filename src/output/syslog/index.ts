@@ -3,8 +3,9 @@
  * order, to the local socket (syslog_socket, a unix datagram socket like
  * /dev/log) or to a remote host over UDP, or TCP with RFC 6587
  * octet-counting framing (`LEN SP MSG`), plain or in TLS (RFC 5425, the
- * certificates tls.ts's). The headers are header.ts's; how lines wait and
- * are delivered is connection.ts's.
+ * certificates named by the syslog_tls_* keys). The headers are
+ * header.ts's, the framing framer.ts's; how lines wait and are delivered
+ * is the network machinery's (../net/).
  *
  * The transport is our own, on winston-transport, not the npm package
  * winston-syslog (2.7), which was tried against rsyslog 8.2302 and found
@@ -21,18 +22,24 @@
 import { ConfigError } from '../../config/error.js';
 import { EVENT_TYPES } from '../../event.js';
 import { defineOutput } from '../definition.js';
-import { count, type Ledger } from '../ledger.js';
-import { batchLogger, logBatch, type EventSink, type Report } from '../sink.js';
-import type { SyslogTransport } from './connection.js';
-import { UdpTransport, UnixTransport } from './datagram.js';
-import { peerName } from './connection.js';
+import type { Ledger } from '../ledger.js';
+import { queuedSink, tcpTransport, udpTransport, unixTransport } from '../net/index.js';
+import { TlsFileError, TlsFiles, type TlsOptions } from '../net/tls.js';
+import type { EventSink, Report } from '../sink.js';
+import { datagramFramer, streamFramer } from './framer.js';
 import { headerFor } from './header.js';
-import { TcpTransport } from './tcp.js';
 import { completeSyslog, SYSLOG_KEYS, syslogRules, type SyslogOptions } from './keys.js';
-import { TlsFileError, TlsFiles } from './tls.js';
 
-/** SIGTERM must end ctlogd within 2 s: close() waits this long at most. */
-const CLOSE_WAIT_MS = 1_000;
+/** The syslog_tls_* keys as the TLS files: the name the certificate must carry is syslog_tls_name, else syslog_host. */
+export function tlsOptions(o: Pick<SyslogOptions, 'syslog_host' | 'syslog_tls_ca' | 'syslog_tls_cert' | 'syslog_tls_key' | 'syslog_tls_name'>): TlsOptions {
+  return {
+    keys: 'syslog_tls',
+    ca: o.syslog_tls_ca,
+    cert: o.syslog_tls_cert,
+    key: o.syslog_tls_key,
+    name: o.syslog_tls_name === '' ? o.syslog_host : o.syslog_tls_name,
+  };
+}
 
 /**
  * Opens the syslog output. A certificate file that cannot be used (TLS) is
@@ -40,63 +47,18 @@ const CLOSE_WAIT_MS = 1_000;
  */
 export function syslogSink(opts: SyslogOptions, report: Report, ledger: Ledger): EventSink {
   const header = headerFor(opts);
-  const remote = { host: opts.syslog_host, port: opts.syslog_port, where: `syslog ${peerName(opts.syslog_protocol, opts.syslog_host, opts.syslog_port)}` };
+  if (opts.syslog_host === '') return queuedSink(unixTransport('syslog', opts.syslog_socket, datagramFramer(header), report, ledger));
+  if (opts.syslog_protocol === 'udp') return queuedSink(udpTransport('syslog', opts.syslog_host, opts.syslog_port, datagramFramer(header), report, ledger));
   let files: TlsFiles | undefined;
-  if (opts.syslog_host !== '' && opts.syslog_protocol === 'tls') {
+  if (opts.syslog_protocol === 'tls') {
     try {
-      files = new TlsFiles(opts);
+      files = new TlsFiles(tlsOptions(opts));
     } catch (e) {
       throw e instanceof TlsFileError ? new ConfigError(e.message) : e;
     }
   }
-  const transport: SyslogTransport =
-    opts.syslog_host === ''
-      ? new UnixTransport(opts.syslog_socket, header, report, ledger)
-      : opts.syslog_protocol === 'udp'
-        ? new UdpTransport(opts.syslog_host, opts.syslog_port, header, report, ledger)
-        : new TcpTransport({ ...remote, tls: files }, header, report, ledger);
-  return queuedSink('syslog', transport, report, ledger, () => files?.reload());
-}
-
-/**
- * The sink of a transport with a queue (syslog, IPFIX): writes go to it
- * through winston; what comes after close() is counted lost; close()
- * flushes for at most CLOSE_WAIT_MS. On SIGHUP `reload` (certificates
- * rotated on disk) runs first: what it says went wrong keeps the old
- * ones and the connection.
- */
-export function queuedSink(name: string, transport: SyslogTransport, report: Report, ledger: Ledger, reload?: () => string | undefined): EventSink {
-  const logger = batchLogger(transport);
-  // The transports never emit 'error'; this only keeps winston from throwing if one did.
-  logger.on('error', (e: Error) => report.error(`${name}: ${e.message}`));
-  let closed: Promise<void> | undefined;
-  return {
-    write(lines, done) {
-      if (closed) {
-        count(ledger.lost, lines.kinds);
-        report.error(`${name}: ${lines.kinds.length} lines came after the output was closed; not sent (counted lost)`);
-        done();
-        return;
-      }
-      logBatch(logger, lines, done);
-    },
-    reopen() {
-      const bad = reload?.();
-      if (bad) return bad;
-      transport.reopen();
-      return undefined;
-    },
-    close() {
-      closed ??= (async () => {
-        // Let winston hand over every entry already logged, then flush.
-        const finished = new Promise<void>((resolve) => transport.once('finish', resolve));
-        logger.end();
-        await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, 100))]);
-        await transport.shutdown(CLOSE_WAIT_MS);
-      })();
-      return closed;
-    },
-  };
+  const transport = tcpTransport('syslog', { host: opts.syslog_host, port: opts.syslog_port, tls: files }, streamFramer(header), report, ledger);
+  return queuedSink(transport, () => files?.reload());
 }
 
 export const syslogOutput = defineOutput({

@@ -1,8 +1,8 @@
 /**
- * Syslog over TCP, with RFC 6587 octet-counting framing (`LEN SP MSG`),
- * plain or in TLS (RFC 5425, the same framing inside the TLS session); and
- * the stream transport under it, for any output that queues messages for a
- * TCP peer (encode() and greeting() let it shape what goes on the wire).
+ * The link of a connection over TCP, plain or in TLS (tls.ts): the
+ * messages of an output's framer (syslog's octet-counted lines, IPFIX's
+ * messages), which shapes what goes on the wire (StreamFraming: a greeting
+ * on each connection, the bytes of each write).
  *
  * A message is written once the peer's TCP acknowledged it (the kernel's
  * count, read through TcpWatch), not when the socket took it: what a
@@ -31,10 +31,9 @@
  */
 import net from 'node:net';
 import { native, type TcpWatch } from '../../native.js';
-import type { Ledger } from '../ledger.js';
-import type { Report } from '../sink.js';
-import { SyslogTransport } from './connection.js';
-import { countRun, Queue, type Run } from './queue.js';
+import type { Connection, Link } from './connection.js';
+import type { StreamFraming } from './framer.js';
+import { countRun, Queue } from './queue.js';
 import type { TlsFiles } from './tls.js';
 
 /** A TCP connect (and a TLS handshake) to a host that does not answer gives up after this. */
@@ -56,20 +55,6 @@ const TLS_SETTLE_MS = 250;
 const ACK_POLL_MS = 200;
 /** SIGHUP lets the messages in flight on a working connection arrive for at most this long before it reconnects. */
 const REOPEN_WAIT_MS = 1_000;
-
-/** One message in octet-counting framing: its length in bytes (not characters), a space, the message. */
-export function octetCounted(head: Buffer, line: Buffer): Buffer {
-  const len = head.length + line.length;
-  let digits = 1;
-  for (let n = len; n >= 10; n = Math.floor(n / 10)) digits++;
-  const out = Buffer.allocUnsafe(digits + 1 + len);
-  // The digits written as bytes: no string per line.
-  for (let i = digits - 1, n = len; i >= 0; i--, n = Math.floor(n / 10)) out[i] = 0x30 + (n % 10);
-  out[digits] = 0x20;
-  head.copy(out, digits + 1);
-  line.copy(out, digits + 1 + head.length);
-  return out;
-}
 
 /** The descriptor under a connected Node socket (Node keeps it on its handle). */
 function fdOf(s: net.Socket): number {
@@ -122,20 +107,19 @@ class Ends {
   }
 }
 
-export interface TcpOptions {
+/** Where a TCP link connects. */
+export interface TcpPeer {
   host: string;
   port: number;
-  /** How reports name the destination, the whole prefix: `syslog tcp host:port`, `ipfix tcp host:port`. */
-  where: string;
   /** TLS over the TCP connection, with these certificates and this name; absent: plain TCP. */
   tls?: TlsFiles;
 }
 
-export class TcpTransport extends SyslogTransport {
+export class TcpLink implements Link {
   private readonly host: string;
   private readonly port: number;
   private readonly tls?: TlsFiles;
-  /** What the transport writes to: the TCP socket, or the TLS socket over it. */
+  /** What the link writes to: the TCP socket, or the TLS socket over it. */
   private socket?: net.Socket;
   /** The TCP socket (under the TLS one): a reset is made on it. */
   private raw?: net.Socket;
@@ -160,30 +144,18 @@ export class TcpTransport extends SyslogTransport {
   private reopening?: NodeJS.Timeout;
   private settling?: NodeJS.Timeout;
 
-  constructor(opts: TcpOptions, header: () => Buffer, report: Report, ledger: Ledger) {
-    super(opts.where, header, report, ledger);
-    this.host = opts.host;
-    this.port = opts.port;
-    this.tls = opts.tls;
-    this.exact = this.tls === undefined && this.encode === TcpTransport.prototype.encode;
-    this.open();
+  constructor(
+    private readonly conn: Connection,
+    peer: TcpPeer,
+    private readonly framing: StreamFraming,
+  ) {
+    this.host = peer.host;
+    this.port = peer.port;
+    this.tls = peer.tls;
+    this.exact = this.tls === undefined && framing.encode === undefined;
   }
 
-  protected frame(head: Buffer, line: Buffer): Buffer {
-    return octetCounted(head, line);
-  }
-
-  /** The bytes of one write, for a run of queued messages, in order. */
-  protected encode(run: Run): Buffer {
-    return Buffer.concat(run.msgs);
-  }
-
-  /** Bytes written first on every new connection, before any queued message (none). */
-  protected greeting(): Buffer | undefined {
-    return undefined;
-  }
-
-  protected connect(): void {
+  connect(): void {
     const raw = net.connect({ host: this.host, port: this.port });
     this.socket = raw;
     this.raw = raw;
@@ -196,7 +168,7 @@ export class TcpTransport extends SyslogTransport {
       if (s !== this.socket) return;
       const what = DOWN[this.phase];
       this.disconnect();
-      this.onDown(what, lastError ?? new Error('closed by the peer'));
+      this.conn.onDown(what, lastError ?? new Error('closed by the peer'));
     };
     // Read (and ignore) what the peer sends, so that its closing is seen at
     // once ('end'), not at the second write after it.
@@ -240,34 +212,35 @@ export class TcpTransport extends SyslogTransport {
     this.phase = 'up';
     this.wire = 0;
     this.greet = true;
-    this.onUp();
+    this.conn.onUp();
   }
 
   /** One write at a time: the greeting first, then the messages at the front of the queue; the next when the socket took it. */
-  protected flush(): void {
+  flush(): void {
     const s = this.socket;
-    if (!s || !this.up || this.writing) return;
+    const { queue } = this.conn;
+    if (!s || !this.conn.up || this.writing) return;
     let bytes: Buffer;
     let n = 0;
     if (this.greet) {
       this.greet = false;
-      const g = this.greeting();
+      const g = this.framing.greeting?.();
       if (!g || g.length === 0) {
         this.flush();
         return;
       }
       bytes = g;
     } else {
-      if (this.queue.length === 0) return;
-      const run = this.queue.take(Math.max(1, this.queue.within(this.tls ? TLS_WRITE_BYTES : WRITE_BYTES)));
-      bytes = this.encode(run);
+      if (queue.length === 0) return;
+      const run = queue.take(Math.max(1, queue.within(this.tls ? TLS_WRITE_BYTES : WRITE_BYTES)));
+      bytes = this.framing.encode ? this.framing.encode(run.msgs) : Buffer.concat(run.msgs);
       n = run.msgs.length;
       for (let i = 0; i < n; i++) {
         this.unacked.push(run.msgs[i], run.kinds[i]);
         if (this.exact) this.wire += run.msgs[i].length;
         this.ends.push(this.exact ? this.wire : Number.POSITIVE_INFINITY);
       }
-      this.handed();
+      this.conn.handed();
     }
     if (!this.exact) this.wire += bytes.length;
     const end = this.wire;
@@ -313,9 +286,9 @@ export class TcpTransport extends SyslogTransport {
     const known = this.unacked.length - this.flying;
     while (n < known && (w === undefined || this.ends.at(n) <= acked)) n++;
     if (n > 0) {
-      countRun(this.ledger.written, this.unacked.take(n));
+      countRun(this.conn.ledger.written, this.unacked.take(n));
       this.ends.drop(n);
-      this.carried();
+      this.conn.carried();
     }
     if (this.unacked.length > 0 && this.socket && !this.poll) {
       this.poll = setTimeout(() => {
@@ -325,7 +298,7 @@ export class TcpTransport extends SyslogTransport {
     }
   }
 
-  protected disconnect(): void {
+  disconnect(): void {
     const s = this.socket;
     const raw = this.raw;
     this.socket = undefined;
@@ -351,7 +324,7 @@ export class TcpTransport extends SyslogTransport {
     const unacked = this.unacked.length;
     // Not acknowledged: sent again on the next connection, or counted
     // lost by shutdown().
-    this.queue.putBack(this.unacked.take(unacked));
+    this.conn.queue.putBack(this.unacked.take(unacked));
     this.ends.clear();
     this.wire = 0;
     this.greet = false;
@@ -368,7 +341,7 @@ export class TcpTransport extends SyslogTransport {
       if (unacked > 0 && raw && !raw.destroyed) {
         raw.resetAndDestroy();
         s.destroy();
-      } else if (this.closing) s.end(() => s.destroy());
+      } else if (this.conn.closing) s.end(() => s.destroy());
       else s.destroy();
     }
     // Now that Node's descriptor is closed too, the kernel lets the socket go.
@@ -376,7 +349,7 @@ export class TcpTransport extends SyslogTransport {
     this.watch = undefined;
   }
 
-  protected drained(): boolean {
+  drained(): boolean {
     this.settle();
     return !this.writing && this.unacked.length === 0;
   }
@@ -386,18 +359,18 @@ export class TcpTransport extends SyslogTransport {
    * (for at most REOPEN_WAIT_MS), so that none arrives twice; then a new
    * connection.
    */
-  override reopen(): void {
-    if (this.closing || this.reopening) return;
-    if (!this.up || this.drained()) {
-      super.reopen();
+  reopen(reconnect: () => void): void {
+    if (this.reopening) return;
+    if (!this.conn.up || this.drained()) {
+      reconnect();
       return;
     }
-    this.up = false; // nothing more is written to this connection
+    this.conn.hold(); // nothing more is written to this connection
     const deadline = Date.now() + REOPEN_WAIT_MS;
     const wait = () => {
       this.reopening = undefined;
       if (!this.socket) return; // it died meanwhile: it reconnects by itself
-      if (this.drained() || Date.now() >= deadline) super.reopen();
+      if (this.drained() || Date.now() >= deadline) reconnect();
       else this.reopening = setTimeout(wait, 10);
     };
     this.reopening = setTimeout(wait, 10);

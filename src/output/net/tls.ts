@@ -1,15 +1,16 @@
 /**
- * The certificates of syslog over TLS (RFC 5425): the CA bundle that the
- * server's certificate must chain to, and the client's own certificate and
- * key when the server asks for one, read from PEM files at start and again
- * on SIGHUP (certificates an ACME client rotated are picked up).
+ * The certificates of a connection over TLS (syslog's, RFC 5425): the CA
+ * bundle that the server's certificate must chain to, and the client's own
+ * certificate and key when the server asks for one, read from PEM files at
+ * start and again on SIGHUP (certificates an ACME client rotated are
+ * picked up).
  *
  * Every file is checked when it is read, so that a bad one is refused in
- * one line naming the key, the file and why, rather than found at the next
- * handshake: the CA file must hold at least one certificate and nothing
- * that fails to parse, the certificate file a certificate, the key file a
- * private key (not encrypted: nobody is there to type a passphrase) that
- * matches it. At start that line is a config error (exit 78); on SIGHUP it
+ * one line naming the output's key, the file and why, rather than found
+ * at the next handshake: the CA file must hold at least one certificate
+ * and nothing that fails to parse, the certificate file a certificate, the
+ * key file a private key (not encrypted: nobody is there to type a
+ * passphrase) that matches it. At start that line is a config error (exit 78); on SIGHUP it
  * is reported and the files read before are kept.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
@@ -17,7 +18,6 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP, type Socket } from 'node:net';
 import type * as Tls from 'node:tls';
-import type { SyslogOptions } from './keys.js';
 import { echo } from '../../echo.js';
 
 /**
@@ -27,13 +27,24 @@ import { echo } from '../../echo.js';
 let tlsModule: typeof Tls | undefined;
 const tls = (): typeof Tls => (tlsModule ??= createRequire(import.meta.url)('node:tls') as typeof Tls);
 
-/** What syslog_tls_ca empty means: the system's CA store, as Debian (and VyOS, Alpine) keep it with update-ca-certificates. */
-export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
+/** What an empty CA file means: the system's CA store, as Debian (and VyOS, Alpine) keep it with update-ca-certificates. */
+const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 
 /** The largest PEM file read: Debian's whole CA store is about 220 kB. */
 const MAX_PEM_BYTES = 4 * 1024 * 1024;
 
-export type TlsOptions = Pick<SyslogOptions, 'syslog_host' | 'syslog_tls_ca' | 'syslog_tls_cert' | 'syslog_tls_key' | 'syslog_tls_name'>;
+/** The files, and the name the server's certificate must carry. */
+export interface TlsOptions {
+  /** How refusals name the keys that set the files: this and `_ca`, `_cert`, `_key` (`syslog_tls`: syslog_tls_ca, ...). */
+  keys: string;
+  /** The CA bundle; empty: the system store. */
+  ca: string;
+  /** The client's certificate (and chain) and its key; both empty: none. */
+  cert: string;
+  key: string;
+  /** The name the server's certificate must carry: a DNS name, or an IP address. */
+  name: string;
+}
 
 /** A file that cannot be used: `message` is the one line, `key file: why`. */
 export class TlsFileError extends Error {
@@ -96,26 +107,26 @@ function certificates(key: string, path: string, pem: string): X509Certificate[]
 
 /** What one read of the files made: Node's context for the handshake. */
 function load(o: TlsOptions): Tls.SecureContext {
-  const caPath = o.syslog_tls_ca === '' ? SYSTEM_CA_FILE : o.syslog_tls_ca;
-  const caKey = o.syslog_tls_ca === '' ? 'syslog_tls_ca (empty: the system store)' : 'syslog_tls_ca';
+  const caPath = o.ca === '' ? SYSTEM_CA_FILE : o.ca;
+  const caKey = o.ca === '' ? `${o.keys}_ca (empty: the system store)` : `${o.keys}_ca`;
   const caPem = readPem(caKey, caPath);
   // Parsed to refuse a bad bundle now; Node would skip what it cannot parse.
   const ca = certificates(caKey, caPath, caPem).map((c) => c.toString());
-  if (o.syslog_tls_cert === '') return tls().createSecureContext({ ca });
-  const certPem = readPem('syslog_tls_cert', o.syslog_tls_cert);
-  const chain = certificates('syslog_tls_cert', o.syslog_tls_cert, certPem);
-  const keyPem = readPem('syslog_tls_key', o.syslog_tls_key);
+  if (o.cert === '') return tls().createSecureContext({ ca });
+  const certKey = `${o.keys}_cert`;
+  const keyKey = `${o.keys}_key`;
+  const certPem = readPem(certKey, o.cert);
+  const chain = certificates(certKey, o.cert, certPem);
+  const keyPem = readPem(keyKey, o.key);
   let key: KeyObject;
   try {
     key = createPrivateKey(keyPem);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new TlsFileError(`syslog_tls_key ${echo(o.syslog_tls_key)}: no private key that can be read without a passphrase (${code})`);
+    throw new TlsFileError(`${keyKey} ${echo(o.key)}: no private key that can be read without a passphrase (${code})`);
   }
   if (!chain[0].checkPrivateKey(key)) {
-    throw new TlsFileError(
-      `syslog_tls_key ${echo(o.syslog_tls_key)}: does not match the certificate of syslog_tls_cert ${echo(o.syslog_tls_cert)} (${chain[0].subject.replace(/\n/g, ', ')})`,
-    );
+    throw new TlsFileError(`${keyKey} ${echo(o.key)}: does not match the certificate of ${certKey} ${echo(o.cert)} (${chain[0].subject.replace(/\n/g, ', ')})`);
   }
   return tls().createSecureContext({ ca, cert: certPem, key: keyPem });
 }
@@ -126,12 +137,12 @@ function load(o: TlsOptions): Tls.SecureContext {
  */
 export class TlsFiles {
   private context: Tls.SecureContext;
-  /** The name the server's certificate must carry: syslog_tls_name, else syslog_host. */
+  /** The name the server's certificate must carry. */
   readonly name: string;
 
   /** Reads the files; throws TlsFileError with the line that says what is wrong. */
   constructor(private readonly opts: TlsOptions) {
-    this.name = opts.syslog_tls_name === '' ? opts.syslog_host : opts.syslog_tls_name;
+    this.name = opts.name;
     this.context = load(opts);
   }
 
