@@ -2,7 +2,8 @@
  * The IPFIX records, templates and messages, read back with the test's own
  * reader (helpers/ipfix-decode.ts, from RFC 7011): every field of each
  * kind of record, the message size bound, set joining and sequence
- * numbers. The collectors' view is in e2e-ipfix.test.ts.
+ * numbers, and what the framer sends over UDP and TCP (on a socket the
+ * test plays). The collectors' view is in e2e-ipfix.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConntrackEvent } from '../src/event.js';
 import { LineWriter } from '../src/format/line.js';
+import type { Datagram } from '../src/native.js';
+import { IpfixDatagrams, IpfixStream } from '../src/output/ipfix/framer.js';
 import { framedRecords, HEADER_BYTES, pack, templateMessages } from '../src/output/ipfix/message.js';
 import { recordWriter } from '../src/output/ipfix/record.js';
 import { FIELDS, KIND, KINDS, TEMPLATE_BASE } from '../src/output/ipfix/template.js';
@@ -223,6 +226,124 @@ test('an UPDATE has no record', () => {
   const w = new LineWriter();
   assert.equal(recordWriter('rfc8158')(ev({ type: 'update' }), w), false);
   assert.equal(w.length, 0);
+});
+
+/** A batch of the records of `n` events (ids `from` on), as the daemon hands it to the output. */
+function recordBatch(n: number, from = 0): { bytes: Buffer; kinds: Uint8Array } {
+  const w = new LineWriter();
+  const write = recordWriter('rfc8158');
+  for (let i = 0; i < n; i++) write(ev({ id: from + i, type: i % 2 === 0 ? 'new' : 'destroy' }), w);
+  const { bytes } = w.take();
+  return { bytes: Buffer.from(bytes), kinds: Uint8Array.from({ length: n }, (_, i) => i % 12) };
+}
+
+/** The records a framer queues of a batch, and their kinds. */
+function queued(framer: IpfixDatagrams | IpfixStream, batch: { bytes: Buffer; kinds: Uint8Array }): { msgs: Buffer[]; kinds: number[] } {
+  const msgs: Buffer[] = [];
+  const kinds: number[] = [];
+  framer.batch(batch, {
+    push: (m, k) => msgs.push(m) && kinds.push(k),
+    sendLines: () => ({ line: 0, at: 0 }),
+  });
+  return { msgs, kinds };
+}
+
+/** A datagram socket that keeps each datagram sent, and takes at most `room` in one call (then EAGAIN). */
+function datagrams(): { socket: Datagram; sent: Buffer[]; room: number } {
+  const d = { sent: [] as Buffer[], room: Number.POSITIVE_INFINITY, socket: undefined as unknown as Datagram };
+  d.socket = {
+    sendMessages(bytes: Uint8Array, ends: Uint32Array) {
+      let at = 0;
+      for (let i = 0; i < ends.length; i++) {
+        if (i >= d.room) return { sent: i, at, error: 'EAGAIN' };
+        d.sent.push(Buffer.from(bytes.subarray(at, ends[i])));
+        at = ends[i];
+      }
+      return { sent: ends.length, at };
+    },
+  } as unknown as Datagram;
+  return d;
+}
+
+/** The messages of a TCP write, by the length in each header. */
+function split(bytes: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += bytes.readUInt16BE(at + 2)) out.push(bytes.subarray(at, at + bytes.readUInt16BE(at + 2)));
+  return out;
+}
+
+const isTemplates = (m: Buffer) => m.readUInt16BE(HEADER_BYTES) === 2;
+const TEMPLATE_MESSAGES = templateMessages(1400, 0, { domain: 0, sequence: 0 }).length;
+
+test('framer: a batch queues each record, a copy, with its kind', () => {
+  const batch = recordBatch(3);
+  const framed = framedRecords(batch.bytes).map((r) => Buffer.from(r));
+  const q = queued(new IpfixStream({ domain: 1, messageSize: 1400, templateIntervalMs: 1000 }), batch);
+  batch.bytes.fill(0);
+  assert.deepEqual(q.msgs, framed);
+  assert.deepEqual(q.kinds, [0, 1, 2]);
+});
+
+test('over UDP: templates before the first records of each socket and once the interval passed; sequence numbers go on across sockets', (t) => {
+  let now = 1_000_000;
+  t.mock.method(Date, 'now', () => now);
+  const f = new IpfixDatagrams({ domain: 42, messageSize: 1400, templateIntervalMs: 10_000 });
+  const d = datagrams();
+  const send = (n: number, from: number) => {
+    d.sent.length = 0;
+    const r = f.send(d.socket, queued(f, recordBatch(n, from)).msgs);
+    return { r, templates: d.sent.filter(isTemplates).length, data: d.sent.filter((m) => !isTemplates(m)) };
+  };
+  const first = send(3, 0);
+  assert.deepEqual(first.r, { sent: 3, error: undefined });
+  assert.equal(first.templates, TEMPLATE_MESSAGES, 'every template first');
+  assert.ok(d.sent.slice(0, TEMPLATE_MESSAGES).every(isTemplates));
+  assert.deepEqual(
+    decodeStream(d.sent).records.map((r) => get(r, 'flowId')),
+    [0n, 1n, 2n],
+  );
+  now += 9_999;
+  const second = send(2, 3);
+  assert.equal(second.templates, 0, 'not again within the interval');
+  assert.equal(second.data[0].readUInt32BE(8), 3, 'the sequence: the data records sent before');
+  now += 1;
+  assert.equal(send(1, 5).templates, TEMPLATE_MESSAGES, 'again once it passed');
+  f.fresh();
+  const fresh = send(1, 6);
+  assert.equal(fresh.templates, TEMPLATE_MESSAGES, 'a new socket: the templates first');
+  assert.equal(fresh.data[0].readUInt32BE(8), 6, 'the sequence goes on');
+});
+
+test('over UDP: templates not all taken: no record goes after them, and they are sent again next time', () => {
+  const f = new IpfixDatagrams({ domain: 0, messageSize: 1400, templateIntervalMs: 10_000 });
+  const d = datagrams();
+  const records = queued(f, recordBatch(2)).msgs;
+  d.room = TEMPLATE_MESSAGES - 1;
+  assert.deepEqual(f.send(d.socket, records), { sent: 0, error: 'EAGAIN' });
+  assert.ok(d.sent.every(isTemplates));
+  d.room = Number.POSITIVE_INFINITY;
+  d.sent.length = 0;
+  assert.equal(f.send(d.socket, records).sent, 2);
+  assert.equal(d.sent.filter(isTemplates).length, TEMPLATE_MESSAGES);
+  assert.equal(decodeStream(d.sent).records.length, 2);
+});
+
+test("over TCP: each connection's greeting is every template at sequence 0; each write packs records and counts them", () => {
+  const f = new IpfixStream({ domain: 7, messageSize: 1400, templateIntervalMs: 10_000 });
+  const greeting = split(f.greeting());
+  assert.equal(greeting.length, TEMPLATE_MESSAGES);
+  assert.ok(greeting.every((m) => isTemplates(m) && m.readUInt32BE(8) === 0 && m.readUInt32BE(12) === 7));
+  const one = split(f.encode(queued(f, recordBatch(3)).msgs));
+  const two = split(f.encode(queued(f, recordBatch(2, 3)).msgs));
+  assert.deepEqual(
+    decodeStream([...greeting, ...one, ...two]).records.map((r) => get(r, 'flowId')),
+    [0n, 1n, 2n, 3n, 4n],
+  );
+  assert.equal(two[0].readUInt32BE(8), 3);
+  // A new connection: a new session.
+  const again = split(f.greeting());
+  assert.equal(again[0].readUInt32BE(8), 0);
+  assert.equal(split(f.encode(queued(f, recordBatch(1)).msgs))[0].readUInt32BE(8), 0);
 });
 
 test("the README's IPFIX field table is what scripts/config-doc.ts makes of the template table", () => {

@@ -1,13 +1,15 @@
 /**
- * The syslog output's pure parts, each alone: the headers and the framing
- * of a message over TCP and over datagrams. No root, no socket;
- * net.test.ts tests the queue and the connection under it,
+ * The syslog output's pure parts, each alone: the headers and the framer
+ * (what it queues of a batch, over a stream and over datagrams). No root,
+ * no socket; net.test.ts tests the queue and the connection under it,
  * e2e-syslog.test.ts proves the assembly against rsyslog.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Datagram } from '../src/native.js';
+import type { Outbox } from '../src/output/net/framer.js';
 import { OutputError } from '../src/output/sink.js';
-import { newlineEnded, octetCounted } from '../src/output/syslog/framer.js';
+import { datagramFramer, newlineEnded, octetCounted, streamFramer } from '../src/output/syslog/framer.js';
 import { headerFor, hostnameField, localHeader, priority, remoteHeader } from '../src/output/syslog/header.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -74,4 +76,75 @@ test("datagram messages wait newline-ended: joined, they are sendLines' lines", 
   const kept = newlineEnded(b('H '), batch);
   batch.fill(0x21);
   assert.equal(kept.toString(), 'H line\n', 'a copy');
+});
+
+/** An outbox that keeps what is pushed, and whose socket takes the first `direct` lines of a batch straight. */
+function outbox(direct = 0): Outbox & { pushed: Array<[string, number]>; heads: string[] } {
+  const pushed: Array<[string, number]> = [];
+  const heads: string[] = [];
+  return {
+    pushed,
+    heads,
+    push: (msg, kind) => pushed.push([msg.toString(), kind]),
+    sendLines(head, bytes) {
+      heads.push(head.toString());
+      let at = 0;
+      for (let i = 0; i < direct; i++) at = bytes.indexOf(0x0a, at) + 1;
+      return { line: direct, at };
+    },
+  };
+}
+
+/** One batch of `lines`, kinds 0, 1, 2, ... ; its bytes overwritten once the framer is done with them, as the capture reuses them. */
+function batch(lines: string[]): { bytes: Buffer; kinds: Uint8Array } {
+  return { bytes: b(lines.map((l) => `${l}\n`).join('')), kinds: Uint8Array.from(lines.keys()) };
+}
+
+test('stream framer: each line of a batch octet-counted after one header for the batch, with its kind, copied', () => {
+  let n = 0;
+  const framer = streamFramer(() => b(`<14>${++n} `));
+  const out = outbox();
+  const lines = batch(['one', 'twö', '']);
+  framer.batch(lines, out);
+  lines.bytes.fill(0x21);
+  assert.deepEqual(out.pushed, [
+    ['9 <14>1 one', 0],
+    ['10 <14>1 twö', 1],
+    ['6 <14>1 ', 2],
+  ]);
+  assert.deepEqual(out.heads, [], 'a stream sends nothing straight from the batch');
+  assert.equal(framer.encode, undefined, 'written as they are: each message ends on the wire where it is counted');
+  assert.equal(framer.greeting, undefined);
+});
+
+test('datagram framer: the lines the socket took straight are not queued; the rest wait newline-ended, from where it stopped', () => {
+  const framer = datagramFramer(() => b('<14>H: '));
+  const out = outbox(2);
+  const lines = batch(['one', 'two', 'three', 'four']);
+  framer.batch(lines, out);
+  lines.bytes.fill(0x21);
+  assert.deepEqual(out.heads, ['<14>H: ']);
+  assert.deepEqual(out.pushed, [
+    ['<14>H: three\n', 2],
+    ['<14>H: four\n', 3],
+  ]);
+  const all = outbox(0);
+  framer.batch(batch(['a', 'b']), all);
+  assert.deepEqual(all.pushed, [
+    ['<14>H: a\n', 0],
+    ['<14>H: b\n', 1],
+  ]);
+});
+
+test("datagram framer: the queue's front goes as sendLines' lines, with no head (each message has its own)", () => {
+  const calls: string[][] = [];
+  const socket = {
+    sendLines(head: Uint8Array, lines: Uint8Array) {
+      calls.push([Buffer.from(head).toString(), Buffer.from(lines).toString()]);
+      return { sent: 2, at: lines.length };
+    },
+  } as unknown as Datagram;
+  const r = datagramFramer(() => b('H ')).send(socket, [newlineEnded(b('H '), b('one')), newlineEnded(b('H '), b('two'))]);
+  assert.deepEqual(calls, [['', 'H one\nH two\n']]);
+  assert.equal(r.sent, 2);
 });
