@@ -10,4 +10,4 @@
 export { ConfigError } from './config/error.js';
 export { loadConfig, loadConfigAsync, type LoadOptions } from './config/load.js';
 export { netnsPath, parseListen, type Listen } from './config/rules.js';
-export { CONNTRACK_OPTIONS, configKeys, DEFAULT_CONFIG, FORMATS, type Config, type ConfigKey, type EventConfig, type OutputConfig } from './config/schema.js';
+export { configKeys, DEFAULT_CONFIG, type Config, type ConfigKey, type EventConfig, type OutputConfig } from './config/schema.js';

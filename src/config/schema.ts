@@ -8,6 +8,7 @@ import { FILTER_KEYS, type FilterKey } from '../conntrack-filter.js';
 import { echo } from '../echo.js';
 import { EVENT_TYPES, type EventType } from '../event.js';
 import { PROTOCOL_CLASSES, type ProtocolClass } from '../filter.js';
+import { FORMAT_DEFINITIONS, FORMAT_KEYS, FORMAT_NAMES } from '../format/registry.js';
 import { OUTPUT_KEYS, OUTPUT_NAMES } from '../output/registry.js';
 import {
   BOOLEAN,
@@ -29,8 +30,6 @@ import {
 } from './rules.js';
 import { outputsRule, type OutputOf } from './outputs.js';
 
-export const FORMATS = ['vyos', 'conntrack', 'json', 'ecs'] as const;
-export const CONNTRACK_OPTIONS = ['extended', 'timestamp', 'id', 'ktimestamp'] as const;
 /** `event` as VyOS writes it: `{}` for every protocol, or the protocols to keep. */
 export type EventConfig = Partial<Record<EventType, Partial<Record<ProtocolClass, object>>>>;
 
@@ -61,12 +60,6 @@ export const EVENT: Rule<EventConfig> = {
   value: checked,
 };
 
-const CONNTRACK_OPTIONS_RULE = simple<Array<(typeof CONNTRACK_OPTIONS)[number]>>(
-  `a list of ${CONNTRACK_OPTIONS.join(', ')} (a JSON array, or a comma-separated string)`,
-  (v) => Array.isArray(v) && v.every((o) => (CONNTRACK_OPTIONS as readonly unknown[]).includes(o)),
-  (s) => s.split(',').filter(Boolean),
-);
-
 // `timestamp` is `{}` or absent (convict's null default, nullable so that
 // it is valid), and only decides the sysctl warning: Config says true or false.
 const TIMESTAMP: Rule<boolean> = { ...simple('{} (or absent)', isEmptyObject), value: (v) => v !== null };
@@ -95,13 +88,9 @@ export const OUTPUT_ITEMS = {
     'stdout',
     oneOf(OUTPUT_NAMES),
   ),
-  ...option(
-    'format',
-    "Line format: `vyos` (the VyOS logger's line), `conntrack` (as `conntrack -E`), `json` (one object per line), `ecs` (Elastic Common Schema, with the Community ID).",
-    'vyos',
-    oneOf(FORMATS),
-  ),
-  ...option('conntrack_options', 'With format `conntrack`: the `conntrack -E -o` variants to print.', [], CONNTRACK_OPTIONS_RULE),
+  ...option('format', `Line format: ${FORMAT_DEFINITIONS.map((f) => `\`${f.name}\` (${f.doc})`).join(', ')}.`, 'vyos', oneOf(FORMAT_NAMES)),
+  // Each format's keys, in the registry's order (format/registry.ts), then each output's (output/registry.ts).
+  ...FORMAT_KEYS,
   ...OUTPUT_KEYS,
 } satisfies Record<string, Item<unknown>>;
 

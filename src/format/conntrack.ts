@@ -16,6 +16,8 @@
 import { ctime } from '../clock.js';
 import { IPS, type ConntrackEvent, type Counters, type Family, type Tuple } from '../event.js';
 import { IPPROTO, l3Name, l3Num, protoName, stateName } from '../names.js';
+import { option, simple } from '../config/rules.js';
+import { defineFormat } from './definition.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
 
 /**
@@ -283,3 +285,26 @@ function u32(n: number): number {
 function u64(n: bigint): bigint {
   return BigInt.asUintN(64, n);
 }
+
+/** The `-o` variants, as conntrack_options names them. */
+export const CONNTRACK_OPTIONS = ['extended', 'timestamp', 'id', 'ktimestamp'] as const satisfies ReadonlyArray<keyof ConntrackFormatOptions>;
+
+export const conntrackFormat = defineFormat({
+  name: 'conntrack',
+  doc: 'as `conntrack -E`',
+  keys: option(
+    'conntrack_options',
+    'With format `conntrack`: the `conntrack -E -o` variants to print.',
+    [],
+    simple<Array<(typeof CONNTRACK_OPTIONS)[number]>>(
+      `a list of ${CONNTRACK_OPTIONS.join(', ')} (a JSON array, or a comma-separated string)`,
+      (v) => Array.isArray(v) && v.every((o) => (CONNTRACK_OPTIONS as readonly unknown[]).includes(o)),
+      (s) => s.split(',').filter(Boolean),
+    ),
+  ),
+  make(c) {
+    const opts: ConntrackFormatOptions = {};
+    for (const o of c.conntrack_options) opts[o] = true;
+    return (ev, w) => writeConntrack(ev, w, opts);
+  },
+});

@@ -20,6 +20,7 @@ import type { ConntrackEvent, Counters, EventType, Tuple } from '../event.js';
 import { IPPROTO } from '../names.js';
 import { communityId } from './community-id.js';
 import { isoNs, writeEntry, writeTuple, writeTupleMembers } from './json.js';
+import { defineFormat } from './definition.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
 
 /** The ECS release whose field reference this format follows (ecs.version). */
@@ -267,3 +268,5 @@ function num(w: LineWriter, name: Uint8Array, n: number): void {
 export function formatEcs(ev: ConntrackEvent): string {
   return lineOf((w) => writeEcs(ev, w));
 }
+
+export const ecsFormat = defineFormat({ name: 'ecs', doc: 'Elastic Common Schema, with the Community ID', keys: {}, make: () => writeEcs });

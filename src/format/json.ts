@@ -10,6 +10,7 @@
  */
 import { EVENT_TYPES, IPS, type ConntrackEvent, type Counters, type EventType, type Family, type Tuple } from '../event.js';
 import { IPPROTO } from '../names.js';
+import { defineFormat } from './definition.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
 
 const QUOTE = 0x22;
@@ -301,3 +302,5 @@ export function writeJson(ev: ConntrackEvent, w: LineWriter): void {
 export function formatJson(ev: ConntrackEvent): string {
   return lineOf((w) => writeJson(ev, w));
 }
+
+export const jsonFormat = defineFormat({ name: 'json', doc: 'one object per line', keys: {}, make: () => writeJson });

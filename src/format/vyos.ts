@@ -5,6 +5,7 @@
  * alone on NEW (VyOS crashes there), and leaves no doubled or trailing space.
  */
 import { IPS, type ConntrackEvent, type Counters, type Tuple } from '../event.js';
+import { defineFormat } from './definition.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
 
 const SP = 0x20;
@@ -213,3 +214,5 @@ export function writeVyos(ev: ConntrackEvent, w: LineWriter): void {
 export function formatVyos(ev: ConntrackEvent): string {
   return lineOf((w) => writeVyos(ev, w));
 }
+
+export const vyosFormat = defineFormat({ name: 'vyos', doc: "the VyOS logger's line", keys: {}, make: () => writeVyos });
