@@ -14,7 +14,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { Capture, CaptureError, type CaptureOptions } from './capture.js';
-import { Captures } from './captures.js';
+import { RunningCaptures } from './running-captures.js';
 import { ConfigError, loadConfigAsync, netnsPath, parseListen, type Config, type EventConfig, type LoadOptions, type OutputConfig } from './config.js';
 import { filterOptions } from './conntrack-filter.js';
 import { takeEarlySignals } from './early-signals.js';
@@ -111,7 +111,7 @@ function checkNetns(c: Config): void {
 export class Daemon {
   private config: Config;
   private routes: Route[];
-  private readonly captures = new Captures();
+  private readonly captures = new RunningCaptures();
   private stopping?: Promise<void>;
   /** The reload running, and whether a SIGHUP came during it. */
   private reloading?: Promise<void>;

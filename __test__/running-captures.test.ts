@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Capture, CaptureStats } from '../src/capture.js';
-import { Captures } from '../src/captures.js';
+import { RunningCaptures } from '../src/running-captures.js';
 
 /** A capture that counted `base` of everything and stops when told to. */
 function fake(base: number): { capture: Capture; stopped: () => void } {
@@ -31,7 +31,7 @@ function fake(base: number): { capture: Capture; stopped: () => void } {
 }
 
 test("a replaced capture counts until it has stopped, then stays counted once; the socket figures are the running one's", async () => {
-  const c = new Captures();
+  const c = new RunningCaptures();
   assert.equal(c.totals().lost, 0, 'none yet');
   const a = fake(100);
   const b = fake(1);

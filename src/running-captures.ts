@@ -43,7 +43,7 @@ function addTo(into: Tally, s: Tally): void {
 /** All captures' counters, and the running one's socket. */
 export type Totals = Tally & Pick<CaptureStats, 'rcvbuf' | 'backlog' | 'lastError'>;
 
-export class Captures {
+export class RunningCaptures {
   /** The one reading now. */
   running?: Capture;
   /** Replaced, stopping. */
