@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // ctlogd vs `conntrack -E` on the same kernel events. Run as root:
 //
-//   node bench/run.mjs [--scenario a|b|c|all] [--n N] [--rate R] [--out DIR] [--keep]
+//   node bench/run.mjs [--scenario a|b|c|t|s|i|n|o|all] [--n N] [--rate R] [--out DIR] [--keep]
 //                      [--only ctlogd|conntrack] [--profile] [--config JSON]
 //                      [--filter='ARGS' --filter-keeps all|none]
 //   npm run bench -- --scenario a
@@ -20,6 +20,10 @@
 //   n  as a, but every flow is source-NATed and ctlogd exports them as IPFIX
 //      NAT event records over UDP to nfcapd (Debian's nfdump) in the
 //      namespace; ctlogd's "captured" is what nfdump reads back.
+//   o  as a (default 300,000 flows), logged to three files (vyos, json and
+//      conntrack format) by one ctlogd with `outputs`, then by three ctlogd
+//      with one output each, each configuration alone in a namespace of its
+//      own: what the three outputs cost in one process and in three.
 //
 // The tools run at once, inside the namespace, each writing to a file:
 // ctlogd with its default config but only the scenario's event types
@@ -47,6 +51,11 @@ const SCENARIOS = {
   s: { n: 12_000, rate: 200, events: ['new'], title: 'N new UDP flows paced at 200/s (NEW)' },
   i: { n: 0, idleMs: 60_000, events: ['new'], title: 'a minute without events (NEW subscribed)' },
   n: { n: 1_000_000, events: ['new'], title: "N new UDP flows through SNAT at the generator's max rate, exported as IPFIX over UDP to nfcapd (NEW)" },
+  o: {
+    n: 300_000,
+    events: ['new'],
+    title: "N new UDP flows at the generator's max rate to three files (vyos, json, conntrack): one ctlogd with three outputs, then three ctlogd with one each (NEW)",
+  },
 };
 /** Scenario n's collector port, and the net its generated flows go to (ctbench udp). */
 const IPFIX_PORT = 4739;
@@ -62,19 +71,21 @@ const CATCH_UP_LIMIT_MS = 600_000;
 
 // ---------------------------------------------------------------- options
 
-const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|all] [--n N] [--rate R] [--out DIR] [--keep]
+const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|o|all] [--n N] [--rate R] [--out DIR] [--keep]
                            [--only ctlogd|conntrack|ulogd] [--profile] [--config JSON]
   --scenario  which scenario(s) to run, default all (comma-separated list allowed)
   --n         events per scenario (overrides each selected scenario's default:
               a 1000000 flows, b 200000 flows, c 20000 connections, t 120000 and
-              s 12000 flows, n 1000000 flows)
-  --rate      pace the UDP generator of scenarios a and n to R flows/s (default: as fast as it can)
+              s 12000 flows, n 1000000 flows, o 300000 flows)
+  --rate      pace the UDP generator of scenarios a, n and o to R flows/s (default: as fast as it can)
   --out       output directory, default bench/out (results.md, logs, ctbench)
   --keep      keep the event log files (they are deleted after counting)
   --only      run one tool alone (no ratio): how it does without the other on the second core
+              (not o: its two configurations always run alone, one after the other)
   --profile   run ctlogd under node --cpu-prof (profile in DIR/prof; slows ctlogd down)
   --config    more ctlogd config keys, as a JSON object, e.g. '{"reliable":true}';
-              an "event" key sets protocol filters, with the scenario's event types;
+              an "event" key sets protocol filters, with the scenario's event types
+              (in o, for every ctlogd; o refuses output keys and metrics_listen);
               with "metrics_listen" ctlogd's metrics are scraped every second
               while the events are made (the scrapes' connections not tracked)
   --filter    conntrack's filter options, given to ctlogd and to conntrack -E alike
@@ -127,6 +138,12 @@ try {
   if (typeof EXTRA_CONFIG !== 'object' || EXTRA_CONFIG === null || Array.isArray(EXTRA_CONFIG)) throw new Error('not an object');
 } catch (e) {
   console.error(`--config: ${e.message}: a JSON object of ctlogd config keys is allowed\n${USAGE}`);
+  process.exit(64);
+}
+/** Keys scenario o sets itself (each output's) or that three ctlogd cannot share (a port). */
+const O_OWN_KEY = /^(outputs|output|format|conntrack_options|output_file|syslog_.*|ipfix_.*|metrics_listen)$/;
+if (selected.includes('o') && Object.keys(EXTRA_CONFIG).some((k) => O_OWN_KEY.test(k))) {
+  console.error(`--config: scenario o sets ${Object.keys(EXTRA_CONFIG).filter((k) => O_OWN_KEY.test(k)).join(', ')} itself, or three ctlogd cannot share it\n${USAGE}`);
   process.exit(64);
 }
 /** The port of ctlogd's metrics, when --config sets metrics_listen: scraped every second during the events. */
@@ -356,7 +373,8 @@ const size = (f) => {
 
 function prerequisites() {
   if (process.getuid?.() !== 0) throw new Error('bench needs root (network namespaces, CAP_NET_ADMIN, sysctls)');
-  const ulogd = opts.only === undefined || opts.only === 'ulogd' ? ['ulogd'] : [];
+  // Scenario o runs ctlogd alone.
+  const ulogd = selected.some((s) => s !== 'o') && (opts.only === undefined || opts.only === 'ulogd') ? ['ulogd'] : [];
   for (const tool of ['ip', 'nft', 'conntrack', 'gcc', 'sysctl', ...ulogd, ...(selected.includes('n') ? ['nfcapd', 'nfdump'] : [])]) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
@@ -521,17 +539,20 @@ async function marker(ns) {
   await ns.run('conntrack', ['-D', ...spec]);
 }
 
-async function waitListening(ns, files, ctlogdErr) {
+/** Waits for each ctlogd's "listening" (its stderr files), then for a marker in every file. */
+async function waitListening(ns, files, ctlogdErrs) {
   const deadline = Date.now() + 20_000;
-  while (ctlogdErr && !fs.readFileSync(ctlogdErr, 'utf8').includes('listening')) {
-    if (Date.now() > deadline) throw new Error(`ctlogd did not print "listening":\n${fs.readFileSync(ctlogdErr, 'utf8')}`);
-    await sleep(50);
+  for (const ctlogdErr of ctlogdErrs) {
+    while (!fs.readFileSync(ctlogdErr, 'utf8').includes('listening')) {
+      if (Date.now() > deadline) throw new Error(`ctlogd did not print "listening":\n${fs.readFileSync(ctlogdErr, 'utf8')}`);
+      await sleep(50);
+    }
   }
   for (;;) {
     await marker(ns);
     await sleep(300);
     if (files.every((f) => fs.readFileSync(f, 'utf8').includes(MARKER_NET))) return;
-    if (Date.now() > deadline) throw new Error(`the listeners did not both see a marker within 20 s: ${files.join(', ')}`);
+    if (Date.now() > deadline) throw new Error(`not every listener saw a marker within 20 s: ${files.join(', ')}`);
   }
 }
 
@@ -679,6 +700,97 @@ function unionCount(a, b) {
 
 // ---------------------------------------------------------------- scenario
 
+/**
+ * Scenarios a, n, t, s, o: `ctbench udp` makes N flows, paced at `rate`
+ * (0: as fast as it can); `created` is how many entries the kernel made.
+ */
+async function makeUdpFlows(ns, ctbench, n, rate, say) {
+  // Entries already there are not the generator's (in n, the IPFIX export's own flow to nfcapd).
+  const before = await ns.count();
+  say(`making ${n} UDP flows${rate ? ` at ${rate}/s` : ' as fast as one core can'}`);
+  const gen = JSON.parse((await ns.run(ctbench, ['udp', String(n), '0', String(rate)])).stdout);
+  const created = (await ns.count()) - before;
+  const note = `generator: ${gen.sent.toLocaleString('en-US')} datagrams in ${gen.seconds.toFixed(3)} s = **${Math.round(gen.sent / gen.seconds).toLocaleString('en-US')} flows/s** (generator CPU ${(gen.user + gen.sys).toFixed(2)} s, send errors ${gen.errors}${gen.first_error ? ` ${gen.first_error}` : ''}); \`conntrack -C\` after, less before: ${created.toLocaleString('en-US')}`;
+  return { gen, created, note };
+}
+
+/** ctlogd's last stats line (from its stderr file) and a note with it and its overflow warnings. */
+function ctlogdStats(stderrFile) {
+  const text = fs.readFileSync(stderrFile, 'utf8');
+  const statsLine =
+    text
+      .split('\n')
+      .filter((l) => l.includes('stats: '))
+      .at(-1) ?? '(no stats line)';
+  const warn = (re) => text.split('\n').filter((l) => re.test(l)).length;
+  return { statsLine, note: `\`${statsLine.replace(/^ctlogd: /, '')}\`; warnings: ${warn(/kernel overflow/)} kernel overflow` };
+}
+
+/** Where a process's CPU went between two threadsCpu() readings, per thread name. */
+function threadsDelta(before, after) {
+  const b = new Map(before);
+  const parts = after
+    .map(([name, t]) => {
+      const p = b.get(name) ?? { user: 0, sys: 0 };
+      return { name, threads: t.threads, user: t.user - p.user, sys: t.sys - p.sys };
+    })
+    .filter((t) => t.user + t.sys >= 0.01)
+    .map((t) => `${t.name}${t.threads > 1 ? ` ×${t.threads}` : ''} ${(t.user + t.sys).toFixed(2)} s (${t.user.toFixed(2)} user / ${t.sys.toFixed(2)} sys)`);
+  return parts.join(', ') || '—';
+}
+
+/**
+ * Turns on tracking in the scenario's namespace (step 1 of the README) and
+ * raises nf_conntrack_max for N flows (step 2); info gets ctMax and buckets.
+ */
+function setUpNetns(ns, key, n, info) {
+  // Tracking: the first ct rule loads nf_conntrack; its sysctls exist then.
+  ns.exec('ip', ['link', 'set', 'lo', 'up']);
+  let rules = `add table inet ctlogd_bench
+    add chain inet ctlogd_bench out { type filter hook output priority 0; }
+    add rule inet ctlogd_bench out ct state new accept\n`;
+  if (key !== 'c') {
+    // The flows exist once their datagram leaves (the entry is confirmed
+    // at postrouting); dropping the datagram on its way back in spares
+    // the generator's core a socket lookup and an ICMP port unreachable.
+    // (Scenario n's IPFIX datagrams to nfcapd are let through.)
+    rules += `add chain inet ctlogd_bench pre { type filter hook prerouting priority -150; }
+      add rule inet ctlogd_bench pre udp dport != ${IPFIX_PORT} drop\n`;
+  }
+  if (key === 'n') {
+    // Every generated flow leaves from another address: a translated
+    // connection, with a NAT event record.
+    rules += `add table ip ctlogd_bench_nat
+      add chain ip ctlogd_bench_nat post { type nat hook postrouting priority srcnat; }
+      add rule ip ctlogd_bench_nat post ip daddr ${GENERATED_NET} snat to 127.0.0.2\n`;
+  }
+  if (FILTER && key !== 'n') {
+    // The markers' source NAT needs the kernel's NAT loaded.
+    rules += `add table ip ctlogd_bench_filter
+      add chain ip ctlogd_bench_filter post { type nat hook postrouting priority srcnat; }\n`;
+  }
+  if (METRICS_PORT) {
+    // The scrapes are not events of the scenario.
+    rules += `add table inet ctlogd_bench_notrack
+      add chain inet ctlogd_bench_notrack out { type filter hook output priority raw; }
+      add rule inet ctlogd_bench_notrack out tcp dport ${METRICS_PORT} notrack
+      add rule inet ctlogd_bench_notrack out tcp sport ${METRICS_PORT} notrack\n`;
+  }
+  ns.exec('nft', ['-f', '-'], rules);
+  ns.sysctl(
+    'net.netfilter.nf_conntrack_acct=1',
+    'net.netfilter.nf_conntrack_timestamp=1',
+    'net.netfilter.nf_conntrack_events=1',
+    'net.netfilter.nf_conntrack_udp_timeout=3600',
+    'net.netfilter.nf_conntrack_udp_timeout_stream=3600',
+    'net.ipv4.ip_local_port_range=1024 65535',
+  );
+  // A namespace cannot raise nf_conntrack_max: the initial one's counts.
+  const need = key === 'c' ? n + 10_000 : n + Math.ceil(n / 10) + 10_000;
+  info.ctMax = raiseSysctl('net.netfilter.nf_conntrack_max', need);
+  info.buckets = Number(fs.readFileSync('/proc/sys/net/netfilter/nf_conntrack_buckets', 'utf8'));
+}
+
 async function scenario(key, ctbench) {
   const sc = SCENARIOS[key];
   const n = opts.n !== undefined ? Number(opts.n) : sc.n;
@@ -694,51 +806,7 @@ async function scenario(key, ctbench) {
   const ns = new Netns(key);
   let tools = [];
   try {
-    // Tracking: the first ct rule loads nf_conntrack; its sysctls exist then.
-    ns.exec('ip', ['link', 'set', 'lo', 'up']);
-    let rules = `add table inet ctlogd_bench
-      add chain inet ctlogd_bench out { type filter hook output priority 0; }
-      add rule inet ctlogd_bench out ct state new accept\n`;
-    if (key !== 'c') {
-      // The flows exist once their datagram leaves (the entry is confirmed
-      // at postrouting); dropping the datagram on its way back in spares
-      // the generator's core a socket lookup and an ICMP port unreachable.
-      // (Scenario n's IPFIX datagrams to nfcapd are let through.)
-      rules += `add chain inet ctlogd_bench pre { type filter hook prerouting priority -150; }
-        add rule inet ctlogd_bench pre udp dport != ${IPFIX_PORT} drop\n`;
-    }
-    if (key === 'n') {
-      // Every generated flow leaves from another address: a translated
-      // connection, with a NAT event record.
-      rules += `add table ip ctlogd_bench_nat
-        add chain ip ctlogd_bench_nat post { type nat hook postrouting priority srcnat; }
-        add rule ip ctlogd_bench_nat post ip daddr ${GENERATED_NET} snat to 127.0.0.2\n`;
-    }
-    if (FILTER && key !== 'n') {
-      // The markers' source NAT needs the kernel's NAT loaded.
-      rules += `add table ip ctlogd_bench_filter
-        add chain ip ctlogd_bench_filter post { type nat hook postrouting priority srcnat; }\n`;
-    }
-    if (METRICS_PORT) {
-      // The scrapes are not events of the scenario.
-      rules += `add table inet ctlogd_bench_notrack
-        add chain inet ctlogd_bench_notrack out { type filter hook output priority raw; }
-        add rule inet ctlogd_bench_notrack out tcp dport ${METRICS_PORT} notrack
-        add rule inet ctlogd_bench_notrack out tcp sport ${METRICS_PORT} notrack\n`;
-    }
-    ns.exec('nft', ['-f', '-'], rules);
-    ns.sysctl(
-      'net.netfilter.nf_conntrack_acct=1',
-      'net.netfilter.nf_conntrack_timestamp=1',
-      'net.netfilter.nf_conntrack_events=1',
-      'net.netfilter.nf_conntrack_udp_timeout=3600',
-      'net.netfilter.nf_conntrack_udp_timeout_stream=3600',
-      'net.ipv4.ip_local_port_range=1024 65535',
-    );
-    // A namespace cannot raise nf_conntrack_max: the initial one's counts.
-    const need = key === 'c' ? n + 10_000 : n + Math.ceil(n / 10) + 10_000;
-    info.ctMax = raiseSysctl('net.netfilter.nf_conntrack_max', need);
-    info.buckets = Number(fs.readFileSync('/proc/sys/net/netfilter/nf_conntrack_buckets', 'utf8'));
+    setUpNetns(ns, key, n, info);
 
     if (key === 'b') {
       say(`making ${n} flows with no listener`);
@@ -808,7 +876,7 @@ async function scenario(key, ctbench) {
     await waitListening(
       ns,
       outFiles.filter((x) => !x.startsWith(nfcapdDir)),
-      which.includes('ctlogd') ? f('ctlogd.stderr') : null,
+      which.includes('ctlogd') ? [f('ctlogd.stderr')] : [],
     );
     say(`listening: ${which.join(', ')}`);
 
@@ -832,17 +900,11 @@ async function scenario(key, ctbench) {
       info.created = 0;
       info.genSeconds = sc.idleMs / 1000;
     } else if (key === 'a' || key === 'n' || sc.rate) {
-      const rate = sc.rate ?? RATE;
-      // Entries already there are not the generator's (in n, the IPFIX export's own flow to nfcapd).
-      const before = await ns.count();
-      say(`making ${n} UDP flows${rate ? ` at ${rate}/s` : ' as fast as one core can'}`);
-      const g = JSON.parse((await ns.run(ctbench, ['udp', String(n), '0', String(rate)])).stdout);
-      info.gen = g;
-      info.created = (await ns.count()) - before;
-      info.genSeconds = g.seconds;
-      info.notes.push(
-        `generator: ${g.sent.toLocaleString('en-US')} datagrams in ${g.seconds.toFixed(3)} s = **${Math.round(g.sent / g.seconds).toLocaleString('en-US')} flows/s** (generator CPU ${(g.user + g.sys).toFixed(2)} s, send errors ${g.errors}${g.first_error ? ` ${g.first_error}` : ''}); \`conntrack -C\` after, less before: ${info.created.toLocaleString('en-US')}`,
-      );
+      const u = await makeUdpFlows(ns, ctbench, n, sc.rate ?? RATE, say);
+      info.gen = u.gen;
+      info.created = u.created;
+      info.genSeconds = u.gen.seconds;
+      info.notes.push(u.note);
     } else if (key === 'b') {
       say(`conntrack -F (${info.created} entries)`);
       const r = await ns.run('conntrack', ['-F']);
@@ -895,14 +957,8 @@ async function scenario(key, ctbench) {
     generated.total = generated.new + generated.update + generated.destroy;
 
     if (which.includes('ctlogd')) {
-      const ctlogdErr = fs.readFileSync(f('ctlogd.stderr'), 'utf8');
-      const statsLine =
-        ctlogdErr
-          .split('\n')
-          .filter((l) => l.includes('stats: '))
-          .at(-1) ?? '(no stats line)';
-      const warn = (re) => ctlogdErr.split('\n').filter((l) => re.test(l)).length;
-      info.notes.push(`ctlogd: \`${statsLine.replace(/^ctlogd: /, '')}\`; warnings: ${warn(/kernel overflow/)} kernel overflow`);
+      const { statsLine, note } = ctlogdStats(f('ctlogd.stderr'));
+      info.notes.push(`ctlogd: ${note}`);
       const lat = (q) => Number(new RegExp(`latency_${q}_us=(\\d+)`).exec(statsLine)?.[1]) / 1000;
       info.latencyMs = { p50: lat('p50'), p99: lat('p99'), max: lat('max') };
     }
@@ -923,18 +979,7 @@ async function scenario(key, ctbench) {
       );
     }
     const i0 = which.indexOf('ctlogd');
-    if (i0 >= 0) {
-      // Where ctlogd's CPU went during the events, per thread name.
-      const b = new Map(before[i0].threads);
-      const parts = after[i0].threads
-        .map(([name, t]) => {
-          const p = b.get(name) ?? { user: 0, sys: 0 };
-          return { name, threads: t.threads, user: t.user - p.user, sys: t.sys - p.sys };
-        })
-        .filter((t) => t.user + t.sys >= 0.01)
-        .map((t) => `${t.name}${t.threads > 1 ? ` ×${t.threads}` : ''} ${(t.user + t.sys).toFixed(2)} s (${t.user.toFixed(2)} user / ${t.sys.toFixed(2)} sys)`);
-      info.notes.push(`ctlogd CPU in the event phase by thread: ${parts.join(', ') || '—'}`);
-    }
+    if (i0 >= 0) info.notes.push(`ctlogd CPU in the event phase by thread: ${threadsDelta(before[i0].threads, after[i0].threads)}`);
 
     info.tools = which.map((w, i) => {
       const name = TOOL_NAMES[w];
@@ -972,6 +1017,167 @@ async function scenario(key, ctbench) {
   }
 }
 
+// ---------------------------------------------------------------- scenario o
+
+/** Scenario o's outputs: one file each, in each of the three formats. */
+const O_OUTPUTS = ['vyos', 'json', 'conntrack'];
+
+/**
+ * Scenario o: the events of scenario a written to three files, by one
+ * ctlogd with `outputs`, then by three ctlogd with one output each (what
+ * runs without `outputs`), each configuration alone in a namespace of its
+ * own, with the same generator, count and rate.
+ */
+async function outputsScenario(key, ctbench) {
+  const sc = SCENARIOS[key];
+  const n = opts.n !== undefined ? Number(opts.n) : sc.n;
+  const say = (m) => console.error(`bench ${key}: ${m}`);
+  const f = (s) => path.join(OUT, `${key}-${s}`);
+  let title = sc.title.replace(/\bN\b/, n.toLocaleString('en-US'));
+  if (RATE) title = title.replace("at the generator's max rate", `paced at ${RATE.toLocaleString('en-US')}/s`);
+  const info = { key, n, title, notes: [], configs: [], tools: [], which: [], commands: {} };
+  const event = EXTRA_CONFIG.event ?? Object.fromEntries(sc.events.map((e) => [e, {}]));
+  if (Object.keys(event).sort().join() !== [...sc.events].sort().join())
+    throw new Error(`--config: "event" must name the scenario's event types (${sc.events.join(', ')})`);
+  const keeps = (proto) => Object.values(event).every((protos) => Object.keys(protos ?? {}).length === 0 || proto in protos);
+  markerProto = keeps('udp') || !keeps('tcp') ? 'udp' : 'tcp';
+  if (Object.keys(EXTRA_CONFIG).length) info.notes.push(`**ctlogd config beyond the default, every ctlogd: \`${opts.config}\`**`);
+  if (FILTER) info.notes.push(`**filter, every ctlogd: \`${FILTER.join(' ')}\`; it keeps ${opts['filter-keeps']} of the generated events**`);
+  if (opts.only) info.notes.push('`--only` does not apply here: each configuration runs alone anyway');
+  if (opts.profile) info.notes.push('**ctlogd ran under `node --cpu-prof`: its CPU figures include the profiler**');
+  const base = { ...EXTRA_CONFIG, event };
+  const configs = [
+    {
+      tag: 'one',
+      name: 'one ctlogd, 3 outputs',
+      processes: [
+        {
+          name: 'ctlogd',
+          config: { ...base, outputs: O_OUTPUTS.map((fmt) => ({ name: fmt, output: 'file', output_file: f(`one-${fmt}.log`), format: fmt })) },
+          args: [],
+          outputs: O_OUTPUTS,
+        },
+      ],
+    },
+    {
+      tag: 'three',
+      name: '3 ctlogd, 1 output each',
+      processes: O_OUTPUTS.map((fmt) => ({
+        name: fmt,
+        config: base,
+        args: ['--output', 'file', '--output-file', f(`three-${fmt}.log`), '--format', fmt],
+        outputs: [fmt],
+      })),
+    },
+  ];
+  for (const [i, c] of configs.entries()) {
+    if (aborting) break;
+    say(`${c.name}`);
+    info.configs.push(await outputsRun(key, ctbench, n, c, f, say, info));
+    // The namespace just deleted is torn down by the kernel in the background: not in the next one's figures.
+    if (i < configs.length - 1) await sleep(2000);
+  }
+  return info;
+}
+
+/** One configuration of scenario o, in a namespace of its own: starts its ctlogd, makes the events, stops, counts. */
+async function outputsRun(key, ctbench, n, c, f, say, info) {
+  const ns = new Netns(key);
+  let tools = [];
+  try {
+    setUpNetns(ns, key, n, info);
+    const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(OUT, 'prof')] : [];
+    const files = Object.fromEntries(O_OUTPUTS.map((fmt) => [fmt, f(`${c.tag}-${fmt}.log`)]));
+    for (const x of Object.values(files)) fs.writeFileSync(x, '');
+    const commands = [];
+    for (const p of c.processes) {
+      const cfg = f(`${c.tag}-${p.name}.json`);
+      fs.writeFileSync(cfg, JSON.stringify(p.config) + '\n');
+      const args = [...nodeFlags, CTLOGD, '-c', cfg, '--log-level', 'debug', ...p.args, ...(FILTER ?? [])];
+      tools.push(await startMeasured(ns, ctbench, `${key}-${c.tag}-${p.name}`, process.execPath, args, null, f(`${c.tag}-${p.name}.stderr`)));
+      commands.push(
+        `node ${args.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}   # ${JSON.stringify(p.config).replaceAll(`${ROOT}/`, '')}`,
+      );
+    }
+    await waitListening(
+      ns,
+      Object.values(files),
+      tools.map((t) => t.stderrFile),
+    );
+    say(`listening: ${tools.length} ctlogd`);
+
+    const before = tools.map((t) => ({ cpu: cpuOf(t.pid), threads: threadsCpu(t.pid) }));
+    const t0 = performance.now();
+    const u = await makeUdpFlows(ns, ctbench, n, RATE, say);
+    say('events made; waiting for the outputs to settle');
+    const lastWrite = await waitQuiet(Object.values(files));
+    const phase = (performance.now() - t0) / 1000;
+    const after = tools.map((t) => ({ cpu: cpuOf(t.pid), hwm: statusKb(t.pid, 'VmHWM'), threads: threadsCpu(t.pid) }));
+    // All at once: three processes stop as one deployment does.
+    const usage = await Promise.all(tools.map((t) => stopMeasured(t)));
+    tools = [];
+    say('stopped; counting');
+
+    const generated = opts['filter-keeps'] === 'none' ? 0 : u.created;
+    const outputs = [];
+    const notes = [u.note];
+    for (const [i, p] of c.processes.entries()) {
+      const { statsLine, note } = ctlogdStats(f(`${c.tag}-${p.name}.stderr`));
+      const num = (re) => Number(re.exec(statsLine)?.[1]);
+      for (const name of p.outputs) {
+        // A flat output is named by its output (file); one of `outputs` by its name.
+        const at = p.outputs.length === 1 ? statsLine.indexOf(' output=') : statsLine.indexOf(` output=${name} `);
+        const part = at >= 0 ? statsLine.slice(at) : '';
+        const captured = (await countLines(files[name], false)).counts.total;
+        outputs.push({
+          name,
+          captured,
+          lost: generated - captured,
+          kernelLost: num(/ lost=(\d+)/),
+          dropped: num(/ dropped=(\d+)/),
+          outputLost: Number(/ output_lost=(\d+)/.exec(part)?.[1]),
+        });
+      }
+      const by = threadsDelta(before[i].threads, after[i].threads);
+      const ru = usage[i];
+      notes.push(
+        `${p.name}: ${note}; exit ${ru.signal ? `signal ${ru.signal}` : ru.exit}, ran ${fmt(ru.wall, 1)} s, VmHWM before stop ${fmt(after[i].hwm / 1024, 1)} MB; CPU in the event phase by thread: ${by}`,
+      );
+    }
+    for (const o of outputs) if (o.lost !== 0) say(`warning: output ${o.name} has ${fmtInt(o.captured)} lines of ${fmtInt(generated)}`);
+    const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+    const user = sum(usage.map((x) => x.user ?? NaN));
+    const sys = sum(usage.map((x) => x.sys ?? NaN));
+    // Per event: each configuration writes every event three times; divided by the lines of one output (their mean).
+    const events = sum(outputs.map((o) => o.captured)) / outputs.length;
+    // The entries go now, while nothing is measured, rather than in the background of the next configuration.
+    await ns.run('conntrack', ['-F']);
+    if (!opts.keep) for (const x of Object.values(files)) fs.rmSync(x, { force: true });
+    return {
+      name: c.name,
+      processes: c.processes.length,
+      gen: u.gen,
+      generated,
+      outputs,
+      user,
+      sys,
+      cpu: user + sys,
+      startCpu: sum(before.map((b) => b.cpu)),
+      cpuEvents: sum(after.map((a, i) => a.cpu - before[i].cpu)),
+      events,
+      rssMb: sum(usage.map((x) => x.maxrss_kb ?? NaN)) / 1024,
+      caughtUp: (Math.max(...lastWrite) - t0) / 1000,
+      phase,
+      notes,
+      commands,
+    };
+  } finally {
+    for (const t of tools) await stopMeasured(t).catch(() => {});
+    ns.destroy();
+    restoreSysctls();
+  }
+}
+
 // ---------------------------------------------------------------- report
 
 const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '?');
@@ -979,6 +1185,9 @@ const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '?');
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '?');
 
 function table(results) {
+  // Scenario o has a table of its own (outputsTable).
+  results = results.filter((r) => !r.configs);
+  if (!results.length) return '';
   const rows = [];
   rows.push(
     '| scenario | tool | generated | captured | lost | loss % | CPU user+sys s (user / sys) | CPU at start s | CPU in event phase s | CPU µs / captured event | wake-ups in event phase (per s) | peak RSS MB | caught up after s | event to output p50 / p99 / max ms |',
@@ -1020,6 +1229,42 @@ function table(results) {
   return rows.join('\n');
 }
 
+/** Scenario o: what each output got, what each configuration cost, and one process with three outputs / three processes. */
+function outputsTable(r) {
+  const rows = [
+    `**${r.key}: what each output got** (generated: \`conntrack -C\`; lost: generated − captured; ctlogd's own counts from its stats line: kernel \`lost=\`, \`dropped=\`, \`output_lost=\`)`,
+    '',
+    '| configuration | output | generated | captured | lost | ctlogd lost / dropped / output_lost |',
+    '|---|---|--:|--:|--:|--:|',
+  ];
+  for (const c of r.configs) {
+    for (const o of c.outputs) {
+      rows.push(`| ${c.name} | ${o.name} | ${fmtInt(c.generated)} | ${fmtInt(o.captured)} | ${fmtInt(o.lost)} | ${fmtInt(o.kernelLost)} / ${fmtInt(o.dropped)} / ${fmtInt(o.outputLost)} |`);
+    }
+  }
+  rows.push(
+    '',
+    `**${r.key}: what it cost** (every ctlogd of the configuration summed; per event: ÷ the lines of one output; the generator's CPU includes the kernel's delivery to each listening socket)`,
+    '',
+    '| configuration | processes | generator flows/s (CPU s) | CPU user+sys s (user / sys) | CPU at start s | CPU in event phase s | CPU µs / event (event phase) | CPU µs / event (whole run) | peak RSS MB | caught up after s |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  );
+  for (const c of r.configs) {
+    c.perEvent = c.events > 0 ? (c.cpu * 1e6) / c.events : NaN;
+    c.perEventPhase = c.events > 0 ? (c.cpuEvents * 1e6) / c.events : NaN;
+    rows.push(
+      `| ${c.name} | ${c.processes} | ${fmtInt(c.gen.sent / c.gen.seconds)} (${fmt(c.gen.user + c.gen.sys)}) | ${fmt(c.cpu)} (${fmt(c.user)} / ${fmt(c.sys)}) | ${fmt(c.startCpu)} | ${fmt(c.cpuEvents)} | ${fmt(c.perEventPhase)} | ${fmt(c.perEvent)} | ${fmt(c.rssMb, 1)} | ${fmt(c.caughtUp, 2)} |`,
+    );
+  }
+  const [one, three] = r.configs;
+  if (one && three) {
+    rows.push(
+      `| **one / three** | | ${ratio(one.gen.user + one.gen.sys, three.gen.user + three.gen.sys)} | ${ratio(one.cpu, three.cpu)} | ${ratio(one.startCpu, three.startCpu)} | ${ratio(one.cpuEvents, three.cpuEvents)} | ${ratio(one.perEventPhase, three.perEventPhase)} | ${ratio(one.perEvent, three.perEvent)} | ${ratio(one.rssMb, three.rssMb)} | |`,
+    );
+  }
+  return rows.join('\n');
+}
+
 function machine() {
   const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?';
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
@@ -1045,14 +1290,13 @@ async function main() {
   const results = [];
   for (const key of selected) {
     if (aborting) break;
-    results.push(await scenario(key, ctbench));
+    results.push(await (key === 'o' ? outputsScenario : scenario)(key, ctbench));
   }
   const md = [
     '# ctlogd vs conntrack -E',
     '',
     machine(),
-    '',
-    table(results),
+    ...[table(results), ...results.filter((r) => r.configs).map(outputsTable)].filter(Boolean).flatMap((t) => ['', t]),
     '',
     ...results.flatMap((r) => [
       `### ${r.key}: ${r.title}`,
@@ -1060,6 +1304,7 @@ async function main() {
       `nf_conntrack_max ${fmtInt(r.ctMax)}, buckets ${fmtInt(r.buckets)}.`,
       '',
       ...r.notes.map((x) => `- ${x}`),
+      ...(r.configs ?? []).flatMap((c) => [`- **${c.name}**:`, ...c.notes.map((x) => `  - ${x}`), ...c.commands.map((x) => `  - \`${x}\``)]),
       ...r.tools.map((t) => `- ${t.name}: exit ${t.exit}, ran ${fmt(t.wall, 1)} s, VmHWM before stop ${fmt(t.hwmMb, 1)} MB`),
       ...r.which.map((w) => `- \`${r.commands[w]}\``),
       '',
