@@ -4,7 +4,7 @@
  */
 import { constants } from 'node:os';
 import type { ConntrackEvent, EventType } from './event.js';
-import type { Protocols } from './filter.js';
+import type { Protocols } from './event-selection.js';
 import { loadNative, type NativeCapture, type NativeCaptureOptions, type NativeStats } from './native.js';
 import { WireBatch, type Notices } from './wire.js';
 

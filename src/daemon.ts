@@ -21,7 +21,7 @@ import { takeEarlySignals } from './early-signals.js';
 import { echo } from './echo.js';
 import { EVENT_TYPES, type EventType } from './event.js';
 import { Latency, nowUs } from './latency.js';
-import { protocolSets, subscribedTypes } from './filter.js';
+import { protocolSets, subscribedTypes } from './event-selection.js';
 import { daemonFamilies, type BuildInfo, type DaemonCounters, type LastReload, type OutputCounters } from './metrics/families.js';
 import { MetricsServer } from './metrics/server.js';
 import { platformPackage } from './native.js';

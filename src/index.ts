@@ -7,7 +7,7 @@
  *   await cap.stop();
  */
 export { Capture, CaptureError, type BatchHandler, type CaptureOptions, type CaptureStats, type WireBatchHandler } from './capture.js';
-export type { ProtocolClass, Protocols } from './filter.js';
+export type { ProtocolClass, Protocols } from './event-selection.js';
 export {
   AddonError,
   type NativeFilterOptions as FilterOptions,

@@ -2,7 +2,7 @@
 //! protocol sets kept for NEW, UPDATE and DESTROY (a byte each), then one
 //! message; the filter runs as the kernel runs it (bpf::vm) for those sets,
 //! for sets that keep nothing, for those sets with conditions on the
-//! tuples (filter::Filter), and with conditions on what follows them (mark,
+//! tuples (conntrack_filter::Filter), and with conditions on what follows them (mark,
 //! zone, status) and on both tuples with the status (NAT). Whenever it drops the message, the decoder must agree:
 //! for the tuple conditions, from the part the filter checks (the header
 //! and the two tuples) it reads an event that the sets or the conditions
@@ -13,7 +13,7 @@
 
 use ctlog_core::bpf::vm;
 use ctlog_core::decode_message;
-use ctlog_core::filter::{Cond, Filter, Mark, Nat, Net, Status};
+use ctlog_core::conntrack_filter::{Cond, Filter, Mark, Nat, Net, Status};
 use ctlog_core::kind::{ProtoFilter, ALL};
 use libfuzzer_sys::fuzz_target;
 

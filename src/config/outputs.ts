@@ -9,7 +9,7 @@
  */
 import { echo } from '../echo.js';
 import { EVENT_TYPES } from '../event.js';
-import { PROTOCOL_CLASSES } from '../filter.js';
+import { PROTOCOL_CLASSES } from '../event-selection.js';
 import { show } from './error.js';
 import { Invalid, isPlainObject, type Items, type Rule, type Values } from './rules.js';
 import type { EventConfig } from './schema.js';

@@ -7,7 +7,7 @@
 import { FILTER_KEYS, type FilterKey } from '../conntrack-filter.js';
 import { echo } from '../echo.js';
 import { EVENT_TYPES, type EventType } from '../event.js';
-import { PROTOCOL_CLASSES, type ProtocolClass } from '../filter.js';
+import { PROTOCOL_CLASSES, type ProtocolClass } from '../event-selection.js';
 import { FORMAT_DEFINITIONS, FORMAT_KEYS, FORMAT_NAMES } from '../format/registry.js';
 import { OUTPUT_KEYS, OUTPUT_NAMES } from '../output/registry.js';
 import {

@@ -8,7 +8,7 @@
  * cause. Each output has its own (Ledger), counted where it knows.
  */
 import { EVENT_TYPES, type ConntrackEvent, type EventType } from '../event.js';
-import { PROTOCOL_CLASSES, protocolClassIndex, type ProtocolClass } from '../filter.js';
+import { PROTOCOL_CLASSES, protocolClassIndex, type ProtocolClass } from '../event-selection.js';
 
 /**
  * The lines of one batch: `bytes` holds whole lines, each ending in a

@@ -8,7 +8,7 @@
 import type { OutputConfig } from '../config.js';
 import { takes } from '../config/outputs.js';
 import type { ConntrackEvent } from '../event.js';
-import { PROTOCOL_CLASSES } from '../filter.js';
+import { PROTOCOL_CLASSES } from '../event-selection.js';
 import { LineWriter, makeFormatter } from '../format/index.js';
 import type { Encoder } from './definition.js';
 import { count, KINDS, type Ledger } from './ledger.js';

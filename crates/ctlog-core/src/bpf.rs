@@ -1,4 +1,4 @@
-//! The config's protocol filter and conntrack's filters (filter.rs) as a
+//! The config's protocol filter and conntrack's filters (conntrack_filter.rs) as a
 //! classic BPF socket filter: the kernel drops unwanted events before they
 //! are queued on the socket, so they cost no receive buffer, no system call
 //! and no decoding.

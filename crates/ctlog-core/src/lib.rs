@@ -3,10 +3,10 @@
 //! connections. No Node.js here: the napi binding is a separate crate.
 
 pub mod bpf;
+pub mod conntrack_filter;
 pub mod consts;
 pub mod decode;
 pub mod event;
-pub mod filter;
 pub mod kind;
 mod mmsg;
 pub mod netns;
@@ -17,9 +17,9 @@ pub mod socket;
 pub mod text;
 pub mod wire;
 
+pub use conntrack_filter::Filter;
 pub use decode::{decode_message, DecodeError, Messages};
 pub use event::{Counters, Event, EventType, ProtoInfo, Tuple};
-pub use filter::Filter;
 pub use kind::ProtoFilter;
 pub use reader::{decode_batch, Reader, ReaderOptions, Shared, Sink};
 pub use send::{Datagram, Sent, TcpWatch};

@@ -45,9 +45,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::conntrack_filter::Filter;
 use crate::decode::{decode_message, DecodeError, Messages};
 use crate::event::{Event, EventType};
-use crate::filter::Filter;
 use crate::kind::{kind_of, ProtoFilter, KINDS};
 use crate::netns::Netns;
 use crate::progname::Prognames;

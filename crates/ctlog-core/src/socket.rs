@@ -12,9 +12,9 @@ use std::sync::Mutex;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
+use crate::conntrack_filter::Filter;
 use crate::consts::{SK_MEMINFO_DROPS, SK_MEMINFO_RMEM_ALLOC, SK_MEMINFO_VARS};
 use crate::event::EventType;
-use crate::filter::Filter;
 use crate::kind::ProtoFilter;
 use crate::mmsg;
 
@@ -316,7 +316,7 @@ mod tests {
     /// no root is needed.
     #[test]
     fn the_kernel_accepts_the_protocol_filter() {
-        use crate::filter::{Cond, Net};
+        use crate::conntrack_filter::{Cond, Net};
         use crate::kind::{ICMP, OTHER, TCP, UDP};
         for f in [[TCP, UDP, 0], [0, 0, 0], [OTHER, ICMP | TCP, UDP]] {
             let s = CtSocket::open(&[], 1 << 16, false, &ProtoFilter(f), &Filter::default());
@@ -335,11 +335,14 @@ mod tests {
             proto: Some(Cond::not(17)),
             sport: Some(Cond::is(40000)),
             dport: Some(Cond::not(53)),
-            mark: Some(Cond::is(crate::filter::Mark { value: 1, mask: 1 })),
+            mark: Some(Cond::is(crate::conntrack_filter::Mark {
+                value: 1,
+                mask: 1,
+            })),
             zone: Some(Cond::not(0)),
-            status: Some(crate::filter::Status { set: 4, clear: 2 }),
-            src_nat: Some(Cond::not(crate::filter::Nat::default())),
-            any_nat: Some(Cond::is(crate::filter::Nat {
+            status: Some(crate::conntrack_filter::Status { set: 4, clear: 2 }),
+            src_nat: Some(Cond::not(crate::conntrack_filter::Nat::default())),
+            any_nat: Some(Cond::is(crate::conntrack_filter::Nat {
                 addr: "fd00::9".parse().ok(),
                 port: Some(9),
             })),

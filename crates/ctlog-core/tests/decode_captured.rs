@@ -1762,7 +1762,7 @@ fn the_kernel_filter_keeps_what_the_config_keeps() {
 /// address whole and as a prefix, each protocol and port, every one also
 /// negated, and a few mixed.
 fn tuple_filters() -> Vec<ctlog_core::Filter> {
-    use ctlog_core::filter::{Cond, Net};
+    use ctlog_core::conntrack_filter::{Cond, Net};
     use ctlog_core::Filter;
     let mut conds: Vec<Filter> = Vec::new();
     let mut add = |f: Filter| {
@@ -1859,7 +1859,7 @@ fn the_kernel_filter_checks_the_tuple_conditions_as_the_filter_does() {
 /// The conditions after the tuples, from the captured events: each one's
 /// mark (whole and masked) and zone, a few status bit sets, each negated.
 fn after_tuples() -> Vec<ctlog_core::Filter> {
-    use ctlog_core::filter::{Cond, Mark, Status};
+    use ctlog_core::conntrack_filter::{Cond, Mark, Status};
     use ctlog_core::Filter;
     let mut out: Vec<Filter> = Vec::new();
     let mut add = |f: Filter| {
@@ -1939,7 +1939,7 @@ fn with_translations() -> Vec<Vec<u8>> {
 /// NAT conditions: each direction, any translation, to an address of
 /// either family, to a port, to both; each negated too.
 fn nat_filters() -> Vec<ctlog_core::Filter> {
-    use ctlog_core::filter::{Cond, Nat};
+    use ctlog_core::conntrack_filter::{Cond, Nat};
     use ctlog_core::Filter;
     let lo2 = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
     let lo6 = IpAddr::V6(Ipv6Addr::from(2));
@@ -2046,7 +2046,7 @@ fn the_kernel_filter_walks_to_the_mark_zone_status_and_nat() {
 /// padding, is read to its end.
 #[test]
 fn the_kernel_filter_keeps_what_its_walk_cannot_read() {
-    use ctlog_core::filter::{Cond, Mark};
+    use ctlog_core::conntrack_filter::{Cond, Mark};
     use ctlog_core::kind::ProtoFilter;
     use ctlog_core::Filter;
     // A mark no captured event has: every well-formed message is dropped.
@@ -2106,7 +2106,7 @@ fn the_kernel_filter_keeps_what_its_walk_cannot_read() {
 /// null bindings, tuples unchanged) are neither, ICMP among them.
 #[test]
 fn nat_filters_on_captured_messages() {
-    use ctlog_core::filter::{Cond, Nat};
+    use ctlog_core::conntrack_filter::{Cond, Nat};
     use ctlog_core::Filter;
     let nat = |n: Nat| Some(Cond::is(n));
     let any = Nat::default();

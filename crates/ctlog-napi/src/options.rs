@@ -2,7 +2,7 @@
 //! filter and protocol sets in it), converted once into ctlog-core's
 //! `ReaderOptions`, for `startCapture` and `reconfigure` alike.
 
-use ctlog_core::filter::{self, Cond, Mark, Nat, Net};
+use ctlog_core::conntrack_filter::{self, Cond, Mark, Nat, Net};
 use ctlog_core::{EventType, Filter, ProtoFilter, ReaderOptions};
 use napi::Error;
 use napi_derive::napi;
@@ -201,7 +201,7 @@ impl FilterOptions {
                 )
             }),
             zone: number("zone", self.zone)?,
-            status: self.status.map(|m| filter::Status {
+            status: self.status.map(|m| conntrack_filter::Status {
                 set: m.set,
                 clear: m.clear,
             }),

@@ -7,8 +7,8 @@ use super::asm::{
     Asm, Insn, To, ABS, ADD, ALU, AND, B, DROP, H, IMM, IND, JA, JEQ, JGE, JGT, JMP, KEEP, LD, LDX,
     LEN, LSH, MEM, MISC, RET, ST, SUB, TAX, TXA, W, X,
 };
+use crate::conntrack_filter::{Cond, Filter, Nat, Net};
 use crate::consts::{self, IPS_DST_NAT_DONE, IPS_SRC_NAT_DONE, NLA_TYPE_MASK};
-use crate::filter::{Cond, Filter, Nat, Net};
 use crate::kind::{ProtoFilter, ICMP, OTHER, TCP, UDP};
 
 /// Attributes start after the netlink header (16) and nfgenmsg (4).
@@ -310,7 +310,7 @@ enum Dir {
     Dst,
 }
 
-/// The NAT conditions (filter.rs `src_nat`, `dst_nat`), each followed by
+/// The NAT conditions (conntrack_filter.rs `src_nat`, `dst_nat`), each followed by
 /// its `ret DROP`. They compare the two tuples, which must then be of one
 /// family and one layout (ports or ICMP), as the kernel's are; other
 /// messages are kept.
@@ -351,7 +351,7 @@ fn nat_conditions(p: &mut Asm, f: &Filter) {
 }
 
 /// Jumps to `yes` if the tuples say the translation `d` was done, to
-/// `n`'s address and port if it names them, else to `no`; as filter.rs's
+/// `n`'s address and port if it names them, else to `no`; as conntrack_filter.rs's
 /// `nat`: the status's NAT_DONE bit (or no status), then the addresses
 /// (`is_nat`), the ports or ICMP ids (`is_pat`) and what they became.
 fn translated(p: &mut Asm, d: Dir, n: &Nat, yes: To, no: To) {
@@ -862,9 +862,12 @@ mod tests {
             proto: Some(Cond::not(17)),
             sport: Some(Cond::is(1)),
             dport: Some(Cond::not(2)),
-            mark: Some(Cond::not(crate::filter::Mark { value: 1, mask: 3 })),
+            mark: Some(Cond::not(crate::conntrack_filter::Mark {
+                value: 1,
+                mask: 3,
+            })),
             zone: Some(Cond::is(4)),
-            status: Some(crate::filter::Status { set: 4, clear: 2 }),
+            status: Some(crate::conntrack_filter::Status { set: 4, clear: 2 }),
             src_nat: Some(Cond::not(Nat {
                 addr: "fd00::9".parse().ok(),
                 port: Some(9),

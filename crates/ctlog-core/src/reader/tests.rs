@@ -552,7 +552,7 @@ fn a_batch_never_outgrows_a_small_queue() {
 /// a new one (reconfigure) applies from the next read.
 #[test]
 fn the_filter_drops_after_decoding_and_counts_it_filtered() {
-    use crate::filter::Cond;
+    use crate::conntrack_filter::Cond;
     let mut h = harness(100, 50);
     let udp = Filter {
         proto: Some(Cond::is(17)),

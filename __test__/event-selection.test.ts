@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EventConfig } from '../src/config.js';
-import { protocolSets, subscribedTypes } from '../src/filter.js';
+import { protocolSets, subscribedTypes } from '../src/event-selection.js';
 
 test('the protocol sets the reader is given, per subscribed type', () => {
   const event: EventConfig = { new: { tcp: {} }, update: { other: {} }, destroy: { udp: {}, icmp: {} } };
