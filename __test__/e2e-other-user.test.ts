@@ -55,7 +55,7 @@ test('the CLI: a file it has no permission to read (mode 000, uid 65534)', () =>
 });
 
 test('a config owned by another user (not root) is a hint', () => {
-  const NONE: HintConfig = { output: 'stdout', output_file: '', syslog_protocol: 'udp', syslog_tls_key: '' };
+  const NONE: HintConfig = { outputs: [] };
   const config = file('{}', 0o644);
   chownSync(config, 65534, 65534);
   assert.deepEqual(

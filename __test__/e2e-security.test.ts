@@ -338,7 +338,7 @@ test('a file that ends in a cut line gets a newline before the next line, at sta
   assert.equal(lines[2], '[DESTROY] cut');
   assert.match(lines[3], /src=198\.51\.100\.65 /);
   assert.equal(lines.length, 5);
-  assert.equal(scrape(ns, port).get('ctlogd_output_errors_total{cause="cut_line"}'), 2, 'each cut line counted once');
+  assert.equal(scrape(ns, port).get('ctlogd_output_errors_total{output="file",cause="cut_line"}'), 2, 'each cut line counted once');
   assert.equal(await stop(out), 0);
 });
 

@@ -118,9 +118,12 @@ test('tcp: rsyslog restarts; lines made while it is down wait in memory and arri
   assert.equal(reports(sys).filter((l) => /connection lost/.test(l)).length, 1, sys.stderr);
 });
 
-test('tcp: five SIGHUPs on a working connection while lines flow: a reconnect each time, every line arrives once, in order', async (t) => {
+test('tcp: five SIGHUPs on a working connection while lines flow: it stays up (one connection at rsyslog), every line arrives once, in order', async (t) => {
   const { ns, rs } = setup(t, 'syslog-hup');
   await rs.start();
+  ns.nft(`add table inet ctlogd_attempts
+    add chain inet ctlogd_attempts in { type filter hook input priority 0; }
+    add rule inet ctlogd_attempts in tcp dport ${PORT} tcp flags syn / syn,ack counter`);
   const sys = await startCtlogd(ns, destination('tcp', rs));
   const ref = await startCtlogd(ns, []);
   const gen = new Lines(ns.spawn(process.execPath, [TRAFFIC, 'udpstream:3000:20000:2000']));
@@ -136,6 +139,8 @@ test('tcp: five SIGHUPs on a working connection while lines flow: a reconnect ea
   assert.equal(await stop(sys), 0);
   assertDelivered('tcp', got, ref, sys, PRI.daemon, 'ctlogd');
   assert.deepEqual(reports(sys), [], 'no trouble reported');
+  const syns = Number(/counter packets (\d+)/.exec(ns.exec('nft', ['list', 'table', 'inet', 'ctlogd_attempts']))?.[1]);
+  assert.equal(syns, 1, 'one connection: a reload leaves a working one up');
   const s = stats(sys.stderr);
   assert.equal(s.written, ref.lines.length);
   assert.equal(s.output_lost, 0);

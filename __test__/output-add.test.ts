@@ -24,6 +24,7 @@ import { count } from '../ledger.js';
 
 export const nullOutput = defineOutput({
   name: 'null',
+  doc: 'lines counted and thrown away',
   keys: option('null_delay', 'With output \`null\`: milliseconds it would wait, if it waited.', 0, integer(0, 10)),
   types: EVENT_TYPES,
   check: (c) => (c.output === 'null' && c.null_delay === 7 ? 'null_delay: must not be 7 when output is "null": value was 7' : undefined),

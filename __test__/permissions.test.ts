@@ -26,8 +26,8 @@ function file(mode: number, name = `f${++seq}`): string {
 
 const SELF = process.geteuid?.() ?? 0;
 /** The keys of one output the hints look at. */
-type Output = Pick<OutputConfig, 'output' | 'output_file' | 'syslog_protocol' | 'syslog_tls_key'>;
-const NONE: Output = { output: 'stdout', output_file: '', syslog_protocol: 'udp', syslog_tls_key: '' };
+type Output = Pick<OutputConfig, 'output' | 'output_file' | 'syslog_host' | 'syslog_protocol' | 'syslog_tls_key'>;
+const NONE: Output = { output: 'stdout', output_file: '', syslog_host: '', syslog_protocol: 'udp', syslog_tls_key: '' };
 /** A config of these outputs, as the hints see one. */
 const hintConfig = (...outputs: Output[]): HintConfig => ({ outputs: outputs as OutputConfig[] });
 
@@ -65,18 +65,27 @@ test('the files a config names, as they are on disk; one not there, or not used,
   const config = file(0o666);
   const key = file(0o644);
   const log = file(0o644);
-  const tls: Output = { ...NONE, output: 'syslog', syslog_protocol: 'tls', syslog_tls_key: key };
+  const tls: Output = { ...NONE, output: 'syslog', syslog_host: '192.0.2.1', syslog_protocol: 'tls', syslog_tls_key: key };
   assert.deepEqual(
     permissionHints(config, hintConfig(tls), SELF).map((h) => h.text.split(' is ')[0]),
     [`config ${config}`, `syslog_tls_key ${key}`],
   );
   // The key is read only for syslog over TLS; the log only for a file output.
   assert.deepEqual(permissionHints(undefined, hintConfig({ ...tls, syslog_protocol: 'tcp' }), SELF), []);
+  assert.deepEqual(permissionHints(undefined, hintConfig({ ...tls, syslog_host: '' }), SELF), [], 'the local socket: no TLS');
   assert.deepEqual(
     permissionHints(undefined, hintConfig({ ...NONE, output: 'file', output_file: log }), SELF).map((h) => h.text),
     [`output_file ${log} is readable by others (mode 0644): its lines say who talked to whom; chmod o-r ${log}`],
   );
   assert.deepEqual(permissionHints(undefined, hintConfig({ ...NONE, syslog_tls_key: key }), SELF), []);
+  // Every output's, with several.
+  const other = file(0o604);
+  assert.deepEqual(
+    permissionHints(undefined, hintConfig({ ...NONE, output: 'file', output_file: log }, NONE, { ...NONE, output: 'file', output_file: other }, tls), SELF).map(
+      (h) => h.text.split(' is ')[0],
+    ),
+    [`output_file ${log}`, `output_file ${other}`, `syslog_tls_key ${key}`],
+  );
   assert.deepEqual(permissionHints(path.join(DIR, 'none.json'), hintConfig({ ...NONE, output: 'file', output_file: path.join(DIR, 'none.log') }), SELF), []);
   // Nothing to say of files as they should be.
   chmodSync(config, 0o644);

@@ -15,11 +15,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Capture, CaptureError, type CaptureOptions } from './capture.js';
 import { RunningCaptures } from './running-captures.js';
-import { ConfigError, loadConfigAsync, netnsPath, parseListen, type Config, type EventConfig, type LoadOptions, type OutputConfig } from './config.js';
+import { ConfigError, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions, type OutputConfig } from './config.js';
 import { filterOptions } from './conntrack-filter.js';
 import { takeEarlySignals } from './early-signals.js';
 import { echo } from './echo.js';
-import { EVENT_TYPES, type EventType } from './event.js';
+import type { EventType } from './event.js';
 import { Latency, nowUs } from './latency.js';
 import { protocolSets, subscribedTypes } from './event-selection.js';
 import { daemonFamilies, type BuildInfo, type DaemonCounters, type LastReload, type OutputCounters } from './metrics/families.js';
@@ -27,6 +27,7 @@ import { MetricsServer } from './metrics/server.js';
 import { platformPackage } from './native.js';
 import {
   diagnostics,
+  eventsTaken,
   kindOf,
   Ledger,
   openSink,
@@ -39,7 +40,6 @@ import {
   type EventSink,
   type Report,
 } from './output/index.js';
-import { outputDefinition } from './output/registry.js';
 import { PermissionHints } from './permissions.js';
 import { version } from './version.js';
 import type { Notices, WireBatch } from './wire.js';
@@ -50,34 +50,14 @@ export const EXIT = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CANTCREAT
 /** SIGTERM must end the process within 2 s even if an output hangs. */
 const STOP_DEADLINE_MS = 1800;
 
-/**
- * What the capture reads: every event some output takes (its `event`, of
- * the types its definition has something for), the union of theirs; the
- * kernel and the reader drop the rest.
- */
-function eventsRead(outputs: readonly OutputConfig[]): EventConfig {
-  const read: EventConfig = {};
-  for (const t of EVENT_TYPES) {
-    for (const o of outputs) {
-      const protos = o.event[t];
-      if (protos === undefined || !outputDefinition(o.output).types.includes(t)) continue;
-      const kept = read[t];
-      // {} is every protocol, and stays so.
-      if (Object.keys(protos).length === 0 || (kept !== undefined && Object.keys(kept).length === 0)) read[t] = {};
-      else read[t] = { ...kept, ...protos };
-    }
-  }
-  return read;
-}
-
 /** The event types subscribed: those some output takes. */
 function eventsOf(c: Config): EventType[] {
-  return subscribedTypes(eventsRead(c.outputs));
+  return subscribedTypes(eventsTaken(c.outputs));
 }
 
 /** The capture's settings from the config, for start and reload alike. */
 function captureOptions(c: Config): CaptureOptions {
-  const read = eventsRead(c.outputs);
+  const read = eventsTaken(c.outputs);
   return {
     events: subscribedTypes(read),
     rcvbuf: c.receive_buffer,

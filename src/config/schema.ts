@@ -9,7 +9,7 @@ import { echo } from '../echo.js';
 import { EVENT_TYPES, type EventType } from '../event.js';
 import { PROTOCOL_CLASSES, type ProtocolClass } from '../event-selection.js';
 import { FORMAT_DEFINITIONS, FORMAT_KEYS, FORMAT_NAMES } from '../format/registry.js';
-import { OUTPUT_KEYS, OUTPUT_NAMES } from '../output/registry.js';
+import { OUTPUT_DEFINITIONS, OUTPUT_KEYS, OUTPUT_NAMES } from '../output/registry.js';
 import {
   BOOLEAN,
   checked,
@@ -82,12 +82,7 @@ function filterItems(): FilterItems {
  * them too.
  */
 export const OUTPUT_ITEMS = {
-  ...option(
-    'output',
-    'Where event lines go: `stdout` (journald-friendly), `file` (output_file, appended, reopened on SIGHUP), `syslog` (the syslog_* keys), `ipfix` (NAT event records to an IPFIX collector, the ipfix_* keys; `format` does not apply, and UPDATE events are not subscribed: they have no record).',
-    'stdout',
-    oneOf(OUTPUT_NAMES),
-  ),
+  ...option('output', `Where event lines go: ${OUTPUT_DEFINITIONS.map((d) => `\`${d.name}\` (${d.doc})`).join(', ')}.`, 'stdout', oneOf(OUTPUT_NAMES)),
   ...option('format', `Line format: ${FORMAT_DEFINITIONS.map((f) => `\`${f.name}\` (${f.doc})`).join(', ')}.`, 'vyos', oneOf(FORMAT_NAMES)),
   // Each format's keys, in the registry's order (format/registry.ts), then each output's (output/registry.ts).
   ...FORMAT_KEYS,

@@ -28,6 +28,8 @@ export interface Chosen {
 export interface OutputDefinition<N extends string = string, K extends Items = Items> {
   /** The `output` value that picks it. */
   readonly name: N;
+  /** What it is, as the `output` key's doc says it. */
+  readonly doc: string;
   /** Its keys: names, defaults, checks, docs, variables and flags (config/rules.ts option). */
   readonly keys: K;
   /** The event types it has something for: the others are not subscribed. */

@@ -8,7 +8,7 @@ import winston from 'winston';
 import { oneLine } from '../echo.js';
 
 export type { Encoder } from './definition.js';
-export { openSink, Route, sinkKey, writtenAs } from './route.js';
+export { eventsTaken, openSink, Route, sinkKey, writtenAs } from './route.js';
 export { count, KINDS, kindCounts, kindOf, Ledger, perType, total, type KindCounts, type Lines } from './ledger.js';
 export { OutputError, type EventSink, type Report } from './sink.js';
 

@@ -5,9 +5,9 @@
  * hands every event of a batch to each route, then each route's lines to
  * its sink in one piece.
  */
-import type { OutputConfig } from '../config.js';
+import type { EventConfig, OutputConfig } from '../config.js';
 import { takes } from '../config/outputs.js';
-import type { ConntrackEvent } from '../event.js';
+import { EVENT_TYPES, type ConntrackEvent } from '../event.js';
 import { PROTOCOL_CLASSES } from '../event-selection.js';
 import { LineWriter, makeFormatter } from '../format/index.js';
 import type { Encoder } from './definition.js';
@@ -25,6 +25,26 @@ export function sinkKey(o: OutputConfig): string {
 function kindsTaken(o: OutputConfig): Uint8Array {
   const types = outputDefinition(o.output).types;
   return Uint8Array.from(KINDS, (k) => (types.includes(k.type) && takes(o.event, k.type, PROTOCOL_CLASSES.indexOf(k.proto)) ? 1 : 0));
+}
+
+/**
+ * Every event some output takes (its `event`, of the types its definition
+ * has something for), the union of theirs: what the capture reads; the
+ * kernel and the reader drop the rest.
+ */
+export function eventsTaken(outputs: readonly OutputConfig[]): EventConfig {
+  const read: EventConfig = {};
+  for (const t of EVENT_TYPES) {
+    for (const o of outputs) {
+      const protos = o.event[t];
+      if (protos === undefined || !outputDefinition(o.output).types.includes(t)) continue;
+      const kept = read[t];
+      // {} is every protocol, and stays so.
+      if (Object.keys(protos).length === 0 || (kept !== undefined && Object.keys(kept).length === 0)) read[t] = {};
+      else read[t] = { ...kept, ...protos };
+    }
+  }
+  return read;
 }
 
 const NEWLINE = 0x0a;

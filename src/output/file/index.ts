@@ -265,6 +265,7 @@ export function fileSink(path: string, report: Report, ledger: Ledger): EventSin
 
 export const fileOutput = defineOutput({
   name: 'file',
+  doc: 'output_file, appended, reopened on SIGHUP',
   keys: FILE_KEYS,
   types: EVENT_TYPES,
   check: fileRules,

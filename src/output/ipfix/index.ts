@@ -27,6 +27,7 @@ export function ipfixSink(c: IpfixConfig, report: Report, ledger: Ledger): Event
 
 export const ipfixOutput = defineOutput({
   name: 'ipfix',
+  doc: 'NAT event records to an IPFIX collector, the ipfix_* keys; `format` does not apply, and UPDATE events are not subscribed: they have no record',
   keys: IPFIX_KEYS,
   // No UPDATE: it has no record.
   types: IPFIX_TYPES,

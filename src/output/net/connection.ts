@@ -12,8 +12,9 @@
  * partly taken) is a failed attempt: an outage lasts until a connection
  * works. It is reported once (and again when it ends, with what was
  * dropped, as a warning), never per attempt or per line. reopen() (SIGHUP)
- * reconnects at once, and shutdown() flushes for at most the time it is
- * given (index.ts).
+ * reconnects at once where the link lets it (a datagram socket: a new
+ * address if the name moved; a TCP connection that is up stays up), and
+ * shutdown() flushes for at most the time it is given (index.ts).
  */
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
@@ -52,7 +53,7 @@ export interface Link {
   disconnect(): void;
   /** Nothing is waiting in the socket's own buffers (only the queue may hold messages). */
   drained(): boolean;
-  /** SIGHUP: calls `reconnect` when it may (absent: at once); a link may first let what is in flight arrive. */
+  /** SIGHUP: calls `reconnect` if it should (absent: at once); a TCP link that is up does not. */
   reopen?(reconnect: () => void): void;
   /** Outbox.sendLines, where the socket can (datagrams). */
   sendLines?(head: Buffer, bytes: Buffer, kinds: Uint8Array): { line: number; at: number };
@@ -230,11 +231,6 @@ export class Connection implements Outbox {
     this.retry = this.clock.start(() => this.open(), this.backoff.down());
   }
 
-  /** Nothing more is handed to the link: it is letting what is in flight arrive before a reconnect. */
-  hold(): void {
-    this.connected = false;
-  }
-
   private droppedSince(): string {
     const n = this.dropped;
     this.dropped = 0;
@@ -244,9 +240,9 @@ export class Connection implements Outbox {
   }
 
   /**
-   * SIGHUP: a new connection (a new address if the name moved), once the
-   * link is ready for it, keeping what waits. The backoff stays where it
-   * was: only a connection that works starts it again.
+   * SIGHUP: a new connection (a new address if the name moved), if the
+   * link wants one, keeping what waits. The backoff stays where it was:
+   * only a connection that works starts it again.
    */
   reopen(): void {
     if (this.stopping) return;

@@ -53,8 +53,6 @@ const TLS_WRITE_BYTES = 16_384;
 const TLS_SETTLE_MS = 250;
 /** While messages wait for the peer's acknowledgement, it is looked at this often. */
 const ACK_POLL_MS = 200;
-/** SIGHUP lets the messages in flight on a working connection arrive for at most this long before it reconnects. */
-const REOPEN_WAIT_MS = 1_000;
 
 /** The descriptor under a connected Node socket (Node keeps it on its handle). */
 function fdOf(s: net.Socket): number {
@@ -141,7 +139,6 @@ export class TcpLink implements Link {
   /** A write is with the socket (one at a time: what it holds is then known). */
   private writing = false;
   private poll?: NodeJS.Timeout;
-  private reopening?: NodeJS.Timeout;
   private settling?: NodeJS.Timeout;
 
   constructor(
@@ -306,8 +303,6 @@ export class TcpLink implements Link {
     this.writing = false;
     clearTimeout(this.poll);
     this.poll = undefined;
-    clearTimeout(this.reopening);
-    this.reopening = undefined;
     clearTimeout(this.settling);
     this.settling = undefined;
     // The last word on what arrived: the watch outlives Node's descriptor.
@@ -355,24 +350,12 @@ export class TcpLink implements Link {
   }
 
   /**
-   * SIGHUP: on a working connection, the messages in flight arrive first
-   * (for at most REOPEN_WAIT_MS), so that none arrives twice; then a new
-   * connection.
+   * SIGHUP: a working connection stays up, so that a reload never costs
+   * its peer a reconnect (a reload that changes this output's keys opens a
+   * new one instead); one that is down is tried now. Certificates read
+   * again (tls.ts) are used from the next connection on.
    */
   reopen(reconnect: () => void): void {
-    if (this.reopening) return;
-    if (!this.conn.up || this.drained()) {
-      reconnect();
-      return;
-    }
-    this.conn.hold(); // nothing more is written to this connection
-    const deadline = Date.now() + REOPEN_WAIT_MS;
-    const wait = () => {
-      this.reopening = undefined;
-      if (!this.socket) return; // it died meanwhile: it reconnects by itself
-      if (this.drained() || Date.now() >= deadline) reconnect();
-      else this.reopening = setTimeout(wait, 10);
-    };
-    this.reopening = setTimeout(wait, 10);
+    if (!this.conn.up) reconnect();
   }
 }

@@ -103,6 +103,7 @@ export function stdoutSink(report: Report, ledger: Ledger): EventSink {
 
 export const stdoutOutput = defineOutput({
   name: 'stdout',
+  doc: 'journald-friendly',
   keys: {},
   types: EVENT_TYPES,
   open: (_c, report, ledger) => stdoutSink(report, ledger),

@@ -63,10 +63,13 @@ export function syslogSink(opts: SyslogOptions, report: Report, ledger: Ledger):
 
 export const syslogOutput = defineOutput({
   name: 'syslog',
+  doc: 'the syslog_* keys',
   keys: SYSLOG_KEYS,
   types: EVENT_TYPES,
   check: syslogRules,
   complete: completeSyslog,
+  // Read only for TLS to a remote host.
+  secrets: (c) => (c.syslog_host !== '' && c.syslog_protocol === 'tls' ? [['syslog_tls_key', c.syslog_tls_key]] : []),
   reads: (c) => [
     ['syslog_tls_key', c.syslog_tls_key],
     ['syslog_tls_cert', c.syslog_tls_cert],
