@@ -15,7 +15,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Capture, CaptureError, type CaptureOptions } from './capture.js';
 import { RunningCaptures } from './running-captures.js';
-import { ConfigError, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions, type OutputConfig } from './config.js';
+import { ConfigError, loadConfigAsync, netnsPath, parseListen, type Config, type LoadOptions } from './config.js';
 import { filterOptions } from './conntrack-filter.js';
 import { takeEarlySignals } from './early-signals.js';
 import { echo } from './echo.js';
@@ -119,9 +119,10 @@ export class Daemon {
   }
 
   /** How an output's trouble is said: named, when there are several. */
-  private reportFor(o: OutputConfig, c: Config): Report {
-    if (c.outputs.length === 1) return this.log;
-    return { error: (m) => this.log.error(`output ${o.name}: ${m}`), warn: (m) => this.log.warn(`output ${o.name}: ${m}`) };
+  private reportFor(name: string): Report {
+    // Named by the config running when it is said: a sink a reload kept may say it after outputs were added.
+    const said = (m: string) => (this.config.outputs.length > 1 ? `output ${name}: ${m}` : m);
+    return { error: (m) => this.log.error(said(m)), warn: (m) => this.log.warn(said(m)) };
   }
 
   /**
@@ -135,7 +136,7 @@ export class Daemon {
     try {
       return c.outputs.map((o) => {
         const was = running.find((r) => r.name === o.name);
-        const report = this.reportFor(o, c);
+        const report = this.reportFor(o.name);
         if (was && sinkKey(was.config) === sinkKey(o)) return new Route(o, was.sink, was.ledger, report);
         const ledger = was?.ledger ?? new Ledger();
         const sink = openSink(o, report, ledger);
