@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Lines, marker, ROOT } from './helpers/ctlogd.js';
 import { checkPrerequisites, Netns } from './helpers/netns.js';
 
-const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
 const PLATFORM = 'linux-x64-gnu';
 const ADDON_PKG = `ctlogd-${PLATFORM}`;
 
@@ -41,6 +41,8 @@ const NO_RUST_PATH = (process.env.PATH ?? '')
 
 let work: string;
 let pkgDir: string;
+let rootTgz: string; // the root package's tarball
+let addonTgz: string; // this platform's
 let full: string; // a project with both tarballs installed
 let bare: string; // a project with the root package only
 
@@ -72,10 +74,10 @@ before(() => {
   work = mkdtempSync(path.join(tmpdir(), 'ctlogd-install-'));
   pkgDir = process.env.CTLOGD_PKG_DIR ?? path.join(work, 'pkg');
   if (!process.env.CTLOGD_PKG_DIR) execFileSync('bash', [path.join(ROOT, 'scripts/pack.sh'), pkgDir], { stdio: 'inherit' });
-  const root = path.join(pkgDir, `ctlogd-${pkg.version}.tgz`);
-  const addon = path.join(pkgDir, `${ADDON_PKG}-${pkg.version}.tgz`);
-  full = project('full', [root, addon]);
-  bare = project('bare', [root]);
+  rootTgz = path.join(pkgDir, `ctlogd-${pkg.version}.tgz`);
+  addonTgz = path.join(pkgDir, `${ADDON_PKG}-${pkg.version}.tgz`);
+  full = project('full', [rootTgz, addonTgz]);
+  bare = project('bare', [rootTgz]);
 });
 
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -87,6 +89,8 @@ test('pack.sh: the root package carries no addon and no build step; both carry L
   assert.equal(manifest.devDependencies, undefined);
   const optional = ['ctlogd-linux-x64-gnu', 'ctlogd-linux-arm64-gnu', 'ctlogd-linux-x64-musl', 'ctlogd-linux-arm64-musl'];
   assert.deepEqual(manifest.optionalDependencies, Object.fromEntries(optional.map((name) => [name, pkg.version])));
+  // Its dependencies travel in it: installing the tarballs needs no registry.
+  assert.deepEqual(manifest.bundleDependencies, Object.keys(pkg.dependencies));
   for (const f of [
     'LICENSE',
     'README.md',
@@ -106,6 +110,34 @@ test('pack.sh: the root package carries no addon and no build step; both carry L
   const versions = [...needs.matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => Number(m[1]) * 1000 + Number(m[2]));
   assert.ok(versions.length > 0);
   assert.ok(Math.max(...versions) <= 2017, `needs glibc ${Math.floor(Math.max(...versions) / 1000)}.${Math.max(...versions) % 1000}`);
+});
+
+test('docs/install.md: both tarballs in one `npm i -g --offline`, no registry reachable, an empty cache: npm asks for nothing, the command and the addon work', async (t) => {
+  const prefix = path.join(work, 'global');
+  const r = run('npm', ['i', '-g', '--offline', '--prefix', prefix, '--loglevel=http', '--no-audit', '--no-fund', '--no-update-notifier', rootTgz, addonTgz], {
+    cwd: work,
+    env: { npm_config_registry: 'http://127.0.0.1:9/', npm_config_cache: path.join(work, 'empty-cache') },
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  // npm logs each request as `npm http fetch GET ...`: there is none, not even for the other platforms' packages.
+  assert.doesNotMatch(r.stderr, /http fetch/);
+  assert.ok(existsSync(path.join(prefix, 'lib/node_modules', ADDON_PKG, `ctlogd.${PLATFORM}.node`)));
+  for (const other of ['ctlogd-linux-arm64-gnu', 'ctlogd-linux-x64-musl', 'ctlogd-linux-arm64-musl']) {
+    assert.ok(!existsSync(path.join(prefix, 'lib/node_modules', other)), other);
+  }
+  const bin = path.join(prefix, 'bin/ctlogd');
+  const v = run(bin, ['--version'], { cwd: work });
+  assert.equal(v.stdout, `ctlogd ${pkg.version}\n`, v.stderr);
+  // The addon is found beside the package, and events are captured.
+  const ns = new Netns('install-global');
+  t.after(() => ns.destroy());
+  const out = new Lines(ns.spawn(bin, ['--log-level', 'debug'], {}));
+  await out.until(() => out.stderr.includes('listening'), 'ctlogd to listen');
+  const m = marker(39);
+  m.insert(ns);
+  await out.until(() => out.lines.some(m.match), 'the NEW line');
+  out.child.kill('SIGTERM');
+  assert.equal(await out.exited, 0, out.stderr);
 });
 
 /** Library use from an ES module: capture in the namespace, then print what was seen. */

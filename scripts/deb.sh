@@ -12,8 +12,8 @@
 #   /etc/ctlogd/ctlogd.json      conffile: the embedded default config
 # CTLOGD_PKG_DIR names a folder with the tarballs already packed; without it
 # pack.sh packs them into OUTDIR first. DEB_HOST_ARCH (default: this
-# machine's) picks amd64 or arm64. Needs npm, dpkg-dev, binutils, help2man;
-# npm reaches its registry only for what its cache lacks.
+# machine's) picks amd64 or arm64. Needs dpkg-dev, binutils, help2man (and
+# what pack.sh needs, when it packs); no registry.
 # shellcheck disable=SC2016 # the single-quoted node programs use JavaScript template literals
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,17 +71,12 @@ maintainer=${maintainer:-$(git log -1 --format='%an <%ae>' 2>/dev/null || true)}
 [[ "$maintainer" =~ ^[^\<]+\ \<[^\>]+@[^\>]+\>$ ]] || { echo "deb.sh: set DEB_MAINTAINER to 'Name <email>': '$maintainer'" >&2; exit 64; }
 homepage=$(node -p 'require(process.argv[1]).homepage ?? ""' "$lib/package.json")
 
-# Production dependencies, installed apart from the package: its manifest
-# also names the platform packages as optional, which npm would look up in
-# the registry. The repo's lock pins the versions of every range it satisfies.
-mkdir "$work/deps"
+# Production dependencies: the root package bundles them (pack.sh, at the
+# versions of the repo's lock); the addon's package goes beside them.
 node -e '
-  const { name, version, dependencies } = require(process.argv[1]);
-  require("fs").writeFileSync(process.argv[2], JSON.stringify({ name, version, private: true, dependencies }));
-' "$lib/package.json" "$work/deps/package.json"
-cp package-lock.json "$work/deps/"
-(cd "$work/deps" && npm install --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null)
-mv "$work/deps/node_modules" "$lib/node_modules"
+  for (const d of Object.keys(require(process.argv[1]).dependencies)) require("fs").statSync(`${process.argv[2]}/${d}/package.json`);
+' "$lib/package.json" "$lib/node_modules" 2>/dev/null ||
+  { echo "deb.sh: $root_tgz does not bundle its dependencies (scripts/pack.sh bundles them)" >&2; exit 65; }
 mkdir "$lib/node_modules/ctlogd-$platform"
 tar xzf "$addon_tgz" -C "$lib/node_modules/ctlogd-$platform" --strip-components=1 --no-same-owner
 

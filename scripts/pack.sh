@@ -2,7 +2,8 @@
 # scripts/pack.sh [OUTDIR]: the packages a user installs, in OUTDIR
 # (default dist-pkg/):
 #   ctlogd-<version>.tgz             the root package: JavaScript, types,
-#                                    schema, systemd files; no addon, no
+#                                    schema, systemd files, its production
+#                                    dependencies bundled; no addon, no
 #                                    build step (installing it runs nothing)
 #   ctlogd-<platform>-<version>.tgz  the addon for this machine (or for
 #                                    TARGET=<rust triple>), release build,
@@ -49,8 +50,11 @@ cp "$work/addon/ctlogd.$platform.node" "$work/platform/"
 npm pack --silent --ignore-scripts --pack-destination "$out" "$work/platform" >/dev/null
 
 # The root package: the files package.json names, built afresh, with a
-# manifest that has no build scripts and no devDependencies, and lists
-# every platform package as optional (scripts/platforms.mjs).
+# manifest that has no build scripts and no devDependencies, lists every
+# platform package as optional (scripts/platforms.mjs), and bundles its
+# production dependencies at the versions of package-lock.json: the two
+# tarballs install with no registry at all (`npm i -g --offline ROOT
+# PLATFORM`, which does not look the other platform packages up either).
 rm -rf dist
 npm run --silent build:ts
 npm run --silent build:bundle
@@ -62,6 +66,14 @@ npm pack --dry-run --json --ignore-scripts | node -e '
   mkdir -p "$work/root/$(dirname "$f")"
   cp "$f" "$work/root/$f"
 done
+mkdir "$work/deps"
+node -e '
+  const { name, version, dependencies } = require(process.argv[1]);
+  require("fs").writeFileSync(process.argv[2], JSON.stringify({ name, version, private: true, dependencies }));
+' "$root/package.json" "$work/deps/package.json"
+cp package-lock.json "$work/deps/"
+(cd "$work/deps" && npm install --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null)
+mv "$work/deps/node_modules" "$work/root/node_modules"
 node --input-type=module -e '
   import { readFileSync, writeFileSync } from "node:fs";
   import { optionalDependencies } from "./scripts/platforms.mjs";
@@ -69,6 +81,7 @@ node --input-type=module -e '
   delete pkg.scripts;
   delete pkg.devDependencies;
   pkg.optionalDependencies = optionalDependencies(pkg);
+  pkg.bundleDependencies = Object.keys(pkg.dependencies);
   writeFileSync(process.argv[1], JSON.stringify(pkg, null, 2) + "\n");
 ' "$work/root/package.json"
 npm pack --silent --ignore-scripts --pack-destination "$out" "$work/root" >/dev/null
