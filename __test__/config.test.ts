@@ -2,7 +2,7 @@
  * The configuration: VyOS's file accepted unchanged; every bad input (file,
  * CTLOGD_* variable, flag) refused with one line naming where, the key, what
  * is allowed and the value; precedence file < environment < flags; the
- * README's key table generated from the schema.
+ * key table of docs/configuration.md generated from the schema.
  *
  * The CLI tests run bin/ctlogd.js, which needs `npm run build:ts` first.
  */
@@ -1012,11 +1012,11 @@ test('configKeys: every key documented, with a variable and a flag named after i
   assert.deepEqual([byKey.syslog_port, c.syslog_port], [0, 514]);
 });
 
-test('the README key table is what scripts/config-doc.ts generates', () => {
+test('the key table of docs/configuration.md is what scripts/config-doc.ts generates', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/config-doc.ts')], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const m = /<!-- config-keys:start -->\n([\s\S]*?)<!-- config-keys:end -->/.exec(readme);
-  assert.ok(m, 'README.md has the config-keys markers');
-  assert.equal(m[1].trim(), r.stdout.trim(), 'README.md is out of date: npx tsx scripts/config-doc.ts --write');
+  const page = readFileSync(path.join(ROOT, 'docs/configuration.md'), 'utf8');
+  const m = /<!-- config-keys:start -->\n([\s\S]*?)<!-- config-keys:end -->/.exec(page);
+  assert.ok(m, 'docs/configuration.md has the config-keys markers');
+  assert.equal(m[1].trim(), r.stdout.trim(), 'docs/configuration.md is out of date: npx tsx scripts/config-doc.ts --write');
 });

@@ -1,21 +1,24 @@
 /**
- * The README's generated tables: the configuration keys, from the convict
- * schema (the one source of defaults, variables, flags and allowed
- * values), and the IPFIX record's fields, from the IPFIX template table.
+ * The documentation's generated tables, each between markers in its page:
+ * the configuration keys, from the convict schema (the one source of
+ * defaults, variables, flags and allowed values), in docs/configuration.md;
+ * the IPFIX record's fields, from the IPFIX template table, in
+ * docs/nat-logging.md; the metrics, from what daemonFamilies makes of a
+ * daemon's counters before any event (names, types, help and the labels
+ * its series carry then), in docs/metrics.md.
  *
  *   npx tsx scripts/config-doc.ts           print the key table
- *   npx tsx scripts/config-doc.ts --write   rewrite both in README.md, between
- *                                           <!-- config-keys:start --> and
- *                                           <!-- config-keys:end -->, and
- *                                           <!-- ipfix-fields:start --> and
- *                                           <!-- ipfix-fields:end -->
- *   npx tsx scripts/config-doc.ts --check   exit 1 if README.md is out of date
+ *   npx tsx scripts/config-doc.ts --write   rewrite every table in its page,
+ *                                           between <!-- NAME:start --> and
+ *                                           <!-- NAME:end -->
+ *   npx tsx scripts/config-doc.ts --check   exit 1 if a page is out of date
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { configKeys, type ConfigKey } from '../src/config.js';
+import { configKeys, loadConfig, type ConfigKey } from '../src/config.js';
+import { Daemon } from '../src/daemon.js';
+import { render } from '../src/metrics/exposition.js';
+import { daemonFamilies } from '../src/metrics/families.js';
 import { FIELDS } from '../src/output/ipfix/template.js';
-
-const README = new URL('../README.md', import.meta.url);
 
 /** A table cell: a `|` would end it, a newline the row. */
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -47,26 +50,86 @@ function ipfixTable(): string {
   return ['| IE | name | bytes | holds |', '|--:|---|--:|---|', ...rows].join('\n') + '\n';
 }
 
-/** `readme` with the text between the markers `<!-- NAME:start -->` and `<!-- NAME:end -->` replaced by `text`. */
-function between(readme: string, name: string, text: string): string {
-  const START = `<!-- ${name}:start -->`;
-  const END = `<!-- ${name}:end -->`;
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`README.md: no ${START} ... ${END} markers`);
-  return `${readme.slice(0, start + START.length)}\n\n${text}\n${readme.slice(end)}`;
+/** One family as a page shows it: `# HELP`, `# TYPE`, and the label names of its series. */
+interface Shown {
+  name: string;
+  type: string;
+  help: string;
+  labels: Set<string>;
 }
 
-const withTable = (readme: string): string => between(between(readme, 'config-keys', table()), 'ipfix-fields', ipfixTable());
+/**
+ * The families of an exposition, read back from its text: whatever the
+ * families are made of, the table shows what a scrape gets.
+ */
+function families(page: string): Shown[] {
+  const out: Shown[] = [];
+  for (const line of page.split('\n')) {
+    const head = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
+    if (head) {
+      if (out.at(-1)?.name !== head[2]) out.push({ name: head[2], type: '', help: '', labels: new Set() });
+      const f = out.at(-1)!;
+      if (head[1] === 'TYPE') f.type = head[3];
+      else f.help = head[3].replace(/\\n/g, ' ').replace(/\\\\/g, '\\');
+      continue;
+    }
+    const labels = /^[^#{\s]+\{(.*)\} \S+$/.exec(line);
+    if (labels && out.length > 0) {
+      for (const m of labels[1].matchAll(/(\w+)="(?:[^"\\]|\\.)*"/g)) if (m[1] !== 'le') out.at(-1)!.labels.add(m[1]);
+    }
+  }
+  return out;
+}
+
+/**
+ * The metrics a ctlogd on its embedded default config serves before any
+ * event: its daemon's counters, made as the running one makes them, not
+ * started (no socket, no root). The names as the Prometheus text format
+ * writes them (`_total` on a counter), the types as OpenMetrics says them
+ * (`info` is a gauge in the text format).
+ */
+function metricsTable(): string {
+  const daemon = new Daemon({ env: {} }, loadConfig({ env: {} }));
+  const made = daemonFamilies(daemon.counters(), { version: 'VERSION', node: 'NODE', platform: 'PLATFORM' });
+  const text = families(render(made, false));
+  const open = families(render(made, true));
+  const rows = text.map((f, i) => {
+    const labels = [...f.labels].map(code).join(', ') || '–';
+    return `| ${code(f.name)} | ${open[i]?.type ?? f.type} | ${labels} | ${cell(f.help)} |`;
+  });
+  return ['| metric | type | labels | what |', '|---|---|---|---|', ...rows].join('\n') + '\n';
+}
+
+/** `page` with the text between the markers `<!-- NAME:start -->` and `<!-- NAME:end -->` replaced by `text`. */
+function between(file: string, page: string, name: string, text: string): string {
+  const START = `<!-- ${name}:start -->`;
+  const END = `<!-- ${name}:end -->`;
+  const start = page.indexOf(START);
+  const end = page.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`${file}: no ${START} ... ${END} markers`);
+  return `${page.slice(0, start + START.length)}\n\n${text}\n${page.slice(end)}`;
+}
+
+/** Each generated table: the page it is in, its markers' name, how it is made. */
+const TABLES = [
+  { file: 'docs/configuration.md', name: 'config-keys', make: table },
+  { file: 'docs/nat-logging.md', name: 'ipfix-fields', make: ipfixTable },
+  { file: 'docs/metrics.md', name: 'metrics', make: metricsTable },
+];
 
 const mode = process.argv[2];
 if (mode === '--write' || mode === '--check') {
-  const readme = readFileSync(README, 'utf8');
-  const next = withTable(readme);
-  if (mode === '--write') {
-    if (next !== readme) writeFileSync(README, next);
-  } else if (next !== readme) {
-    process.stderr.write('README.md: a generated table (configuration keys, IPFIX fields) is out of date; run npx tsx scripts/config-doc.ts --write\n');
+  const stale: string[] = [];
+  for (const { file, name, make } of TABLES) {
+    const url = new URL(`../${file}`, import.meta.url);
+    const page = readFileSync(url, 'utf8');
+    const next = between(file, page, name, make());
+    if (next === page) continue;
+    if (mode === '--write') writeFileSync(url, next);
+    else stale.push(`${file} (${name})`);
+  }
+  if (stale.length > 0) {
+    process.stderr.write(`a generated table is out of date: ${stale.join(', ')}; run npx tsx scripts/config-doc.ts --write\n`);
     process.exit(1);
   }
 } else if (mode === undefined) {
