@@ -137,7 +137,9 @@ test('apt installs it; /usr/bin/ctlogd runs on /usr/bin/node whatever node is fi
   const v = sh('/usr/bin/ctlogd', ['--version'], { PATH: `${fake}:${process.env.PATH}` });
   assert.equal(v.status, 0, v.stderr);
   assert.equal(v.stdout, `ctlogd ${pkg.version}\n`);
-  assert.match(ok('man', ['-P', 'cat', '8', 'ctlogd'], { MANWIDTH: '80' }), /--config FILE/);
+  const man = ok('man', ['-P', 'cat', '8', 'ctlogd'], { MANWIDTH: '80' });
+  assert.match(man, /--config FILE/);
+  for (const section of ['OPTIONS', 'ENVIRONMENT', 'FILES', 'EXAMPLES', 'EXIT STATUS', 'SEE ALSO']) assert.match(man, new RegExp(`^${section}$`, 'm'), section);
 });
 
 test('the installed command and conffile log a real event in a namespace', async (t) => {

@@ -94,10 +94,9 @@ node --input-type=module -e '
   deepStrictEqual(loadConfig({ path: process.argv[2], env: {} }), loadConfig({ env: {} }));
 ' "$lib" "$deb/etc/ctlogd/ctlogd.json"
 
-# The man page, from --help and --version (neither loads the addon).
-printf '#!/bin/sh\nexec node %q/bin/ctlogd.js "$@"\n' "$lib" >"$work/ctlogd"
-chmod 755 "$work/ctlogd"
-help2man --no-info --section=8 --name='conntrack event logger' --output="$work/ctlogd.8" "$work/ctlogd"
+# The man page, from --help and --version (neither loads the addon), with
+# its sections Files, Examples, Exit status and See also.
+CTLOGD_JS=$lib/bin/ctlogd.js help2man --no-info --section=8 --name='conntrack event logger' --output="$work/ctlogd.8" scripts/deb/man-help.sh
 gzip -9n <"$work/ctlogd.8" >"$deb/usr/share/man/man8/ctlogd.8.gz"
 
 # Every licence notice, ctlogd's and its dependencies', moves there.

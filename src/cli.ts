@@ -50,17 +50,44 @@ function wrap(text: string, indent: string, width = 78): string {
   return out.join('\n');
 }
 
+/**
+ * A flag's value, as its usage line shows it: the words it takes when its
+ * rule names a few (`one of a, b`), else VALUE; its `Allowed:` says the rest.
+ */
+function valueWords(k: ConfigKey): string {
+  const words = /^one of ([\w-]+(?:, [\w-]+)*)$/.exec(k.allowed)?.[1].split(', ').join('|');
+  return words !== undefined && words.length <= 40 ? words : 'VALUE';
+}
+
+/**
+ * Which counter of the stats line says what, and what to do about it
+ * (daemon.ts statsLine says what each counts).
+ */
+const COUNTERS: Array<[name: string, meaning: string]> = [
+  ['lost', "events the kernel dropped, its socket's receive buffer full: raise receive_buffer (or set reliable)"],
+  ['undelivered', 'reliable mode, in place of lost: deliveries the kernel could not make; it retries DESTROY events, NEW and UPDATE may be lost'],
+  ['enobufs', 'how often the kernel found that buffer full'],
+  ['dropped', 'events read but never handed to the outputs: they were gone at shutdown'],
+  ['output_lost', 'lines an output lost (a failed write, a full disk, a receiver away, a full queue): its error line says why'],
+  ['output_waiting', 'lines an output holds, neither written nor lost yet: growing, the output is slower than the events'],
+  ['decode_errors', 'kernel messages that could not be decoded, events no format could print'],
+  ['filtered', "events the config's filters dropped after reading: asked for, not a loss"],
+  ['skipped', 'events an output did not take, not in its own event (or nothing to write, as IPFIX for UPDATE): asked for, not a loss'],
+];
+
 function help(): string {
   const flag = (name: string, value = '') => `  ${SHORT[name] ? `-${SHORT[name]}, ` : ''}--${name}${value ? ` ${value}` : ''}`;
   const entries = CONFIG_FLAGS.map((k) => {
     const isBool = typeof k.default === 'boolean';
-    const doc = `${k.doc.replace(/`/g, '')} Default: ${JSON.stringify(k.default)}.`;
-    const usage = k.valueOptional ? `${flag(k.arg)} [VALUE]` : isBool ? `${flag(k.arg)}[=true|false]` : flag(k.arg, 'VALUE');
+    const doc = `${k.doc.replace(/`/g, '')} Allowed: ${k.allowed.replace(/`/g, '')}. Default: ${JSON.stringify(k.default)}.`;
+    const usage = k.valueOptional ? `${flag(k.arg)} [VALUE]` : isBool ? `${flag(k.arg)}[=true|false]` : flag(k.arg, valueWords(k));
     return `${usage}\n${wrap(doc, '        ')}`;
   });
+  const counters = COUNTERS.map(([name, meaning]) => `  ${name}\n${wrap(meaning, '        ')}`);
   return `Usage: ctlogd [options]
 
-Logs Linux conntrack events (NEW, UPDATE, DESTROY), one line each.
+Logs Linux conntrack events (NEW, UPDATE, DESTROY), one line each, to
+stdout, a file or syslog, or as NAT event records to an IPFIX collector.
 
 Options:
 ${flag('config', 'FILE')}
@@ -71,18 +98,52 @@ ${flag('help')}
 ${flag('version')}
         The version.
 
-Keys with a flag also have an environment variable, CTLOGD_ and the key in
-capitals (CTLOGD_QUEUE_SIZE, ...): it overrides the file; flags override both.
-
 Signals: TERM/INT stop (everything received is written), HUP reloads,
-USR1 prints the counters on stderr.
-Exit codes: 0 stopped, 64 bad command line (an unknown flag, a flag
-without its value, a word that is no flag), 69 no native addon for this
+USR1 prints the counters on stderr: systemctl kill -s USR1 ctlogd (they
+go to the journal), or every stats_interval seconds, and at exit.
+
+Counters: the capture's, then each output's after output=NAME; a loss is
+also said on stderr when it starts and when it ends.
+${counters.join('\n')}
+
+Environment:
+  CTLOGD_<KEY>
+        Keys with a flag also have an environment variable, CTLOGD_ and the
+        key in capitals (CTLOGD_QUEUE_SIZE, ...): it overrides the file;
+        flags override both.
+
+Files:
+  /etc/ctlogd/ctlogd.json
+        The service's config (systemd/ctlogd.service runs ctlogd --config
+        on it; the Debian package's conffile).
+  /run/vyos-conntrack-logger.conf
+        The config VyOS writes from set system conntrack log; the drop-in
+        for vyos-conntrack-logger.service runs ctlogd on it
+        (/usr/share/ctlogd/vyos-conntrack-logger.conf in the Debian package).
+  /var/log/ctlogd/
+        Where the unit lets a file output write (its LogsDirectory).
+
+Examples:
+  ctlogd --format conntrack -p tcp --dport 443
+        What conntrack -E -p tcp --dport 443 prints; the kernel drops the
+        other events before ctlogd reads them.
+  ctlogd --any-nat -o ipfix --ipfix-host 192.0.2.10
+        Translated connections, as NAT event records at their start and
+        end, to the IPFIX collector at 192.0.2.10:4739.
+  ctlogd -f json -o file --output-file /var/log/ctlogd/ct.json
+        Every event as a JSON line, appended to a file that SIGHUP reopens
+        (logrotate).
+
+Exit status: ${EXIT.OK} stopped, ${EXIT.USAGE} bad command line (an unknown flag, a flag
+without its value, a word that is no flag), ${EXIT.UNAVAILABLE} no native addon for this
 platform, or no conntrack netlink in the kernel (modprobe
-nf_conntrack_netlink), 70 internal error, 73 cannot open the output or
-listen on metrics_listen, 77 no permission (needs CAP_NET_ADMIN, and
-CAP_SYS_ADMIN with netns), 78 bad config (also a bad value of a flag, a
+nf_conntrack_netlink), ${EXIT.SOFTWARE} internal error, ${EXIT.CANTCREAT} cannot open the output or
+listen on metrics_listen, ${EXIT.NOPERM} no permission (needs CAP_NET_ADMIN, and
+CAP_SYS_ADMIN with netns), ${EXIT.CONFIG} bad config (also a bad value of a flag, a
 netns that is not there).
+
+See also: conntrack(8), systemctl(1), journalctl(1); the README and docs/
+of ctlogd's repository (the Debian package: /usr/share/doc/ctlogd/).
 `;
 }
 
