@@ -117,6 +117,9 @@ test('control: name, version, architecture, Depends on nodejs; the layout', () =
     './usr/share/man/man8/ctlogd.8.gz',
     './usr/share/doc/ctlogd/copyright',
     './usr/share/doc/ctlogd/changelog.gz',
+    './usr/share/doc/ctlogd/README.md.gz',
+    './usr/share/doc/ctlogd/docs/configuration.md.gz',
+    './usr/share/doc/ctlogd/docs/outputs.md.gz',
   ]) {
     assert.ok(files.includes(f), f);
   }
@@ -149,7 +152,7 @@ test('the installed command and conffile log a real event in a namespace', async
   t.after(() => ns.destroy());
   const out = new Lines(ns.spawn('/usr/bin/ctlogd', ['--config', CONFFILE, '--log-level', 'debug']));
   await out.until(() => out.stderr.includes('listening'), 'ctlogd to listen');
-  // Through the launcher: /usr/bin/node, its inspector kept shut (README, Security).
+  // Through the launcher: /usr/bin/node, its inspector kept shut (docs/security.md).
   const argv = readFileSync(`/proc/${out.child.pid}/cmdline`, 'utf8').split('\0');
   assert.deepEqual(argv.slice(1, 3), ['--inspect-port=[fe80::1]:9229', '/usr/lib/ctlogd/bin/ctlogd.js']);
   assert.equal(readlinkSync(`/proc/${out.child.pid}/exe`), realpathSync('/usr/bin/node'));

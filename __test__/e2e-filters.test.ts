@@ -477,7 +477,7 @@ describe("conntrack's event filters on a NAT router: ctlogd beside conntrack -E"
   });
 
   // Where a filter runs: the kernel's socket filter drops what fails it
-  // before it is read (README, Filters, "In the kernel": since the socket
+  // before it is read (docs/filters.md, "In the kernel": since the socket
   // filter walks the attributes after the tuples and compares them for
   // NAT, that is every condition); the reader applies the filter again
   // to what it reads, and counts what it drops as filtered: with the

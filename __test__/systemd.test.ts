@@ -44,7 +44,7 @@ test('least privilege: only CAP_NET_ADMIN, exposure scored 1.6 or better', () =>
   const out = execFileSync('systemd-analyze', ['security', '--offline=true', localUnit()], { encoding: 'utf8' });
   const m = /Overall exposure level for ctlogd\.service: (\d+\.\d+)/.exec(out);
   assert.ok(m, out);
-  // 2.1 before PrivateMounts, ProtectProc=invisible and the deny list (README: Running as a service).
+  // 2.1 before PrivateMounts, ProtectProc=invisible and the deny list (docs/service.md).
   assert.ok(Number(m[1]) <= 1.6, `exposure ${m[1]}`);
   for (const setting of ['PrivateMounts=', 'ProtectProc=', 'SystemCallFilter=~@privileged', 'SystemCallFilter=~@resources']) {
     assert.match(out, new RegExp(`^✓ ${setting}`, 'm'), `${setting} not credited:\n${out}`);
@@ -71,7 +71,7 @@ test('the unit runs ctlogd with flags ctlogd accepts, and reloads with SIGHUP', 
   assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
   // Operator errors (usage, no addon or conntrack netlink, output, permission, config) are not retried.
   assert.match(unit, /^RestartPreventExitStatus=64 69 73 77 78$/m);
-  // An end by SIGHUP or SIGUSR1 before Node has a handler: started again (README, Security).
+  // An end by SIGHUP or SIGUSR1 before Node has a handler: started again (docs/security.md).
   assert.match(unit, /^RestartForceExitStatus=SIGHUP SIGUSR1$/m);
 });
 

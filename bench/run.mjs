@@ -54,7 +54,8 @@ const SCENARIOS = {
   o: {
     n: 300_000,
     events: ['new'],
-    title: "N new UDP flows at the generator's max rate to three files (vyos, json, conntrack): one ctlogd with three outputs, then three ctlogd with one each (NEW)",
+    title:
+      "N new UDP flows at the generator's max rate to three files (vyos, json, conntrack): one ctlogd with three outputs, then three ctlogd with one each (NEW)",
   },
 };
 /** Scenario n's collector port, and the net its generated flows go to (ctbench udp). */
@@ -143,7 +144,11 @@ try {
 /** Keys scenario o sets itself (each output's) or that three ctlogd cannot share (a port). */
 const O_OWN_KEY = /^(outputs|output|format|conntrack_options|output_file|syslog_.*|ipfix_.*|metrics_listen)$/;
 if (selected.includes('o') && Object.keys(EXTRA_CONFIG).some((k) => O_OWN_KEY.test(k))) {
-  console.error(`--config: scenario o sets ${Object.keys(EXTRA_CONFIG).filter((k) => O_OWN_KEY.test(k)).join(', ')} itself, or three ctlogd cannot share it\n${USAGE}`);
+  console.error(
+    `--config: scenario o sets ${Object.keys(EXTRA_CONFIG)
+      .filter((k) => O_OWN_KEY.test(k))
+      .join(', ')} itself, or three ctlogd cannot share it\n${USAGE}`,
+  );
   process.exit(64);
 }
 /** The port of ctlogd's metrics, when --config sets metrics_listen: scraped every second during the events. */
@@ -1239,7 +1244,9 @@ function outputsTable(r) {
   ];
   for (const c of r.configs) {
     for (const o of c.outputs) {
-      rows.push(`| ${c.name} | ${o.name} | ${fmtInt(c.generated)} | ${fmtInt(o.captured)} | ${fmtInt(o.lost)} | ${fmtInt(o.kernelLost)} / ${fmtInt(o.dropped)} / ${fmtInt(o.outputLost)} |`);
+      rows.push(
+        `| ${c.name} | ${o.name} | ${fmtInt(c.generated)} | ${fmtInt(o.captured)} | ${fmtInt(o.lost)} | ${fmtInt(o.kernelLost)} / ${fmtInt(o.dropped)} / ${fmtInt(o.outputLost)} |`,
+      );
     }
   }
   rows.push(

@@ -106,7 +106,10 @@ node scripts/deb/copyright.mjs "$lib" >"$doc/copyright"
 mv "$lib/systemd/ctlogd.service" "$deb/lib/systemd/system/"
 mv "$lib/systemd/vyos-conntrack-logger.conf" "$deb/usr/share/ctlogd/"
 gzip -9n <"$lib/README.md" >"$doc/README.md.gz"
-rm -r "$lib/systemd" "$lib/README.md" "$lib/LICENSE"
+# The pages the README links to, beside it as its links name them.
+mkdir "$doc/docs"
+for page in "$lib"/docs/*.md; do gzip -9n <"$page" >"$doc/docs/${page##*/}.gz"; done
+rm -r "$lib/systemd" "$lib/README.md" "$lib/LICENSE" "$lib/docs"
 nm=$lib/node_modules
 rm -f "$nm/.package-lock.json" "$nm/ctlogd-$platform/LICENSE" "$nm/ctlogd-$platform/README.md"
 find "$nm" -depth -type d \( -name test -o -name tests -o -name example -o -name examples -o -name docs \) -exec rm -r {} +

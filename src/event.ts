@@ -88,7 +88,7 @@ export interface ConntrackEvent {
   /**
    * The program owning `portid`, looked up in /proc when the event was
    * read. A process chooses its name: control characters, invalid UTF-8
-   * and backslashes are escaped (`\x0a`, `\xff`, `\\`; README, Security),
+   * and backslashes are escaped (`\x0a`, `\xff`, `\\`; docs/security.md),
    * so that it never breaks a line.
    */
   progname?: string;

@@ -2,7 +2,7 @@
  * The `ctlogd` command. `npm run build` bundles this file with everything
  * it imports into dist/ctlogd.mjs: one module to load instead of about a
  * hundred cuts the start from about 0.2 to 0.1 s of CPU and 9 MB of
- * memory (README, Benchmarks). The native binding (../index.js) stays a
+ * memory (docs/benchmarks.md). The native binding (../index.js) stays a
  * module of its own: it finds the .node file next to itself.
  */
 import { main } from './cli.js';

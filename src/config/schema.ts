@@ -136,7 +136,7 @@ const SCHEMA = {
   ),
   ...option(
     'metrics_listen',
-    'Serves Prometheus/OpenMetrics metrics at `/metrics` on this address and port (README, Metrics): the counters of the stats line per event type and protocol class, the queue, the socket backlog, the latency histogram, the last reload, build info. Empty: off. A reload that changes it listens on the new address before it closes the old.',
+    'Serves Prometheus/OpenMetrics metrics at `/metrics` on this address and port (docs/metrics.md): the counters of the stats line per event type and protocol class, the queue, the socket backlog, the latency histogram, the last reload, build info. Empty: off. A reload that changes it listens on the new address before it closes the old.',
     '',
     LISTEN,
   ),
@@ -146,7 +146,7 @@ const SCHEMA = {
     rule: OUTPUTS,
   },
   ...OUTPUT_ITEMS,
-  // conntrack's filters, beside `event` (README, Filters).
+  // conntrack's filters, beside `event` (docs/filters.md).
   ...filterItems(),
 } satisfies Record<string, Item<unknown>>;
 
