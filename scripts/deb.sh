@@ -149,7 +149,14 @@ node_min=$(node -p '
   m[1]' "$lib/package.json")
 mkdir -p "$work/src/debian"
 printf 'Source: ctlogd\n\nPackage: ctlogd\nArchitecture: %s\n' "$arch" >"$work/src/debian/control"
-shlibs=$(cd "$work/src" && dpkg-shlibdeps -O -e "$nm/ctlogd-$platform/ctlogd.$platform.node" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+# Its error said, not swallowed: for another architecture it needs that
+# architecture's libc6 installed (dpkg --add-architecture arm64; apt-get
+# install libc6:arm64).
+if ! shlibs_out=$(cd "$work/src" && dpkg-shlibdeps -O -e "$nm/ctlogd-$platform/ctlogd.$platform.node" 2>"$work/shlibdeps.err"); then
+  echo "deb.sh: dpkg-shlibdeps could not read the addon's libraries ($arch): $(tr '\n' ' ' <"$work/shlibdeps.err"); for arch $arch, install libc6:$arch" >&2
+  exit 69
+fi
+shlibs=$(sed -n 's/^shlibs:Depends=//p' <<<"$shlibs_out")
 for s in postinst prerm postrm; do install -m 755 "scripts/deb/$s" "$deb/DEBIAN/$s"; done
 echo /etc/ctlogd/ctlogd.json >"$deb/DEBIAN/conffiles"
 (cd "$deb" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) >"$deb/DEBIAN/md5sums"
