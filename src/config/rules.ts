@@ -191,3 +191,24 @@ export type Items = Record<string, Item<unknown>>;
 
 /** The values of `items` once checked: a field per key, of the type its rule gives. */
 export type Values<T extends Items> = { [K in keyof T]: ReturnType<T[K]['rule']['value']> };
+
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+
+/** A registry's definitions (outputs, formats) with their names and keys. */
+export interface Named {
+  readonly name: string;
+  readonly keys: Items;
+}
+
+/** What a registry makes of its list: the key's values, every definition's keys, and the lookup by name. */
+export function registry<D extends Named>(definitions: readonly D[]) {
+  return {
+    names: definitions.map((d) => d.name) as Array<D['name']>,
+    keys: Object.assign({}, ...definitions.map((d) => d.keys)) as UnionToIntersection<D['keys']>,
+    byName(name: string): D {
+      const d = definitions.find((x) => x.name === name);
+      if (!d) throw new Error(`no ${name} is registered`);
+      return d;
+    },
+  };
+}

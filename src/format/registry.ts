@@ -4,7 +4,7 @@
  * `format`, in this order) and each output's formatter are made from this
  * list.
  */
-import type { Items } from '../config/rules.js';
+import { registry, type Items } from '../config/rules.js';
 import { conntrackFormat } from './conntrack.js';
 import type { FormatDefinition } from './definition.js';
 import { ecsFormat } from './ecs.js';
@@ -13,19 +13,15 @@ import { vyosFormat } from './vyos.js';
 
 export const FORMAT_DEFINITIONS = [vyosFormat, conntrackFormat, jsonFormat, ecsFormat] as const;
 
-type Definition = (typeof FORMAT_DEFINITIONS)[number];
+const FORMATS = registry(FORMAT_DEFINITIONS);
 
 /** The `format` key's values. */
-export const FORMAT_NAMES = FORMAT_DEFINITIONS.map((d) => d.name) as Array<Definition['name']>;
-
-type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+export const FORMAT_NAMES = FORMATS.names;
 
 /** Every format's keys, for the schema. */
-export const FORMAT_KEYS = Object.assign({}, ...FORMAT_DEFINITIONS.map((d) => d.keys)) as UnionToIntersection<Definition['keys']>;
+export const FORMAT_KEYS = FORMATS.keys;
 
 /** The definition of format `name` (a value the `format` key allows). */
 export function formatDefinition(name: string): FormatDefinition<string, Items> {
-  const d = FORMAT_DEFINITIONS.find((f) => f.name === name);
-  if (!d) throw new Error(`no format ${name}`);
-  return d as unknown as FormatDefinition<string, Items>;
+  return FORMATS.byName(name) as unknown as FormatDefinition<string, Items>;
 }
