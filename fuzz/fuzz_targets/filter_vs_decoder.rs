@@ -12,8 +12,8 @@
 #![no_main]
 
 use ctlog_core::bpf::vm;
-use ctlog_core::decode_message;
 use ctlog_core::conntrack_filter::{Cond, Filter, Mark, Nat, Net, Status};
+use ctlog_core::decode_message;
 use ctlog_core::kind::{ProtoFilter, ALL};
 use libfuzzer_sys::fuzz_target;
 
