@@ -99,7 +99,7 @@ test('the page counts what ctlogd wrote, per event type and protocol class, as i
       // An output's counts carry its name: the one output's, its output's.
       assert.equal(s.get(`ctlogd_events_written_total{output="stdout",${k.slice(1)}`), want.get(k) ?? 0, `written ${k}`);
       assert.equal(s.get(`ctlogd_events_received_total${k}`), want.get(k) ?? 0, `received ${k}`);
-      assert.equal(s.get(`ctlogd_events_output_lost_total${k}`), 0);
+      assert.equal(s.get(`ctlogd_events_output_lost_total{output="stdout",${k.slice(1)}`), 0);
     }
   }
   // The stats line's totals, under the same names.
