@@ -157,7 +157,7 @@ impl Filter {
                 ev.mark.is_some_and(|v| v & m.mask == m.value)
             })
             && eq(&self.zone, Some(ev.zone.unwrap_or(0)))
-            && self.status.map_or(true, |b| {
+            && self.status.is_none_or(|b| {
                 let s = ev.status.unwrap_or(0);
                 s & b.set == b.set && s & b.clear == 0
             })
@@ -169,14 +169,14 @@ impl Filter {
 
 /// An absent condition holds.
 fn holds<T>(c: &Option<Cond<T>>, test: impl FnOnce(&T) -> bool) -> bool {
-    c.as_ref().map_or(true, |c| c.holds(test))
+    c.as_ref().is_none_or(|c| c.holds(test))
 }
 
 /// Whether the kernel's status says the translation is done; an event
 /// without a status is taken as translated where its tuples say so
 /// (libnetfilter_conntrack's getobjopt_is_snat).
 fn done(ev: &Event, bit: u32) -> bool {
-    ev.status.map_or(true, |s| s & bit != 0)
+    ev.status.is_none_or(|s| s & bit != 0)
 }
 
 /// The port, or for ICMP the id: what a translation may change beside the

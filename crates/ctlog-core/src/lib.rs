@@ -14,6 +14,8 @@ pub mod progname;
 pub mod reader;
 pub mod send;
 pub mod socket;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod text;
 pub mod wire;
 

@@ -1,0 +1,343 @@
+//! The store's files: Apache Parquet, one row a record (record.rs), zstd,
+//! rows sorted by translated address, port and start so that each row
+//! group's statistics bound what it holds, and bloom filters on the
+//! translated address and port and the inside address, so that a lookup
+//! reads only the row groups that may hold its answer. DuckDB, ClickHouse,
+//! pandas and polars read them unchanged; docs/store.md names the columns.
+
+use std::fs::File;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::data_type::{
+    ByteArray, ByteArrayType, FixedLenByteArray, FixedLenByteArrayType, Int32Type, Int64Type,
+};
+use parquet::errors::{ParquetError, Result};
+use parquet::file::properties::{ReaderProperties, WriterProperties};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::serialized_reader::ReadOptionsBuilder;
+use parquet::file::statistics::Statistics;
+use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
+use parquet::record::Field;
+use parquet::schema::parser::parse_message_type;
+use parquet::schema::types::ColumnPath;
+
+use super::record::{address_bytes, address_of, Ended, Record};
+
+/// The columns, in order: the store's interface to other readers (a
+/// change here is a change of docs/store.md and schema/clickhouse.sql).
+/// Unsigned numbers are annotated as such; an address is 16 bytes
+/// (record.rs address_bytes).
+pub const SCHEMA: &str = "message ctlogd_connection {
+  required int64 start_ns (TIMESTAMP(NANOS,true));
+  optional int64 end_ns (TIMESTAMP(NANOS,true));
+  required binary ended (STRING);
+  required int32 proto (INTEGER(8,false));
+  required fixed_len_byte_array(16) orig_src;
+  required int32 orig_sport (INTEGER(16,false));
+  required fixed_len_byte_array(16) orig_dst;
+  required int32 orig_dport (INTEGER(16,false));
+  required fixed_len_byte_array(16) nat_src;
+  required int32 nat_sport (INTEGER(16,false));
+  required fixed_len_byte_array(16) nat_dst;
+  required int32 nat_dport (INTEGER(16,false));
+  required int32 zone (INTEGER(16,false));
+  required int32 mark (INTEGER(32,false));
+  required int32 id (INTEGER(32,false));
+  optional int64 orig_packets (INTEGER(64,false));
+  optional int64 orig_bytes (INTEGER(64,false));
+  optional int64 reply_packets (INTEGER(64,false));
+  optional int64 reply_bytes (INTEGER(64,false));
+}";
+
+/// Rows a row group: its statistics bound a lookup's reading to about
+/// this many rows.
+pub const ROWS_PER_GROUP: usize = 8192;
+
+/// The columns a lookup looks up, with bloom filters.
+const BLOOM_COLUMNS: [&str; 3] = ["nat_src", "nat_sport", "orig_src"];
+const NAT_SPORT: usize = 9;
+
+fn properties() -> WriterProperties {
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_created_by(format!("ctlogd {}", env!("CARGO_PKG_VERSION")));
+    for c in BLOOM_COLUMNS {
+        b = b.set_column_bloom_filter_enabled(ColumnPath::from(c), true);
+    }
+    b.build()
+}
+
+/// Writes `rows`, sorted for lookups, as a Parquet file at `path` (made
+/// anew). The caller makes it crash safe: written elsewhere, synced, renamed.
+pub fn write_file(path: &Path, rows: &mut [Record]) -> Result<()> {
+    rows.sort_by(|a, b| {
+        (address_bytes(a.nat_src), a.nat_sport, a.start_ns).cmp(&(
+            address_bytes(b.nat_src),
+            b.nat_sport,
+            b.start_ns,
+        ))
+    });
+    let schema = Arc::new(parse_message_type(SCHEMA)?);
+    let file = File::create(path)?;
+    let mut w = SerializedFileWriter::new(file, schema, Arc::new(properties()))?;
+    for group in rows.chunks(ROWS_PER_GROUP) {
+        let mut rg = w.next_row_group()?;
+        write_group(&mut rg, group)?;
+        rg.close()?;
+    }
+    w.close()?;
+    Ok(())
+}
+
+/// Values and definition levels of an optional column.
+fn optional<T: Copy>(rows: &[Record], f: impl Fn(&Record) -> Option<T>) -> (Vec<T>, Vec<i16>) {
+    let values = rows.iter().filter_map(&f).collect();
+    let levels = rows.iter().map(|r| i16::from(f(r).is_some())).collect();
+    (values, levels)
+}
+
+fn write_group(rg: &mut SerializedRowGroupWriter<'_, File>, rows: &[Record]) -> Result<()> {
+    let i64s = |f: &dyn Fn(&Record) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+    let i32s = |f: &dyn Fn(&Record) -> i32| rows.iter().map(f).collect::<Vec<_>>();
+    let addrs = |f: &dyn Fn(&Record) -> IpAddr| {
+        rows.iter()
+            .map(|r| FixedLenByteArray::from(ByteArray::from(address_bytes(f(r)).to_vec())))
+            .collect::<Vec<_>>()
+    };
+    let u64s = |f: &dyn Fn(&Record) -> Option<u64>| optional(rows, |r| f(r).map(|v| v as i64));
+    let mut column = 0;
+    while let Some(mut col) = rg.next_column()? {
+        match column {
+            0 => col
+                .typed::<Int64Type>()
+                .write_batch(&i64s(&|r| r.start_ns), None, None)?,
+            1 => {
+                let (v, d) = optional(rows, |r| r.end_ns);
+                col.typed::<Int64Type>().write_batch(&v, Some(&d), None)?
+            }
+            2 => {
+                let v: Vec<ByteArray> = rows
+                    .iter()
+                    .map(|r| ByteArray::from(r.ended.name()))
+                    .collect();
+                col.typed::<ByteArrayType>().write_batch(&v, None, None)?
+            }
+            3 => {
+                col.typed::<Int32Type>()
+                    .write_batch(&i32s(&|r| i32::from(r.proto)), None, None)?
+            }
+            4 => col.typed::<FixedLenByteArrayType>().write_batch(
+                &addrs(&|r| r.orig_src),
+                None,
+                None,
+            )?,
+            5 => col.typed::<Int32Type>().write_batch(
+                &i32s(&|r| i32::from(r.orig_sport)),
+                None,
+                None,
+            )?,
+            6 => col.typed::<FixedLenByteArrayType>().write_batch(
+                &addrs(&|r| r.orig_dst),
+                None,
+                None,
+            )?,
+            7 => col.typed::<Int32Type>().write_batch(
+                &i32s(&|r| i32::from(r.orig_dport)),
+                None,
+                None,
+            )?,
+            8 => col.typed::<FixedLenByteArrayType>().write_batch(
+                &addrs(&|r| r.nat_src),
+                None,
+                None,
+            )?,
+            9 => col.typed::<Int32Type>().write_batch(
+                &i32s(&|r| i32::from(r.nat_sport)),
+                None,
+                None,
+            )?,
+            10 => col.typed::<FixedLenByteArrayType>().write_batch(
+                &addrs(&|r| r.nat_dst),
+                None,
+                None,
+            )?,
+            11 => col.typed::<Int32Type>().write_batch(
+                &i32s(&|r| i32::from(r.nat_dport)),
+                None,
+                None,
+            )?,
+            12 => {
+                col.typed::<Int32Type>()
+                    .write_batch(&i32s(&|r| i32::from(r.zone)), None, None)?
+            }
+            // Unsigned 32-bit values, their bits in an int32 (the column says unsigned).
+            13 => col
+                .typed::<Int32Type>()
+                .write_batch(&i32s(&|r| r.mark as i32), None, None)?,
+            14 => col
+                .typed::<Int32Type>()
+                .write_batch(&i32s(&|r| r.id as i32), None, None)?,
+            15..=18 => {
+                let (v, d) = match column {
+                    15 => u64s(&|r| r.orig_packets),
+                    16 => u64s(&|r| r.orig_bytes),
+                    17 => u64s(&|r| r.reply_packets),
+                    _ => u64s(&|r| r.reply_bytes),
+                };
+                col.typed::<Int64Type>().write_batch(&v, Some(&d), None)?
+            }
+            _ => {
+                return Err(ParquetError::General(format!(
+                    "column {column} is not in the store's schema"
+                )))
+            }
+        };
+        col.close()?;
+        column += 1;
+    }
+    Ok(())
+}
+
+fn bad(what: &str) -> ParquetError {
+    ParquetError::General(format!("not a store file: {what}"))
+}
+
+/// The record of one row, as write_file wrote it.
+fn record_of(row: &parquet::record::Row) -> Result<Record> {
+    let fields: Vec<&Field> = row.get_column_iter().map(|(_, f)| f).collect();
+    if fields.len() != 19 {
+        return Err(bad("not 19 columns"));
+    }
+    let long = |i: usize| match fields[i] {
+        Field::Long(v) => Ok(*v),
+        _ => Err(bad("an int64 column")),
+    };
+    let opt_u64 = |i: usize| match fields[i] {
+        Field::Null => Ok(None),
+        Field::ULong(v) => Ok(Some(*v)),
+        _ => Err(bad("an unsigned int64 column")),
+    };
+    let small = |i: usize| match fields[i] {
+        Field::UByte(v) => Ok(u32::from(*v)),
+        Field::UShort(v) => Ok(u32::from(*v)),
+        Field::UInt(v) => Ok(*v),
+        _ => Err(bad("an unsigned int32 column")),
+    };
+    let addr = |i: usize| match fields[i] {
+        Field::Bytes(b) => <[u8; 16]>::try_from(b.data())
+            .map(address_of)
+            .map_err(|_| bad("a 16-byte address")),
+        _ => Err(bad("an address column")),
+    };
+    let port = |i: usize| small(i).and_then(|v| u16::try_from(v).map_err(|_| bad("a port")));
+    Ok(Record {
+        start_ns: long(0)?,
+        end_ns: match fields[1] {
+            Field::Null => None,
+            Field::Long(v) => Some(*v),
+            _ => return Err(bad("end_ns")),
+        },
+        ended: match fields[2] {
+            Field::Str(s) => Ended::from_name(s).ok_or_else(|| bad("ended"))?,
+            _ => return Err(bad("ended")),
+        },
+        proto: u8::try_from(small(3)?).map_err(|_| bad("proto"))?,
+        orig_src: addr(4)?,
+        orig_sport: port(5)?,
+        orig_dst: addr(6)?,
+        orig_dport: port(7)?,
+        nat_src: addr(8)?,
+        nat_sport: port(9)?,
+        nat_dst: addr(10)?,
+        nat_dport: port(11)?,
+        zone: port(12)?,
+        mark: small(13)?,
+        id: small(14)?,
+        orig_packets: opt_u64(15)?,
+        orig_bytes: opt_u64(16)?,
+        reply_packets: opt_u64(17)?,
+        reply_bytes: opt_u64(18)?,
+    })
+}
+
+fn open(path: &Path) -> Result<SerializedFileReader<File>> {
+    let options = ReadOptionsBuilder::new()
+        .with_reader_properties(
+            ReaderProperties::builder()
+                .set_read_bloom_filter(true)
+                .build(),
+        )
+        .build();
+    SerializedFileReader::new_with_options(File::open(path)?, options)
+}
+
+/// Every record of the file at `path`.
+pub fn read_file(path: &Path) -> Result<Vec<Record>> {
+    let reader = open(path)?;
+    reader
+        .get_row_iter(None)?
+        .map(|row| record_of(&row?))
+        .collect()
+}
+
+/// The records of the file at `path` whose translated source is
+/// `nat_src`:`nat_sport` and that held it at `at_ns` as far as this file
+/// knows (holders); reads only the row groups whose statistics and bloom
+/// filters may hold one. Returns them and how many row groups it read.
+pub fn lookup_nat(
+    path: &Path,
+    nat_src: IpAddr,
+    nat_sport: u16,
+    at_ns: i64,
+) -> Result<(Vec<Record>, usize)> {
+    let reader = open(path)?;
+    let addr = FixedLenByteArray::from(ByteArray::from(address_bytes(nat_src).to_vec()));
+    let mut same = Vec::new();
+    let mut read = 0;
+    for g in 0..reader.num_row_groups() {
+        let meta = reader.metadata().row_group(g);
+        if let Some(Statistics::Int32(s)) = meta.column(NAT_SPORT).statistics() {
+            let port = i32::from(nat_sport);
+            if s.min_opt().is_some_and(|min| port < *min)
+                || s.max_opt().is_some_and(|max| port > *max)
+            {
+                continue;
+            }
+        }
+        let group = reader.get_row_group(g)?;
+        if let Some(bloom) = group.get_column_bloom_filter(8) {
+            if !bloom.check(&addr) {
+                continue;
+            }
+        }
+        read += 1;
+        for row in group.get_row_iter(None)? {
+            let r = record_of(&row?)?;
+            if r.nat_src == nat_src && r.nat_sport == nat_sport && r.start_ns <= at_ns {
+                same.push(r);
+            }
+        }
+    }
+    Ok((holders(same, at_ns), read))
+}
+
+/// Of the records of one translated source that began by `at_ns`, those
+/// that held it then. A connection written while open (its end unknown
+/// here) ended before another of the same translated tuple began: the
+/// kernel holds one connection a tuple at a time.
+pub fn holders(same: Vec<Record>, at_ns: i64) -> Vec<Record> {
+    let tuple = |r: &Record| (r.proto, r.nat_dst, r.nat_dport);
+    same.iter()
+        .filter(|r| r.held_at(at_ns))
+        .filter(|r| {
+            r.end_ns.is_some()
+                || !same
+                    .iter()
+                    .any(|s| tuple(s) == tuple(r) && r.start_ns < s.start_ns && s.start_ns <= at_ns)
+        })
+        .cloned()
+        .collect()
+}

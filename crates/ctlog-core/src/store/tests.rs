@@ -1,0 +1,254 @@
+//! The store's files on their own: what a row holds of an event, that a
+//! file reads back as written, and that a lookup finds the holder of a
+//! translated port at a moment, reading only the row groups that may hold it.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use super::*;
+use crate::event::{Counters, Event, EventType, Tuple};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// A temporary file path, removed when dropped.
+struct Temp(PathBuf);
+
+impl Temp {
+    fn new(name: &str) -> Temp {
+        Temp(std::env::temp_dir().join(format!(
+            "ctlogd-store-{}-{name}.parquet",
+            std::process::id()
+        )))
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A UDP flow 10.0.0.2:5000 -> 192.0.2.1:53 source-NATed to 198.51.100.7:61000.
+fn snat(kind: EventType) -> Event {
+    let mut ev = Event::new(kind, libc::AF_INET as u8, 0);
+    ev.orig = Tuple {
+        src: Some(ip("10.0.0.2")),
+        dst: Some(ip("192.0.2.1")),
+        proto: Some(17),
+        sport: Some(5000),
+        dport: Some(53),
+        ..Tuple::default()
+    };
+    ev.reply = Tuple {
+        src: Some(ip("192.0.2.1")),
+        dst: Some(ip("198.51.100.7")),
+        proto: Some(17),
+        sport: Some(53),
+        dport: Some(61000),
+        ..Tuple::default()
+    };
+    ev.id = Some(0xdead_beef);
+    ev.mark = Some(0xffff_fff0);
+    ev.zone = Some(7);
+    ev.start = Some(1_796_000_000_000_000_001);
+    ev
+}
+
+#[test]
+fn a_row_of_an_event_the_translated_source_is_the_reply_read_backwards() {
+    let new = Record::of(&snat(EventType::New), 5).unwrap();
+    assert_eq!(
+        (new.orig_src, new.orig_sport, new.orig_dst, new.orig_dport),
+        (ip("10.0.0.2"), 5000, ip("192.0.2.1"), 53)
+    );
+    assert_eq!(
+        (new.nat_src, new.nat_sport, new.nat_dst, new.nat_dport),
+        (ip("198.51.100.7"), 61000, ip("192.0.2.1"), 53)
+    );
+    assert_eq!(
+        (new.start_ns, new.end_ns, new.ended),
+        (1_796_000_000_000_000_001, None, Ended::Open)
+    );
+    assert_eq!(
+        (new.proto, new.zone, new.mark, new.id),
+        (17, 7, 0xffff_fff0, 0xdead_beef)
+    );
+    assert_eq!(new.orig_bytes, None, "no accounting, no counters");
+
+    let mut ev = snat(EventType::Destroy);
+    ev.stop = Some(1_796_000_030_000_000_000);
+    ev.counters_orig = Some(Counters {
+        packets: 3,
+        bytes: 300,
+    });
+    ev.counters_reply = Some(Counters {
+        packets: 2,
+        bytes: 1 << 40,
+    });
+    let end = Record::of(&ev, 5).unwrap();
+    assert_eq!(
+        (end.end_ns, end.ended),
+        (Some(1_796_000_030_000_000_000), Ended::Destroy)
+    );
+    assert_eq!(
+        (
+            end.orig_packets,
+            end.orig_bytes,
+            end.reply_packets,
+            end.reply_bytes
+        ),
+        (Some(3), Some(300), Some(2), Some(1 << 40))
+    );
+
+    // Without the kernel's timestamps: when it was read.
+    let mut bare = snat(EventType::Destroy);
+    bare.start = None;
+    assert_eq!(
+        Record::of(&bare, 42).map(|r| (r.start_ns, r.end_ns)),
+        Some((42, Some(42)))
+    );
+    assert_eq!(
+        Record::of(&snat(EventType::Update), 5),
+        None,
+        "an UPDATE is no row"
+    );
+    let mut half = snat(EventType::New);
+    half.reply.dst = None;
+    assert_eq!(
+        Record::of(&half, 5),
+        None,
+        "nor an event without both tuples"
+    );
+}
+
+#[test]
+fn addresses_are_16_bytes_ipv4_mapped() {
+    for a in [
+        "10.0.0.2",
+        "255.255.255.255",
+        "::1",
+        "2001:db8::7",
+        "::ffff:0:1",
+    ] {
+        let bytes = record::address_bytes(ip(a));
+        assert_eq!(
+            record::address_of(bytes).to_string(),
+            ip(a).to_string().replace("::ffff:0.0.0.1", "0.0.0.1"),
+            "{a}"
+        );
+    }
+    assert_eq!(
+        record::address_bytes(ip("10.0.0.2"))[..12],
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
+    );
+}
+
+/// `n` connections through a pool of 8 translated ports, 4 inside hosts,
+/// each holding its port for 10 s, one after the other.
+fn reused(n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| {
+            let start = 1_796_000_000_000_000_000 + i64::try_from(i / 8).unwrap() * 10_000_000_000;
+            let mut r = Record::of(&snat(EventType::Destroy), 0).unwrap();
+            r.start_ns = start;
+            r.end_ns = if i % 97 == 0 {
+                None
+            } else {
+                Some(start + 9_000_000_000)
+            };
+            r.ended = if r.end_ns.is_none() {
+                Ended::Open
+            } else {
+                Ended::Destroy
+            };
+            r.orig_src = IpAddr::from([10, 0, 0, 2 + (i % 4) as u8]);
+            r.orig_sport = 1024 + (i % 5000) as u16;
+            r.nat_sport = 61000 + (i % 8) as u16;
+            r.id = i as u32;
+            r.orig_bytes = (i % 3 != 0).then_some(i as u64 * 100);
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn a_file_reads_back_as_written_sorted_by_translated_source_and_start() {
+    let t = Temp::new("round");
+    let mut rows = reused(20_000);
+    write_file(&t.0, &mut rows).unwrap();
+    let back = read_file(&t.0).unwrap();
+    assert_eq!(
+        back, rows,
+        "every column of every row, in the written (sorted) order"
+    );
+    assert!(back
+        .windows(2)
+        .all(|w| (w[0].nat_sport, w[0].start_ns) <= (w[1].nat_sport, w[1].start_ns)));
+    let bytes = std::fs::metadata(&t.0).unwrap().len();
+    eprintln!(
+        "20,000 rows: {bytes} bytes, {:.1} a row",
+        bytes as f64 / 20_000.0
+    );
+}
+
+#[test]
+fn a_lookup_answers_with_the_holder_at_that_moment_reading_only_its_row_groups() {
+    let t = Temp::new("lookup");
+    let mut rows = reused(80_000);
+    write_file(&t.0, &mut rows).unwrap();
+    let groups = 80_000usize.div_ceil(file::ROWS_PER_GROUP);
+    let nat = ip("198.51.100.7");
+    // Connection 8 * 100 + 3 held port 61003 from 1,000 s after the base, for 9 s.
+    let start = 1_796_000_000_000_000_000 + 100 * 10_000_000_000;
+    let (found, read) = lookup_nat(&t.0, nat, 61003, start + 4_000_000_000).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].id, found[0].orig_src),
+        (803, IpAddr::from([10, 0, 0, 2 + (803 % 4) as u8]))
+    );
+    assert!(read < groups, "{read} of {groups} row groups read");
+    // Between two holders (9 s to 10 s): none.
+    assert_eq!(
+        lookup_nat(&t.0, nat, 61003, start + 9_500_000_000)
+            .unwrap()
+            .0,
+        vec![]
+    );
+    // Another port, another address: none read.
+    assert_eq!(lookup_nat(&t.0, nat, 60999, start).unwrap(), (vec![], 0));
+    assert_eq!(
+        lookup_nat(&t.0, ip("198.51.100.8"), 61003, start).unwrap(),
+        (vec![], 0)
+    );
+    // A connection written while open (i % 97 == 0): once another on its
+    // tuple began, it had ended; until then it holds its port.
+    let open = rows.iter().find(|r| r.id == 97 * 8).unwrap().clone();
+    let (found, _) =
+        lookup_nat(&t.0, nat, open.nat_sport, open.start_ns + 3_600_000_000_000).unwrap();
+    assert!(
+        found.iter().all(|r| r.id != open.id),
+        "superseded: {found:?}"
+    );
+    let (found, _) = lookup_nat(&t.0, nat, open.nat_sport, open.start_ns + 9_500_000_000).unwrap();
+    assert_eq!(
+        found.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![open.id],
+        "still open between its start and the next"
+    );
+    let last = Temp::new("open");
+    write_file(&last.0, &mut [open.clone()]).unwrap();
+    let (found, _) = lookup_nat(
+        &last.0,
+        nat,
+        open.nat_sport,
+        open.start_ns + 3_600_000_000_000,
+    )
+    .unwrap();
+    assert_eq!(
+        found,
+        vec![open],
+        "the last on its tuple holds it from its start on"
+    );
+}
