@@ -252,3 +252,191 @@ fn a_lookup_answers_with_the_holder_at_that_moment_reading_only_its_row_groups()
         "the last on its tuple holds it from its start on"
     );
 }
+
+/// A temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("ctlogd-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        TempDir(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Every file under `dir`, relative to it, sorted.
+fn files(dir: &std::path::Path) -> Vec<String> {
+    fn walk(root: &std::path::Path, at: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(at).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+const NEVER: SealAfter = SealAfter {
+    rows: usize::MAX,
+    ns: i64::MAX,
+};
+
+#[test]
+fn a_journal_frame_holds_every_field_and_a_torn_one_is_none() {
+    let mut rows = reused(200);
+    rows[1].orig_src = ip("2001:db8::1");
+    rows[1].nat_dst = ip("2001:db8::2");
+    let mut buf = Vec::new();
+    journal::write_all(&mut buf, &rows).unwrap();
+    assert_eq!(buf.len(), 200 * journal::FRAME);
+    assert_eq!(journal::read_all(&buf[..]).unwrap(), rows);
+    // A crash mid-write: the frames before the torn one.
+    assert_eq!(
+        journal::read_all(&buf[..buf.len() - 7]).unwrap(),
+        rows[..199]
+    );
+    buf[journal::FRAME * 3 + 20] ^= 1;
+    assert_eq!(
+        journal::read_all(&buf[..]).unwrap(),
+        rows[..3],
+        "a spoilt frame ends what is read"
+    );
+}
+
+#[test]
+fn day_directories_are_the_utc_date_of_the_earliest_start() {
+    assert_eq!(writer::day_dir(0), "1970/01/01");
+    assert_eq!(writer::day_dir(1_796_000_000 * 1_000_000_000), "2026/11/30");
+    assert_eq!(writer::day_dir(951_782_400 * 1_000_000_000), "2000/02/29");
+    assert_eq!(writer::day_dir(-1), "1969/12/31");
+}
+
+#[test]
+fn a_seal_writes_one_parquet_file_by_day_and_starts_a_new_journal() {
+    let d = TempDir::new("seal");
+    let (mut w, recovered) = StoreWriter::open(
+        &d.0,
+        SealAfter {
+            rows: 100,
+            ns: 1_000,
+        },
+    )
+    .unwrap();
+    assert!(recovered.is_empty());
+    assert_eq!(files(&d.0), ["journal-0.bin"]);
+    let rows = reused(150);
+    for (i, r) in rows.iter().take(99).enumerate() {
+        w.push(r.clone(), i as i64);
+    }
+    assert!(!w.due(500), "99 rows, 500 ns");
+    assert!(w.due(1_000), "the first is 1,000 ns old");
+    w.push(rows[99].clone(), 0);
+    assert!(w.due(0), "100 rows");
+    let path = w.seal().unwrap().unwrap();
+    let mut want = rows[..100].to_vec();
+    want.sort_by_key(|r| (r.nat_sport, r.start_ns));
+    assert_eq!(read_file(&path).unwrap(), want);
+    let min = rows[..100].iter().map(|r| r.start_ns).min().unwrap();
+    let max = rows[..100].iter().map(|r| r.start_ns).max().unwrap();
+    assert_eq!(
+        files(&d.0),
+        [
+            format!("2026/11/30/{min}-{max}-g0.parquet"),
+            "journal-1.bin".into()
+        ]
+    );
+    assert_eq!(w.seal().unwrap(), None, "nothing since");
+}
+
+#[test]
+fn a_crash_loses_what_was_not_synced_and_the_next_open_seals_the_journal() {
+    let d = TempDir::new("crash");
+    let rows = reused(300);
+    {
+        let (mut w, _) = StoreWriter::open(&d.0, NEVER).unwrap();
+        for r in &rows[..250] {
+            w.push(r.clone(), 0);
+        }
+        w.sync().unwrap();
+        for r in &rows[250..] {
+            w.push(r.clone(), 0);
+        }
+        // Dropped without a sync or a seal: the process died.
+    }
+    // And the last frame was torn.
+    let journal = d.0.join("journal-0.bin");
+    let len = std::fs::metadata(&journal).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&journal)
+        .unwrap()
+        .set_len(len - 10)
+        .unwrap();
+    // A seal that died half-way left its temporary file.
+    std::fs::create_dir_all(d.0.join("2026/11/30")).unwrap();
+    std::fs::write(d.0.join("2026/11/30/.1-2-g9.parquet.tmp"), b"half").unwrap();
+
+    let (mut w, recovered) = StoreWriter::open(&d.0, NEVER).unwrap();
+    assert_eq!(recovered.len(), 1);
+    let mut got = read_file(&recovered[0]).unwrap();
+    got.sort_by_key(|r| r.id);
+    assert_eq!(
+        got,
+        rows[..249],
+        "the synced records less the torn one; none of the unsynced"
+    );
+    assert_eq!(
+        files(&d.0)
+            .iter()
+            .filter(|f| f.ends_with(".tmp") || f.as_str() == "journal-0.bin")
+            .count(),
+        0,
+        "{:?}",
+        files(&d.0)
+    );
+    assert!(files(&d.0).contains(&"journal-1.bin".to_string()));
+    // The next seal takes the next generation.
+    w.push(rows[299].clone(), 0);
+    assert!(w
+        .seal()
+        .unwrap()
+        .unwrap()
+        .to_string_lossy()
+        .ends_with("-g1.parquet"));
+}
+
+#[test]
+fn a_crash_between_a_seal_and_its_journal_drop_seals_nothing_twice() {
+    let d = TempDir::new("twice");
+    let rows = reused(50);
+    let (mut w, _) = StoreWriter::open(&d.0, NEVER).unwrap();
+    for r in &rows {
+        w.push(r.clone(), 0);
+    }
+    w.sync().unwrap();
+    let journal = std::fs::read(d.0.join("journal-0.bin")).unwrap();
+    w.seal().unwrap();
+    drop(w);
+    // The journal of generation 0 as it was before its file's seal was done.
+    std::fs::write(d.0.join("journal-0.bin"), journal).unwrap();
+    let (_, recovered) = StoreWriter::open(&d.0, NEVER).unwrap();
+    assert_eq!(recovered, Vec::<PathBuf>::new());
+    let sealed: Vec<String> = files(&d.0)
+        .into_iter()
+        .filter(|f| f.ends_with(".parquet"))
+        .collect();
+    assert_eq!(sealed.len(), 1, "{sealed:?}");
+    assert!(!files(&d.0).contains(&"journal-0.bin".to_string()));
+}
