@@ -2,10 +2,11 @@
 //! at a moment. Records (store/record.rs) are journaled (store/journal.rs)
 //! and sealed into Apache Parquet files (store/file.rs) in a directory by
 //! day (store/writer.rs) that other tools read unchanged, and looked up by
-//! translated source and time.
+//! translated source and time (store/query.rs).
 
 pub mod file;
 pub mod journal;
+pub mod query;
 pub mod record;
 pub mod writer;
 

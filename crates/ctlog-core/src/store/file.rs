@@ -5,6 +5,7 @@
 //! reads only the row groups that may hold its answer. DuckDB, ClickHouse,
 //! pandas and polars read them unchanged; docs/store.md names the columns.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::net::IpAddr;
 use std::path::Path;
@@ -58,6 +59,7 @@ pub const ROWS_PER_GROUP: usize = 8192;
 
 /// The columns a lookup looks up, with bloom filters.
 const BLOOM_COLUMNS: [&str; 3] = ["nat_src", "nat_sport", "orig_src"];
+const NAT_SRC: usize = 8;
 const NAT_SPORT: usize = 9;
 
 fn properties() -> WriterProperties {
@@ -284,10 +286,10 @@ pub fn read_file(path: &Path) -> Result<Vec<Record>> {
 }
 
 /// The records of the file at `path` whose translated source is
-/// `nat_src`:`nat_sport` and that held it at `at_ns` as far as this file
-/// knows (holders); reads only the row groups whose statistics and bloom
+/// `nat_src`:`nat_sport` that may have held it at `at_ns` (may_hold;
+/// holders says which did); reads only the row groups whose statistics and bloom
 /// filters may hold one. Returns them and how many row groups it read.
-pub fn lookup_nat(
+pub fn same_nat(
     path: &Path,
     nat_src: IpAddr,
     nat_sport: u16,
@@ -308,7 +310,7 @@ pub fn lookup_nat(
             }
         }
         let group = reader.get_row_group(g)?;
-        if let Some(bloom) = group.get_column_bloom_filter(8) {
+        if let Some(bloom) = group.get_column_bloom_filter(NAT_SRC) {
             if !bloom.check(&addr) {
                 continue;
             }
@@ -316,28 +318,89 @@ pub fn lookup_nat(
         read += 1;
         for row in group.get_row_iter(None)? {
             let r = record_of(&row?)?;
-            if r.nat_src == nat_src && r.nat_sport == nat_sport && r.start_ns <= at_ns {
+            if r.nat_src == nat_src && r.nat_sport == nat_sport && may_hold(&r, at_ns) {
                 same.push(r);
             }
         }
     }
+    Ok((same, read))
+}
+
+/// Whether `r` may be, or close, a connection that held its translated
+/// source at `at_ns`: it began by then, or ended after (a DESTROY read
+/// without the kernel's timestamps knows only its end, and its NEW says
+/// when it began).
+pub fn may_hold(r: &Record, at_ns: i64) -> bool {
+    r.start_ns <= at_ns || r.end_ns.is_some_and(|end| end >= at_ns)
+}
+
+/// same_nat, then holders: who held it at `at_ns` as far as this one file knows.
+pub fn lookup_nat(
+    path: &Path,
+    nat_src: IpAddr,
+    nat_sport: u16,
+    at_ns: i64,
+) -> Result<(Vec<Record>, usize)> {
+    let (same, read) = same_nat(path, nat_src, nat_sport, at_ns)?;
     Ok((holders(same, at_ns), read))
 }
 
 /// Of the records of one translated source that began by `at_ns`, those
-/// that held it then. A connection written while open (its end unknown
-/// here) ended before another of the same translated tuple began: the
-/// kernel holds one connection a tuple at a time.
-pub fn holders(same: Vec<Record>, at_ns: i64) -> Vec<Record> {
-    let tuple = |r: &Record| (r.proto, r.nat_dst, r.nat_dport);
-    same.iter()
-        .filter(|r| r.held_at(at_ns))
-        .filter(|r| {
-            r.end_ns.is_some()
-                || !same
-                    .iter()
-                    .any(|s| tuple(s) == tuple(r) && r.start_ns < s.start_ns && s.start_ns <= at_ns)
-        })
+/// that held it then, one a connection:
+/// - a connection's NEW (open) and DESTROY rows are one: the DESTROY's,
+///   with the earlier start (without the kernel's timestamps a DESTROY
+///   knows only when it was read);
+/// - a connection written while open, its DESTROY unknown, ended before
+///   another of the same translated tuple began: the kernel holds one
+///   connection a tuple at a time.
+pub fn holders(mut same: Vec<Record>, at_ns: i64) -> Vec<Record> {
+    type Tuple = (u8, IpAddr, u16);
+    let tuple = |r: &Record| -> Tuple { (r.proto, r.nat_dst, r.nat_dport) };
+    // Each connection's DESTROY rows, by tuple and conntrack id.
+    let mut destroys: HashMap<(Tuple, u32), Vec<usize>> = HashMap::new();
+    for (i, r) in same.iter().enumerate() {
+        if r.end_ns.is_some() {
+            destroys.entry((tuple(r), r.id)).or_default().push(i);
+        }
+    }
+    let mut gone = vec![false; same.len()];
+    for o in 0..same.len() {
+        if same[o].end_ns.is_some() {
+            continue;
+        }
+        let start = same[o].start_ns;
+        for &d in destroys
+            .get(&(tuple(&same[o]), same[o].id))
+            .into_iter()
+            .flatten()
+        {
+            if same[d].end_ns.is_some_and(|end| start <= end) {
+                gone[o] = true;
+                same[d].start_ns = same[d].start_ns.min(start);
+            }
+        }
+    }
+    let kept: Vec<Record> = same
+        .into_iter()
+        .zip(gone)
+        .filter(|(_, g)| !g)
+        .map(|(r, _)| r)
+        .collect();
+    // The starts on each tuple, sorted: what began after an open row.
+    let mut starts: HashMap<Tuple, Vec<i64>> = HashMap::new();
+    for r in &kept {
+        starts.entry(tuple(r)).or_default().push(r.start_ns);
+    }
+    for v in starts.values_mut() {
+        v.sort_unstable();
+    }
+    let superseded = |r: &Record| {
+        let v = &starts[&tuple(r)];
+        let next = v.partition_point(|&s| s <= r.start_ns);
+        v.get(next).is_some_and(|&s| s <= at_ns)
+    };
+    kept.iter()
+        .filter(|r| r.held_at(at_ns) && (r.end_ns.is_some() || !superseded(r)))
         .cloned()
         .collect()
 }

@@ -440,3 +440,62 @@ fn a_crash_between_a_seal_and_its_journal_drop_seals_nothing_twice() {
     assert_eq!(sealed.len(), 1, "{sealed:?}");
     assert!(!files(&d.0).contains(&"journal-0.bin".to_string()));
 }
+
+#[test]
+fn a_lookup_over_a_directory_joins_a_new_sealed_with_its_destroy_in_the_journal_and_skips_later_files(
+) {
+    let d = TempDir::new("query");
+    let nat = ip("198.51.100.7");
+    let base = 1_796_000_000_000_000_000i64;
+    let s = |n: i64| base + n * 1_000_000_000;
+    let conn = |id: u32, host: u8, ended: Ended, start: i64, end: Option<i64>| {
+        let mut r = Record::of(&snat(EventType::Destroy), 0).unwrap();
+        (r.id, r.orig_src, r.ended, r.start_ns, r.end_ns) =
+            (id, IpAddr::from([10, 0, 0, host]), ended, start, end);
+        r
+    };
+    let (mut w, _) = StoreWriter::open(&d.0, NEVER).unwrap();
+    // Host 2 holds the port from 0 s to 30 s, its NEW sealed, its DESTROY
+    // (read without the kernel's timestamps: start = when read) in the journal.
+    w.push(conn(1, 2, Ended::Open, s(0), None), 0);
+    w.seal().unwrap();
+    // Host 3 from 40 s on, still open; a file of later connections on other ports.
+    w.push(conn(2, 3, Ended::Open, s(40), None), 0);
+    w.seal().unwrap();
+    let mut later = conn(3, 4, Ended::Open, s(1000), None);
+    later.nat_sport = 1;
+    w.push(later, 0);
+    w.seal().unwrap();
+    w.push(conn(1, 2, Ended::Destroy, s(30), Some(s(30))), 0);
+    w.sync().unwrap();
+
+    let at = |t: i64| query::nat(&d.0, nat, 61000, s(t)).unwrap();
+    let one = at(10);
+    assert_eq!(
+        one.records
+            .iter()
+            .map(|r| (r.id, r.start_ns, r.end_ns))
+            .collect::<Vec<_>>(),
+        [(1, s(0), Some(s(30)))],
+        "one record: the NEW's start, the DESTROY's end"
+    );
+    assert_eq!(
+        one.files_read, 1,
+        "the files that begin after 10 s are not read"
+    );
+    assert_eq!(at(35).records, vec![], "between the two holders");
+    assert_eq!(
+        at(50)
+            .records
+            .iter()
+            .map(|r| r.orig_src)
+            .collect::<Vec<_>>(),
+        [IpAddr::from([10, 0, 0, 3])]
+    );
+    assert_eq!(
+        at(5000).records.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [2],
+        "still open: holds it on"
+    );
+    assert_eq!(at(-1).records, vec![], "before any");
+}
