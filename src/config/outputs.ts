@@ -9,7 +9,6 @@
  */
 import { echo } from '../echo.js';
 import { EVENT_TYPES } from '../event.js';
-import { PROTOCOL_CLASSES } from '../event-selection.js';
 import { show } from './error.js';
 import { Invalid, isPlainObject, type Items, type Rule, type Values } from './rules.js';
 import type { EventConfig } from './schema.js';
@@ -122,11 +121,4 @@ function widerThan(own: EventConfig, all: EventConfig): string | undefined {
     if (extra.length > 0) return `${t} takes ${extra.join(', ')}, which event does not keep`;
   }
   return undefined;
-}
-
-/** Whether output `o` takes events of this type and protocol class (`PROTOCOL_CLASSES`' index `proto`). */
-export function takes(event: EventConfig, type: (typeof EVENT_TYPES)[number], proto: number): boolean {
-  const protos = event[type];
-  if (protos === undefined) return false;
-  return Object.keys(protos).length === 0 || PROTOCOL_CLASSES[proto] in protos;
 }

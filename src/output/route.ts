@@ -6,9 +6,7 @@
  * its sink in one piece.
  */
 import type { EventConfig, OutputConfig } from '../config.js';
-import { takes } from '../config/outputs.js';
 import { EVENT_TYPES, type ConntrackEvent } from '../event.js';
-import { PROTOCOL_CLASSES } from '../event-selection.js';
 import { LineWriter, makeFormatter } from '../format/index.js';
 import type { Encoder } from './definition.js';
 import { count, KINDS, type Ledger } from './ledger.js';
@@ -24,7 +22,12 @@ export function sinkKey(o: OutputConfig): string {
 /** Which kinds (KINDS) the output takes: 1 at the kinds of its `event` that its definition has something for. */
 function kindsTaken(o: OutputConfig): Uint8Array {
   const types = outputDefinition(o.output).types;
-  return Uint8Array.from(KINDS, (k) => (types.includes(k.type) && takes(o.event, k.type, PROTOCOL_CLASSES.indexOf(k.proto)) ? 1 : 0));
+  return Uint8Array.from(KINDS, (k) => {
+    const protos = o.event[k.type];
+    // {} is every protocol.
+    const taken = protos !== undefined && (Object.keys(protos).length === 0 || k.proto in protos);
+    return types.includes(k.type) && taken ? 1 : 0;
+  });
 }
 
 /**
