@@ -84,6 +84,27 @@ export declare class Datagram {
   close(): void
 }
 
+export declare class Store {
+  /**
+   * Opens the store at `options.dir` (made if missing; what a crash
+   * left is recovered now) and starts its thread; throws with `code` the
+   * errno name.
+   */
+  static open(options: StoreOptions): Store
+  /**
+   * Takes events as the capture's wire bytes, back to back (what the
+   * output was handed). Throws EINVAL on bytes that are not that (none
+   * of them is taken).
+   */
+  push(events: Uint8Array): void
+  counts(): StoreCounts
+  /**
+   * Writes out what it holds (journal, seal, the stop's snapshot) and
+   * ends its thread, on the thread pool; resolves once done.
+   */
+  close(): Promise<void>
+}
+
 /**
  * What the peer of a TCP connection has acknowledged, and what the kernel
  * took to send: the syslog output's count of lines written. Made from a
@@ -318,6 +339,12 @@ export interface ProtocolSets {
   destroy?: Array<string>
 }
 
+/**
+ * Looks `q` up in the store at `dir`; throws with `code` the errno name
+ * (ENOENT: no store there), EINVAL for a lookup that is not one.
+ */
+export declare function queryStore(dir: string, q: StoreQuery): StoreFound
+
 /** What `sendLines` did. */
 export interface SentLines {
   /** Lines sent, from the first. */
@@ -351,6 +378,96 @@ export interface StatusMatch {
   set: number
   /** Bits that must be clear. */
   clear: number
+}
+
+/**
+ * What the store did since it opened; per-kind counts in the order of
+ * the capture's kinds.
+ */
+export interface StoreCounts {
+  written: Array<number>
+  lost: Array<number>
+  skipped: Array<number>
+  errors: Array<StoreError>
+  lastError?: string
+  waiting: number
+  filesSealed: number
+  snapshots: number
+  snapshotRows: number
+  filesRemoved: number
+  bytesRemoved: number
+}
+
+/** A failure count, by errno name. */
+export interface StoreError {
+  code: string
+  count: number
+}
+
+export interface StoreFound {
+  records: Array<StoreRecord>
+  filesRead: number
+  rowGroupsRead: number
+}
+
+export interface StoreOptions {
+  dir: string
+  /** Keep every connection, not only translated ones. */
+  all: boolean
+  /** Milliseconds within which a record is synced to the journal. */
+  syncMs: number
+  /** A seal after this many records, or this many seconds after the first. */
+  sealRows: number
+  sealSeconds: number
+  /** Seconds between snapshots of the table (0: at start and stop only). */
+  snapshotSeconds: number
+  /** Retention: days (0: none) and bytes (0: none). */
+  keepDays: number
+  maxBytes: number
+  /** The network namespace whose table the snapshots read, by its file. */
+  netns?: string
+  /** Records the queue to the store's thread holds. */
+  queue: number
+}
+
+/** A lookup, as `ctlogd query` asks it. */
+export interface StoreQuery {
+  /** `nat`, `inside` or `dst`. */
+  by: string
+  addr: string
+  port?: number
+  /** IPPROTO_* number. */
+  proto?: number
+  /** ns since the epoch, as decimal text (beyond 2^53). */
+  fromNs: string
+  toNs: string
+}
+
+/** One connection of the store (docs/store.md names the fields). */
+export interface StoreRecord {
+  /** ns since the epoch, as decimal text. */
+  startNs: string
+  endNs?: string
+  /** destroy, open, snapshot or stopped. */
+  ended: string
+  /** ipv4 or ipv6. */
+  family: string
+  proto: number
+  origSrc: string
+  origSport: number
+  origDst: string
+  origDport: number
+  natSrc: string
+  natSport: number
+  natDst: string
+  natDport: number
+  zone: number
+  mark: number
+  id: number
+  origPackets?: number
+  origBytes?: number
+  replyPackets?: number
+  replyBytes?: number
 }
 
 /** A count per event type. */

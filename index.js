@@ -773,11 +773,13 @@ if (
   }
 }
 
-const { Capture, Datagram, TcpWatch, decodeMessages, lockFile, startCapture } = nativeBinding
+const { Capture, Datagram, Store, TcpWatch, decodeMessages, lockFile, queryStore, startCapture } = nativeBinding
 export { Capture }
 export { Datagram }
+export { Store }
 export { TcpWatch }
 export { decodeMessages }
 export { lockFile }
+export { queryStore }
 export { startCapture }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -365,6 +365,17 @@ pub fn read_batch(b: &[u8]) -> Result<Batch, WireError> {
     })
 }
 
+/// Reads events back to back, without a batch header: what an output
+/// was handed of a batch (each event's bytes as the batch holds them).
+pub fn read_events(b: &[u8]) -> Result<Vec<(Event, u64)>, WireError> {
+    let mut r = Cursor { b, at: 0 };
+    let mut events = Vec::new();
+    while r.at < b.len() {
+        events.push(r.event()?);
+    }
+    Ok(events)
+}
+
 struct Cursor<'a> {
     b: &'a [u8],
     at: usize,

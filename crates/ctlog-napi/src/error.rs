@@ -16,6 +16,12 @@ pub(crate) fn errno_name(e: &std::io::Error) -> String {
         Some(libc::EPROTONOSUPPORT) => "EPROTONOSUPPORT",
         Some(libc::EAFNOSUPPORT) => "EAFNOSUPPORT",
         Some(libc::EBADF) => "EBADF",
+        Some(libc::ENOSPC) => "ENOSPC",
+        Some(libc::EDQUOT) => "EDQUOT",
+        Some(libc::EROFS) => "EROFS",
+        Some(libc::EIO) => "EIO",
+        Some(libc::ENOTDIR) => "ENOTDIR",
+        Some(libc::EEXIST) => "EEXIST",
         Some(n) => return format!("E{n}"),
         None => "EIO",
     };

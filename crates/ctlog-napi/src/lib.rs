@@ -9,13 +9,14 @@
 //!
 //! By what it exports: `options` (CaptureOptions and what it holds),
 //! `capture` (startCapture, Capture, its stats, decodeMessages), `send`
-//! (Datagram, TcpWatch); `lockFile` is here. `error` makes the errors all
+//! (Datagram, TcpWatch), `store` (Store, queryStore); `lockFile` is here. `error` makes the errors all
 //! of them throw.
 
 pub mod capture;
 mod error;
 pub mod options;
 pub mod send;
+pub mod store;
 
 use napi::Result;
 use napi_derive::napi;

@@ -59,8 +59,7 @@ pub const ROWS_PER_GROUP: usize = 8192;
 
 /// The columns a lookup looks up, with bloom filters.
 const BLOOM_COLUMNS: [&str; 3] = ["nat_src", "nat_sport", "orig_src"];
-const NAT_SRC: usize = 8;
-const NAT_SPORT: usize = 9;
+const START: usize = 0;
 
 fn properties() -> WriterProperties {
     let mut b = WriterProperties::builder()
@@ -285,32 +284,111 @@ pub fn read_file(path: &Path) -> Result<Vec<Record>> {
         .collect()
 }
 
-/// The records of the file at `path` whose translated source is
-/// `nat_src`:`nat_sport` that may have held it at `at_ns` (may_hold;
-/// holders says which did); reads only the row groups whose statistics and bloom
-/// filters may hold one. Returns them and how many row groups it read.
-pub fn same_nat(
-    path: &Path,
-    nat_src: IpAddr,
-    nat_sport: u16,
-    at_ns: i64,
-) -> Result<(Vec<Record>, usize)> {
+/// Which rows a lookup wants: an address (and port) in one column pair,
+/// of a protocol, that may speak of a connection open during
+/// `from_ns..=to_ns`: begun by its end (an open row's end is not known
+/// yet, and one that began earlier on the same tuple ended when it
+/// began: holders), or ended after its start (a DESTROY read without the
+/// kernel's timestamps knows only when it was read, and its NEW says when
+/// it began).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowFilter {
+    pub by: By,
+    pub addr: IpAddr,
+    pub port: Option<u16>,
+    pub proto: Option<u8>,
+    pub from_ns: i64,
+    pub to_ns: i64,
+}
+
+/// The address and port a lookup is by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum By {
+    /// The translated source (what the outside saw).
+    Nat,
+    /// The inside host (the original source).
+    Inside,
+    /// The destination the inside host asked for (the original destination).
+    Dst,
+}
+
+impl By {
+    /// The columns of its address and port.
+    fn columns(self) -> (usize, usize) {
+        match self {
+            By::Inside => (4, 5),
+            By::Dst => (6, 7),
+            By::Nat => (8, 9),
+        }
+    }
+
+    fn of(self, r: &Record) -> (IpAddr, u16) {
+        match self {
+            By::Inside => (r.orig_src, r.orig_sport),
+            By::Dst => (r.orig_dst, r.orig_dport),
+            By::Nat => (r.nat_src, r.nat_sport),
+        }
+    }
+}
+
+impl RowFilter {
+    /// Who held translated source `addr`:`port` at `at_ns`.
+    pub fn nat_at(addr: IpAddr, port: u16, at_ns: i64) -> RowFilter {
+        RowFilter {
+            by: By::Nat,
+            addr,
+            port: Some(port),
+            proto: None,
+            from_ns: at_ns,
+            to_ns: at_ns,
+        }
+    }
+
+    pub fn keeps(&self, r: &Record) -> bool {
+        let (addr, port) = self.by.of(r);
+        addr == self.addr
+            && self.port.is_none_or(|p| p == port)
+            && self.proto.is_none_or(|p| p == r.proto)
+            && (r.start_ns <= self.to_ns || r.end_ns.is_some_and(|end| end >= self.from_ns))
+    }
+
+    /// Whether a connection (connections()) was open at some time of the span.
+    pub fn overlaps(&self, r: &Record) -> bool {
+        r.start_ns <= self.to_ns && r.end_ns.is_none_or(|end| end >= self.from_ns)
+    }
+}
+
+/// Whether an int statistic of a row group rules `v` out.
+fn outside(stats: Option<&Statistics>, v: i64) -> bool {
+    match stats {
+        Some(Statistics::Int32(s)) => {
+            s.min_opt().is_some_and(|m| v < i64::from(*m))
+                || s.max_opt().is_some_and(|m| v > i64::from(*m))
+        }
+        Some(Statistics::Int64(s)) => s.min_opt().is_some_and(|m| v < *m),
+        _ => false,
+    }
+}
+
+/// The rows of the file at `path` that `f` keeps, and how many row groups
+/// it read: only those whose statistics (port, start) and bloom filter
+/// (address, where the column has one) may hold one.
+pub fn scan(path: &Path, f: &RowFilter) -> Result<(Vec<Record>, usize)> {
     let reader = open(path)?;
-    let addr = FixedLenByteArray::from(ByteArray::from(address_bytes(nat_src).to_vec()));
-    let mut same = Vec::new();
+    let (addr_col, port_col) = f.by.columns();
+    let addr = FixedLenByteArray::from(ByteArray::from(address_bytes(f.addr).to_vec()));
+    let mut kept = Vec::new();
     let mut read = 0;
     for g in 0..reader.num_row_groups() {
         let meta = reader.metadata().row_group(g);
-        if let Some(Statistics::Int32(s)) = meta.column(NAT_SPORT).statistics() {
-            let port = i32::from(nat_sport);
-            if s.min_opt().is_some_and(|min| port < *min)
-                || s.max_opt().is_some_and(|max| port > *max)
-            {
-                continue;
-            }
+        if f.port.is_some_and(|p| outside(meta.column(port_col).statistics(), i64::from(p)))
+            // The earliest start of the group is after the span.
+            || outside(meta.column(START).statistics(), f.to_ns)
+        {
+            continue;
         }
         let group = reader.get_row_group(g)?;
-        if let Some(bloom) = group.get_column_bloom_filter(NAT_SRC) {
+        if let Some(bloom) = group.get_column_bloom_filter(addr_col) {
             if !bloom.check(&addr) {
                 continue;
             }
@@ -318,77 +396,121 @@ pub fn same_nat(
         read += 1;
         for row in group.get_row_iter(None)? {
             let r = record_of(&row?)?;
-            if r.nat_src == nat_src && r.nat_sport == nat_sport && may_hold(&r, at_ns) {
-                same.push(r);
+            if f.keeps(&r) {
+                kept.push(r);
             }
         }
     }
-    Ok((same, read))
+    Ok((kept, read))
 }
 
-/// Whether `r` may be, or close, a connection that held its translated
-/// source at `at_ns`: it began by then, or ended after (a DESTROY read
-/// without the kernel's timestamps knows only its end, and its NEW says
-/// when it began).
-pub fn may_hold(r: &Record, at_ns: i64) -> bool {
-    r.start_ns <= at_ns || r.end_ns.is_some_and(|end| end >= at_ns)
-}
-
-/// same_nat, then holders: who held it at `at_ns` as far as this one file knows.
+/// Who held `nat_src`:`nat_sport` at `at_ns` as far as the one file at
+/// `path` knows (holders), and how many row groups it read.
 pub fn lookup_nat(
     path: &Path,
     nat_src: IpAddr,
     nat_sport: u16,
     at_ns: i64,
 ) -> Result<(Vec<Record>, usize)> {
-    let (same, read) = same_nat(path, nat_src, nat_sport, at_ns)?;
-    Ok((holders(same, at_ns), read))
+    let (rows, read) = scan(path, &RowFilter::nat_at(nat_src, nat_sport, at_ns))?;
+    Ok((holders(connections(rows), at_ns), read))
 }
 
-/// Of the records of one translated source that began by `at_ns`, those
-/// that held it then, one a connection:
-/// - a connection's NEW (open) and DESTROY rows are one: the DESTROY's,
-///   with the earlier start (without the kernel's timestamps a DESTROY
-///   knows only when it was read);
-/// - a connection written while open, its DESTROY unknown, ended before
-///   another of the same translated tuple began: the kernel holds one
-///   connection a tuple at a time.
-pub fn holders(mut same: Vec<Record>, at_ns: i64) -> Vec<Record> {
-    type Tuple = (u8, IpAddr, u16);
-    let tuple = |r: &Record| -> Tuple { (r.proto, r.nat_dst, r.nat_dport) };
-    // Each connection's DESTROY rows, by tuple and conntrack id.
-    let mut destroys: HashMap<(Tuple, u32), Vec<usize>> = HashMap::new();
-    for (i, r) in same.iter().enumerate() {
+/// The rows of connections, one record a connection:
+/// - a connection's DESTROY is the whole of it: its NEW and snapshot rows
+///   (the same tuples and conntrack id, begun by its end) are folded into
+///   it, their earliest start kept (without the kernel's timestamps a
+///   DESTROY knows only when it was read);
+/// - of a connection without its DESTROY, its rows are one: the earliest
+///   start, and how the latest saw it (open, snapshot, stopped).
+///
+/// By start.
+pub fn connections(mut rows: Vec<Record>) -> Vec<Record> {
+    type Key = (
+        u8,
+        IpAddr,
+        u16,
+        IpAddr,
+        u16,
+        IpAddr,
+        u16,
+        IpAddr,
+        u16,
+        u16,
+        u32,
+    );
+    let key = |r: &Record| -> Key {
+        (
+            r.proto,
+            r.orig_src,
+            r.orig_sport,
+            r.orig_dst,
+            r.orig_dport,
+            r.nat_src,
+            r.nat_sport,
+            r.nat_dst,
+            r.nat_dport,
+            r.zone,
+            r.id,
+        )
+    };
+    // Destroys first at equal starts; otherwise by start.
+    rows.sort_by_key(|r| (r.start_ns, r.end_ns.is_none()));
+    let mut destroys: HashMap<Key, Vec<usize>> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
         if r.end_ns.is_some() {
-            destroys.entry((tuple(r), r.id)).or_default().push(i);
+            destroys.entry(key(r)).or_default().push(i);
         }
     }
-    let mut gone = vec![false; same.len()];
-    for o in 0..same.len() {
-        if same[o].end_ns.is_some() {
+    let mut gone = vec![false; rows.len()];
+    // The open connection of each key without a DESTROY yet: its row.
+    let mut open: HashMap<Key, usize> = HashMap::new();
+    for o in 0..rows.len() {
+        if rows[o].end_ns.is_some() {
             continue;
         }
-        let start = same[o].start_ns;
-        for &d in destroys
-            .get(&(tuple(&same[o]), same[o].id))
-            .into_iter()
-            .flatten()
-        {
-            if same[d].end_ns.is_some_and(|end| start <= end) {
-                gone[o] = true;
-                same[d].start_ns = same[d].start_ns.min(start);
+        let k = key(&rows[o]);
+        let start = rows[o].start_ns;
+        // The first DESTROY of its key that ended after it began.
+        let closing = destroys.get(&k).and_then(|ds| {
+            ds.iter()
+                .copied()
+                .filter(|&d| rows[d].end_ns.is_some_and(|end| start <= end))
+                .min_by_key(|&d| rows[d].end_ns)
+        });
+        gone[o] = true;
+        if let Some(d) = closing {
+            rows[d].start_ns = rows[d].start_ns.min(start);
+        } else if let Some(&first) = open.get(&k) {
+            // A later sighting of the same open connection: it says how it was last seen.
+            if rows[o].ended.is_snapshot() || rows[first].ended == Ended::Open {
+                rows[first].ended = rows[o].ended;
             }
+        } else {
+            open.insert(k, o);
+            gone[o] = false;
         }
     }
-    let kept: Vec<Record> = same
+    let mut kept: Vec<Record> = rows
         .into_iter()
         .zip(gone)
         .filter(|(_, g)| !g)
         .map(|(r, _)| r)
         .collect();
-    // The starts on each tuple, sorted: what began after an open row.
+    kept.sort_by_key(|r| r.start_ns);
+    kept
+}
+
+/// Of the connections (connections()) of one translated source, those that
+/// held it at `at_ns`. One whose end is not known held it until another of
+/// the same translated tuple began: the kernel holds one connection a
+/// tuple at a time.
+pub fn holders(conns: Vec<Record>, at_ns: i64) -> Vec<Record> {
+    type Tuple = (u8, IpAddr, u16, IpAddr, u16);
+    let tuple = |r: &Record| -> Tuple { (r.proto, r.nat_src, r.nat_sport, r.nat_dst, r.nat_dport) };
+    // The starts on each tuple, sorted: what began after an open connection.
     let mut starts: HashMap<Tuple, Vec<i64>> = HashMap::new();
-    for r in &kept {
+    for r in &conns {
         starts.entry(tuple(r)).or_default().push(r.start_ns);
     }
     for v in starts.values_mut() {
@@ -399,8 +521,8 @@ pub fn holders(mut same: Vec<Record>, at_ns: i64) -> Vec<Record> {
         let next = v.partition_point(|&s| s <= r.start_ns);
         v.get(next).is_some_and(|&s| s <= at_ns)
     };
-    kept.iter()
+    conns
+        .into_iter()
         .filter(|r| r.held_at(at_ns) && (r.end_ns.is_some() || !superseded(r)))
-        .cloned()
         .collect()
 }

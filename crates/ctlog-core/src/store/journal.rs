@@ -28,10 +28,7 @@ pub fn encode(r: &Record, out: &mut Vec<u8>) {
     let at = out.len();
     out.extend_from_slice(&r.start_ns.to_le_bytes());
     out.extend_from_slice(&r.end_ns.unwrap_or(i64::MIN).to_le_bytes());
-    out.push(match r.ended {
-        Ended::Open => 0,
-        Ended::Destroy => 1,
-    });
+    out.push(r.ended.code());
     out.push(r.proto);
     for (a, p) in [
         (r.orig_src, r.orig_sport),
@@ -85,11 +82,7 @@ pub fn decode(frame: &[u8; FRAME]) -> Option<Record> {
     let mut f = Fields(body);
     let start_ns = i64::from_le_bytes(f.take());
     let end = i64::from_le_bytes(f.take());
-    let ended = match f.take::<1>()[0] {
-        0 => Ended::Open,
-        1 => Ended::Destroy,
-        _ => return None,
-    };
+    let ended = Ended::from_code(f.take::<1>()[0])?;
     let proto = f.take::<1>()[0];
     let (orig_src, orig_sport) = f.addr();
     let (orig_dst, orig_dport) = f.addr();

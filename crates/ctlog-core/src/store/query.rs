@@ -1,81 +1,103 @@
-//! Lookups over a store directory: its sealed files, those whose earliest
-//! start (in their names) is not after the moment asked, and the records
-//! of its journals not sealed yet (a writer may be appending: what is read
-//! is its whole frames).
+//! Lookups over a store directory. What they read is bounded by the
+//! latest snapshot S at or before the span asked (layout.rs): a
+//! connection open during the span began after S (its rows are in files
+//! that reach past S) or was in the table at S (the snapshot has it). So a
+//! lookup reads that snapshot, the sealed files that reach from S into the
+//! span, and the journals' whole frames (a writer may be appending); a row
+//! of an open connection begun before S that the snapshot lacks had ended
+//! by S, and is left out.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::file::{holders, may_hold, same_nat};
+use super::file::{connections, holders, scan, By, RowFilter};
 use super::journal;
-use super::record::Record;
+use super::layout::{Contents, Holds};
+use super::record::{Ended, Record};
+
+/// A lookup: by an address (and port), of a protocol, at a moment
+/// (`from_ns == to_ns`) or over a span.
+pub type Lookup = RowFilter;
 
 /// What a lookup found, and what it read to find it.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Found {
+    /// One record a connection (file.rs connections), by start.
     pub records: Vec<Record>,
     pub files_read: usize,
     pub row_groups_read: usize,
 }
 
-/// The sealed files and the journals of `dir`.
-fn store_files(dir: &Path) -> io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
-    fn walk(
-        at: &Path,
-        top: bool,
-        sealed: &mut Vec<PathBuf>,
-        journals: &mut Vec<PathBuf>,
-    ) -> io::Result<()> {
-        for e in std::fs::read_dir(at)? {
-            let e = e?;
-            let path = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if e.file_type()?.is_dir() {
-                walk(&path, false, sealed, journals)?;
-            } else if name.ends_with(".parquet") && !name.starts_with('.') {
-                sealed.push(path);
-            } else if top && name.starts_with("journal-") && name.ends_with(".bin") {
-                journals.push(path);
-            }
-        }
-        Ok(())
-    }
-    let (mut sealed, mut journals) = (Vec::new(), Vec::new());
-    walk(dir, true, &mut sealed, &mut journals)?;
-    Ok((sealed, journals))
-}
-
-/// The earliest start in a sealed file's name (`MIN-MAX-gGEN.parquet`).
-fn min_start(path: &Path) -> Option<i64> {
-    path.file_name()?.to_str()?.split('-').next()?.parse().ok()
-}
-
-/// Who held `nat_src`:`nat_sport` at `at_ns` (ns since the epoch), one
-/// record a connection (file.rs holders), by start.
-pub fn nat(dir: &Path, nat_src: IpAddr, nat_sport: u16, at_ns: i64) -> io::Result<Found> {
-    let (sealed, journals) = store_files(dir)?;
+/// The connections `q` asks for: by translated source at a moment, those
+/// that held it then (file.rs holders); otherwise those open at some time
+/// of the span. NotFound if `dir` is not there.
+pub fn lookup(dir: &Path, q: &Lookup) -> io::Result<Found> {
+    let store = Contents::of(dir)?;
+    let since = store
+        .sealed
+        .iter()
+        .filter_map(|s| match s.holds {
+            Holds::Snapshot { at } if at <= q.from_ns => Some(at),
+            _ => None,
+        })
+        .max();
     let mut found = Found::default();
-    let mut same = Vec::new();
-    for path in sealed {
-        if min_start(&path).is_some_and(|min| min > at_ns) {
+    let mut rows = Vec::new();
+    for s in &store.sealed {
+        let wanted = match s.holds {
+            Holds::Snapshot { at } => Some(at) == since,
+            Holds::Events { lo, hi, .. } => lo <= q.to_ns && since.is_none_or(|at| hi >= at),
+        };
+        if !wanted {
             continue;
         }
-        let (rows, groups) = same_nat(&path, nat_src, nat_sport, at_ns)
-            .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
+        let (kept, groups) =
+            scan(&s.path, q).map_err(|e| io::Error::other(format!("{}: {e}", s.path.display())))?;
         found.files_read += 1;
         found.row_groups_read += groups;
-        same.extend(rows);
+        rows.extend(kept);
     }
-    for path in journals {
-        let rows = journal::read_all(File::open(&path)?)?;
-        same.extend(
-            rows.into_iter()
-                .filter(|r| r.nat_src == nat_src && r.nat_sport == nat_sport && may_hold(r, at_ns)),
+    for (_, path) in &store.journals {
+        rows.extend(
+            journal::read_all(File::open(path)?)?
+                .into_iter()
+                .filter(|r| q.keeps(r)),
         );
     }
-    found.records = holders(same, at_ns);
-    found.records.sort_by_key(|r| r.start_ns);
+    if let Some(at) = since {
+        // The snapshot speaks for what was open at S.
+        let conn = |r: &Record| {
+            (
+                r.proto,
+                r.orig_src,
+                r.orig_sport,
+                r.orig_dst,
+                r.orig_dport,
+                r.id,
+            )
+        };
+        let in_snapshot: HashSet<_> = rows
+            .iter()
+            .filter(|r| r.ended.is_snapshot())
+            .map(conn)
+            .collect();
+        rows.retain(|r| {
+            r.ended != Ended::Open || r.start_ns >= at || in_snapshot.contains(&conn(r))
+        });
+    }
+    let conns = connections(rows);
+    found.records = if q.by == By::Nat && q.port.is_some() && q.from_ns == q.to_ns {
+        holders(conns, q.from_ns)
+    } else {
+        conns.into_iter().filter(|r| q.overlaps(r)).collect()
+    };
     Ok(found)
+}
+
+/// Who held `nat_src`:`nat_sport` at `at_ns` (ns since the epoch).
+pub fn nat(dir: &Path, nat_src: IpAddr, nat_sport: u16, at_ns: i64) -> io::Result<Found> {
+    lookup(dir, &Lookup::nat_at(nat_src, nat_sport, at_ns))
 }

@@ -16,23 +16,48 @@ pub enum Ended {
     Open,
     /// A DESTROY: the kernel ended it.
     Destroy,
+    /// In a snapshot of the conntrack table: open when the table was read.
+    Snapshot,
+    /// In the snapshot taken as the store stopped: open then, and what
+    /// became of it after is unknown to the store (unless a DESTROY or a
+    /// later snapshot says).
+    Stopped,
 }
 
 impl Ended {
+    const ALL: [Ended; 4] = [Ended::Open, Ended::Destroy, Ended::Snapshot, Ended::Stopped];
+
     /// The store's word for it (the `ended` column).
     pub fn name(self) -> &'static str {
         match self {
             Ended::Open => "open",
             Ended::Destroy => "destroy",
+            Ended::Snapshot => "snapshot",
+            Ended::Stopped => "stopped",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Ended> {
-        match name {
-            "open" => Some(Ended::Open),
-            "destroy" => Some(Ended::Destroy),
-            _ => None,
+        Ended::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// Its byte in a journal frame.
+    pub fn code(self) -> u8 {
+        match self {
+            Ended::Open => 0,
+            Ended::Destroy => 1,
+            Ended::Snapshot => 2,
+            Ended::Stopped => 3,
         }
+    }
+
+    pub fn from_code(code: u8) -> Option<Ended> {
+        Ended::ALL.into_iter().find(|e| e.code() == code)
+    }
+
+    /// A row of a table dump (a snapshot), not of an event.
+    pub fn is_snapshot(self) -> bool {
+        matches!(self, Ended::Snapshot | Ended::Stopped)
     }
 }
 
@@ -104,6 +129,18 @@ impl Record {
             EventType::Destroy => Ended::Destroy,
             EventType::Update => return None,
         };
+        Record::as_(ev, read_ns, ended)
+    }
+
+    /// The row of a connection in a dump of the conntrack table read at
+    /// `at_ns` (`ended`: Snapshot or Stopped); without the kernel's start
+    /// timestamp, its start is the dump's time (it held the tuple then, at
+    /// least).
+    pub fn seen(ev: &Event, at_ns: i64, ended: Ended) -> Option<Record> {
+        Record::as_(ev, at_ns, ended)
+    }
+
+    fn as_(ev: &Event, read_ns: i64, ended: Ended) -> Option<Record> {
         let (orig_src, orig_dst) = (ev.orig.src?, ev.orig.dst?);
         let (reply_src, reply_dst) = (ev.reply.src?, ev.reply.dst?);
         let (orig_sport, orig_dport) = ports(&ev.orig);
@@ -111,8 +148,8 @@ impl Record {
         let ns = |t: Option<u64>| t.and_then(|t| i64::try_from(t).ok());
         let start_ns = ns(ev.start).unwrap_or(read_ns);
         let end_ns = match ended {
-            Ended::Open => None,
             Ended::Destroy => Some(ns(ev.stop).unwrap_or(read_ns)),
+            Ended::Open | Ended::Snapshot | Ended::Stopped => None,
         };
         Some(Record {
             start_ns,
@@ -135,6 +172,22 @@ impl Record {
             reply_packets: ev.counters_reply.map(|c| c.packets),
             reply_bytes: ev.counters_reply.map(|c| c.bytes),
         })
+    }
+
+    /// Whether an address or a port was translated, either way: what
+    /// `store_connections: nat` keeps.
+    pub fn translated(&self) -> bool {
+        (
+            self.orig_src,
+            self.orig_sport,
+            self.orig_dst,
+            self.orig_dport,
+        ) != (self.nat_src, self.nat_sport, self.nat_dst, self.nat_dport)
+    }
+
+    /// The latest moment the row speaks of: its end, else its start.
+    pub fn last_ns(&self) -> i64 {
+        self.end_ns.unwrap_or(self.start_ns)
     }
 
     /// Whether the connection held its translated source at `at_ns`.

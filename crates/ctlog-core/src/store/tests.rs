@@ -317,10 +317,10 @@ fn a_journal_frame_holds_every_field_and_a_torn_one_is_none() {
 
 #[test]
 fn day_directories_are_the_utc_date_of_the_earliest_start() {
-    assert_eq!(writer::day_dir(0), "1970/01/01");
-    assert_eq!(writer::day_dir(1_796_000_000 * 1_000_000_000), "2026/11/30");
-    assert_eq!(writer::day_dir(951_782_400 * 1_000_000_000), "2000/02/29");
-    assert_eq!(writer::day_dir(-1), "1969/12/31");
+    assert_eq!(layout::day_dir(0), "1970/01/01");
+    assert_eq!(layout::day_dir(1_796_000_000 * 1_000_000_000), "2026/11/30");
+    assert_eq!(layout::day_dir(951_782_400 * 1_000_000_000), "2000/02/29");
+    assert_eq!(layout::day_dir(-1), "1969/12/31");
 }
 
 #[test]
@@ -349,7 +349,8 @@ fn a_seal_writes_one_parquet_file_by_day_and_starts_a_new_journal() {
     want.sort_by_key(|r| (r.nat_sport, r.start_ns));
     assert_eq!(read_file(&path).unwrap(), want);
     let min = rows[..100].iter().map(|r| r.start_ns).min().unwrap();
-    let max = rows[..100].iter().map(|r| r.start_ns).max().unwrap();
+    // The latest moment the rows speak of: an end, else a start.
+    let max = rows[..100].iter().map(Record::last_ns).max().unwrap();
     assert_eq!(
         files(&d.0),
         [
@@ -441,6 +442,14 @@ fn a_crash_between_a_seal_and_its_journal_drop_seals_nothing_twice() {
     assert!(!files(&d.0).contains(&"journal-0.bin".to_string()));
 }
 
+/// A connection of inside host 10.0.0.`host` on the test's translated tuple.
+fn conn(id: u32, host: u8, ended: Ended, start: i64, end: Option<i64>) -> Record {
+    let mut r = Record::of(&snat(EventType::Destroy), 0).unwrap();
+    (r.id, r.orig_src, r.ended, r.start_ns, r.end_ns) =
+        (id, IpAddr::from([10, 0, 0, host]), ended, start, end);
+    r
+}
+
 #[test]
 fn a_lookup_over_a_directory_joins_a_new_sealed_with_its_destroy_in_the_journal_and_skips_later_files(
 ) {
@@ -448,12 +457,6 @@ fn a_lookup_over_a_directory_joins_a_new_sealed_with_its_destroy_in_the_journal_
     let nat = ip("198.51.100.7");
     let base = 1_796_000_000_000_000_000i64;
     let s = |n: i64| base + n * 1_000_000_000;
-    let conn = |id: u32, host: u8, ended: Ended, start: i64, end: Option<i64>| {
-        let mut r = Record::of(&snat(EventType::Destroy), 0).unwrap();
-        (r.id, r.orig_src, r.ended, r.start_ns, r.end_ns) =
-            (id, IpAddr::from([10, 0, 0, host]), ended, start, end);
-        r
-    };
     let (mut w, _) = StoreWriter::open(&d.0, NEVER).unwrap();
     // Host 2 holds the port from 0 s to 30 s, its NEW sealed, its DESTROY
     // (read without the kernel's timestamps: start = when read) in the journal.
@@ -498,4 +501,106 @@ fn a_lookup_over_a_directory_joins_a_new_sealed_with_its_destroy_in_the_journal_
         "still open: holds it on"
     );
     assert_eq!(at(-1).records, vec![], "before any");
+}
+
+#[test]
+fn a_lookup_reads_back_only_to_the_latest_snapshot_which_speaks_for_what_was_open_then() {
+    let d = TempDir::new("snapshot");
+    let nat = ip("198.51.100.7");
+    let base = 1_796_000_000_000_000_000i64;
+    let s = |n: i64| base + n * 1_000_000_000;
+    let (mut w, _) = StoreWriter::open(&d.0, NEVER).unwrap();
+    // Host 2 opens at 0 s (long-lived); host 5 opens at 10 s and its
+    // DESTROY is lost (the store was down): neither ends in the files.
+    w.push(conn(1, 2, Ended::Open, s(0), None), 0);
+    let mut other = conn(2, 5, Ended::Open, s(10), None);
+    other.nat_dport = 443;
+    w.push(other, 0);
+    w.seal().unwrap();
+    // The snapshot at 100 s has host 2 only.
+    writer::write_snapshot(&d.0, s(100), &mut [conn(1, 2, Ended::Snapshot, s(0), None)]).unwrap();
+    let mut third = conn(3, 4, Ended::Destroy, s(150), Some(s(160)));
+    third.nat_dport = 8080;
+    w.push(third, 0);
+    w.seal().unwrap();
+
+    let at = |t: i64| query::nat(&d.0, nat, 61000, s(t)).unwrap();
+    let found = at(200);
+    assert_eq!(
+        found
+            .records
+            .iter()
+            .map(|r| (r.id, r.start_ns, r.ended))
+            .collect::<Vec<_>>(),
+        [(1, s(0), Ended::Snapshot)],
+        "host 2, open since 0 s, seen open at the snapshot; host 5 had ended by it"
+    );
+    assert_eq!(
+        found.files_read, 2,
+        "the snapshot and the file after it, not the one before"
+    );
+    let before = at(50);
+    assert_eq!(
+        before.records.len(),
+        2,
+        "before the snapshot both held it (other tuples): {before:?}"
+    );
+    assert_eq!(before.files_read, 1);
+    assert_eq!(
+        at(155).records.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [1, 3],
+        "two holders on two tuples at once"
+    );
+}
+
+#[test]
+fn retention_deletes_the_oldest_files_whole_until_both_limits_hold() {
+    let d = TempDir::new("retain");
+    let (mut w, _) = StoreWriter::open(&d.0, NEVER).unwrap();
+    let day = 86_400_000_000_000i64;
+    let base = 1_796_000_000_000_000_000i64;
+    let rows = reused(300);
+    let mut sizes = Vec::new();
+    for i in 0..3 {
+        for r in &rows[i * 100..(i + 1) * 100] {
+            let mut r = r.clone();
+            r.start_ns = base + i as i64 * day;
+            r.end_ns = r.end_ns.map(|_| r.start_ns);
+            w.push(r, 0);
+        }
+        let p = w.seal().unwrap().unwrap();
+        sizes.push(std::fs::metadata(p).unwrap().len());
+    }
+    let sealed = |d: &std::path::Path| {
+        files(d)
+            .into_iter()
+            .filter(|f| f.ends_with(".parquet"))
+            .count()
+    };
+    // By age: at base + 2.5 days, with 1 day kept, the first two go.
+    let now = base + 2 * day + day / 2;
+    assert_eq!(
+        service::retain(&d.0, 0, 0, now).unwrap(),
+        (0, 0),
+        "no limits"
+    );
+    assert_eq!(
+        service::retain(&d.0, day, 0, now).unwrap(),
+        (2, sizes[0] + sizes[1])
+    );
+    assert_eq!(sealed(&d.0), 1);
+    assert!(
+        !d.0.join("2026/11/30").exists(),
+        "its empty day directory goes too"
+    );
+    // By size: one byte less than the last file: it goes too.
+    assert_eq!(
+        service::retain(&d.0, 0, sizes[2] - 1, now).unwrap(),
+        (1, sizes[2])
+    );
+    assert_eq!(sealed(&d.0), 0);
+    assert!(
+        files(&d.0).contains(&"journal-3.bin".to_string()),
+        "journals stay"
+    );
 }

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use super::file::write_file;
 use super::journal;
+use super::layout::{self, journal_path, sync_dir, Contents};
 use super::record::Record;
 
 /// When a seal is due.
@@ -43,75 +44,27 @@ pub struct StoreWriter {
     first_at: Option<i64>,
 }
 
-/// `YYYY/MM/DD` of a time in ns since the epoch, UTC (days to civil date:
-/// H. Hinnant's algorithm, proleptic Gregorian).
-pub fn day_dir(ns: i64) -> String {
-    let z = ns.div_euclid(86_400_000_000_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}/{m:02}/{d:02}")
-}
-
-fn journal_path(dir: &Path, gen: u64) -> PathBuf {
-    dir.join(format!("journal-{gen}.bin"))
-}
-
-/// The generation in a journal's or a sealed file's name.
-fn gen_of(name: &str) -> Option<u64> {
-    if let Some(g) = name
-        .strip_prefix("journal-")
-        .and_then(|n| n.strip_suffix(".bin"))
-    {
-        return g.parse().ok();
-    }
-    name.strip_suffix(".parquet")?
-        .rsplit_once("-g")?
-        .1
-        .parse()
-        .ok()
-}
-
-/// Every file under `dir` (the sealed files in their day directories).
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    for e in fs::read_dir(dir)? {
-        let e = e?;
-        if e.file_type()?.is_dir() {
-            walk(&e.path(), out)?;
-        } else {
-            out.push(e.path());
-        }
-    }
-    Ok(())
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 /// Seals `rows` as the file of generation `gen`; returns its path, none if there were no rows.
 fn seal_rows(dir: &Path, gen: u64, rows: &mut [Record]) -> io::Result<Option<PathBuf>> {
-    let (Some(min), Some(max)) = (
+    let (Some(lo), Some(hi)) = (
         rows.iter().map(|r| r.start_ns).min(),
-        rows.iter().map(|r| r.start_ns).max(),
+        rows.iter().map(Record::last_ns).max(),
     ) else {
         return Ok(None);
     };
-    let day = dir.join(day_dir(min));
-    fs::create_dir_all(&day)?;
-    let name = format!("{min}-{max}-g{gen}.parquet");
-    let tmp = day.join(format!(".{name}.tmp"));
-    write_file(&tmp, rows).map_err(io::Error::other)?;
-    File::open(&tmp)?.sync_all()?;
-    let path = day.join(name);
-    fs::rename(&tmp, &path)?;
-    sync_dir(&day)?;
-    Ok(Some(path))
+    let name = layout::events_name(lo, hi, gen);
+    layout::write_atomic(dir, &name, |tmp| {
+        write_file(tmp, rows).map_err(io::Error::other)
+    })
+    .map(Some)
+}
+
+/// Writes the rows of a table dump read at `at_ns` as the store's snapshot
+/// of then (crash safe, as a seal is).
+pub fn write_snapshot(dir: &Path, at_ns: i64, rows: &mut [Record]) -> io::Result<PathBuf> {
+    layout::write_atomic(dir, &layout::snapshot_name(at_ns), |tmp| {
+        write_file(tmp, rows).map_err(io::Error::other)
+    })
 }
 
 impl StoreWriter {
@@ -120,28 +73,12 @@ impl StoreWriter {
     /// and the files it sealed from journals.
     pub fn open(dir: &Path, after: SealAfter) -> io::Result<(StoreWriter, Vec<PathBuf>)> {
         fs::create_dir_all(dir)?;
-        let mut files = Vec::new();
-        walk(dir, &mut files)?;
-        let name = |p: &Path| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("")
-                .to_owned()
-        };
-        for tmp in files.iter().filter(|p| name(p).ends_with(".tmp")) {
+        let found = Contents::of(dir)?;
+        for tmp in &found.unfinished {
             fs::remove_file(tmp)?;
         }
-        let sealed: Vec<u64> = files
-            .iter()
-            .filter(|p| name(p).ends_with(".parquet"))
-            .filter_map(|p| gen_of(&name(p)))
-            .collect();
-        let mut journals: Vec<(u64, PathBuf)> = files
-            .iter()
-            .filter(|p| p.parent() == Some(dir) && name(p).starts_with("journal-"))
-            .filter_map(|p| Some((gen_of(&name(p))?, p.clone())))
-            .collect();
-        journals.sort();
+        let sealed: Vec<u64> = found.sealed_gens().collect();
+        let journals = found.journals;
         let mut recovered = Vec::new();
         for (gen, path) in &journals {
             if !sealed.contains(gen) {
@@ -183,19 +120,37 @@ impl StoreWriter {
     }
 
     /// Appends the records pushed since the last sync to the journal and
-    /// syncs it: from then on a crash loses none of them.
-    pub fn sync(&mut self) -> io::Result<()> {
-        if self.pending == 0 {
-            return Ok(());
+    /// syncs it: from then on a crash loses none of them. Returns how many
+    /// it journaled. If it fails (disk full), they are dropped, and the
+    /// journal is cut back to its last whole frame, so that it goes on
+    /// once there is room; the caller counts them lost.
+    pub fn sync(&mut self) -> io::Result<usize> {
+        let n = self.pending;
+        if n == 0 {
+            return Ok(0);
         }
-        journal::write_all(
-            &mut self.journal,
-            &self.rows[self.rows.len() - self.pending..],
-        )?;
-        self.journal.flush()?;
-        self.journal.sync_data()?;
+        let good = self.journal.metadata()?.len();
+        let from = self.rows.len() - n;
+        let wrote = journal::write_all(&mut self.journal, &self.rows[from..])
+            .and_then(|()| self.journal.flush())
+            .and_then(|()| self.journal.sync_data());
+        if let Err(e) = wrote {
+            self.rows.truncate(from);
+            self.pending = 0;
+            if self.rows.is_empty() {
+                self.first_at = None;
+            }
+            // A torn frame would end what is read back: none stays.
+            let _ = self.journal.set_len(good);
+            return Err(e);
+        }
         self.pending = 0;
-        Ok(())
+        Ok(n)
+    }
+
+    /// Records pushed and not journaled yet.
+    pub fn pending(&self) -> usize {
+        self.pending
     }
 
     /// Whether a seal is due: enough records, or the first of them old enough.
@@ -215,12 +170,13 @@ impl StoreWriter {
 
     /// Writes every record since the last seal as one Parquet file, then
     /// starts a new journal. Returns the file, none if there was nothing.
+    /// What was not journaled is journaled first (sync: the caller counts
+    /// those its error dropped): a crash during the seal loses nothing.
     pub fn seal(&mut self) -> io::Result<Option<PathBuf>> {
+        self.sync()?;
         if self.rows.is_empty() {
             return Ok(None);
         }
-        // What was not journaled yet is journaled first: a crash during the seal loses nothing.
-        self.sync()?;
         let path = seal_rows(&self.dir, self.gen, &mut self.rows)?;
         let next = self.gen + 1;
         self.journal = OpenOptions::new()
