@@ -91,6 +91,8 @@ export declare class Store {
    * errno name.
    */
   static open(options: StoreOptions): Store
+  /** Applies `options` from now on (a reload); `dir` and `queue` stay as opened. */
+  reconfigure(options: StoreOptions): void
   /**
    * Takes events as the capture's wire bytes, back to back (what the
    * output was handed). Throws EINVAL on bytes that are not that (none

@@ -109,7 +109,7 @@ test('refused, one line each, naming where, the entry, the key, what is allowed 
     [{ event: EVENT, outputs: ['stdout'] }, /: outputs\[0\]: must be an object of the keys output, .*: value was "stdout"$/],
     [
       { event: EVENT, outputs: [{ output: 'stdout' }, { output: 'kafka' }] },
-      /: outputs\[1\]\.output: must be one of stdout, file, syslog, ipfix: value was "kafka"$/,
+      /: outputs\[1\]\.output: must be one of stdout, file, syslog, ipfix, store: value was "kafka"$/,
     ],
     [
       { event: EVENT, outputs: [{ output: 'stdout', colour: 'red' }] },

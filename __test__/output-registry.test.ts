@@ -29,11 +29,11 @@ test("every output's keys are config keys, with their variable and flag, in the 
 });
 
 test('`output` allows exactly the registered outputs', () => {
-  assert.deepEqual(OUTPUT_NAMES, ['stdout', 'file', 'syslog', 'ipfix']);
+  assert.deepEqual(OUTPUT_NAMES, ['stdout', 'file', 'syslog', 'ipfix', 'store']);
   assert.equal(keys.find((k) => k.key === 'output')?.allowed, `one of ${OUTPUT_NAMES.join(', ')}`);
   assert.throws(
     () => loadConfig({ env: {}, flags: { output: 'kafka' } }),
-    /--output \(output\): must be one of stdout, file, syslog, ipfix: value was "kafka"/,
+    /--output \(output\): must be one of stdout, file, syslog, ipfix, store: value was "kafka"/,
   );
 });
 

@@ -10,6 +10,7 @@ import { echo, oneLine } from './echo.js';
 import { AddonError, loadNative } from './native.js';
 import { MetricsError } from './metrics/server.js';
 import { OutputError } from './output/index.js';
+import { queryMain } from './query-cli.js';
 import { version } from './version.js';
 
 /** Short forms of the most used flags, and conntrack's letters for its filters. */
@@ -85,9 +86,12 @@ function help(): string {
   });
   const counters = COUNTERS.map(([name, meaning]) => `  ${name}\n${wrap(meaning, '        ')}`);
   return `Usage: ctlogd [options]
+       ctlogd query --store DIR ...   (NAT log lookups: ctlogd query --help)
 
 Logs Linux conntrack events (NEW, UPDATE, DESTROY), one line each, to
-stdout, a file or syslog, or as NAT event records to an IPFIX collector.
+stdout, a file or syslog, or as NAT event records to an IPFIX collector,
+or keeps them in a NAT log store (Parquet files) that ctlogd query answers
+from: who held a translated address and port at a moment.
 
 Options:
 ${flag('config', 'FILE')}
@@ -233,6 +237,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'query') return queryMain(argv.slice(1));
   let cmd: CommandLine;
   try {
     cmd = parseCommandLine(argv);

@@ -137,9 +137,12 @@ export class Daemon {
       return c.outputs.map((o) => {
         const was = running.find((r) => r.name === o.name);
         const report = this.reportFor(o.name);
-        if (was && sinkKey(was.config) === sinkKey(o)) return new Route(o, was.sink, was.ledger, report);
+        if (was && sinkKey(was.config) === sinkKey(o)) {
+          was.sink.apply?.(o);
+          return new Route(o, was.sink, was.ledger, report);
+        }
         const ledger = was?.ledger ?? new Ledger();
-        const sink = openSink(o, report, ledger);
+        const sink = openSink(o, report, ledger, { netns: netnsPath(c.netns) });
         opened.push(sink);
         return new Route(o, sink, ledger, report);
       });
@@ -183,7 +186,7 @@ export class Daemon {
     const oldest = ev === undefined ? 0 : Number((ev.eventTime ?? ev.time) / 1000n);
     for (; ev !== undefined; ev = batch.next()) {
       const kind = kindOf(ev);
-      for (let i = 0; i < routes.length; i++) routes[i].add(ev, kind);
+      for (let i = 0; i < routes.length; i++) routes[i].add(ev, kind, batch);
       n++;
     }
     this.report(batch.notices);

@@ -25,3 +25,4 @@ export { communityId } from './format/community-id.js';
 export { formatVyos } from './format/vyos.js';
 export { loadConfig, ConfigError, type Config } from './config.js';
 export type { Notices, WireBatch } from './wire.js';
+export { queryStore, parseTime, LookupError, type StoreLookup, type LookupBy, type StoreRecord, type StoreFound } from './store-query.js';

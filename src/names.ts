@@ -35,6 +35,12 @@ const PROTO_NAMES: ReadonlyMap<number, string> = new Map([
   [IPPROTO.DCCP, 'dccp'],
 ]);
 
+/** The number of a protocol name of the table (`tcp`: 6), or undefined. */
+export function protoNumber(name: string): number | undefined {
+  for (const [n, text] of PROTO_NAMES) if (text === name) return n;
+  return undefined;
+}
+
 /** `__proto2str()`: the table entry, or `unknown` for any other number. */
 export function protoName(n: number): string {
   return PROTO_NAMES.get(n) ?? 'unknown';

@@ -20,6 +20,12 @@ export type StatusMatch = Binding.StatusMatch;
 export type NatMatch = Binding.NatMatch;
 export type Datagram = Binding.Datagram;
 export type TcpWatch = Binding.TcpWatch;
+export type NativeStore = Binding.Store;
+export type NativeStoreOptions = Binding.StoreOptions;
+export type NativeStoreCounts = Binding.StoreCounts;
+export type StoreQuery = Binding.StoreQuery;
+export type StoreFound = Binding.StoreFound;
+export type StoreRecord = Binding.StoreRecord;
 
 /** The addon cannot be loaded; `message` is one line that says which package and what to do. */
 export class AddonError extends Error {

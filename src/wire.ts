@@ -137,6 +137,8 @@ export class WireBatch {
   private lastLo = 0;
   private lastHi = 0;
   private lastTime = 0n;
+  /** Where the event next() returned starts. */
+  private start = HEADER_LEN;
 
   constructor(private readonly buf: Buffer) {
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -159,8 +161,18 @@ export class WireBatch {
     if (this.index >= this.count) return undefined;
     this.index++;
     this.view ??= blankEvent();
+    this.start = this.pos;
     this.fill(this.view);
     return this.view;
+  }
+
+  /**
+   * The bytes of the event next() returned, as the batch holds them (the
+   * store output hands them to the core as they are). Valid until the
+   * batch's buffer is reused: copy them.
+   */
+  current(): Uint8Array {
+    return this.buf.subarray(this.start, this.pos);
   }
 
   /** The remaining events, each in an object of its own. */

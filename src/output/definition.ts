@@ -9,20 +9,29 @@ import type { EventConfig } from '../config/schema.js';
 import type { Items, Values } from '../config/rules.js';
 import type { ConntrackEvent, EventType } from '../event.js';
 import type { LineWriter } from '../format/line.js';
+import type { WireBatch } from '../wire.js';
 import type { Ledger } from './ledger.js';
 import type { EventSink, Report } from './sink.js';
 
 /**
  * How an output wants each event: its line and a newline, or for IPFIX a
- * record. Returns false for an event it has nothing for.
+ * record, or for the store the event's bytes as the capture gave them
+ * (`wire`: the batch, at this event). Returns false for an event it has
+ * nothing for.
  */
-export type Encoder = (ev: ConntrackEvent, w: LineWriter) => boolean;
+export type Encoder = (ev: ConntrackEvent, w: LineWriter, wire: WireBatch) => boolean;
 
 /** The keys every output's checks may read beside its own. */
 export interface Chosen {
   /** The output the config chose. */
   output: string;
   event: EventConfig;
+}
+
+/** Where the capture that feeds it reads, for an output that reads the kernel too (the store's snapshots). */
+export interface Opening {
+  /** The network namespace's file; undefined for ctlogd's own. */
+  netns?: string;
 }
 
 export interface OutputDefinition<N extends string = string, K extends Items = Items> {
@@ -52,8 +61,13 @@ export interface OutputDefinition<N extends string = string, K extends Items = I
   encoder?(c: Values<K>): Encoder;
   /** What it writes instead of the format's lines, if it has an encoder, as the `listening` line says it. */
   readonly writesAs?: string;
+  /**
+   * The keys whose change a reload opens it anew for; the others its sink
+   * takes as it runs (EventSink.apply). All its keys if not said.
+   */
+  readonly reopenedBy?: readonly (keyof K & string)[];
   /** Opens it now; throws OutputError (exit 73), or ConfigError (78) for a file its keys name that cannot be used. */
-  open(c: Values<K>, report: Report, ledger: Ledger): EventSink;
+  open(c: Values<K>, report: Report, ledger: Ledger, at: Opening): EventSink;
 }
 
 /** An output's definition, its name and keys' types kept. */

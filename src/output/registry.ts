@@ -8,9 +8,10 @@ import type { OutputDefinition } from './definition.js';
 import { fileOutput } from './file/index.js';
 import { ipfixOutput } from './ipfix/index.js';
 import { stdoutOutput } from './stdout/index.js';
+import { storeOutput } from './store/index.js';
 import { syslogOutput } from './syslog/index.js';
 
-export const OUTPUT_DEFINITIONS = [stdoutOutput, fileOutput, syslogOutput, ipfixOutput] as const;
+export const OUTPUT_DEFINITIONS = [stdoutOutput, fileOutput, syslogOutput, ipfixOutput, storeOutput] as const;
 
 const OUTPUTS = registry(OUTPUT_DEFINITIONS);
 

@@ -7,15 +7,17 @@
  */
 import type { EventConfig, OutputConfig } from '../config.js';
 import { EVENT_TYPES, type ConntrackEvent } from '../event.js';
+import type { WireBatch } from '../wire.js';
 import { LineWriter, makeFormatter } from '../format/index.js';
-import type { Encoder } from './definition.js';
+import type { Encoder, Opening } from './definition.js';
 import { count, KINDS, type Ledger } from './ledger.js';
 import { outputDefinition } from './registry.js';
 import type { EventSink, Report } from './sink.js';
 
-/** The output's keys (and `output`) as one comparable string: a reload reopens its sink only when one changed. */
+/** The keys a reload reopens the output's sink for (and `output`), as one comparable string. */
 export function sinkKey(o: OutputConfig): string {
-  const keys = Object.keys(outputDefinition(o.output).keys);
+  const d = outputDefinition(o.output);
+  const keys: readonly string[] = d.reopenedBy ?? Object.keys(d.keys);
   return JSON.stringify(Object.entries(o).filter(([key]) => key === 'output' || keys.includes(key)));
 }
 
@@ -70,8 +72,8 @@ export function writtenAs(o: OutputConfig): string {
 }
 
 /** Opens output `o`; throws OutputError (exit 73) or ConfigError (78) if it cannot. */
-export function openSink(o: OutputConfig, report: Report, ledger: Ledger): EventSink {
-  return outputDefinition(o.output).open(o, report, ledger);
+export function openSink(o: OutputConfig, report: Report, ledger: Ledger, at: Opening): EventSink {
+  return outputDefinition(o.output).open(o, report, ledger, at);
 }
 
 export class Route {
@@ -100,8 +102,8 @@ export class Route {
     return this.config.name;
   }
 
-  /** Writes event `ev` of kind `kind` into the batch's lines, if the output takes it. */
-  add(ev: ConntrackEvent, kind: number): void {
+  /** Writes event `ev` of kind `kind` (of `wire`, at it) into the batch's lines, if the output takes it. */
+  add(ev: ConntrackEvent, kind: number, wire: WireBatch): void {
     if (this.taken[kind] === 0) {
       this.ledger.skipped[kind]++;
       return;
@@ -109,7 +111,7 @@ export class Route {
     const w = this.lines;
     const mark = w.length;
     try {
-      if (!this.encode(ev, w)) {
+      if (!this.encode(ev, w, wire)) {
         this.ledger.skipped[kind]++;
         return;
       }

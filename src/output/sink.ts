@@ -17,6 +17,11 @@ export interface EventSink {
    * returns why it could not, if it could not (the old one is kept).
    */
   reopen(): string | undefined;
+  /**
+   * A reload changed the output's keys, none of those it is reopened for
+   * (OutputDefinition.reopenedBy): takes the new values. Never throws.
+   */
+  apply?(c: object): void;
   /** Flushes and closes; resolves when everything written is out, or counted lost. */
   close(): Promise<void>;
 }

@@ -60,6 +60,31 @@ pub struct StoreCounts {
     pub bytes_removed: f64,
 }
 
+impl From<StoreOptions> for store::StoreOptions {
+    fn from(o: StoreOptions) -> Self {
+        const S: i64 = 1_000_000_000;
+        store::StoreOptions {
+            dir: PathBuf::from(o.dir),
+            all: o.all,
+            sync_ns: i64::from(o.sync_ms.max(1)) * 1_000_000,
+            seal: SealAfter {
+                rows: o.seal_rows.max(1) as usize,
+                ns: i64::from(o.seal_seconds.max(1)) * S,
+            },
+            snapshot_ns: i64::from(o.snapshot_seconds) * S,
+            keep_ns: i64::from(o.keep_days) * 86_400 * S,
+            // A whole number of bytes, from JavaScript's number.
+            max_bytes: if o.max_bytes > 0.0 {
+                o.max_bytes as u64
+            } else {
+                0
+            },
+            netns: o.netns.map(PathBuf::from),
+            queue: o.queue.max(1) as usize,
+        }
+    }
+}
+
 fn numbers(v: &[u64]) -> Vec<f64> {
     // Counts of events: far below 2^53.
     v.iter().map(|&n| n as f64).collect()
@@ -77,27 +102,16 @@ impl Store {
     /// errno name.
     #[napi(factory, catch_unwind)]
     pub fn open(options: StoreOptions) -> Result<Self, String> {
-        const S: i64 = 1_000_000_000;
-        let opts = store::StoreOptions {
-            dir: PathBuf::from(options.dir),
-            all: options.all,
-            sync_ns: i64::from(options.sync_ms.max(1)) * 1_000_000,
-            seal: SealAfter {
-                rows: options.seal_rows.max(1) as usize,
-                ns: i64::from(options.seal_seconds.max(1)) * S,
-            },
-            snapshot_ns: i64::from(options.snapshot_seconds) * S,
-            keep_ns: i64::from(options.keep_days) * 86_400 * S,
-            max_bytes: if options.max_bytes > 0.0 {
-                options.max_bytes as u64
-            } else {
-                0
-            },
-            netns: options.netns.map(PathBuf::from),
-            queue: options.queue.max(1) as usize,
-        };
-        let inner = store::Store::open(opts).map_err(io_error)?;
+        let inner = store::Store::open(options.into()).map_err(io_error)?;
         Ok(Store { inner: Some(inner) })
+    }
+
+    /// Applies `options` from now on (a reload); `dir` and `queue` stay as opened.
+    #[napi(catch_unwind)]
+    pub fn reconfigure(&self, options: StoreOptions) {
+        if let Some(s) = &self.inner {
+            s.reconfigure(options.into());
+        }
     }
 
     /// Takes events as the capture's wire bytes, back to back (what the

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -67,6 +68,8 @@ struct State {
     queue: VecDeque<(Record, u8)>,
     counts: Counts,
     stopping: bool,
+    /// Settings to apply (reconfigure), the directory aside.
+    settings: Option<StoreOptions>,
 }
 
 struct Shared {
@@ -92,7 +95,7 @@ impl Shared {
 
 pub struct Store {
     shared: Arc<Shared>,
-    all: bool,
+    all: AtomicBool,
     capacity: usize,
     thread: Option<JoinHandle<()>>,
 }
@@ -118,6 +121,7 @@ impl Store {
                     ..Counts::default()
                 },
                 stopping: false,
+                settings: None,
             }),
             wake: Condvar::new(),
         });
@@ -136,7 +140,7 @@ impl Store {
             })?;
         Ok(Store {
             shared,
-            all,
+            all: AtomicBool::new(all),
             capacity,
             thread: Some(thread),
         })
@@ -150,7 +154,7 @@ impl Store {
         for (r, kind) in events {
             let kind = kind.min(KINDS - 1);
             match r {
-                Some(r) if self.all || r.translated() => {
+                Some(r) if self.all.load(Ordering::Relaxed) || r.translated() => {
                     if s.queue.len() < self.capacity {
                         // KINDS is far below 256.
                         s.queue.push_back((r, kind as u8));
@@ -162,6 +166,14 @@ impl Store {
             }
         }
         drop(s);
+        self.shared.wake.notify_one();
+    }
+
+    /// Applies new settings from the next record on (a reload); the
+    /// directory and the queue's size stay as they were opened.
+    pub fn reconfigure(&self, opts: StoreOptions) {
+        self.all.store(opts.all, Ordering::Relaxed);
+        self.shared.lock().settings = Some(opts);
         self.shared.wake.notify_one();
     }
 
@@ -235,6 +247,15 @@ impl Thread {
                 let n = s.queue.len().min(room);
                 let batch: Vec<(Record, u8)> = s.queue.drain(..n).collect();
                 s.counts.waiting = (self.kinds.len() + batch.len()) as u64;
+                if let Some(new) = s.settings.take() {
+                    let dir = std::mem::take(&mut self.opts.dir);
+                    self.opts = StoreOptions { dir, ..new };
+                    self.writer.set_seal(self.opts.seal);
+                    next_sync = next_sync.min(now_ns() + self.opts.sync_ns);
+                    next_snapshot =
+                        (self.opts.snapshot_ns > 0).then(|| now_ns() + self.opts.snapshot_ns);
+                    next_retain = now_ns();
+                }
                 (batch, s.stopping && s.queue.is_empty())
             };
             let now = now_ns();

@@ -284,8 +284,23 @@ fn files(dir: &std::path::Path) -> Vec<String> {
     }
     let mut out = Vec::new();
     walk(dir, dir, &mut out);
+    // The writer's lock (a_second_writer_is_refused_while_one_holds_the_store).
+    out.retain(|f| f != ".lock");
     out.sort();
     out
+}
+
+#[test]
+fn a_second_writer_is_refused_while_one_holds_the_store() {
+    let d = TempDir::new("lock");
+    let first = StoreWriter::open(&d.0, NEVER).unwrap();
+    let second = StoreWriter::open(&d.0, NEVER).err().map(|e| e.kind());
+    assert_eq!(second, Some(std::io::ErrorKind::WouldBlock));
+    drop(first);
+    assert!(
+        StoreWriter::open(&d.0, NEVER).is_ok(),
+        "free once the first is gone"
+    );
 }
 
 const NEVER: SealAfter = SealAfter {

@@ -15,6 +15,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use super::file::write_file;
@@ -32,6 +33,8 @@ pub struct SealAfter {
 }
 
 pub struct StoreWriter {
+    /// Held while open: one writer a store, in any process.
+    _lock: File,
     dir: PathBuf,
     after: SealAfter,
     /// The generation of the journal being written: the file it seals into is named by it.
@@ -42,6 +45,21 @@ pub struct StoreWriter {
     pending: usize,
     /// When the first of `rows` was pushed (the caller's clock, ns).
     first_at: Option<i64>,
+}
+
+/// Locks the store at `dir` (flock on `DIR/.lock`, never waited for):
+/// EWOULDBLOCK if another writer holds it. The lock goes with the file.
+fn lock(dir: &Path) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".lock"))?;
+    // SAFETY: flock only reads the descriptor, which `f` keeps open.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(f)
 }
 
 /// Seals `rows` as the file of generation `gen`; returns its path, none if there were no rows.
@@ -73,6 +91,7 @@ impl StoreWriter {
     /// and the files it sealed from journals.
     pub fn open(dir: &Path, after: SealAfter) -> io::Result<(StoreWriter, Vec<PathBuf>)> {
         fs::create_dir_all(dir)?;
+        let lock = lock(dir)?;
         let found = Contents::of(dir)?;
         for tmp in &found.unfinished {
             fs::remove_file(tmp)?;
@@ -100,6 +119,7 @@ impl StoreWriter {
         sync_dir(dir)?;
         Ok((
             StoreWriter {
+                _lock: lock,
                 dir: dir.to_owned(),
                 after,
                 gen,
@@ -151,6 +171,10 @@ impl StoreWriter {
     /// Records pushed and not journaled yet.
     pub fn pending(&self) -> usize {
         self.pending
+    }
+
+    pub fn set_seal(&mut self, after: SealAfter) {
+        self.after = after;
     }
 
     /// Whether a seal is due: enough records, or the first of them old enough.
