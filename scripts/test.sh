@@ -49,6 +49,11 @@ scripts/pack.sh "$CTLOGD_PKG_DIR"
 # PyPI's communityid, the reference the Community ID tests compare with (cached).
 CTLOGD_COMMUNITYID_PYTHON=$(scripts/communityid.sh)
 export CTLOGD_COMMUNITYID_PYTHON
+# DuckDB and ClickHouse's engine (chdb), which read the store's files in
+# __test__/store-readers.test.ts (cached), and the generator of that store.
+CTLOGD_STORE_READERS_PYTHON=$(scripts/store-readers.sh)
+export CTLOGD_STORE_READERS_PYTHON
+cargo build --release --quiet -p store-gen
 
 status=0
 cargo test --workspace || status=1
