@@ -70,7 +70,20 @@ test('a negative number for every numeric flag, either way it is written: the fl
   const numeric = configKeys().filter((k) => k.arg && typeof k.default === 'number');
   assert.deepEqual(
     numeric.map((k) => k.arg),
-    ['queue-size', 'receive-buffer', 'stats-interval', 'syslog-port', 'ipfix-port', 'ipfix-domain-id', 'ipfix-message-size', 'ipfix-template-interval', 'store-keep-days', 'store-max-bytes', 'store-sync-ms', 'store-snapshot-interval'],
+    [
+      'queue-size',
+      'receive-buffer',
+      'stats-interval',
+      'syslog-port',
+      'ipfix-port',
+      'ipfix-domain-id',
+      'ipfix-message-size',
+      'ipfix-template-interval',
+      'store-keep-days',
+      'store-max-bytes',
+      'store-sync-ms',
+      'store-snapshot-interval',
+    ],
   );
   for (const k of numeric) {
     for (const args of [[`--${k.arg}`, '-1'], [`--${k.arg}=-1`], [`--${k.arg}`, '-5']]) {

@@ -223,8 +223,14 @@ const catalogue: Bad[] = [
   { conf: { ...E, ipfix_message_size: 100 }, re: `${FILE}ipfix_message_size: must be an integer from 512 to 65507 .*: value was 100$` },
   { conf: { ...E, ipfix_template_interval: 0 }, re: `${FILE}ipfix_template_interval: must be an integer from 1 to 86400 .*: value was 0$` },
   { conf: { ...E, output: 'store' }, re: `${FILE}store_dir: must be a directory path when output is "store" .*: value was ""$` },
-  { conf: { event: { update: {} }, output: 'store', store_dir: '/s' }, re: `${FILE}event: must name new or destroy when output is "store" .*: value was \\{"update":\\{\\}\\}$` },
-  { conf: { ...E, store_max_bytes: '20X' }, re: `${FILE}store_max_bytes: must be a size in bytes: an integer, or digits followed by K, M, G or T .*: value was "20X"$` },
+  {
+    conf: { event: { update: {} }, output: 'store', store_dir: '/s' },
+    re: `${FILE}event: must name new or destroy when output is "store" .*: value was \\{"update":\\{\\}\\}$`,
+  },
+  {
+    conf: { ...E, store_max_bytes: '20X' },
+    re: `${FILE}store_max_bytes: must be a size in bytes: an integer, or digits followed by K, M, G or T .*: value was "20X"$`,
+  },
   { conf: { ...E, store_max_bytes: -1 }, re: `${FILE}store_max_bytes: must be a size in bytes.*: value was -1$` },
   { conf: { ...E, store_keep_days: -1 }, re: `${FILE}store_keep_days: must be an integer from 0 to 36500 .*: value was -1$` },
   { conf: { ...E, store_connections: 'some' }, re: `${FILE}store_connections: must be one of nat, all: value was "some"$` },

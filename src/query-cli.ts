@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { echo, oneLine } from './echo.js';
 import { protoName, protoNumber } from './names.js';
 import { AddonError } from './native.js';
-import { LookupError, parseEndpoint, parseTime, queryStore, type LookupBy, type StoreLookup, type StoreRecord } from './store-query.js';
+import { LookupError, parseEndpoint, parseTime, queryStore, type LookupBy, type StoreFound, type StoreLookup, type StoreRecord } from './store-query.js';
 
 export const QUERY_EXIT = { FOUND: 0, NONE: 1, USAGE: 64, NOINPUT: 66, UNAVAILABLE: 69 } as const;
 
@@ -70,7 +70,8 @@ function parseLookup(args: string[], inBatch: boolean): Asked & { store?: string
   const str = (k: string) => values[k] as string | undefined;
   if (values.help) return { help: true, json: false, timing: false, lookup: undefined as never };
   if (inBatch && (str('store') !== undefined || str('batch') !== undefined)) throw new Usage('--store and --batch: not on a batch line');
-  if (str('batch') !== undefined) return { batch: str('batch'), store: str('store'), timing: values.timing === true, help: false, json: true, lookup: undefined as never };
+  if (str('batch') !== undefined)
+    return { batch: str('batch'), store: str('store'), timing: values.timing === true, help: false, json: true, lookup: undefined as never };
   const by = (['nat', 'inside', 'dst'] as const).filter((k) => str(k) !== undefined);
   if (by.length !== 1) throw new Usage(`needs one of --nat, --inside or --dst${by.length > 1 ? `, not ${by.map((b) => `--${b}`).join(' and ')}` : ''}`);
   const which: LookupBy = by[0];
@@ -93,7 +94,8 @@ function parseLookup(args: string[], inBatch: boolean): Asked & { store?: string
   const p = str('proto');
   if (p !== undefined) {
     proto = /^\d{1,3}$/.test(p) && Number(p) <= 255 ? Number(p) : protoNumber(p);
-    if (proto === undefined) throw new Usage(`--proto: must be tcp, udp, udplite, icmp, icmpv6, sctp, dccp, gre or a number 0-255: value was ${JSON.stringify(echo(p))}`);
+    if (proto === undefined)
+      throw new Usage(`--proto: must be tcp, udp, udplite, icmp, icmpv6, sctp, dccp, gre or a number 0-255: value was ${JSON.stringify(echo(p))}`);
   }
   return { store: str('store'), timing: false, help: false, json: values.json === true, lookup: { by: which, addr, port, proto, from: span[0], to: span[1] } };
 }
@@ -163,7 +165,16 @@ function table(records: StoreRecord[]): string {
   });
   const head = ['TAKEN (local)', 'TAKEN (UTC)', 'RELEASED (UTC)', 'HELD', 'PROTO', 'INSIDE -> TRANSLATED -> DESTINATION', 'BYTES OUT/IN', 'ENDED'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    [head, ...rows]
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 function die(code: number, msg: string): never {
@@ -192,9 +203,9 @@ export async function queryMain(argv: string[]): Promise<void> {
     return;
   }
   const store = asked.store;
-  if (store === undefined || store === '') die(QUERY_EXIT.USAGE, '--store DIR: needed (the store output\'s store_dir); see ctlogd query --help');
+  if (store === undefined || store === '') die(QUERY_EXIT.USAGE, "--store DIR: needed (the store output's store_dir); see ctlogd query --help");
   if (asked.batch === undefined) {
-    let found;
+    let found: StoreFound;
     try {
       found = await queryStore(store, asked.lookup);
     } catch (e) {
@@ -216,7 +227,10 @@ export async function queryMain(argv: string[]): Promise<void> {
   const out: string[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const words = lines[i].trim().split(/\s+/).filter((w) => w !== '');
+    const words = lines[i]
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w !== '');
     if (words.length === 0 || words[0].startsWith('#')) continue;
     let lookup: StoreLookup;
     try {
@@ -228,7 +242,7 @@ export async function queryMain(argv: string[]): Promise<void> {
       continue;
     }
     const t0 = process.hrtime.bigint();
-    let found;
+    let found: StoreFound;
     try {
       found = await queryStore(store, lookup);
     } catch (e) {
@@ -237,7 +251,9 @@ export async function queryMain(argv: string[]): Promise<void> {
     const us = Number(process.hrtime.bigint() - t0) / 1000;
     for (const r of found.records) out.push(JSON.stringify({ line: i + 1, ...recordJson(r) }) + '\n');
     if (asked.timing) {
-      process.stderr.write(JSON.stringify({ line: i + 1, found: found.records.length, us, files_read: found.filesRead, row_groups_read: found.rowGroupsRead }) + '\n');
+      process.stderr.write(
+        JSON.stringify({ line: i + 1, found: found.records.length, us, files_read: found.filesRead, row_groups_read: found.rowGroupsRead }) + '\n',
+      );
     }
     any ||= found.records.length > 0;
     if (out.length >= 1024) process.stdout.write(out.splice(0).join(''));

@@ -36,7 +36,7 @@ export const STORE_KEYS = {
   ),
   ...option(
     'store_keep_days',
-    "With output `store`: files whose records all ended more than this many days ago are deleted, whole, oldest first (checked at start, hourly and after each file is sealed); 0 keeps them.",
+    'With output `store`: files whose records all ended more than this many days ago are deleted, whole, oldest first (checked at start, hourly and after each file is sealed); 0 keeps them.',
     0,
     integer(0, 36500),
   ),
@@ -54,7 +54,7 @@ export const STORE_KEYS = {
   ),
   ...option(
     'store_snapshot_interval',
-    "With output `store`: seconds between snapshots of the conntrack table into the store (one is also taken at start and at stop): how far back a lookup reads at most; 0 for those two only.",
+    'With output `store`: seconds between snapshots of the conntrack table into the store (one is also taken at start and at stop): how far back a lookup reads at most; 0 for those two only.',
     3600,
     integer(0, 604800),
   ),

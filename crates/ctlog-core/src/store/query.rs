@@ -3,7 +3,8 @@
 //! connection open during the span began after S (its rows are in files
 //! that reach past S) or was in the table at S (the snapshot has it). So a
 //! lookup reads that snapshot, the sealed files that reach from S into the
-//! span, and the journals' whole frames (a writer may be appending); a row
+//! span, the first snapshot after the span (for what began before the
+//! store knew of it), and the journals' whole frames (a writer may be appending); a row
 //! of an open connection begun before S that the snapshot lacks had ended
 //! by S, and is left out.
 
@@ -44,11 +45,22 @@ pub fn lookup(dir: &Path, q: &Lookup) -> io::Result<Found> {
             _ => None,
         })
         .max();
+    // The first snapshot at or after the span: what it holds was open from
+    // its start on, through the span if it began by then (before the first
+    // snapshot, or in a gap while the store was stopped, nothing else says so).
+    let next = store
+        .sealed
+        .iter()
+        .filter_map(|s| match s.holds {
+            Holds::Snapshot { at } if at >= q.to_ns => Some(at),
+            _ => None,
+        })
+        .min();
     let mut found = Found::default();
     let mut rows = Vec::new();
     for s in &store.sealed {
         let wanted = match s.holds {
-            Holds::Snapshot { at } => Some(at) == since,
+            Holds::Snapshot { at } => Some(at) == since || Some(at) == next,
             Holds::Events { lo, hi, .. } => lo <= q.to_ns && since.is_none_or(|at| hi >= at),
         };
         if !wanted {

@@ -560,7 +560,10 @@ fn a_lookup_reads_back_only_to_the_latest_snapshot_which_speaks_for_what_was_ope
         2,
         "before the snapshot both held it (other tuples): {before:?}"
     );
-    assert_eq!(before.files_read, 1);
+    assert_eq!(
+        before.files_read, 2,
+        "the file before the snapshot, and the snapshot after"
+    );
     assert_eq!(
         at(155).records.iter().map(|r| r.id).collect::<Vec<_>>(),
         [1, 3],
@@ -618,4 +621,24 @@ fn retention_deletes_the_oldest_files_whole_until_both_limits_hold() {
         files(&d.0).contains(&"journal-3.bin".to_string()),
         "journals stay"
     );
+}
+
+#[test]
+fn a_connection_first_seen_in_a_later_snapshot_is_found_before_it() {
+    let d = TempDir::new("later-snapshot");
+    let base = 1_796_000_000_000_000_000i64;
+    let s = |n: i64| base + n * 1_000_000_000;
+    let (w, _) = StoreWriter::open(&d.0, NEVER).unwrap();
+    // Open since 0 s, first seen by the snapshot at 100 s (the store started then).
+    writer::write_snapshot(&d.0, s(100), &mut [conn(1, 2, Ended::Snapshot, s(0), None)]).unwrap();
+    drop(w);
+    let nat = ip("198.51.100.7");
+    let at = |t: i64| query::nat(&d.0, nat, 61000, s(t)).unwrap().records;
+    assert_eq!(
+        at(50).iter().map(|r| r.id).collect::<Vec<_>>(),
+        [1],
+        "before the store knew of it"
+    );
+    assert_eq!(at(150).iter().map(|r| r.id).collect::<Vec<_>>(), [1]);
+    assert_eq!(at(-5), vec![], "before it began");
 }
