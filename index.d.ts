@@ -102,7 +102,8 @@ export declare class Store {
   counts(): StoreCounts
   /**
    * Writes out what it holds (journal, seal, the stop's snapshot) and
-   * ends its thread, on the thread pool; resolves once done.
+   * ends its thread, on the thread pool; resolves once done. What is
+   * pushed after is counted lost; the counts stay readable.
    */
   close(): Promise<void>
 }

@@ -583,8 +583,8 @@ for (let i = 0; i < 20000; i++) {
     assert.ok(parquet.length > 0, `sealed files: ${JSON.stringify(filesUnder(dir))}`);
     const rows = duckdbRows(dir);
     assert.deepEqual(Object.keys(rows.perFile).sort(), parquet.map((f) => f.name).sort());
-    // A NEW and a DESTROY each.
-    assert.ok(rows.total >= 2 * synced.length, `DuckDB reads ${rows.total} rows, for ${synced.length} connections: ${JSON.stringify(rows.perFile)}`);
+    // At least a row a connection: a NEW and its DESTROY sealed together are one row.
+    assert.ok(rows.total >= synced.length, `DuckDB reads ${rows.total} rows, for ${synced.length} connections: ${JSON.stringify(rows.perFile)}`);
     t.diagnostic(
       `${deleted.length} connections deleted, ${synced.length} a second before the kill (all found), ${lastSecond} of the ${beforeKill.length - synced.length} in the second before it found; ${rows.total} rows in ${parquet.length} files`,
     );

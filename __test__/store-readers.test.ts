@@ -192,7 +192,8 @@ after(() => {
 
 test('the generated store: a NEW and a DESTROY a connection, snapshots, several files, the sampled lookups', () => {
   assert.equal(made.connections, CONNECTIONS);
-  assert.equal(made.rows, 2 * CONNECTIONS + made.snapshot_rows);
+  // A row a connection, or two when its NEW and DESTROY were sealed apart; and the snapshots'.
+  assert.ok(made.rows >= CONNECTIONS + made.snapshot_rows && made.rows <= 2 * CONNECTIONS + made.snapshot_rows, JSON.stringify(made));
   assert.ok(made.snapshot_rows > 0, 'hourly snapshots were written');
   assert.ok(made.files >= 5, `several files: ${made.files}`);
   assert.equal(samples.length, LOOKUPS);

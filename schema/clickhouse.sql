@@ -1,10 +1,11 @@
 -- ctlogd's NAT log store as a ClickHouse table: one column per column of
 -- the store's Parquet files (crates/ctlog-core/src/store/file.rs, SCHEMA),
 -- same names, same order, so that the files load unchanged with
--- `SELECT *`. A row is a NEW (ended 'open', end_ns NULL), a DESTROY
--- (ended 'destroy', start and end), or a connection open when the
--- conntrack table was read (ended 'snapshot', or 'stopped' as the store
--- stopped; end_ns NULL).
+-- `SELECT *`. A row is a connection's DESTROY (ended 'destroy', start
+-- and end; its NEW, sealed in the same file, is folded into it), a NEW
+-- whose DESTROY came in a later file (ended 'open', end_ns NULL), or a
+-- connection open when the conntrack table was read (ended 'snapshot', or
+-- 'stopped' as the store stopped; end_ns NULL).
 --
 -- Types as ClickHouse reads the Parquet columns: TIMESTAMP(NANOS) is
 -- DateTime64(9, 'UTC'); a 16-byte FIXED_LEN_BYTE_ARRAY reads as

@@ -10,8 +10,9 @@
 //! port is held by one connection at a time and taken again later by
 //! others. Destinations are a popular few and a spread of the rest, mostly
 //! TCP to 443; durations mostly seconds, with a tail to hours. Each
-//! connection is a NEW row when it begins and a DESTROY row when it ends;
-//! every simulated hour a snapshot holds the connections open then.
+//! connection is a NEW when it begins and a DESTROY when it ends (the
+//! writer makes them one row when they are sealed together); every
+//! simulated hour a snapshot holds the connections open then.
 //!
 //! Prints one JSON line: connections, rows (every row of every file,
 //! snapshots too), snapshot_rows, files, bytes, bytes_per_connection,
@@ -420,7 +421,6 @@ impl Traffic {
 /// What was written.
 #[derive(Default)]
 struct Made {
-    rows: u64,
     snapshot_rows: u64,
 }
 
@@ -510,13 +510,11 @@ fn generate(a: &Args) -> io::Result<Made> {
             w.push(new, next);
             open.push(Open { destroy, end, seq });
         }
-        made.rows += 1;
         if w.len() >= a.seal_rows {
             w.seal()?;
         }
     }
     w.seal()?;
-    made.rows += made.snapshot_rows;
     if let Some((_, path)) = &a.sample {
         let mut out = io::BufWriter::new(fs::File::create(path)?);
         for s in &samples {
@@ -553,11 +551,22 @@ fn main() {
         }
     };
     let bytes: u64 = files.iter().map(|f| f.bytes).sum();
+    // The rows the files hold: a NEW and its DESTROY sealed together are one.
+    let mut rows = 0;
+    for f in &files {
+        match ctlog_core::store::file::row_count(&f.path) {
+            Ok(n) => rows += n,
+            Err(e) => {
+                eprintln!("store-gen: reading {}: {e}", f.path.display());
+                exit(1)
+            }
+        }
+    }
     let n = a.connections.max(1) as f64;
     println!(
         r#"{{"connections":{},"rows":{},"snapshot_rows":{},"files":{},"bytes":{},"bytes_per_connection":{:.2},"seconds":{:.3},"connections_per_second":{:.0}}}"#,
         a.connections,
-        made.rows,
+        rows,
         made.snapshot_rows,
         files.len(),
         bytes,

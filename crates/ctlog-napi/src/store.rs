@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use ctlog_core::kind::kind_of;
 use ctlog_core::store::{self, By, Lookup, Record, SealAfter};
@@ -92,7 +93,7 @@ fn numbers(v: &[u64]) -> Vec<f64> {
 
 #[napi]
 pub struct Store {
-    inner: Option<store::Store>,
+    inner: Arc<store::Store>,
 }
 
 #[napi]
@@ -103,15 +104,15 @@ impl Store {
     #[napi(factory, catch_unwind)]
     pub fn open(options: StoreOptions) -> Result<Self, String> {
         let inner = store::Store::open(options.into()).map_err(io_error)?;
-        Ok(Store { inner: Some(inner) })
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Applies `options` from now on (a reload); `dir` and `queue` stay as opened.
     #[napi(catch_unwind)]
     pub fn reconfigure(&self, options: StoreOptions) {
-        if let Some(s) = &self.inner {
-            s.reconfigure(options.into());
-        }
+        self.inner.reconfigure(options.into());
     }
 
     /// Takes events as the capture's wire bytes, back to back (what the
@@ -119,9 +120,7 @@ impl Store {
     /// of them is taken).
     #[napi(catch_unwind)]
     pub fn push(&self, events: &[u8]) -> Result<(), String> {
-        let Some(s) = &self.inner else {
-            return Err(io_error(std::io::Error::from_raw_os_error(libc::EBADF)));
-        };
+        let s = &self.inner;
         let events = read_events(events)
             .map_err(|e| invalid(format!("store: not wire events: {} at {}", e.reason, e.at)))?;
         s.push(events.iter().map(|(ev, time)| {
@@ -133,7 +132,7 @@ impl Store {
 
     #[napi(catch_unwind)]
     pub fn counts(&self) -> StoreCounts {
-        let c = self.inner.as_ref().map(|s| s.counts()).unwrap_or_default();
+        let c = self.inner.counts();
         StoreCounts {
             written: numbers(&c.written),
             lost: numbers(&c.lost),
@@ -161,17 +160,18 @@ impl Store {
     }
 
     /// Writes out what it holds (journal, seal, the stop's snapshot) and
-    /// ends its thread, on the thread pool; resolves once done.
+    /// ends its thread, on the thread pool; resolves once done. What is
+    /// pushed after is counted lost; the counts stay readable.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn close(&mut self) -> AsyncTask<CloseStore> {
+    pub fn close(&self) -> AsyncTask<CloseStore> {
         AsyncTask::new(CloseStore {
-            inner: self.inner.take(),
+            inner: Arc::clone(&self.inner),
         })
     }
 }
 
 pub struct CloseStore {
-    inner: Option<store::Store>,
+    inner: Arc<store::Store>,
 }
 
 impl Task for CloseStore {
@@ -179,9 +179,7 @@ impl Task for CloseStore {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        if let Some(mut s) = self.inner.take() {
-            s.close();
-        }
+        self.inner.close();
         Ok(())
     }
 

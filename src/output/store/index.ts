@@ -73,20 +73,20 @@ class StoreSink implements EventSink {
       this.seen.lost[k] = c.lost[k];
       this.seen.skipped[k] = c.skipped[k];
     }
-    let failed = false;
+    let failed: string | undefined;
     for (const { code, count } of c.errors) {
       const d = count - (this.seen.errors.get(code) ?? 0);
       if (d <= 0) continue;
       l.errors.set(code, (l.errors.get(code) ?? 0) + d);
       this.seen.errors.set(code, count);
-      failed = true;
+      failed = code;
     }
-    if (failed && this.failing === undefined) {
-      this.failing = c.lastError ?? 'failed';
+    if (failed !== undefined && this.failing === undefined) {
+      this.failing = `${failed}: ${c.lastError ?? 'failed'}`;
       this.report.error(`${this.where}: ${this.failing}; records are lost (counted) or wait until it works again`);
     }
     this.lostSince += lost;
-    if (!failed && wrote > 0 && this.failing !== undefined) {
+    if (failed === undefined && wrote > 0 && this.failing !== undefined) {
       this.report.warn(`${this.where}: writing again; ${this.lostSince} records were lost (${this.failing})`);
       this.failing = undefined;
       this.lostSince = 0;

@@ -11,17 +11,17 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::data_type::{
-    ByteArray, ByteArrayType, FixedLenByteArray, FixedLenByteArrayType, Int32Type, Int64Type,
+    ByteArray, ByteArrayType, DataType, FixedLenByteArray, FixedLenByteArrayType, Int32Type,
+    Int64Type,
 };
 use parquet::errors::{ParquetError, Result};
 use parquet::file::properties::{ReaderProperties, WriterProperties};
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use parquet::file::serialized_reader::ReadOptionsBuilder;
 use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
-use parquet::record::Field;
 use parquet::schema::parser::parse_message_type;
 use parquet::schema::types::ColumnPath;
 
@@ -61,12 +61,34 @@ pub const ROWS_PER_GROUP: usize = 8192;
 const BLOOM_COLUMNS: [&str; 3] = ["nat_src", "nat_sport", "orig_src"];
 const START: usize = 0;
 
+/// Numbers that a dictionary does not shrink (times, ids, ports and
+/// counters spread wide): delta-encoded instead, which every reader has.
+/// With zstd at level 9 (sealing runs on the store's own thread), about
+/// 40 bytes a connection with counters instead of 53 (bench/store-gen).
+const DELTA_COLUMNS: [&str; 9] = [
+    "start_ns",
+    "end_ns",
+    "id",
+    "orig_sport",
+    "nat_sport",
+    "orig_packets",
+    "orig_bytes",
+    "reply_packets",
+    "reply_bytes",
+];
+
 fn properties() -> WriterProperties {
+    let level = ZstdLevel::try_new(9).unwrap_or_default();
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_compression(Compression::ZSTD(level))
         .set_created_by(format!("ctlogd {}", env!("CARGO_PKG_VERSION")));
     for c in BLOOM_COLUMNS {
         b = b.set_column_bloom_filter_enabled(ColumnPath::from(c), true);
+    }
+    for c in DELTA_COLUMNS {
+        b = b
+            .set_column_dictionary_enabled(ColumnPath::from(c), false)
+            .set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED);
     }
     b.build()
 }
@@ -206,65 +228,170 @@ fn bad(what: &str) -> ParquetError {
     ParquetError::General(format!("not a store file: {what}"))
 }
 
-/// The record of one row, as write_file wrote it.
-fn record_of(row: &parquet::record::Row) -> Result<Record> {
-    let fields: Vec<&Field> = row.get_column_iter().map(|(_, f)| f).collect();
-    if fields.len() != 19 {
-        return Err(bad("not 19 columns"));
+/// One column of a row group, read whole: its values (the present ones,
+/// for an optional column) and, for an optional column, its definition
+/// levels (1: present).
+fn column<T: DataType>(
+    group: &dyn RowGroupReader,
+    i: usize,
+    rows: usize,
+) -> Result<(Vec<T::T>, Vec<i16>)> {
+    let mut r = T::get_column_reader(group.get_column_reader(i)?)
+        .ok_or_else(|| bad("a column of another type"))?;
+    let (mut values, mut defs) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+    let mut read = 0;
+    while read < rows {
+        let (n, _, _) = r.read_records(rows - read, Some(&mut defs), None, &mut values)?;
+        if n == 0 {
+            break;
+        }
+        read += n;
     }
-    let long = |i: usize| match fields[i] {
-        Field::Long(v) => Ok(*v),
-        _ => Err(bad("an int64 column")),
+    if read != rows {
+        return Err(bad("a column shorter than its row group"));
+    }
+    Ok((values, defs))
+}
+
+/// A required column's values, each made into what the record holds.
+fn required<T: DataType, V>(
+    group: &dyn RowGroupReader,
+    i: usize,
+    rows: usize,
+    f: impl Fn(&T::T) -> Result<V>,
+) -> Result<Vec<V>> {
+    let (values, _) = column::<T>(group, i, rows)?;
+    if values.len() != rows {
+        return Err(bad("a required column with missing values"));
+    }
+    values.iter().map(f).collect()
+}
+
+/// An optional int64 column, a value or none a row.
+fn optional_i64(group: &dyn RowGroupReader, i: usize, rows: usize) -> Result<Vec<Option<i64>>> {
+    let (values, defs) = column::<Int64Type>(group, i, rows)?;
+    let mut next = values.into_iter();
+    defs.iter()
+        .map(|&d| match d {
+            0 => Ok(None),
+            _ => next
+                .next()
+                .map(Some)
+                .ok_or_else(|| bad("fewer values than levels")),
+        })
+        .collect()
+}
+
+fn address(v: &FixedLenByteArray) -> Result<IpAddr> {
+    <[u8; 16]>::try_from(v.data())
+        .map(address_of)
+        .map_err(|_| bad("a 16-byte address"))
+}
+
+fn port(v: &i32) -> Result<u16> {
+    u16::try_from(*v).map_err(|_| bad("a port"))
+}
+
+/// Whether a row's (address, port) is one a lookup wants.
+type KeepPair<'a> = dyn Fn(IpAddr, u16) -> bool + 'a;
+
+/// The records of row group `g` whose `keep` says so, given its
+/// (address, port) column pair's values: the other columns are read only
+/// if one is kept.
+fn read_group(group: &dyn RowGroupReader, by: Option<(By, &KeepPair)>) -> Result<Vec<Record>> {
+    let rows = usize::try_from(group.metadata().num_rows()).map_err(|_| bad("a row count"))?;
+    let wanted: Option<Vec<bool>> = match by {
+        Some((by, keep)) => {
+            let (a, p) = by.columns();
+            let addrs = required::<FixedLenByteArrayType, _>(group, a, rows, address)?;
+            let ports = required::<Int32Type, _>(group, p, rows, port)?;
+            let w: Vec<bool> = addrs
+                .iter()
+                .zip(&ports)
+                .map(|(&a, &p)| keep(a, p))
+                .collect();
+            if !w.contains(&true) {
+                return Ok(Vec::new());
+            }
+            Some(w)
+        }
+        None => None,
     };
-    let opt_u64 = |i: usize| match fields[i] {
-        Field::Null => Ok(None),
-        Field::ULong(v) => Ok(Some(*v)),
-        _ => Err(bad("an unsigned int64 column")),
+    let i64s = |i| required::<Int64Type, _>(group, i, rows, |v| Ok(*v));
+    let u32s = |i| required::<Int32Type, _>(group, i, rows, |v| Ok(*v as u32));
+    let addrs = |i| required::<FixedLenByteArrayType, _>(group, i, rows, address);
+    let ports = |i| required::<Int32Type, _>(group, i, rows, port);
+    let start = i64s(0)?;
+    let end = optional_i64(group, 1, rows)?;
+    let ended = required::<ByteArrayType, _>(group, 2, rows, |v| {
+        v.as_utf8()
+            .ok()
+            .and_then(Ended::from_name)
+            .ok_or_else(|| bad("ended"))
+    })?;
+    let proto = required::<Int32Type, _>(group, 3, rows, |v| {
+        u8::try_from(*v).map_err(|_| bad("proto"))
+    })?;
+    let (orig_src, orig_sport, orig_dst, orig_dport) = (addrs(4)?, ports(5)?, addrs(6)?, ports(7)?);
+    let (nat_src, nat_sport, nat_dst, nat_dport) = (addrs(8)?, ports(9)?, addrs(10)?, ports(11)?);
+    let (zone, mark, id) = (ports(12)?, u32s(13)?, u32s(14)?);
+    // Unsigned 64-bit counters, their bits in an int64 (the column says unsigned).
+    let counter = |i| -> Result<Vec<Option<u64>>> {
+        Ok(optional_i64(group, i, rows)?
+            .into_iter()
+            .map(|v| v.map(|v| v as u64))
+            .collect())
     };
-    let small = |i: usize| match fields[i] {
-        Field::UByte(v) => Ok(u32::from(*v)),
-        Field::UShort(v) => Ok(u32::from(*v)),
-        Field::UInt(v) => Ok(*v),
-        _ => Err(bad("an unsigned int32 column")),
-    };
-    let addr = |i: usize| match fields[i] {
-        Field::Bytes(b) => <[u8; 16]>::try_from(b.data())
-            .map(address_of)
-            .map_err(|_| bad("a 16-byte address")),
-        _ => Err(bad("an address column")),
-    };
-    let port = |i: usize| small(i).and_then(|v| u16::try_from(v).map_err(|_| bad("a port")));
-    Ok(Record {
-        start_ns: long(0)?,
-        end_ns: match fields[1] {
-            Field::Null => None,
-            Field::Long(v) => Some(*v),
-            _ => return Err(bad("end_ns")),
-        },
-        ended: match fields[2] {
-            Field::Str(s) => Ended::from_name(s).ok_or_else(|| bad("ended"))?,
-            _ => return Err(bad("ended")),
-        },
-        proto: u8::try_from(small(3)?).map_err(|_| bad("proto"))?,
-        orig_src: addr(4)?,
-        orig_sport: port(5)?,
-        orig_dst: addr(6)?,
-        orig_dport: port(7)?,
-        nat_src: addr(8)?,
-        nat_sport: port(9)?,
-        nat_dst: addr(10)?,
-        nat_dport: port(11)?,
-        zone: port(12)?,
-        mark: small(13)?,
-        id: small(14)?,
-        orig_packets: opt_u64(15)?,
-        orig_bytes: opt_u64(16)?,
-        reply_packets: opt_u64(17)?,
-        reply_bytes: opt_u64(18)?,
-    })
+    let (op, ob, rp, rb) = (counter(15)?, counter(16)?, counter(17)?, counter(18)?);
+    Ok((0..rows)
+        .filter(|&i| wanted.as_ref().is_none_or(|w| w[i]))
+        .map(|i| Record {
+            start_ns: start[i],
+            end_ns: end[i],
+            ended: ended[i],
+            proto: proto[i],
+            orig_src: orig_src[i],
+            orig_sport: orig_sport[i],
+            orig_dst: orig_dst[i],
+            orig_dport: orig_dport[i],
+            nat_src: nat_src[i],
+            nat_sport: nat_sport[i],
+            nat_dst: nat_dst[i],
+            nat_dport: nat_dport[i],
+            zone: zone[i],
+            mark: mark[i],
+            id: id[i],
+            orig_packets: op[i],
+            orig_bytes: ob[i],
+            reply_packets: rp[i],
+            reply_bytes: rb[i],
+        })
+        .collect())
+}
+
+/// The file's schema is the store's: same columns, same types.
+fn check_schema(reader: &SerializedFileReader<File>) -> Result<()> {
+    let ours = parse_message_type(SCHEMA)?;
+    let theirs = reader.metadata().file_metadata().schema();
+    if theirs.get_fields().len() != ours.get_fields().len()
+        || theirs
+            .get_fields()
+            .iter()
+            .zip(ours.get_fields())
+            .any(|(a, b)| a.name() != b.name() || a.get_physical_type() != b.get_physical_type())
+    {
+        return Err(bad("its columns are not the store's"));
+    }
+    Ok(())
 }
 
 fn open(path: &Path) -> Result<SerializedFileReader<File>> {
+    let reader = open_unchecked(path)?;
+    check_schema(&reader)?;
+    Ok(reader)
+}
+
+fn open_unchecked(path: &Path) -> Result<SerializedFileReader<File>> {
     let options = ReadOptionsBuilder::new()
         .with_reader_properties(
             ReaderProperties::builder()
@@ -275,13 +402,20 @@ fn open(path: &Path) -> Result<SerializedFileReader<File>> {
     SerializedFileReader::new_with_options(File::open(path)?, options)
 }
 
+/// The rows of the file at `path`, from its footer.
+pub fn row_count(path: &Path) -> Result<u64> {
+    let n = open(path)?.metadata().file_metadata().num_rows();
+    u64::try_from(n).map_err(|_| bad("a row count"))
+}
+
 /// Every record of the file at `path`.
 pub fn read_file(path: &Path) -> Result<Vec<Record>> {
     let reader = open(path)?;
-    reader
-        .get_row_iter(None)?
-        .map(|row| record_of(&row?))
-        .collect()
+    let mut out = Vec::new();
+    for g in 0..reader.num_row_groups() {
+        out.extend(read_group(reader.get_row_group(g)?.as_ref(), None)?);
+    }
+    Ok(out)
 }
 
 /// Which rows a lookup wants: an address (and port) in one column pair,
@@ -394,12 +528,12 @@ pub fn scan(path: &Path, f: &RowFilter) -> Result<(Vec<Record>, usize)> {
             }
         }
         read += 1;
-        for row in group.get_row_iter(None)? {
-            let r = record_of(&row?)?;
-            if f.keeps(&r) {
-                kept.push(r);
-            }
-        }
+        let same = |a: IpAddr, p: u16| a == f.addr && f.port.is_none_or(|want| want == p);
+        kept.extend(
+            read_group(group.as_ref(), Some((f.by, &same)))?
+                .into_iter()
+                .filter(|r| f.keeps(r)),
+        );
     }
     Ok((kept, read))
 }
@@ -415,6 +549,12 @@ pub fn lookup_nat(
     let (rows, read) = scan(path, &RowFilter::nat_at(nat_src, nat_sport, at_ns))?;
     Ok((holders(connections(rows), at_ns), read))
 }
+
+/// How late an event may be read after it happened, at most, for a NEW to
+/// be paired with a DESTROY that ended before the NEW was read: far more
+/// than any read queue holds, far less than a tuple and a conntrack id
+/// take to come round again.
+const READ_LAG_NS: i64 = 60_000_000_000;
 
 /// The rows of connections, one record a connection:
 /// - a connection's DESTROY is the whole of it: its NEW and snapshot rows
@@ -471,13 +611,27 @@ pub fn connections(mut rows: Vec<Record>) -> Vec<Record> {
         }
         let k = key(&rows[o]);
         let start = rows[o].start_ns;
-        // The first DESTROY of its key that ended after it began.
-        let closing = destroys.get(&k).and_then(|ds| {
-            ds.iter()
-                .copied()
-                .filter(|&d| rows[d].end_ns.is_some_and(|end| start <= end))
-                .min_by_key(|&d| rows[d].end_ns)
-        });
+        let ds = destroys.get(&k).map_or(&[][..], Vec::as_slice);
+        // Its DESTROY: the kernel's timestamps come with a DESTROY only, so
+        // a NEW's start is when it was read, after the connection began,
+        // and may be after a short one ended. So, the latest of its key
+        // that began by then and ended at most READ_LAG before; else
+        // (a DESTROY without timestamps: its start is when it was read) the
+        // first that ended after it.
+        let closing = ds
+            .iter()
+            .copied()
+            .filter(|&d| {
+                rows[d].start_ns <= start
+                    && rows[d].end_ns.is_some_and(|end| end >= start - READ_LAG_NS)
+            })
+            .max_by_key(|&d| rows[d].start_ns)
+            .or_else(|| {
+                ds.iter()
+                    .copied()
+                    .filter(|&d| rows[d].end_ns.is_some_and(|end| start <= end))
+                    .min_by_key(|&d| rows[d].end_ns)
+            });
         gone[o] = true;
         if let Some(d) = closing {
             rows[d].start_ns = rows[d].start_ns.min(start);

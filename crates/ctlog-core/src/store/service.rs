@@ -97,7 +97,7 @@ pub struct Store {
     shared: Arc<Shared>,
     all: AtomicBool,
     capacity: usize,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 pub fn now_ns() -> i64 {
@@ -142,7 +142,7 @@ impl Store {
             shared,
             all: AtomicBool::new(all),
             capacity,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
         })
     }
 
@@ -155,7 +155,8 @@ impl Store {
             let kind = kind.min(KINDS - 1);
             match r {
                 Some(r) if self.all.load(Ordering::Relaxed) || r.translated() => {
-                    if s.queue.len() < self.capacity {
+                    // Once closing, nothing more is written.
+                    if s.queue.len() < self.capacity && !s.stopping {
                         // KINDS is far below 256.
                         s.queue.push_back((r, kind as u8));
                     } else {
@@ -185,11 +186,12 @@ impl Store {
     }
 
     /// Writes out what it holds (journal, seal, the stop's snapshot) and
-    /// ends its thread; blocks until then.
-    pub fn close(&mut self) {
+    /// ends its thread; blocks until then. The counts stay readable.
+    pub fn close(&self) {
         self.shared.lock().stopping = true;
         self.shared.wake.notify_one();
-        if let Some(t) = self.thread.take() {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
             let _ = t.join();
         }
     }

@@ -642,3 +642,53 @@ fn a_connection_first_seen_in_a_later_snapshot_is_found_before_it() {
     assert_eq!(at(150).iter().map(|r| r.id).collect::<Vec<_>>(), [1]);
     assert_eq!(at(-5), vec![], "before it began");
 }
+
+#[test]
+fn a_new_and_its_destroy_sealed_together_are_one_row() {
+    let d = TempDir::new("fold");
+    let base = 1_796_000_000_000_000_000i64;
+    let s = |n: i64| base + n * 1_000_000_000;
+    let (mut w, _) = StoreWriter::open(&d.0, NEVER).unwrap();
+    w.push(conn(1, 2, Ended::Open, s(0), None), 0);
+    // Its DESTROY read without the kernel's timestamps: start = when read.
+    w.push(conn(1, 2, Ended::Destroy, s(30), Some(s(30))), 0);
+    // Still open when sealed: its NEW stays a row of its own.
+    w.push(conn(2, 3, Ended::Open, s(40), None), 0);
+    let path = w.seal().unwrap().unwrap();
+    let rows = read_file(&path).unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.id, r.start_ns, r.end_ns, r.ended))
+            .collect::<Vec<_>>(),
+        [
+            (1, s(0), Some(s(30)), Ended::Destroy),
+            (2, s(40), None, Ended::Open)
+        ]
+    );
+}
+
+#[test]
+fn a_new_read_after_its_short_connection_ended_is_that_connection() {
+    let base = 1_796_000_000_000_000_000i64;
+    let ms = |n: i64| base + n * 1_000_000;
+    // The kernel's start and stop (DESTROY: 0 ms to 5 ms); the NEW, which
+    // has no timestamps, read at 40 ms.
+    let rows = vec![
+        conn(7, 2, Ended::Destroy, ms(0), Some(ms(5))),
+        conn(7, 2, Ended::Open, ms(40), None),
+    ];
+    let joined = file::connections(rows);
+    assert_eq!(
+        joined
+            .iter()
+            .map(|r| (r.start_ns, r.end_ns, r.ended))
+            .collect::<Vec<_>>(),
+        [(ms(0), Some(ms(5)), Ended::Destroy)],
+        "one record, no open one after it ended"
+    );
+    assert_eq!(
+        file::holders(joined, ms(100)),
+        vec![],
+        "none holds it after its end"
+    );
+}

@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use super::file::write_file;
+use super::file::{connections, write_file};
 use super::journal;
 use super::layout::{self, journal_path, sync_dir, Contents};
 use super::record::Record;
@@ -62,8 +62,13 @@ fn lock(dir: &Path) -> io::Result<File> {
     Ok(f)
 }
 
-/// Seals `rows` as the file of generation `gen`; returns its path, none if there were no rows.
-fn seal_rows(dir: &Path, gen: u64, rows: &mut [Record]) -> io::Result<Option<PathBuf>> {
+/// Seals `rows` as the file of generation `gen`; returns its path, none if
+/// there were no rows. The rows are first made one a connection as far as
+/// they tell (file.rs connections: a NEW and its DESTROY sealed together
+/// are one row, the DESTROY's with the earlier start): most connections
+/// are short, so a file holds about one row a connection, not two.
+fn seal_rows(dir: &Path, gen: u64, rows: &mut Vec<Record>) -> io::Result<Option<PathBuf>> {
+    *rows = connections(std::mem::take(rows));
     let (Some(lo), Some(hi)) = (
         rows.iter().map(|r| r.start_ns).min(),
         rows.iter().map(Record::last_ns).max(),
