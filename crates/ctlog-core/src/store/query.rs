@@ -34,9 +34,14 @@ pub struct Found {
 
 /// The connections `q` asks for: by translated source at a moment, those
 /// that held it then (file.rs holders); otherwise those open at some time
-/// of the span. NotFound if `dir` is not there.
+/// of the span. NotFound (ENOENT) if `dir` is not there, or no store was
+/// ever opened in it.
 pub fn lookup(dir: &Path, q: &Lookup) -> io::Result<Found> {
     let store = Contents::of(dir)?;
+    // A directory no store was ever opened in (no lock, no file): not a store.
+    if store.sealed.is_empty() && store.journals.is_empty() && !dir.join(".lock").exists() {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
     let since = store
         .sealed
         .iter()
