@@ -29,7 +29,11 @@ test('times: RFC 3339 with any offset and fractions to the ns, or epoch seconds 
   assert.equal(parseTime('1796551333.25'), t + 250_000_000n);
   assert.equal(parseTime('1796551333.123456789'), t + 123_456_789n);
   for (const bad of ['2026-02-30T00:00:00Z', '2026-12-06T24:00:00Z', '2026-12-06T10:02:13', 'yesterday', '-5', '1.', '1796551333.1234567891', '']) {
-    assert.throws(() => parseTime(bad, '--at'), (e: Error) => e instanceof LookupError && e.message.startsWith('--at: must be an RFC 3339 time'), bad);
+    assert.throws(
+      () => parseTime(bad, '--at'),
+      (e: Error) => e instanceof LookupError && e.message.startsWith('--at: must be an RFC 3339 time'),
+      bad,
+    );
   }
   assert.equal(utc(String(t + 1n)), '2026-12-06T10:02:13.000000001Z');
   assert.equal(utc('-1'), '1969-12-31T23:59:59.999999999Z');
@@ -41,7 +45,11 @@ test('endpoints: ADDR, ADDR:PORT, [V6]:PORT; --nat needs the port', () => {
   assert.deepEqual(parseEndpoint('2001:db8::1', '--inside', false), { addr: '2001:db8::1' });
   assert.deepEqual(parseEndpoint('100.64.1.2', '--inside', false), { addr: '100.64.1.2' });
   for (const bad of ['198.51.100.7', '198.51.100.7:65536', '198.51.100.7:x', 'host:80', '[2001:db8::1]', '300.1.1.1:80']) {
-    assert.throws(() => parseEndpoint(bad, '--nat', true), (e: Error) => e instanceof LookupError && e.message.startsWith('--nat: must be ADDRESS:PORT'), bad);
+    assert.throws(
+      () => parseEndpoint(bad, '--nat', true),
+      (e: Error) => e instanceof LookupError && e.message.startsWith('--nat: must be ADDRESS:PORT'),
+      bad,
+    );
   }
 });
 

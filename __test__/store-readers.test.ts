@@ -14,12 +14,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNative } from '../src/native.js';
+import { CTLOGD } from './helpers/ctlogd.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONNECTIONS = 20_000;
@@ -211,8 +212,23 @@ test("ClickHouse (chdb) loads them into schema/clickhouse.sql's table: every row
   assert.equal(engines.chdb.rows, made.rows);
 });
 
-test('who held a translated address and port at T: DuckDB, ClickHouse, queryStore and the generator agree', async () => {
+test('who held a translated address and port at T: DuckDB, ClickHouse, queryStore, ctlogd query and the generator agree', async () => {
   const { queryStore } = await loadNative();
+  // `ctlogd query --batch`: every lookup in one process, each answer tagged with its line.
+  const batch = join(work, 'lookups');
+  writeFileSync(
+    batch,
+    samples
+      .map((s) => `--nat ${s.nat_src}:${s.nat_sport} --at ${BigInt(s.at_ns) / 1_000_000_000n}.${String(BigInt(s.at_ns) % 1_000_000_000n).padStart(9, '0')}\n`)
+      .join(''),
+  );
+  const cli = spawnSync(process.execPath, [CTLOGD, 'query', '--store', store, '--batch', batch], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  assert.equal(cli.status, 0, cli.stderr);
+  const byLine = new Map<number, Holder[]>();
+  for (const l of cli.stdout.split('\n').filter((x) => x !== '')) {
+    const r = JSON.parse(l) as { line: number; orig_src: string; orig_sport: number; start_ns: string; end_ns: string | null };
+    byLine.set(r.line, [...(byLine.get(r.line) ?? []), { orig_src: r.orig_src, orig_sport: r.orig_sport, start_ns: r.start_ns, end_ns: r.end_ns }]);
+  }
   for (const [i, s] of samples.entries()) {
     const truth: Holder[] = [{ orig_src: s.orig_src, orig_sport: s.orig_sport, start_ns: s.start_ns, end_ns: s.end_ns }];
     const what = `${s.nat_src}:${s.nat_sport} at ${s.at_ns}`;
@@ -221,6 +237,7 @@ test('who held a translated address and port at T: DuckDB, ClickHouse, queryStor
     const found = queryStore(store, { by: 'nat', addr: s.nat_src, port: s.nat_sport, fromNs: s.at_ns, toNs: s.at_ns });
     const addon: Holder[] = found.records.map((r) => ({ orig_src: r.origSrc, orig_sport: r.origSport, start_ns: r.startNs, end_ns: r.endNs ?? null }));
     assert.deepEqual(addon, truth, `queryStore, ${what}`);
+    assert.deepEqual(byLine.get(i + 1) ?? [], truth, `ctlogd query --batch line ${i + 1}, ${what}`);
   }
   // How long the SQL took, for the record (the store's own lookup is timed by its tests).
   const ms = (e: EngineAnswer) => ((e.lookup_seconds * 1000) / LOOKUPS).toFixed(1);
