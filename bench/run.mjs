@@ -24,6 +24,13 @@
 //      conntrack format) by one ctlogd with `outputs`, then by three ctlogd
 //      with one output each, each configuration alone in a namespace of its
 //      own: what the three outputs cost in one process and in three.
+//   store  the NAT log store: N translated UDP connections (SNAT to random
+//      ports, default 1,000,000), a NEW each as made, then a DESTROY each
+//      (`conntrack -F`), written by ctlogd's store output alone, then by its
+//      file output alone (fresh namespace, same generator); then the store
+//      beside an IPFIX export to nfcapd (bytes a connection of each); then
+//      lookups on stores of --lookup-sizes connections written by
+//      bench/store-gen; then the cost of a snapshot of a big table.
 //
 // The tools run at once, inside the namespace, each writing to a file:
 // ctlogd with its default config but only the scenario's event types
@@ -57,6 +64,12 @@ const SCENARIOS = {
     title:
       "N new UDP flows at the generator's max rate to three files (vyos, json, conntrack): one ctlogd with three outputs, then three ctlogd with one each (NEW)",
   },
+  store: {
+    n: 1_000_000,
+    events: ['new', 'destroy'],
+    title:
+      "the NAT log store: N translated UDP connections (SNAT, NEW then DESTROY) at the generator's max rate, store output vs file output, store vs nfcapd's files; lookups on stores written by store-gen; a snapshot's cost",
+  },
 };
 /** Scenario n's collector port, and the net its generated flows go to (ctbench udp). */
 const IPFIX_PORT = 4739;
@@ -72,12 +85,13 @@ const CATCH_UP_LIMIT_MS = 600_000;
 
 // ---------------------------------------------------------------- options
 
-const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|o|all] [--n N] [--rate R] [--out DIR] [--keep]
+const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|o|store|all] [--n N] [--rate R] [--out DIR] [--keep]
                            [--only ctlogd|conntrack|ulogd] [--profile] [--config JSON]
+                           [--store-parts ingest,size,lookups,snapshot] [--lookup-sizes N,N,...] [--snapshot-entries N]
   --scenario  which scenario(s) to run, default all (comma-separated list allowed)
   --n         events per scenario (overrides each selected scenario's default:
               a 1000000 flows, b 200000 flows, c 20000 connections, t 120000 and
-              s 12000 flows, n 1000000 flows, o 300000 flows)
+              s 12000 flows, n 1000000 flows, o 300000 flows, store 1000000 connections)
   --rate      pace the UDP generator of scenarios a, n and o to R flows/s (default: as fast as it can)
   --out       output directory, default bench/out (results.md, logs, ctbench)
   --keep      keep the event log files (they are deleted after counting)
@@ -94,7 +108,13 @@ const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|o|all] [--n N
               carry mark 1 and a source NAT to 192.0.2.1, so that a filter can
               keep them and drop every generated flow
   --filter-keeps  what the filter keeps of the scenario's generated events: all
-              (default) or none (then none count as lost)`;
+              (default) or none (then none count as lost)
+  --store-parts   scenario store's parts to run, default all four: ingest (store output,
+              then file output), size (store beside IPFIX to nfcapd), lookups (ctlogd
+              query on store-gen's stores), snapshot (a dump of a big table)
+  --lookup-sizes  connections of each store-gen store the lookups run on,
+              default 1000000,10000000,100000000 (100 M: about 4 GB and 8 minutes)
+  --snapshot-entries  entries in the table the snapshot part dumps, default 100000`;
 
 let opts;
 try {
@@ -110,6 +130,9 @@ try {
       config: { type: 'string', default: '{}' },
       filter: { type: 'string' },
       'filter-keeps': { type: 'string', default: 'all' },
+      'store-parts': { type: 'string', default: 'ingest,size,lookups,snapshot' },
+      'lookup-sizes': { type: 'string', default: '1000000,10000000,100000000' },
+      'snapshot-entries': { type: 'string', default: '100000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }).values;
@@ -121,6 +144,8 @@ if (opts.help) {
   console.log(USAGE);
   process.exit(0);
 }
+/** Scenario store's parts, in the order they run. */
+const STORE_PARTS = ['ingest', 'size', 'lookups', 'snapshot'];
 const selected = opts.scenario === 'all' ? Object.keys(SCENARIOS) : opts.scenario.split(',');
 const posInt = (s) => /^\d+$/.test(s) && Number(s) > 0;
 if (
@@ -128,7 +153,10 @@ if (
   (opts.n !== undefined && !posInt(opts.n)) ||
   !/^\d+$/.test(opts.rate) ||
   (opts.only !== undefined && !Object.keys(TOOL_NAMES).includes(opts.only)) ||
-  !['all', 'none'].includes(opts['filter-keeps'])
+  !['all', 'none'].includes(opts['filter-keeps']) ||
+  !opts['store-parts'].split(',').every((p) => STORE_PARTS.includes(p)) ||
+  !opts['lookup-sizes'].split(',').every(posInt) ||
+  !posInt(opts['snapshot-entries'])
 ) {
   console.error(USAGE);
   process.exit(64);
@@ -368,9 +396,12 @@ function statusKb(pid, key) {
   }
 }
 
+/** Bytes of a file, or of every file under a directory. */
 const size = (f) => {
   try {
-    return fs.statSync(f).size;
+    const st = fs.statSync(f);
+    if (!st.isDirectory()) return st.size;
+    return fs.readdirSync(f).reduce((sum, e) => sum + size(path.join(f, e)), 0);
   } catch {
     return 0;
   }
@@ -379,8 +410,9 @@ const size = (f) => {
 function prerequisites() {
   if (process.getuid?.() !== 0) throw new Error('bench needs root (network namespaces, CAP_NET_ADMIN, sysctls)');
   // Scenario o runs ctlogd alone.
-  const ulogd = selected.some((s) => s !== 'o') && (opts.only === undefined || opts.only === 'ulogd') ? ['ulogd'] : [];
-  for (const tool of ['ip', 'nft', 'conntrack', 'gcc', 'sysctl', ...ulogd, ...(selected.includes('n') ? ['nfcapd', 'nfdump'] : [])]) {
+  const ulogd = selected.some((s) => s !== 'o' && s !== 'store') && (opts.only === undefined || opts.only === 'ulogd') ? ['ulogd'] : [];
+  const nfdump = selected.includes('n') || selected.includes('store') ? ['nfcapd', 'nfdump'] : [];
+  for (const tool of ['ip', 'nft', 'conntrack', 'gcc', 'sysctl', ...ulogd, ...nfdump]) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {
@@ -696,6 +728,26 @@ async function countNfcapd(nfcapd, dir, info) {
   return { counts: { new: lines.length, update: 0, destroy: 0, other: 0, markers: 0, total: lines.length } };
 }
 
+/**
+ * nfcapd in the namespace on IPFIX_PORT, writing into `dir` (emptied
+ * first) one file until it stops, with 64 MiB of socket buffer
+ * (SO_RCVBUF is capped by rmem_max): a flood's records wait there for it.
+ */
+async function startNfcapd(ns, dir, stderrFile) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir);
+  raiseSysctl('net.core.rmem_max', 64 << 20);
+  const nfcapd = spawn('ip', ns.argv('nfcapd', ['-w', dir, '-b', '127.0.0.1', '-p', String(IPFIX_PORT), '-B', String(64 << 20), '-t', '3600']), {
+    stdio: ['ignore', 'ignore', fs.openSync(stderrFile, 'w')],
+  });
+  live.children.add(nfcapd);
+  for (let i = 0; !tryText('ip', ns.argv('ss', ['-Hlun', 'sport', '=', `:${IPFIX_PORT}`])); i++) {
+    if (i > 100) throw new Error(`nfcapd did not listen: ${fs.readFileSync(stderrFile, 'utf8')}`);
+    await sleep(50);
+  }
+  return nfcapd;
+}
+
 /** Lower bound of the events the kernel made: per key, the most either tool saw. */
 function unionCount(a, b) {
   const out = { new: 0, update: 0, destroy: 0, other: 0 };
@@ -762,12 +814,15 @@ function setUpNetns(ns, key, n, info) {
     rules += `add chain inet ctlogd_bench pre { type filter hook prerouting priority -150; }
       add rule inet ctlogd_bench pre udp dport != ${IPFIX_PORT} drop\n`;
   }
-  if (key === 'n') {
+  if (key === 'n' || key === 'store') {
     // Every generated flow leaves from another address: a translated
-    // connection, with a NAT event record.
+    // connection, with a NAT event record. The store's: from a port the
+    // kernel picks at random, as a router's pool hands them out (the
+    // generator's flows all come from one socket's port).
+    const to = key === 'store' ? 'meta l4proto udp snat to 127.0.0.2:1024-65535 random' : 'snat to 127.0.0.2';
     rules += `add table ip ctlogd_bench_nat
       add chain ip ctlogd_bench_nat post { type nat hook postrouting priority srcnat; }
-      add rule ip ctlogd_bench_nat post ip daddr ${GENERATED_NET} snat to 127.0.0.2\n`;
+      add rule ip ctlogd_bench_nat post ip daddr ${GENERATED_NET} ${to}\n`;
   }
   if (FILTER && key !== 'n') {
     // The markers' source NAT needs the kernel's NAT loaded.
@@ -840,18 +895,7 @@ async function scenario(key, ctbench) {
     let nfcapd;
     const nfcapdDir = f('nfcapd');
     if (key === 'n') {
-      fs.rmSync(nfcapdDir, { recursive: true, force: true });
-      fs.mkdirSync(nfcapdDir);
-      // 64 MiB of socket buffer (SO_RCVBUF is capped by rmem_max): a flood's records wait there for nfcapd.
-      raiseSysctl('net.core.rmem_max', 64 << 20);
-      nfcapd = spawn('ip', ns.argv('nfcapd', ['-w', nfcapdDir, '-b', '127.0.0.1', '-p', String(IPFIX_PORT), '-B', String(64 << 20), '-t', '3600']), {
-        stdio: ['ignore', 'ignore', fs.openSync(f('nfcapd.stderr'), 'w')],
-      });
-      live.children.add(nfcapd);
-      for (let i = 0; !tryText('ip', ns.argv('ss', ['-Hlun', 'sport', '=', `:${IPFIX_PORT}`])); i++) {
-        if (i > 100) throw new Error(`nfcapd did not listen: ${fs.readFileSync(f('nfcapd.stderr'), 'utf8')}`);
-        await sleep(50);
-      }
+      nfcapd = await startNfcapd(ns, nfcapdDir, f('nfcapd.stderr'));
       files.ctlogd = path.join(nfcapdDir, fs.readdirSync(nfcapdDir).find((x) => x.startsWith('nfcapd.current')) ?? 'nfcapd.current');
     }
     const output =
@@ -1183,6 +1227,432 @@ async function outputsRun(key, ctbench, n, c, f, say, info) {
   }
 }
 
+// ---------------------------------------------------------------- scenario store
+
+/** The ctlogd command as installed (its launcher: Node's start included). */
+const CTLOGD_COMMAND = path.join(ROOT, 'bin/ctlogd');
+const STORE_GEN = path.join(ROOT, 'target/release/store-gen');
+/** Lookups sampled from each store-gen store, and single commands timed. */
+const LOOKUPS = 1000;
+const COMMANDS = 20;
+/** A day at 2,000 connections a second. */
+const DAY_AT_2000 = 2000 * 86_400;
+/** nfdump -J's codes: nfcapd's files recompressed in place, each in turn. */
+const NFDUMP_COMPRESSIONS = [
+  ['LZO', '1'],
+  ['LZ4', '3'],
+  ['BZ2', '2'],
+];
+
+/** A store directory's bytes: sealed connection files, snapshots, journal. */
+function storeBytes(dir) {
+  const b = { sealed: 0, files: 0, snapshots: 0, snapshotFiles: 0, journal: 0 };
+  for (const e of fs.readdirSync(dir, { recursive: true })) {
+    const st = fs.statSync(path.join(dir, e));
+    if (!st.isFile()) continue;
+    const name = path.basename(e);
+    if (/^snapshot-.*\.parquet$/.test(name)) {
+      b.snapshots += st.size;
+      b.snapshotFiles++;
+    } else if (name.endsWith('.parquet')) {
+      b.sealed += st.size;
+      b.files++;
+    } else if (name.startsWith('journal')) b.journal += st.size;
+  }
+  return b;
+}
+
+/** One output's counts in a stats line: a flat output's, or the one of `outputs` named `name`. */
+function outputCounts(statsLine, name) {
+  const at = name ? statsLine.indexOf(` output=${name} `) : statsLine.indexOf(' output=');
+  const part = at >= 0 ? statsLine.slice(at) : '';
+  const w = / written=(\d+) \(new (\d+) update \d+ destroy (\d+)\)/.exec(part);
+  return {
+    written: Number(w?.[1]),
+    new: Number(w?.[2]),
+    destroy: Number(w?.[3]),
+    outputLost: Number(/ output_lost=(\d+)/.exec(part)?.[1]),
+  };
+}
+
+const quantile = (sorted, q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] : NaN);
+
+/**
+ * Scenario store, its parts in turn, each alone: ingest (the store output,
+ * then the file output, each in a fresh namespace with the same generator),
+ * size (the store beside an IPFIX export to nfcapd), lookups (on store-gen's
+ * stores) and snapshot (a dump of a big table).
+ */
+async function storeScenario(key, ctbench) {
+  const sc = SCENARIOS[key];
+  const n = opts.n !== undefined ? Number(opts.n) : sc.n;
+  const say = (m) => console.error(`bench ${key}: ${m}`);
+  const f = (s) => path.join(OUT, `${key}-${s}`);
+  const parts = opts['store-parts'].split(',');
+  let title = sc.title.replace(/\bN\b/, n.toLocaleString('en-US'));
+  if (RATE) title = title.replace("at the generator's max rate", `paced at ${RATE.toLocaleString('en-US')}/s`);
+  const info = { key, n, title, notes: [], tools: [], which: [], commands: {}, store: { n, ingest: [], lookups: [] } };
+  if (Object.keys(EXTRA_CONFIG).length) info.notes.push(`**ctlogd config beyond the default, every ctlogd: \`${opts.config}\`**`);
+  if (opts.only) info.notes.push('`--only` does not apply here: every part runs alone anyway');
+  const pause = () => sleep(2000);
+  if (parts.includes('ingest')) {
+    for (const tag of ['store', 'file']) {
+      if (aborting) break;
+      say(`ingest: ${tag} output`);
+      info.store.ingest.push(await storeRun(key, ctbench, n, tag, f, say, info));
+      await pause();
+    }
+  }
+  if (parts.includes('size') && !aborting) {
+    say('size: store and IPFIX to nfcapd');
+    info.store.size = await storeRun(key, ctbench, n, 'size', f, say, info);
+    await pause();
+  }
+  if (parts.includes('snapshot') && !aborting) {
+    say('snapshot of a big table');
+    info.store.snapshot = await snapshotCost(key, ctbench, Number(opts['snapshot-entries']), f, say, info);
+    await pause();
+  }
+  if (parts.includes('lookups') && !aborting) {
+    buildStoreGen();
+    for (const size of opts['lookup-sizes'].split(',').map(Number)) {
+      if (aborting) break;
+      info.store.lookups.push(await lookups(ctbench, size, f, say, info));
+    }
+  }
+  return info;
+}
+
+/**
+ * One ingest run in a namespace of its own: ctlogd with the store output
+ * (`store`), the file output in vyos format (`file`), or the store beside
+ * an IPFIX export to nfcapd (`size`); N SNAT-ed UDP flows (NEW), then
+ * `conntrack -F` (DESTROY); stopped once its files stop growing (the stop
+ * seals the store).
+ */
+async function storeRun(key, ctbench, n, tag, f, say, info) {
+  const ns = new Netns(key);
+  let tool;
+  let nfcapd;
+  try {
+    setUpNetns(ns, key, n, info);
+    const dir = f(`${tag}-store`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const logFile = f(`${tag}-vyos.log`);
+    const nfDir = f(`${tag}-nfcapd`);
+    const event = { new: {}, destroy: {} };
+    const config = { ...EXTRA_CONFIG, event };
+    const args = [];
+    if (tag === 'file') {
+      fs.writeFileSync(logFile, '');
+      args.push('--output', 'file', '--output-file', logFile);
+    } else if (tag === 'store') Object.assign(config, { output: 'store', store_dir: dir });
+    else {
+      nfcapd = await startNfcapd(ns, nfDir, f(`${tag}-nfcapd.stderr`));
+      config.outputs = [
+        { name: 'store', output: 'store', store_dir: dir },
+        { name: 'ipfix', output: 'ipfix', ipfix_host: '127.0.0.1', ipfix_port: IPFIX_PORT },
+      ];
+    }
+    const cfg = f(`${tag}-ctlogd.json`);
+    fs.writeFileSync(cfg, JSON.stringify(config) + '\n');
+    const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(OUT, 'prof')] : [];
+    const argv = [...nodeFlags, CTLOGD, '-c', cfg, '--log-level', 'debug', ...args];
+    const stderrFile = f(`${tag}-ctlogd.stderr`);
+    tool = await startMeasured(ns, ctbench, `${key}-${tag}-ctlogd`, process.execPath, argv, null, stderrFile);
+    // The markers are not translated: the store skips them, the file has them (not counted).
+    await waitListening(ns, tag === 'file' ? [logFile] : [], [stderrFile]);
+    say(`listening: ctlogd (${tag})`);
+
+    const before = { cpu: cpuOf(tool.pid), threads: threadsCpu(tool.pid) };
+    const t0 = performance.now();
+    const u = await makeUdpFlows(ns, ctbench, n, RATE, say);
+    const inTable = await ns.count();
+    say(`conntrack -F (${inTable} entries)`);
+    const flush = await ns.run('conntrack', ['-F']);
+    say('events made; waiting for the outputs to settle');
+    const watched = tag === 'file' ? [logFile] : tag === 'store' ? [dir] : [dir, nfDir];
+    const lastWrite = await waitQuiet(watched);
+    const phase = (performance.now() - t0) / 1000;
+    const after = { cpu: cpuOf(tool.pid), hwm: statusKb(tool.pid, 'VmHWM'), threads: threadsCpu(tool.pid) };
+    const ru = await stopMeasured(tool);
+    tool = undefined;
+    say('stopped; counting');
+
+    const { statsLine } = ctlogdStats(stderrFile);
+    const num = (re) => Number(re.exec(statsLine)?.[1]);
+    const r = {
+      tag,
+      name: { store: 'store', file: 'file (vyos)', size: 'store + IPFIX to nfcapd' }[tag],
+      connections: u.created,
+      inTable,
+      gen: u.gen,
+      flushSeconds: flush.seconds,
+      kernelLost: num(/ lost=(\d+)/),
+      dropped: num(/ dropped=(\d+)/),
+      cpuEvents: after.cpu - before.cpu,
+      startCpu: before.cpu,
+      cpu: (ru.user ?? NaN) + (ru.sys ?? NaN),
+      rssMb: (ru.maxrss_kb ?? NaN) / 1024,
+      caughtUp: (Math.max(...lastWrite) - t0) / 1000,
+      phase,
+      notes: [
+        u.note,
+        `\`conntrack -F\` of ${fmtInt(inTable)} entries took ${fmt(flush.seconds, 3)} s`,
+        `\`${statsLine.replace(/^ctlogd: /, '')}\``,
+        `exit ${ru.signal ? `signal ${ru.signal}` : ru.exit}, ran ${fmt(ru.wall, 1)} s, VmHWM before stop ${fmt(after.hwm / 1024, 1)} MB; CPU in the event phase by thread: ${threadsDelta(before.threads, after.threads)}`,
+        `\`node ${argv.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}\`   # ${JSON.stringify(config).replaceAll(`${ROOT}/`, '')}`,
+      ],
+    };
+    if (tag === 'file') {
+      const c = (await countLines(logFile, false)).counts;
+      r.out = { written: c.total, new: c.new, destroy: c.destroy, outputLost: num(/ output_lost=(\d+)/) };
+      r.bytes = size(logFile);
+      if (!opts.keep) fs.rmSync(logFile, { force: true });
+    } else {
+      r.out = outputCounts(statsLine, tag === 'size' ? 'store' : undefined);
+      r.bytes = storeBytes(dir);
+      if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
+    }
+    if (tag === 'size') {
+      r.ipfix = outputCounts(statsLine, 'ipfix');
+      const sub = { notes: [] };
+      r.nfcapdRecords = (await countNfcapd(nfcapd, nfDir, sub)).counts.total;
+      nfcapd = undefined;
+      r.notes.push(...sub.notes);
+      const files = fs.readdirSync(nfDir).map((x) => path.join(nfDir, x));
+      r.nfcapd = [["none (nfcapd's default)", size(nfDir)]];
+      for (const [name, code] of NFDUMP_COMPRESSIONS) {
+        for (const x of files) await run('nfdump', ['-r', x, '-J', code]);
+        r.nfcapd.push([`${name} (\`nfdump -J ${code}\`)`, size(nfDir)]);
+      }
+      r.notes.push(
+        `nfcapd: ${files.length} file(s), \`nfcapd -w DIR -b 127.0.0.1 -p ${IPFIX_PORT} -B ${64 << 20} -t 3600\`; compressed afterwards, in place, with \`nfdump -r FILE -J N\``,
+      );
+      if (!opts.keep) fs.rmSync(nfDir, { recursive: true, force: true });
+    }
+    const expect = 2 * r.connections;
+    if (r.out.new + r.out.destroy !== expect) say(`warning: ${tag}: ${r.out.new} NEW and ${r.out.destroy} DESTROY written of ${r.connections} connections`);
+    return r;
+  } finally {
+    if (tool) await stopMeasured(tool).catch(() => {});
+    if (nfcapd) nfcapd.kill('SIGTERM');
+    ns.destroy();
+    restoreSysctls();
+  }
+}
+
+/**
+ * The store's snapshot of a table of `entries` translated entries: the
+ * addon's Store opened in the namespace (the snapshot at its start), then
+ * closed (the one at its stop), timed from inside the process.
+ */
+async function snapshotCost(key, ctbench, entries, f, say, info) {
+  const ns = new Netns(key);
+  try {
+    setUpNetns(ns, key, entries, info);
+    const u = await makeUdpFlows(ns, ctbench, entries, 0, say);
+    const dir = f('snapshot-store');
+    fs.rmSync(dir, { recursive: true, force: true });
+    const script = `const { Store } = await import(process.argv[1]);
+const wait = () => new Promise((r) => setTimeout(r, 1));
+const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1e6; };
+const c0 = cpu(), t0 = performance.now();
+const s = Store.open({ dir: process.argv[2], all: false, syncMs: 1000, sealRows: 262144, sealSeconds: 3600, snapshotSeconds: 0, keepDays: 0, maxBytes: 0, queue: 262144 });
+while (s.counts().snapshots < 1 && s.counts().errors.length === 0) await wait();
+const t1 = performance.now(), c1 = cpu(), first = s.counts();
+await s.close();
+const t2 = performance.now(), c2 = cpu(), last = s.counts();
+console.log(JSON.stringify({ startMs: t1 - t0, startCpu: c1 - c0, rows: first.snapshotRows, stopMs: t2 - t1, stopCpu: c2 - c1, stopRows: last.snapshotRows - first.snapshotRows, errors: last.errors }));`;
+    const rusage = f('snapshot.rusage.json');
+    const r = await ns.run(ctbench, ['run', rusage, process.execPath, '--input-type=module', '-e', script, path.join(ROOT, 'index.js'), dir]);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1));
+    const ru = JSON.parse(fs.readFileSync(rusage, 'utf8'));
+    const bytes = storeBytes(dir);
+    if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
+    await ns.run('conntrack', ['-F']);
+    info.notes.push(`snapshot: ${u.note}; the addon's \`Store.open\` in the namespace, then \`close()\`: ${JSON.stringify(out)}`);
+    return { entries: u.created, ...out, bytes: bytes.snapshots, files: bytes.snapshotFiles, rssMb: ru.maxrss_kb / 1024 };
+  } finally {
+    ns.destroy();
+    restoreSysctls();
+  }
+}
+
+/** store-gen, built when missing; a warning when the core's sources are newer. */
+function buildStoreGen() {
+  if (!fs.existsSync(STORE_GEN)) execFileSync('cargo', ['build', '--release', '-p', 'store-gen'], { cwd: ROOT, stdio: 'inherit' });
+  let newest = 0;
+  for (const dir of ['crates/ctlog-core/src', 'bench/store-gen/src']) {
+    for (const e of fs.readdirSync(path.join(ROOT, dir), { recursive: true })) newest = Math.max(newest, fs.statSync(path.join(ROOT, dir, e)).mtimeMs);
+  }
+  if (newest > fs.statSync(STORE_GEN).mtimeMs)
+    console.error('bench: warning: the store sources are newer than target/release/store-gen: run `cargo build --release -p store-gen`');
+}
+
+/** Epoch ns (decimal text) as `ctlogd query`'s seconds with a fraction. */
+const nsToSeconds = (ns) => `${ns.slice(0, -9)}.${ns.slice(-9)}`;
+
+/**
+ * A store of `size` connections written by store-gen, LOOKUPS of them
+ * sampled with their truth; `ctlogd query --batch` on them warm (a second
+ * run) and cold (the page cache dropped first), every answer checked; then
+ * COMMANDS single `ctlogd query` commands, warm. The store is deleted after.
+ */
+async function lookups(ctbench, size, f, say, info) {
+  const dir = f(`gen-${size}`);
+  const sampleFile = f(`gen-${size}.sample.jsonl`);
+  const batch = f(`gen-${size}.batch`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  say(`store-gen: ${size.toLocaleString('en-US')} connections`);
+  const genArgs = ['--dir', dir, '--connections', String(size), '--sample', String(LOOKUPS), sampleFile];
+  const gen = JSON.parse((await run(STORE_GEN, genArgs, { timeoutMs: 4 * 3600_000 })).stdout.trim());
+  const samples = fs
+    .readFileSync(sampleFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  const ask = (s) => ['--nat', `${s.nat_src}:${s.nat_sport}`, '--at', nsToSeconds(s.at_ns)];
+  fs.writeFileSync(batch, samples.map((s) => ask(s).join(' ')).join('\n') + '\n');
+  const unmapped = (a) => String(a).replace(/^::ffff:/, '');
+  const batchRun = async (tag) => {
+    const rusage = f(`gen-${size}-${tag}.rusage.json`);
+    const r = await run(ctbench, ['run', rusage, CTLOGD_COMMAND, 'query', '--store', dir, '--batch', batch, '--timing'], { timeoutMs: 3600_000 });
+    const us = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    const answers = new Map();
+    for (const l of r.stdout.split('\n').filter(Boolean)) {
+      const a = JSON.parse(l);
+      answers.set(a.line, [...(answers.get(a.line) ?? []), a]);
+    }
+    let right = 0;
+    let wrong = 0;
+    let none = 0;
+    let more = 0;
+    samples.forEach((s, i) => {
+      const got = answers.get(i + 1) ?? [];
+      if (got.length === 0) none++;
+      else if (got.some((a) => unmapped(a.orig_src) === unmapped(s.orig_src) && a.orig_sport === s.orig_sport)) right++;
+      else wrong++;
+      if (got.length > 1) more++;
+    });
+    const ms = us.map((x) => x.us / 1000).sort((a, b) => a - b);
+    const ru = JSON.parse(fs.readFileSync(rusage, 'utf8'));
+    return {
+      p50: quantile(ms, 0.5),
+      p99: quantile(ms, 0.99),
+      max: ms.at(-1),
+      rowGroups: quantile(
+        us.map((x) => x.row_groups_read).sort((a, b) => a - b),
+        0.5,
+      ),
+      right,
+      wrong,
+      none,
+      more,
+      rssMb: ru.maxrss_kb / 1024,
+      wall: ru.wall,
+      cpu: ru.user + ru.sys,
+    };
+  };
+  say('lookups: a first run, then warm');
+  await batchRun('first');
+  const warm = await batchRun('warm');
+  say('lookups: cold');
+  execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']);
+  const cold = await batchRun('cold');
+  say(`lookups: ${COMMANDS} single commands`);
+  const walls = [];
+  for (const s of samples.slice(0, COMMANDS)) {
+    const t0 = performance.now();
+    await run(CTLOGD_COMMAND, ['query', '--store', dir, ...ask(s)]);
+    walls.push(performance.now() - t0);
+  }
+  walls.sort((a, b) => a - b);
+  const bytes = storeBytes(dir);
+  if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
+  info.notes.push(
+    `store-gen ${size.toLocaleString('en-US')}: \`${JSON.stringify(gen)}\`; \`target/release/store-gen ${genArgs.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}\`; \`bin/ctlogd query --store ${path.relative(ROOT, dir)} --batch ${path.relative(ROOT, batch)} --timing\` (a line: \`${ask(samples[0]).join(' ')}\`)`,
+  );
+  return { size, gen, bytes, warm, cold, command: { p50: quantile(walls, 0.5), min: walls[0], max: walls.at(-1) } };
+}
+
+/** Scenario store's tables: ingest, size, lookups, snapshot. */
+function storeTable(r) {
+  const st = r.store;
+  const rows = [];
+  const perConn = (x, c) => (c > 0 ? x / c : NaN);
+  if (st.ingest.length) {
+    rows.push(
+      `**${r.key}: ingest**, each output alone in a namespace of its own: ${fmtInt(st.n)} SNAT-ed UDP flows (NEW), then \`conntrack -F\` (DESTROY); CPU from \`/proc/PID/stat\` over the event phase (generator start to the output's last write), and the whole run less the start (the stop seals the store)`,
+      '',
+      '| output | connections | NEW / DESTROY written | lost: kernel / queue / output | CPU s, event phase | µs / connection | CPU s, whole run − start | peak RSS MB | caught up after s | bytes / connection |',
+      '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    );
+    for (const x of st.ingest) {
+      const b = typeof x.bytes === 'number' ? x.bytes : x.bytes.sealed;
+      rows.push(
+        `| ${x.name} | ${fmtInt(x.connections)} | ${fmtInt(x.out.new)} / ${fmtInt(x.out.destroy)} | ${fmtInt(x.kernelLost)} / ${fmtInt(x.dropped)} / ${fmtInt(x.out.outputLost)} | ${fmt(x.cpuEvents)} | ${fmt(perConn(x.cpuEvents * 1e6, x.connections))} | ${fmt(x.cpu - x.startCpu)} | ${fmt(x.rssMb, 1)} | ${fmt(x.caughtUp, 2)} | ${fmt(perConn(b, x.connections), 1)} |`,
+      );
+    }
+    const [s, f] = st.ingest;
+    if (s && f) {
+      rows.push(
+        `| **store / file** | | | | **${ratio(s.cpuEvents / s.connections, f.cpuEvents / f.connections)}** | | ${ratio((s.cpu - s.startCpu) / s.connections, (f.cpu - f.startCpu) / f.connections)} | ${ratio(s.rssMb, f.rssMb)} | | |`,
+      );
+    }
+  }
+  const z = st.size;
+  if (z) {
+    const c = z.connections;
+    rows.push(
+      '',
+      `**${r.key}: size**, one ctlogd with \`outputs\` [store, ipfix to nfcapd] on ${fmtInt(c)} connections (${fmtInt(z.out.new)} NEW and ${fmtInt(z.out.destroy)} DESTROY to the store, output_lost ${fmtInt(z.out.outputLost)}; ${fmtInt(z.ipfix.written)} IPFIX records sent, ${fmtInt(z.nfcapdRecords)} read back by \`nfdump -R\`); ctlogd stopped first (it seals); a day at 2,000 connections a second is ${fmtInt(DAY_AT_2000)}`,
+      '',
+      '| what | bytes | bytes / connection | a day at 2,000/s, GB |',
+      '|---|--:|--:|--:|',
+      `| store: sealed files (${z.bytes.files}), with counters | ${fmtInt(z.bytes.sealed)} | ${fmt(z.bytes.sealed / c, 1)} | ${fmt((z.bytes.sealed / c) * DAY_AT_2000 * 1e-9, 1)} |`,
+      `| store: snapshots (${z.bytes.snapshotFiles}) | ${fmtInt(z.bytes.snapshots)} | | |`,
+      ...z.nfcapd.map(([name, b]) => `| nfcapd's files, compression ${name} | ${fmtInt(b)} | ${fmt(b / c, 1)} | ${fmt((b / c) * DAY_AT_2000 * 1e-9, 1)} |`),
+    );
+    const file = st.ingest.find((x) => x.tag === 'file');
+    if (file) {
+      rows.push(
+        `| vyos lines (ingest's file output) | ${fmtInt(file.bytes)} | ${fmt(file.bytes / file.connections, 1)} | ${fmt((file.bytes / file.connections) * DAY_AT_2000 * 1e-9, 1)} |`,
+      );
+    }
+  }
+  if (st.lookups.length) {
+    rows.push(
+      '',
+      `**${r.key}: lookups** on stores written by \`store-gen\` (${LOOKUPS} sampled connections each, with their truth): \`ctlogd query --batch --timing\`, each lookup's own time; warm: a second run; cold: page cache dropped before; one command: \`ctlogd query --nat --at\`, Node's start included, warm, of ${COMMANDS}`,
+      '',
+      '| connections | store GB (files) | bytes / connection | warm p50 / p99 / max ms | cold p50 / p99 / max ms | row groups read (p50) | answers right / wrong / none (more than one) | query peak RSS MB warm / cold | batch of 1,000 wall s warm / cold | one command p50 (min–max) ms |',
+      '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    );
+    for (const l of st.lookups) {
+      rows.push(
+        `| ${fmtInt(l.size)} | ${fmt(l.bytes.sealed / 1e9, 2)} (${l.bytes.files}) | ${fmt(l.bytes.sealed / l.size, 1)} | ${fmt(l.warm.p50, 1)} / ${fmt(l.warm.p99, 1)} / ${fmt(l.warm.max, 1)} | ${fmt(l.cold.p50, 1)} / ${fmt(l.cold.p99, 1)} / ${fmt(l.cold.max, 1)} | ${fmtInt(l.warm.rowGroups)} | ${l.warm.right} / ${l.warm.wrong} / ${l.warm.none} (${l.warm.more}) | ${fmt(l.warm.rssMb, 1)} / ${fmt(l.cold.rssMb, 1)} | ${fmt(l.warm.wall, 1)} / ${fmt(l.cold.wall, 1)} | ${fmt(l.command.p50, 0)} (${fmt(l.command.min, 0)}–${fmt(l.command.max, 0)}) |`,
+      );
+    }
+  }
+  const s = st.snapshot;
+  if (s) {
+    rows.push(
+      '',
+      `**${r.key}: snapshot** of a table of ${fmtInt(s.entries)} translated entries (the addon's \`Store\`: the start's snapshot, then the stop's)`,
+      '',
+      '| entries | rows, start / stop | start: until its snapshot is written, ms (CPU s) | stop: close, ms (CPU s) | snapshot bytes (files) | peak RSS MB |',
+      '|--:|--:|--:|--:|--:|--:|',
+      `| ${fmtInt(s.entries)} | ${fmtInt(s.rows)} / ${fmtInt(s.stopRows)} | ${fmt(s.startMs, 0)} (${fmt(s.startCpu)}) | ${fmt(s.stopMs, 0)} (${fmt(s.stopCpu)}) | ${fmtInt(s.bytes)} (${s.files}) | ${fmt(s.rssMb, 1)} |`,
+    );
+  }
+  for (const x of [...st.ingest, ...(z ? [z] : [])]) rows.push('', `- ${x.name}:`, ...x.notes.map((n) => `  - ${n}`));
+  return rows.join('\n');
+}
+
 // ---------------------------------------------------------------- report
 
 const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '?');
@@ -1191,7 +1661,7 @@ const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${
 
 function table(results) {
   // Scenario o has a table of its own (outputsTable).
-  results = results.filter((r) => !r.configs);
+  results = results.filter((r) => !r.configs && !r.store);
   if (!results.length) return '';
   const rows = [];
   rows.push(
@@ -1297,13 +1767,15 @@ async function main() {
   const results = [];
   for (const key of selected) {
     if (aborting) break;
-    results.push(await (key === 'o' ? outputsScenario : scenario)(key, ctbench));
+    results.push(await (key === 'o' ? outputsScenario : key === 'store' ? storeScenario : scenario)(key, ctbench));
   }
   const md = [
     '# ctlogd vs conntrack -E',
     '',
     machine(),
-    ...[table(results), ...results.filter((r) => r.configs).map(outputsTable)].filter(Boolean).flatMap((t) => ['', t]),
+    ...[table(results), ...results.filter((r) => r.configs).map(outputsTable), ...results.filter((r) => r.store).map(storeTable)]
+      .filter(Boolean)
+      .flatMap((t) => ['', t]),
     '',
     ...results.flatMap((r) => [
       `### ${r.key}: ${r.title}`,
