@@ -1503,10 +1503,19 @@ async function lookups(ctbench, size, f, say, info) {
   const dir = f(`gen-${size}`);
   const sampleFile = f(`gen-${size}.sample.jsonl`);
   const batch = f(`gen-${size}.batch`);
-  fs.rmSync(dir, { recursive: true, force: true });
-  say(`store-gen: ${size.toLocaleString('en-US')} connections`);
+  // What store-gen said, kept beside a store kept with --keep: such a store is used again.
+  const made = f(`gen-${size}.json`);
   const genArgs = ['--dir', dir, '--connections', String(size), '--sample', String(LOOKUPS), sampleFile];
-  const gen = JSON.parse((await run(STORE_GEN, genArgs, { timeoutMs: 4 * 3600_000 })).stdout.trim());
+  let gen;
+  if (opts.keep && [dir, sampleFile, made].every((x) => fs.existsSync(x))) {
+    say(`store-gen: ${size.toLocaleString('en-US')} connections: the store kept in ${dir}`);
+    gen = JSON.parse(fs.readFileSync(made, 'utf8'));
+  } else {
+    fs.rmSync(dir, { recursive: true, force: true });
+    say(`store-gen: ${size.toLocaleString('en-US')} connections`);
+    gen = JSON.parse((await run(STORE_GEN, genArgs, { timeoutMs: 4 * 3600_000 })).stdout.trim());
+    fs.writeFileSync(made, JSON.stringify(gen) + '\n');
+  }
   const samples = fs
     .readFileSync(sampleFile, 'utf8')
     .split('\n')
@@ -1572,7 +1581,7 @@ async function lookups(ctbench, size, f, say, info) {
   }
   walls.sort((a, b) => a - b);
   const bytes = storeBytes(dir);
-  if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
+  if (!opts.keep) for (const x of [dir, made]) fs.rmSync(x, { recursive: true, force: true });
   info.notes.push(
     `store-gen ${size.toLocaleString('en-US')}: \`${JSON.stringify(gen)}\`; \`target/release/store-gen ${genArgs.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}\`; \`bin/ctlogd query --store ${path.relative(ROOT, dir)} --batch ${path.relative(ROOT, batch)} --timing\` (a line: \`${ask(samples[0]).join(' ')}\`)`,
   );
