@@ -51,8 +51,10 @@ CREATE TABLE IF NOT EXISTS ctlogd_connections
     orig_dport    UInt16,
     nat_src       IPv6,
     nat_sport     UInt16,
-    nat_dst       IPv6,
-    nat_dport     UInt16,
+    -- NULL where the same as orig_dst / orig_dport (no destination NAT):
+    -- coalesce(nat_dst, orig_dst) is what answered.
+    nat_dst       Nullable(IPv6),
+    nat_dport     Nullable(UInt16),
     zone          UInt16,
     mark          UInt32,
     id            UInt32,
