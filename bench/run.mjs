@@ -82,12 +82,15 @@ const MARKER_NET = '198.51.100.';
 /** Both files unchanged this long after the events: both have caught up. */
 const QUIET_MS = 2000;
 const CATCH_UP_LIMIT_MS = 600_000;
+/** Lookups sampled from each store-gen store (--lookups asks the first so many), and single commands timed. */
+const LOOKUPS = 1000;
+const COMMANDS = 20;
 
 // ---------------------------------------------------------------- options
 
 const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|o|store|all] [--n N] [--rate R] [--out DIR] [--keep]
                            [--only ctlogd|conntrack|ulogd] [--profile] [--config JSON]
-                           [--store-parts ingest,size,lookups,snapshot] [--lookup-sizes N,N,...] [--snapshot-entries N]
+                           [--store-parts ingest,size,lookups,snapshot] [--lookup-sizes N,N,...] [--snapshot-entries N] [--lookups K]
   --scenario  which scenario(s) to run, default all (comma-separated list allowed)
   --n         events per scenario (overrides each selected scenario's default:
               a 1000000 flows, b 200000 flows, c 20000 connections, t 120000 and
@@ -114,7 +117,8 @@ const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|o|store|all] 
               query on store-gen's stores), snapshot (a dump of a big table)
   --lookup-sizes  connections of each store-gen store the lookups run on,
               default 1000000,10000000,100000000 (100 M: about 4 GB and 8 minutes)
-  --snapshot-entries  entries in the table the snapshot part dumps, default 100000`;
+  --snapshot-entries  entries in the table the snapshot part dumps, default 100000
+  --lookups   how many of each store's 1000 sampled connections are looked up, default 1000`;
 
 let opts;
 try {
@@ -133,6 +137,7 @@ try {
       'store-parts': { type: 'string', default: 'ingest,size,lookups,snapshot' },
       'lookup-sizes': { type: 'string', default: '1000000,10000000,100000000' },
       'snapshot-entries': { type: 'string', default: '100000' },
+      lookups: { type: 'string', default: String(LOOKUPS) },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }).values;
@@ -156,7 +161,9 @@ if (
   !['all', 'none'].includes(opts['filter-keeps']) ||
   !opts['store-parts'].split(',').every((p) => STORE_PARTS.includes(p)) ||
   !opts['lookup-sizes'].split(',').every(posInt) ||
-  !posInt(opts['snapshot-entries'])
+  !posInt(opts['snapshot-entries']) ||
+  !posInt(opts.lookups) ||
+  Number(opts.lookups) > LOOKUPS
 ) {
   console.error(USAGE);
   process.exit(64);
@@ -1232,9 +1239,6 @@ async function outputsRun(key, ctbench, n, c, f, say, info) {
 /** The ctlogd command as installed (its launcher: Node's start included). */
 const CTLOGD_COMMAND = path.join(ROOT, 'bin/ctlogd');
 const STORE_GEN = path.join(ROOT, 'target/release/store-gen');
-/** Lookups sampled from each store-gen store, and single commands timed. */
-const LOOKUPS = 1000;
-const COMMANDS = 20;
 /** A day at 2,000 connections a second. */
 const DAY_AT_2000 = 2000 * 86_400;
 /** nfdump -J's codes: nfcapd's files recompressed in place, each in turn. */
@@ -1450,7 +1454,8 @@ async function storeRun(key, ctbench, n, tag, f, say, info) {
 async function snapshotCost(key, ctbench, entries, f, say, info) {
   const ns = new Netns(key);
   try {
-    setUpNetns(ns, key, entries, info);
+    // Its table's size is not the scenario's (info.ctMax): the ingest runs'.
+    setUpNetns(ns, key, entries, {});
     const u = await makeUdpFlows(ns, ctbench, entries, 0, say);
     const dir = f('snapshot-store');
     fs.rmSync(dir, { recursive: true, force: true });
@@ -1520,6 +1525,7 @@ async function lookups(ctbench, size, f, say, info) {
     .readFileSync(sampleFile, 'utf8')
     .split('\n')
     .filter(Boolean)
+    .slice(0, Number(opts.lookups))
     .map((l) => JSON.parse(l));
   const ask = (s) => ['--nat', `${s.nat_src}:${s.nat_sport}`, '--at', nsToSeconds(s.at_ns)];
   fs.writeFileSync(batch, samples.map((s) => ask(s).join(' ')).join('\n') + '\n');
@@ -1636,9 +1642,9 @@ function storeTable(r) {
   if (st.lookups.length) {
     rows.push(
       '',
-      `**${r.key}: lookups** on stores written by \`store-gen\` (${LOOKUPS} sampled connections each, with their truth): \`ctlogd query --batch --timing\`, each lookup's own time; warm: a second run; cold: page cache dropped before; one command: \`ctlogd query --nat --at\`, Node's start included, warm, of ${COMMANDS}`,
+      `**${r.key}: lookups** on stores written by \`store-gen\` (${Number(opts.lookups)} of ${LOOKUPS} sampled connections each, with their truth): \`ctlogd query --batch --timing\`, each lookup's own time; warm: a second run; cold: page cache dropped before; one command: \`ctlogd query --nat --at\`, Node's start included, warm, of ${COMMANDS}`,
       '',
-      '| connections | store GB (files) | bytes / connection | warm p50 / p99 / max ms | cold p50 / p99 / max ms | row groups read (p50) | answers right / wrong / none (more than one) | query peak RSS MB warm / cold | batch of 1,000 wall s warm / cold | one command p50 (min–max) ms |',
+      '| connections | store GB (files) | bytes / connection | warm p50 / p99 / max ms | cold p50 / p99 / max ms | row groups read (p50) | answers right / wrong / none (more than one) | query peak RSS MB warm / cold | batch wall s warm / cold | one command p50 (min–max) ms |',
       '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     );
     for (const l of st.lookups) {
