@@ -18,13 +18,14 @@
 import { before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CTLOGD, type Lines, ROOT, spawnCtlogd, startCtlogd, stats, statsWhen, stop } from './helpers/ctlogd.js';
+import { type Lines, spawnCtlogd, startCtlogd, stats, statsWhen, stop } from './helpers/ctlogd.js';
 import { samples } from './helpers/metrics.js';
 import { checkPrerequisites, Netns } from './helpers/netns.js';
+import { duckdbRows, filesUnder as storeFiles, type Rec, storeQuery } from './helpers/store.js';
 
 /** The translated source of every NAT entry the tests make, and the server each asks for. */
 const NAT_ADDR = '192.0.2.1';
@@ -87,24 +88,10 @@ function connections(ns: Netns, host: string, sport: number, natPort: number, n:
   return { host, sport, natPort, n, from, to: Date.now() };
 }
 
-/** A record of `ctlogd query --json`, the fields the tests read. */
-interface Rec {
-  ended: string;
-  proto: string;
-  orig_src: string;
-  orig_sport: number;
-  nat_src: string;
-  nat_sport: number;
-}
-
 /** `ctlogd query --store DIR ARGS --json`: its exit status, records and words. */
 function lookup(dir: string, args: string[]): { status: number | null; records: Rec[]; said: string } {
-  const r = spawnSync(process.execPath, [CTLOGD, 'query', '--store', dir, ...args, '--json'], { encoding: 'utf8', timeout: 30_000 });
-  const records = r.stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Rec);
-  return { status: r.status, records, said: `query ${args.join(' ')}: exit ${r.status}\nstdout:\n${r.stdout.slice(0, 2000)}\nstderr:\n${r.stderr}` };
+  const r = storeQuery(['--store', dir, ...args, '--json']);
+  return { status: r.status, records: r.records, said: `query ${args.join(' ')}: exit ${r.status}\nstdout:\n${r.stdout.slice(0, 2000)}\nstderr:\n${r.stderr}` };
 }
 
 const recText = (r: Rec) => `${r.ended} ${r.proto} ${r.orig_src}:${r.orig_sport} as ${r.nat_src}:${r.nat_sport}`;
@@ -144,20 +131,7 @@ function noneFound(dir: string, m: Made, context: string): void {
 }
 
 /** Every file under `dir`, relative. */
-const filesUnder = (dir: string) => (readdirSync(dir, { recursive: true }) as string[]).sort();
-
-/** Rows per .parquet file under `dir`, each read by DuckDB on its own (scripts/store-readers.sh); throws if one cannot be read. */
-function duckdbReads(dir: string): Record<string, number> {
-  const python = execFileSync('bash', [path.join(ROOT, 'scripts/store-readers.sh')], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .at(-1)!;
-  const script = `
-import duckdb, json, pathlib, sys
-root = pathlib.Path(sys.argv[1])
-print(json.dumps({str(f.relative_to(root)): duckdb.sql(f"SELECT count(*) FROM read_parquet('{f}')").fetchall()[0][0] for f in sorted(root.rglob('*.parquet'))}))`;
-  return JSON.parse(execFileSync(python, ['-c', script, dir], { encoding: 'utf8' }));
-}
+const filesUnder = (dir: string) => storeFiles(dir).map((f) => f.name);
 
 /** The store output's counters in a stats line: every event received is written, lost or skipped by it, none waits. */
 function accounted(s: Record<string, number>): boolean {
@@ -249,7 +223,7 @@ describe('the store output under faults', () => {
     const tmp = filesUnder(dir).filter((f) => f.endsWith('.tmp'));
     assert.deepEqual(tmp, [], `no temporary file left: ${JSON.stringify(filesUnder(dir))}`);
     const parquet = filesUnder(dir).filter((f) => f.endsWith('.parquet'));
-    const rows = duckdbReads(dir);
+    const rows = duckdbRows(dir).perFile;
     assert.deepEqual(Object.keys(rows).sort(), parquet, 'DuckDB reads every .parquet file');
     const extra = [...allFound(dir, freed, 'the connections made once there was room'), ...allFound(dir, last, 'the connections made just before the stop')];
     const found = lookup(dir, ['--inside', full.host, '--from', new Date(full.from - 1000).toISOString(), '--to', new Date(full.to + 1000).toISOString()]);

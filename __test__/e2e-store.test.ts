@@ -19,14 +19,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CTLOGD, type Lines, ROOT, startCtlogd, stop } from './helpers/ctlogd.js';
+import { type Lines, startCtlogd, stop } from './helpers/ctlogd.js';
 import { ADDR, NatRouter } from './helpers/nat-router.js';
 import { checkPrerequisites, Netns } from './helpers/netns.js';
+import { type Answer, duckdbRows, filesUnder, type Rec, storeQuery } from './helpers/store.js';
 
 /** The SNAT pool: one address, four ports. */
 const POOL = { addr: ADDR.snatPool, from: 61000, to: 61003 };
@@ -100,53 +100,6 @@ interface Conn {
   end: number;
 }
 
-/** A record of `ctlogd query --json`. */
-interface Rec {
-  start_ns: string;
-  end_ns: string | null;
-  start: string;
-  end: string | null;
-  ended: 'destroy' | 'open' | 'snapshot' | 'stopped';
-  family: string;
-  proto: string;
-  orig_src: string;
-  orig_sport: number;
-  orig_dst: string;
-  orig_dport: number;
-  nat_src: string;
-  nat_sport: number;
-  nat_dst: string;
-  nat_dport: number;
-  zone: number;
-  mark: number;
-  id: number;
-  orig_packets: number | null;
-  orig_bytes: number | null;
-  reply_packets: number | null;
-  reply_bytes: number | null;
-  line?: number;
-}
-
-interface Answer {
-  status: number | null;
-  records: Rec[];
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `ctlogd query ARGS` where the test runs. */
-function query(args: string[]): Answer {
-  const r = spawnSync(process.execPath, [CTLOGD, 'query', ...args], { encoding: 'utf8', timeout: 30_000 });
-  const records =
-    args.includes('--json') || args.includes('--batch')
-      ? r.stdout
-          .split('\n')
-          .filter((l) => l.trim())
-          .map((l) => JSON.parse(l) as Rec)
-      : [];
-  return { status: r.status, records, stdout: r.stdout, stderr: r.stderr };
-}
-
 const said = (a: Answer) => `exit ${a.status}\nstdout:\n${a.stdout}\nstderr:\n${a.stderr}`;
 
 /** A time as --at takes it, in each of the forms it allows by turns: RFC 3339 UTC, epoch seconds, RFC 3339 with an offset. */
@@ -188,32 +141,6 @@ async function ctlogdIn(t: Cleanup, ns: Netns, config: string): Promise<Lines> {
   const out = await startCtlogd(ns, ['--config', config]);
   t.after(() => out.child.kill('SIGKILL'));
   return out;
-}
-
-/** Every file under `dir`, relative, with its size. */
-function filesUnder(dir: string): Array<{ name: string; bytes: number }> {
-  return (readdirSync(dir, { recursive: true }) as string[])
-    .map((name) => ({ name, st: statSync(path.join(dir, name)) }))
-    .filter((f) => f.st.isFile())
-    .map((f) => ({ name: f.name, bytes: f.st.size }))
-    .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** Reads every .parquet file under `dir` with DuckDB (scripts/store-readers.sh): rows per file, and all of them through one glob. */
-function duckdbRows(dir: string): { perFile: Record<string, number>; total: number } {
-  const python = execFileSync('bash', [path.join(ROOT, 'scripts/store-readers.sh')], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .at(-1)!;
-  const script = `
-import duckdb, glob, json, sys
-d = sys.argv[1]
-per = {}
-for f in sorted(glob.glob(d + '/**/*.parquet', recursive=True)):
-    per[f[len(d) + 1:]] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{f}')").fetchall()[0][0]
-total = duckdb.sql(f"SELECT count(*) FROM read_parquet('{d}/**/*.parquet')").fetchall()[0][0]
-print(json.dumps({'perFile': per, 'total': total}))`;
-  return JSON.parse(execFileSync(python, ['-c', script, dir], { encoding: 'utf8' }));
 }
 
 /** The NAT router with the four-port pool, the extra inside hosts and the server's listeners. */
@@ -375,7 +302,7 @@ function natLookups(s: Scenario): Lookup[] {
 
 /** Runs `l` alone and checks its answer: the connection with the kernel's times and counters, or exit 1 and nothing. */
 function checkLookup(dir: string, l: Lookup): void {
-  const a = query(['--store', dir, ...l.args, '--json']);
+  const a = storeQuery(['--store', dir, ...l.args, '--json']);
   const title = `${l.title}: ${l.args.join(' ')}`;
   if (!l.want) {
     assert.equal(a.status, 1, `${title}: ${said(a)}`);
@@ -447,20 +374,20 @@ describe('the store output and ctlogd query', () => {
     test('--inside ADDR[:PORT] and --dst ADDR:PORT over a span: every connection open in it, and no other', () => {
       const host = HOSTS[0];
       const span = ['--from', timeText(s.started, 0), '--to', timeText(s.stopped, 1)];
-      const inside = query(['--store', s.dir, '--inside', host, ...span, '--json']);
+      const inside = storeQuery(['--store', s.dir, '--inside', host, ...span, '--json']);
       assert.equal(inside.status, 0, said(inside));
       const mine = [...s.held, ...s.tcp, ...s.udp].filter((c) => c.host === host);
       assert.deepEqual(keys(inside.records), keys(mine), `--inside ${host}: ${said(inside)}`);
       const one = s.tcp.find((c) => c.host === host)!;
-      const insidePort = query(['--store', s.dir, '--inside', `${host}:${one.local}`, ...span, '--json']);
+      const insidePort = storeQuery(['--store', s.dir, '--inside', `${host}:${one.local}`, ...span, '--json']);
       assert.equal(insidePort.status, 0, said(insidePort));
       isThe(one, insidePort.records, `--inside ${host}:${one.local}`);
 
-      const dst = query(['--store', s.dir, '--dst', `${ADDR.server}:${UDP_PORT}`, ...span, '--json']);
+      const dst = storeQuery(['--store', s.dir, '--dst', `${ADDR.server}:${UDP_PORT}`, ...span, '--json']);
       assert.equal(dst.status, 0, said(dst));
       assert.deepEqual(keys(dst.records), keys(s.udp), `--dst ${ADDR.server}:${UDP_PORT}: ${said(dst)}`);
       // Before any of them: nothing.
-      const early = query([
+      const early = storeQuery([
         '--store',
         s.dir,
         '--dst',
@@ -480,7 +407,7 @@ describe('the store output and ctlogd query', () => {
       const lines = [...lookups.map((l) => l.args), ['--inside', HOSTS[0], ...span], ['--dst', `${ADDR.server}:${UDP_PORT}`, ...span]];
       const file = path.join(s.dir, '..', 'lookups.txt');
       writeFileSync(file, `${lines.map((a) => a.join(' ')).join('\n')}\n`);
-      const all = query(['--store', s.dir, '--batch', file]);
+      const all = storeQuery(['--store', s.dir, '--batch', file]);
       assert.equal(all.status, 0, `--batch: ${said(all)}`);
       assert.ok(
         all.records.every((r) => Number.isInteger(r.line) && r.line! >= 1 && r.line! <= lines.length),
@@ -498,11 +425,11 @@ describe('the store output and ctlogd query', () => {
 
     test('exit 64 for a flag or a time that is none, 66 for a directory with no store', () => {
       const lookup = ['--nat', `${POOL.addr}:${POOL.from}`, '--at', timeText(s.during, 0)];
-      const bad = query(['--store', s.dir, ...lookup, '--no-such-flag']);
+      const bad = storeQuery(['--store', s.dir, ...lookup, '--no-such-flag']);
       assert.equal(bad.status, 64, `a flag that is none: ${said(bad)}`);
-      const badTime = query(['--store', s.dir, '--nat', `${POOL.addr}:${POOL.from}`, '--at', 'yesterday']);
+      const badTime = storeQuery(['--store', s.dir, '--nat', `${POOL.addr}:${POOL.from}`, '--at', 'yesterday']);
       assert.equal(badTime.status, 64, `a time that is none: ${said(badTime)}`);
-      const none = query(['--store', path.join(s.dir, 'no-such-dir'), ...lookup]);
+      const none = storeQuery(['--store', path.join(s.dir, 'no-such-dir'), ...lookup]);
       assert.equal(none.status, 66, `no store: ${said(none)}`);
     });
   });
@@ -565,7 +492,7 @@ for (let i = 0; i < 20000; i++) {
     // Those deleted in the last second before the kill are looked up too: how many the journal had is said, not asserted.
     const beforeKill = deleted.filter((d) => d.end <= killedAt);
     writeFileSync(file, `${beforeKill.map((d) => `--nat 192.0.2.1:${30000 + d.i} --at ${((d.t0 + d.t1) / 2000).toFixed(4)} --proto udp`).join('\n')}\n`);
-    const all = query(['--store', dir, '--batch', file]);
+    const all = storeQuery(['--store', dir, '--batch', file]);
     const isFound = (d: (typeof deleted)[number], n: number) => {
       const found = all.records.filter((r) => r.line === n + 1);
       return found.length === 1 && found[0].orig_sport === 10000 + d.i && found[0].nat_sport === 30000 + d.i;

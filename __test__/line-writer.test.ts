@@ -40,6 +40,21 @@ test('nanosecond times as String() writes them, in a kept second or not, as seco
   assert.equal(w.text(), times.map(String).join(' ') + ' ');
 });
 
+test('a time whose digits cross the end of a slab: written whole, at every offset', () => {
+  // Each time is new (no kept second), so its digits are written and read
+  // back; a slab of 64 bytes ends inside them at some point of each round.
+  for (let offset = 0; offset < 64; offset++) {
+    const w = new LineWriter(64);
+    const t = 1795709891_000000000n + BigInt(offset) * 86_400_000_000_000n;
+    w.str('x'.repeat(offset));
+    const line = w.take();
+    w.str('y'.repeat(offset % 7));
+    w.big(t);
+    assert.equal(w.text(), `${'y'.repeat(offset % 7)}${t}`, `offset ${offset}`);
+    line.done();
+  }
+});
+
 test('text: ASCII, then UTF-8 from the first character beyond it; padding', () => {
   const w = new LineWriter(16);
   w.str('progname=');

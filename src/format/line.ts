@@ -256,6 +256,9 @@ export class LineWriter {
         }
       }
     }
+    // Room first: the digits are read back from where they start, which
+    // a move to another slab in the middle of str() would leave behind.
+    if (this.pos + 20 > this.buf.length) this.room(20);
     const at = this.pos;
     this.str(v.toString());
     // Past 2^53 there are at least seven digits of seconds before the nine of the fraction.
