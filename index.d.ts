@@ -95,10 +95,17 @@ export declare class Store {
   reconfigure(options: StoreOptions): void
   /**
    * Takes events as the capture's wire bytes, back to back (what the
-   * output was handed). Throws EINVAL on bytes that are not that (none
-   * of them is taken).
+   * output was handed). With `hold`, all of them, past the queue's size
+   * if need be; without, what does not fit is counted lost. Returns
+   * whether the queue has room left (else wait for `writable`). Throws
+   * EINVAL on bytes that are not events (none of them is taken).
    */
-  push(events: Uint8Array): void
+  push(events: Uint8Array, hold: boolean): boolean
+  /**
+   * Resolves true once the queue is down to half its size, false after
+   * `timeoutMs` (a store that stalls). Waits on the libuv thread pool.
+   */
+  writable(timeoutMs: number): Promise<boolean>
   counts(): StoreCounts
   /**
    * Writes out what it holds (journal, seal, the stop's snapshot) and

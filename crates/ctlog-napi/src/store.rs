@@ -116,18 +116,31 @@ impl Store {
     }
 
     /// Takes events as the capture's wire bytes, back to back (what the
-    /// output was handed). Throws EINVAL on bytes that are not that (none
-    /// of them is taken).
+    /// output was handed). With `hold`, all of them, past the queue's size
+    /// if need be; without, what does not fit is counted lost. Returns
+    /// whether the queue has room left (else wait for `writable`). Throws
+    /// EINVAL on bytes that are not events (none of them is taken).
     #[napi(catch_unwind)]
-    pub fn push(&self, events: &[u8]) -> Result<(), String> {
-        let s = &self.inner;
+    pub fn push(&self, events: &[u8], hold: bool) -> Result<bool, String> {
         let events = read_events(events)
             .map_err(|e| invalid(format!("store: not wire events: {} at {}", e.reason, e.at)))?;
-        s.push(events.iter().map(|(ev, time)| {
-            let read = i64::try_from(*time).unwrap_or(i64::MAX);
-            (Record::of(ev, read), kind_of(ev))
-        }));
-        Ok(())
+        Ok(self.inner.push(
+            events.iter().map(|(ev, time)| {
+                let read = i64::try_from(*time).unwrap_or(i64::MAX);
+                (Record::of(ev, read), kind_of(ev))
+            }),
+            hold,
+        ))
+    }
+
+    /// Resolves true once the queue is down to half its size, false after
+    /// `timeoutMs` (a store that stalls). Waits on the libuv thread pool.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn writable(&self, timeout_ms: u32) -> AsyncTask<StoreRoom> {
+        AsyncTask::new(StoreRoom {
+            inner: Arc::clone(&self.inner),
+            timeout_ms,
+        })
     }
 
     #[napi(catch_unwind)]
@@ -167,6 +180,26 @@ impl Store {
         AsyncTask::new(CloseStore {
             inner: Arc::clone(&self.inner),
         })
+    }
+}
+
+pub struct StoreRoom {
+    inner: Arc<store::Store>,
+    timeout_ms: u32,
+}
+
+impl Task for StoreRoom {
+    type Output = bool;
+    type JsValue = bool;
+
+    fn compute(&mut self) -> Result<bool> {
+        Ok(self
+            .inner
+            .wait_room(std::time::Duration::from_millis(u64::from(self.timeout_ms))))
+    }
+
+    fn resolve(&mut self, _env: Env, output: bool) -> Result<bool> {
+        Ok(output)
     }
 }
 

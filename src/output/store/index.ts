@@ -17,8 +17,10 @@ import { STORE_KEYS, storeRules, STORE_TYPES, type StoreConfig } from './keys.js
 /** A seal after this many records (the writer's memory: about 180 bytes each) or this long after the first. */
 const SEAL_ROWS = 262_144;
 const SEAL_SECONDS = 3600;
-/** Records the queue to the store's thread holds (while a snapshot or a seal runs). */
-const QUEUE = 262_144;
+/** Records the queue to the store's thread holds; past it the capture waits for room (a seal or a snapshot runs). */
+const QUEUE = 32_768;
+/** How long the capture waits for room before the store counts as stalled (its records are then lost, counted, until it takes them again). */
+const STALL_MS = 5000;
 
 class StoreSink implements EventSink {
   private readonly seen = { written: kindCounts(), lost: kindCounts(), skipped: kindCounts(), errors: new Map<string, number>() };
@@ -26,6 +28,8 @@ class StoreSink implements EventSink {
   /** The failure lines are being lost to, if they are. */
   private failing?: string;
   private lostSince = 0;
+  /** It made no room within STALL_MS: what does not fit is lost, counted, instead of holding the capture. */
+  private stalled = false;
 
   constructor(
     private readonly store: NativeStore,
@@ -40,9 +44,10 @@ class StoreSink implements EventSink {
     this.timer.unref();
   }
 
-  write(lines: Lines, done: () => void): void {
+  write(lines: Lines, done: () => void): void | Promise<void> {
+    let room = true;
     try {
-      this.store.push(lines.bytes);
+      room = this.store.push(lines.bytes, !this.stalled);
     } catch (e) {
       // Bytes the core does not read as events: a bug, counted, never fatal.
       for (let i = 0; i < lines.kinds.length; i++) this.ledger.lost[lines.kinds[i]]++;
@@ -50,6 +55,18 @@ class StoreSink implements EventSink {
     }
     done();
     this.poll();
+    if (room) {
+      if (this.stalled) this.report.warn(`${this.where}: taking records again`);
+      this.stalled = false;
+      return;
+    }
+    if (this.stalled) return;
+    // A slow store holds the capture, as a slow file does; one that stalls does not.
+    return this.store.writable(STALL_MS).then((ok) => {
+      if (ok) return;
+      this.stalled = true;
+      this.report.error(`${this.where}: made no room in ${STALL_MS} ms; records are lost (counted) until it takes them again`);
+    });
   }
 
   /** Adds what the core did since the last look to the ledger. */

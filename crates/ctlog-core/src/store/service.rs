@@ -1,12 +1,15 @@
 //! The store output's own thread: every file operation of the store
 //! (journal writes, syncs, seals, snapshots, retention) happens there,
 //! never on the caller's (Node's event loop). The caller pushes records
-//! into a bounded queue and reads the counts; what does not fit the queue
-//! is counted lost at once.
+//! into a queue and reads the counts. Past the queue's size the caller
+//! waits for room (the capture holds back its reader: a slow store loses
+//! nothing), for a while; a store that stalls past that has what does not
+//! fit counted lost instead, so that it never holds the capture for good.
 //!
-//! Memory: the queue (`queue` records) and the records since the last
-//! seal (at most 2 x `seal.rows`: past that, while seals fail, the queue is
-//! not drained and fills), about 180 bytes a record.
+//! Memory: the queue (`queue` records, and one batch past it) and the
+//! records since the last seal (at most 2 x `seal.rows`: past that, while
+//! seals fail, the queue is not drained and fills), about 180 bytes a
+//! record.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -74,7 +77,10 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
+    /// The store's thread: there is work.
     wake: Condvar,
+    /// The callers: the queue has room again.
+    room: Condvar,
 }
 
 impl Shared {
@@ -124,6 +130,7 @@ impl Store {
                 settings: None,
             }),
             wake: Condvar::new(),
+            room: Condvar::new(),
         });
         let (all, capacity) = (opts.all, opts.queue);
         let run = Arc::clone(&shared);
@@ -147,16 +154,23 @@ impl Store {
     }
 
     /// Takes the record of each event (with its kind): those without one,
-    /// or not translated when only those are kept, are counted skipped;
-    /// those the queue has no room for, lost.
-    pub fn push(&self, events: impl IntoIterator<Item = (Option<Record>, usize)>) {
+    /// or not translated when only those are kept, are counted skipped.
+    /// With `hold`, the queue takes them all, past its size if need be
+    /// (the caller then waits for room: `wait_room`); without, those it
+    /// has no room for are counted lost (a store that stalls must not hold
+    /// the capture). Returns whether the queue has room left.
+    pub fn push(
+        &self,
+        events: impl IntoIterator<Item = (Option<Record>, usize)>,
+        hold: bool,
+    ) -> bool {
         let mut s = self.shared.lock();
         for (r, kind) in events {
             let kind = kind.min(KINDS - 1);
             match r {
                 Some(r) if self.all.load(Ordering::Relaxed) || r.translated() => {
                     // Once closing, nothing more is written.
-                    if s.queue.len() < self.capacity && !s.stopping {
+                    if (hold || s.queue.len() < self.capacity) && !s.stopping {
                         // KINDS is far below 256.
                         s.queue.push_back((r, kind as u8));
                     } else {
@@ -166,8 +180,23 @@ impl Store {
                 _ => s.counts.skipped[kind] += 1,
             }
         }
+        let room = s.queue.len() < self.capacity;
         drop(s);
         self.shared.wake.notify_one();
+        room
+    }
+
+    /// Waits until the queue is below half its size, at most `timeout`;
+    /// returns whether it is.
+    pub fn wait_room(&self, timeout: Duration) -> bool {
+        let low = self.capacity / 2;
+        let s = self.shared.lock();
+        let (s, _) = self
+            .shared
+            .room
+            .wait_timeout_while(s, timeout, |s| s.queue.len() > low && !s.stopping)
+            .unwrap_or_else(|p| p.into_inner());
+        s.queue.len() <= low
     }
 
     /// Applies new settings from the next record on (a reload); the
@@ -190,6 +219,7 @@ impl Store {
     pub fn close(&self) {
         self.shared.lock().stopping = true;
         self.shared.wake.notify_one();
+        self.shared.room.notify_all();
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(t) = thread {
             let _ = t.join();
@@ -248,6 +278,9 @@ impl Thread {
                 let room = (2 * self.opts.seal.rows).saturating_sub(self.writer.len());
                 let n = s.queue.len().min(room);
                 let batch: Vec<(Record, u8)> = s.queue.drain(..n).collect();
+                if n > 0 {
+                    self.shared.room.notify_all();
+                }
                 s.counts.waiting = (self.kinds.len() + batch.len()) as u64;
                 if let Some(new) = s.settings.take() {
                     let dir = std::mem::take(&mut self.opts.dir);
