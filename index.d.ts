@@ -400,12 +400,6 @@ export interface StoreCounts {
   skipped: Array<number>
   errors: Array<StoreError>
   lastError?: string
-  waiting: number
-  filesSealed: number
-  snapshots: number
-  snapshotRows: number
-  filesRemoved: number
-  bytesRemoved: number
 }
 
 /** A failure count, by errno name. */

@@ -15,7 +15,9 @@ pub mod record;
 pub mod service;
 pub mod writer;
 
-pub use file::{lookup_nat, read_file, write_file, By, RowFilter, SCHEMA};
+#[cfg(test)]
+use file::lookup_nat;
+pub use file::{read_file, write_file, By, RowFilter, SCHEMA};
 pub use query::{lookup, Found, Lookup};
 pub use record::{Ended, Record};
 pub use service::{Counts, Store, StoreOptions};

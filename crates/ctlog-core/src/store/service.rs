@@ -58,13 +58,6 @@ pub struct Counts {
     /// Failures by errno (0: none given), and the last one's words.
     pub errors: BTreeMap<i32, u64>,
     pub last_error: Option<String>,
-    /// Records in the queue or not synced yet.
-    pub waiting: u64,
-    pub files_sealed: u64,
-    pub snapshots: u64,
-    pub snapshot_rows: u64,
-    pub files_removed: u64,
-    pub bytes_removed: u64,
 }
 
 struct State {
@@ -208,10 +201,7 @@ impl Store {
     }
 
     pub fn counts(&self) -> Counts {
-        let s = self.shared.lock();
-        let mut c = s.counts.clone();
-        c.waiting += s.queue.len() as u64;
-        c
+        self.shared.lock().counts.clone()
     }
 
     /// Writes out what it holds (journal, seal, the stop's snapshot) and
@@ -281,7 +271,6 @@ impl Thread {
                 if n > 0 {
                     self.shared.room.notify_all();
                 }
-                s.counts.waiting = (self.kinds.len() + batch.len()) as u64;
                 if let Some(new) = s.settings.take() {
                     let dir = std::mem::take(&mut self.opts.dir);
                     self.opts = StoreOptions { dir, ..new };
@@ -331,7 +320,6 @@ impl Thread {
         for k in kinds {
             into[usize::from(k)] += 1;
         }
-        s.counts.waiting = 0;
         drop(s);
         if let Err(e) = result {
             self.shared.error(&e, "journal");
@@ -344,7 +332,6 @@ impl Thread {
         match self.writer.seal() {
             Ok(made) => {
                 if made.is_some() {
-                    self.shared.lock().counts.files_sealed += 1;
                     self.retain();
                 }
                 true
@@ -366,32 +353,21 @@ impl Thread {
                 .filter_map(|ev| Record::seen(ev, at, ended))
                 .filter(|r| self.opts.all || r.translated())
                 .collect();
-            write_snapshot(&self.opts.dir, at, &mut rows)?;
-            Ok(rows.len())
+            write_snapshot(&self.opts.dir, at, &mut rows)
         });
-        match made {
-            Ok(n) => {
-                let mut s = self.shared.lock();
-                s.counts.snapshots += 1;
-                s.counts.snapshot_rows += n as u64;
-            }
-            Err(e) => self.shared.error(&e, "snapshot"),
+        if let Err(e) = made {
+            self.shared.error(&e, "snapshot");
         }
     }
 
     fn retain(&mut self) {
-        match retain(
+        if let Err(e) = retain(
             &self.opts.dir,
             self.opts.keep_ns,
             self.opts.max_bytes,
             now_ns(),
         ) {
-            Ok((files, bytes)) => {
-                let mut s = self.shared.lock();
-                s.counts.files_removed += files;
-                s.counts.bytes_removed += bytes;
-            }
-            Err(e) => self.shared.error(&e, "retention"),
+            self.shared.error(&e, "retention");
         }
     }
 }

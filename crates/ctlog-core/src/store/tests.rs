@@ -572,6 +572,77 @@ fn a_lookup_reads_back_only_to_the_latest_snapshot_which_speaks_for_what_was_ope
 }
 
 #[test]
+fn a_lookup_reads_forward_to_the_next_snapshot_and_past_it_only_for_the_ends_of_what_it_held() {
+    let d = TempDir::new("forward");
+    let nat = ip("198.51.100.7");
+    let base = 1_796_000_000_000_000_000i64;
+    // Units of 10 s: farther apart than a read may lag (READ_LAG_NS).
+    let s = |n: i64| base + n * 10_000_000_000;
+    // Rows on another port: they only make the files reach back and forth.
+    let elsewhere = |id: u32, start: i64, end: i64| {
+        let mut r = conn(id, 9, Ended::Destroy, s(start), Some(s(end)));
+        r.nat_sport = 1;
+        r
+    };
+    let (mut w, _) = StoreWriter::open(&d.0, NEVER).unwrap();
+    // Host 2 opens at 0 (long-lived); host 5 at 10 on another tuple, its
+    // DESTROY lost (the store was down).
+    w.push(conn(1, 2, Ended::Open, s(0), None), 0);
+    let mut lost = conn(2, 5, Ended::Open, s(10), None);
+    lost.nat_dport = 443;
+    w.push(lost, 0);
+    w.seal().unwrap();
+    w.push(elsewhere(10, 5, 150), 0);
+    w.seal().unwrap();
+    let held = |at: i64| {
+        writer::write_snapshot(&d.0, s(at), &mut [conn(1, 2, Ended::Snapshot, s(0), None)]).unwrap()
+    };
+    held(100);
+    w.push(elsewhere(11, 6, 250), 0);
+    w.seal().unwrap();
+    held(200);
+    // Host 2's DESTROY at 280, sealed after the snapshot at 300 (which no
+    // longer has it), with a row that reaches past it.
+    w.push(conn(1, 2, Ended::Destroy, s(0), Some(s(280))), 0);
+    w.push(elsewhere(12, 7, 320), 0);
+    writer::write_snapshot(&d.0, s(300), &mut []).unwrap();
+    w.seal().unwrap();
+    // Read after 320: nothing of it was read by 300.
+    w.push(elsewhere(13, 8, 350), 0);
+    w.seal().unwrap();
+
+    let at = |t: i64| query::nat(&d.0, nat, 61000, s(t)).unwrap();
+    let ends = |f: &query::Found| {
+        f.records
+            .iter()
+            .map(|r| (r.id, r.start_ns, r.end_ns, r.ended))
+            .collect::<Vec<_>>()
+    };
+    let early = at(50);
+    assert_eq!(
+        ends(&early),
+        [
+            (1, s(0), Some(s(280)), Ended::Destroy),
+            (2, s(10), None, Ended::Open)
+        ],
+        "host 2 with its end, read past two snapshots; host 5 as last seen"
+    );
+    assert_eq!(
+        early.files_read, 7,
+        "the snapshot at 100 and the two files before it (the second reaches past 100); \
+         the snapshots at 200 and 300 (host 2 open at 200, gone at 300); the two files \
+         that may hold what was read from 200 to 300; not the last"
+    );
+    let later = at(150);
+    assert_eq!(ends(&later), [(1, s(0), Some(s(280)), Ended::Destroy)]);
+    assert_eq!(
+        at(290).records,
+        vec![],
+        "after host 2 ended, before the next holder"
+    );
+}
+
+#[test]
 fn retention_deletes_the_oldest_files_whole_until_both_limits_hold() {
     let d = TempDir::new("retain");
     let (mut w, _) = StoreWriter::open(&d.0, NEVER).unwrap();
