@@ -32,12 +32,17 @@
 //      lookups on stores of --lookup-sizes connections written by
 //      bench/store-gen; then the cost of a snapshot of a big table.
 //
-// The tools run at once, inside the namespace, each writing to a file:
+// The tools run alone, one after the other, each in a fresh namespace on
+// the same generator command, count and rate, each writing to a file:
 // ctlogd with its default config but only the scenario's event types
-// (vyos format, --output file), `conntrack -E -e <types>` > file, and
-// ulogd2 (NFCT in event mode, its netlink buffer allowed to grow to 256 MiB,
-// PRINTFLOW lines through LOGEMU to a file). Each runs under `ctbench run`,
-// which measures that very process with wait4() (user+sys CPU, max RSS).
+// (vyos format, --output file), `conntrack -E -e <types>` > file, ulogd2
+// (NFCT in event mode, its netlink buffer allowed to grow to 256 MiB,
+// PRINTFLOW lines through LOGEMU to a file), and the floor of reading
+// (`ctbench floor`: recvmmsg of 64, one short line an event, buffered).
+// With --contention, the three loggers then also run at once, a second
+// view: on 2 cores they take CPU from each other and from the generator.
+// Each runs under `ctbench run`, which measures that very process with
+// wait4() (user+sys CPU, max RSS).
 // See bench/README.md for how to read the table.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -76,7 +81,7 @@ const IPFIX_PORT = 4739;
 const GENERATED_NET = '127.1.0.0/16';
 const TAGS = { '[NEW]': 'new', '[UPDATE]': 'update', '[DESTROY]': 'destroy' };
 /** The tools, as the table names them. */
-const TOOL_NAMES = { ctlogd: 'ctlogd', conntrack: 'conntrack -E', ulogd: 'ulogd2' };
+const TOOL_NAMES = { ctlogd: 'ctlogd', conntrack: 'conntrack -E', ulogd: 'ulogd2', floor: 'C floor' };
 const ULOGD_PLUGINS = '/usr/lib/x86_64-linux-gnu/ulogd';
 const MARKER_NET = '198.51.100.';
 /** Both files unchanged this long after the events: both have caught up. */
@@ -89,7 +94,7 @@ const COMMANDS = 20;
 // ---------------------------------------------------------------- options
 
 const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|o|store|all] [--n N] [--rate R] [--out DIR] [--keep]
-                           [--only ctlogd|conntrack|ulogd] [--profile] [--config JSON]
+                           [--only ctlogd|conntrack|ulogd|floor] [--contention] [--profile] [--config JSON]
                            [--store-parts ingest,size,lookups,snapshot] [--lookup-sizes N,N,...] [--snapshot-entries N] [--lookups K]
   --scenario  which scenario(s) to run, default all (comma-separated list allowed)
   --n         events per scenario (overrides each selected scenario's default:
@@ -98,8 +103,10 @@ const USAGE = `usage: node bench/run.mjs [--scenario a|b|c|t|s|i|n|o|store|all] 
   --rate      pace the UDP generator of scenarios a, n and o to R flows/s (default: as fast as it can)
   --out       output directory, default bench/out (results.md, logs, ctbench)
   --keep      keep the event log files (they are deleted after counting)
-  --only      run one tool alone (no ratio): how it does without the other on the second core
+  --only      run this one tool only (no ratio)
               (not o: its two configurations always run alone, one after the other)
+  --contention  after the tools' runs alone, run ctlogd, conntrack -E and ulogd2 at once
+              on the same events too: a second view, labelled so (not o nor store)
   --profile   run ctlogd under node --cpu-prof (profile in DIR/prof; slows ctlogd down)
   --config    more ctlogd config keys, as a JSON object, e.g. '{"reliable":true}';
               an "event" key sets protocol filters, with the scenario's event types
@@ -130,6 +137,7 @@ try {
       out: { type: 'string', default: path.join(ROOT, 'bench/out') },
       keep: { type: 'boolean', default: false },
       only: { type: 'string' },
+      contention: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       config: { type: 'string', default: '{}' },
       filter: { type: 'string' },
@@ -858,13 +866,39 @@ function setUpNetns(ns, key, n, info) {
   info.buckets = Number(fs.readFileSync('/proc/sys/net/netfilter/nf_conntrack_buckets', 'utf8'));
 }
 
-async function scenario(key, ctbench) {
+/**
+ * A scenario's tools each alone, in turn (a fresh namespace and the same
+ * generator each): one result, its tools' rows each from its own run.
+ */
+async function aloneScenario(key, ctbench) {
+  const which = opts.only ? [opts.only] : FILTER ? ['ctlogd', 'conntrack'] : ['ctlogd', 'conntrack', 'ulogd', 'floor'];
+  let all;
+  for (const w of which) {
+    if (aborting) break;
+    const r = await scenario(key, ctbench, [w]);
+    r.notes = r.notes.map((x) => `${TOOL_NAMES[w]} alone: ${x}`);
+    if (!all) all = { ...r, view: 'alone' };
+    else {
+      all.notes.push(...r.notes);
+      all.tools.push(...r.tools);
+      all.which.push(...r.which);
+      Object.assign(all.commands, r.commands);
+    }
+  }
+  return all;
+}
+
+/**
+ * One run of a scenario: `which` tools at once in a namespace of its own
+ * (its files named with `label`).
+ */
+async function scenario(key, ctbench, which, label) {
   const sc = SCENARIOS[key];
   const n = opts.n !== undefined ? Number(opts.n) : sc.n;
-  const say = (m) => console.error(`bench ${key}: ${m}`);
-  const f = (s) => path.join(OUT, `${key}-${s}`);
-  const files = { ctlogd: f('ctlogd.log'), conntrack: f('conntrack.log'), ulogd: f('ulogd.log') };
-  for (const x of Object.values(files)) fs.rmSync(x, { force: true });
+  const say = (m) => console.error(`bench ${key} (${label ?? which.join(', ')}): ${m}`);
+  const f = (s) => path.join(OUT, `${key}-${label ? `${label}-` : ''}${s}`);
+  const files = { ctlogd: f('ctlogd.log'), conntrack: f('conntrack.log'), ulogd: f('ulogd.log'), floor: f('floor.log') };
+  for (const w of which) fs.rmSync(files[w], { force: true });
   let title = sc.title.replace(/\bN\b/, n.toLocaleString('en-US'));
   if (key === 'a' && RATE) title = title.replace("at the generator's max rate", `paced at ${RATE.toLocaleString('en-US')}/s`);
   const info = { key, n, title, notes: [] };
@@ -916,14 +950,18 @@ async function scenario(key, ctbench) {
       ctlogd: `node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/ctlogd.js -c ${path.relative(ROOT, cfg)} --log-level debug ${output.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}${FILTER ? ` ${FILTER.join(' ')}` : ''}   # ${fs.readFileSync(cfg, 'utf8').trim()}`,
       conntrack: `conntrack ${conntrackArgs.join(' ')} > ${path.relative(ROOT, files.conntrack)}`,
       ulogd: `ulogd -c ${path.relative(ROOT, f('ulogd.conf'))}   # NFCT (event_mask ${eventMask(sc.events)}, hash_enable=0, netlink_socket_buffer_maxsize 256 MiB) → IP2STR → PRINTFLOW → LOGEMU (sync=1)`,
+      floor: `ctbench floor ${path.relative(ROOT, files.floor)} ${Number(eventMask(sc.events))}   # recvmmsg of 64, "[NEW] src=ADDR" an event, 64 KiB stdio buffer`,
     };
     writeUlogdConf(f('ulogd.conf'), sc.events, files.ulogd, f('ulogd.messages'));
-    const which = opts.only ? [opts.only] : FILTER ? ['ctlogd', 'conntrack'] : ['ctlogd', 'conntrack', 'ulogd'];
     info.which = which;
     for (const w of which) {
       if (w === 'ctlogd') tools.push(await startMeasured(ns, ctbench, `${key}-ctlogd`, process.execPath, ctlogdArgs, null, f('ctlogd.stderr')));
       else if (w === 'conntrack')
         tools.push(await startMeasured(ns, ctbench, `${key}-conntrack`, 'conntrack', conntrackArgs, files.conntrack, f('conntrack.stderr')));
+      else if (w === 'floor')
+        tools.push(
+          await startMeasured(ns, ctbench, `${key}-floor`, ctbench, ['floor', files.floor, String(Number(eventMask(sc.events)))], null, f('floor.stderr')),
+        );
       else tools.push(await startMeasured(ns, ctbench, `${key}-ulogd`, 'ulogd', ['-c', f('ulogd.conf')], null, f('ulogd.stderr')));
     }
     const outFiles = which.map((w) => files[w]);
@@ -1674,11 +1712,9 @@ const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US'
 const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '?');
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '?');
 
-function table(results) {
-  // Scenario o has a table of its own (outputsTable).
-  results = results.filter((r) => !r.configs && !r.store);
+function table(results, heading) {
   if (!results.length) return '';
-  const rows = [];
+  const rows = [heading, ''];
   rows.push(
     '| scenario | tool | generated | captured | lost | loss % | CPU user+sys s (user / sys) | CPU at start s | CPU in event phase s | CPU µs / captured event | wake-ups in event phase (per s) | peak RSS MB | caught up after s | event to output p50 / p99 / max ms |',
   );
@@ -1699,12 +1735,13 @@ function table(results) {
     const a = r.tools.find((t) => t.name === TOOL_NAMES.ctlogd);
     const b = r.tools.find((t) => t.name === TOOL_NAMES.conntrack);
     const u = r.tools.find((t) => t.name === TOOL_NAMES.ulogd);
+    const floor = r.tools.find((t) => t.name === TOOL_NAMES.floor);
     if (!a || !b) continue;
     const loss = (t) => (t ? `${fmt((100 * (t.generated.total - t.captured.total)) / t.generated.total, 3)} %` : '–');
     // Without events (idle) the CPU itself is compared.
     const idle = a.captured.total === 0;
     ratios.push(
-      `| ${r.key} | ${idle ? ratio(a.cpu, b.cpu) : ratio(a.perEvent, b.perEvent)} | ${idle ? ratio(a.cpuEvents, b.cpuEvents) : ratio(a.perEventPhase, b.perEventPhase)} | ${u ? (idle ? ratio(a.cpuEvents, u.cpuEvents) : ratio(a.perEventPhase, u.perEventPhase)) : '–'} | ${ratio(a.rssMb, b.rssMb)} | ${loss(a)} vs ${loss(b)} vs ${loss(u)} |`,
+      `| ${r.key} | ${idle ? ratio(a.cpu, b.cpu) : ratio(a.perEvent, b.perEvent)} | ${idle ? ratio(a.cpuEvents, b.cpuEvents) : ratio(a.perEventPhase, b.perEventPhase)} | ${u ? (idle ? ratio(a.cpuEvents, u.cpuEvents) : ratio(a.perEventPhase, u.perEventPhase)) : '–'} | ${floor ? (idle ? ratio(a.cpuEvents, floor.cpuEvents) : ratio(a.perEventPhase, floor.perEventPhase)) : '–'} | ${ratio(a.rssMb, b.rssMb)} | ${loss(a)} vs ${loss(b)} vs ${loss(u)} vs ${loss(floor)} |`,
     );
   }
   if (ratios.length)
@@ -1712,8 +1749,8 @@ function table(results) {
       '',
       '**ctlogd / conntrack -E**',
       '',
-      '| scenario | CPU per captured event (whole run) | CPU per captured event (event phase) | event phase, ctlogd / ulogd2 | peak RSS | loss (ctlogd vs conntrack -E vs ulogd2) |',
-      '|---|--:|--:|--:|--:|--:|',
+      '| scenario | CPU per captured event (whole run) | CPU per captured event (event phase) | event phase, ctlogd / ulogd2 | event phase, ctlogd / C floor | peak RSS | loss (ctlogd vs conntrack -E vs ulogd2 vs C floor) |',
+      '|---|--:|--:|--:|--:|--:|--:|',
       ...ratios,
     );
   return rows.join('\n');
@@ -1782,18 +1819,37 @@ async function main() {
   const results = [];
   for (const key of selected) {
     if (aborting) break;
-    results.push(await (key === 'o' ? outputsScenario : key === 'store' ? storeScenario : scenario)(key, ctbench));
+    if (key === 'o' || key === 'store') {
+      results.push(await (key === 'o' ? outputsScenario : storeScenario)(key, ctbench));
+      continue;
+    }
+    results.push(await aloneScenario(key, ctbench));
+    if (opts.contention && !opts.only && !aborting) {
+      const together = await scenario(key, ctbench, FILTER ? ['ctlogd', 'conntrack'] : ['ctlogd', 'conntrack', 'ulogd'], 'together');
+      results.push({ ...together, view: 'together' });
+    }
   }
   const md = [
     '# ctlogd vs conntrack -E',
     '',
     machine(),
-    ...[table(results), ...results.filter((r) => r.configs).map(outputsTable), ...results.filter((r) => r.store).map(storeTable)]
+    ...[
+      table(
+        results.filter((r) => r.view === 'alone'),
+        '## Each tool alone, in turn\n\nEach tool in a namespace of its own, on the same generator command, count and rate; the ratios compare these runs.',
+      ),
+      table(
+        results.filter((r) => r.view === 'together'),
+        "## Under contention: the loggers at once (a second view)\n\nctlogd, `conntrack -E` and ulogd2 at once on the same events: on 2 cores they take CPU from each other and from the generator, which inflates the peers' CPU; for the ratios, see the runs alone.",
+      ),
+      ...results.filter((r) => r.configs).map(outputsTable),
+      ...results.filter((r) => r.store).map(storeTable),
+    ]
       .filter(Boolean)
       .flatMap((t) => ['', t]),
     '',
     ...results.flatMap((r) => [
-      `### ${r.key}: ${r.title}`,
+      `### ${r.key}${r.view === 'together' ? ', under contention' : ''}: ${r.title}`,
       '',
       `nf_conntrack_max ${fmtInt(r.ctMax)}, buckets ${fmtInt(r.buckets)}.`,
       '',
