@@ -12,11 +12,12 @@ import { checkPrerequisites, Netns } from './helpers/netns.js';
 
 // Started in the namespace; prints what it saw as JSON once stopped.
 const PROGRAM = `
-import { Capture } from 'ctlogd';
+import { Capture, timeNs } from 'ctlogd';
 const seen = [];
 const cap = await Capture.start({ events: ['new', 'destroy'] }, (events, notices) => {
   for (const e of events) seen.push({ type: e.type, proto: e.protoName, src: e.orig.src, dport: e.orig.dport,
-    time: typeof e.time, bytes: e.origCounters ? typeof e.origCounters.bytes : undefined, portid: e.portid });
+    time: [typeof e.time.sec, typeof e.time.nsec], ms: Number(timeNs(e.time) / 1000000n),
+    bytes: e.origCounters ? typeof e.origCounters.bytes : undefined, portid: e.portid });
 });
 console.error('listening');
 process.once('SIGTERM', async () => {
@@ -62,8 +63,9 @@ test('Capture.start / stop: typed events through the package exports', async (t)
     ],
   );
   assert.equal(seen[0].src, '192.0.2.1');
-  assert.equal(seen[0].time, 'bigint');
-  assert.equal(seen[2].bytes, 'bigint', 'counters are bigint');
+  assert.deepEqual(seen[0].time, ['number', 'number'], 'times: seconds and nanoseconds');
+  assert.ok(Math.abs((seen[0].ms as number) - Date.now()) < 120_000, `read now: ${seen[0].ms}`);
+  assert.equal(seen[2].bytes, 'number', 'counters are numbers');
   assert.equal(seen[1].portid, 0, 'traffic: the kernel');
   assert.ok((seen[2].portid as number) > 0, 'flush: a process');
   assert.deepEqual(stats.received, { new: 2, update: 0, destroy: 2 }, 'no update events: the group was not joined');

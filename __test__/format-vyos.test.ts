@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { formatVyos } from '../src/format/vyos.js';
-import { tcpEvent } from './helpers/events.js';
+import { at, tcpEvent } from './helpers/events.js';
 
 test('delta= is Python repr of the span in whole microseconds (half to even), for spans of every size and sign', () => {
   const spans: bigint[] = [0n, 1n, 499n, 500n, 501n, 1_500n, 2_500n, 99_499n, 99_500n, 99_501n, 100_000n, 100_500n, 1_000_000n];
@@ -28,6 +28,6 @@ for line in sys.stdin:
     .trim()
     .split('\n');
   const start = 1795709891_123456789n;
-  const got = all.map((d) => /delta=(\S+)$/.exec(formatVyos(tcpEvent({ type: 'destroy', status: 0, start, stop: start + d })))?.[1]);
+  const got = all.map((d) => /delta=(\S+)$/.exec(formatVyos(tcpEvent({ type: 'destroy', status: 0, start: at(start), stop: at(start + d) })))?.[1]);
   assert.deepEqual(got, expected);
 });

@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConntrackEvent } from '../src/event.js';
+import { at } from './helpers/events.js';
 import { LineWriter } from '../src/format/line.js';
 import type { Datagram } from '../src/native.js';
 import { IpfixDatagrams, IpfixStream } from '../src/output/ipfix/framer.js';
@@ -34,7 +35,7 @@ function ev(over: Partial<ConntrackEvent> = {}): ConntrackEvent {
     id: 3735928559,
     zone: 7,
     portid: 0,
-    time: T,
+    time: at(T),
     ...over,
   };
 }
@@ -62,7 +63,7 @@ function roundTrip(events: ConntrackEvent[], mode: 'rfc8158' | 'legacy' = 'rfc81
 const get = (r: DataRecord, name: string) => r.fields.get(IE[name]);
 
 test('a source-NATed TCP NEW: pre- and post-NAT addresses and ports, natEvent 4, times, zone, id', () => {
-  const { records } = roundTrip([ev({ eventTime: T + 5_000_000n })]);
+  const { records } = roundTrip([ev({ eventTime: at(T + 5_000_000n) })]);
   assert.equal(records.length, 1);
   const r = records[0];
   assert.equal(r.templateId, TEMPLATE_BASE + KIND.NAT);
@@ -89,10 +90,10 @@ test('a source-NATed TCP NEW: pre- and post-NAT addresses and ports, natEvent 4,
 test('a DESTROY with counters and times: flowStart/End from the kernel, both directions counted, natEvent 5 (legacy: 2)', () => {
   const d = ev({
     type: 'destroy',
-    start: T - 3_000_000_000n,
-    stop: T - 1_000_000n,
-    origCounters: { packets: 10n, bytes: 1500n },
-    replyCounters: { packets: 8n, bytes: 2n ** 40n },
+    start: at(T - 3_000_000_000n),
+    stop: at(T - 1_000_000n),
+    origCounters: { packets: 10, bytes: 1500 },
+    replyCounters: { packets: 8, bytes: 2 ** 40 },
   });
   for (const [mode, value] of [
     ['rfc8158', 5],

@@ -11,6 +11,7 @@ import { loadNative } from '../src/native.js';
 import { formatVyos } from '../src/format/vyos.js';
 import { ipv6, WireBatch } from '../src/wire.js';
 import { ROOT } from './helpers/ctlogd.js';
+import { at } from './helpers/events.js';
 
 const vector = Buffer.from(readFileSync(path.join(ROOT, 'testdata/wire-full-event.hex'), 'utf8').trim(), 'hex');
 const { decodeMessages } = await loadNative();
@@ -32,7 +33,7 @@ test('every field of the shared vector', () => {
       orig: { src: '2001:db8::1', dst: '::ffff:192.0.2.7', proto: 6, sport: 40000, dport: 443, zone: 3 },
       reply: { src: '192.0.2.7', dst: '10.0.0.1', proto: 58, icmpType: 129, icmpCode: 0, icmpId: 77 },
       portid: 4242,
-      time: 1795709891400000001n,
+      time: at(1795709891400000001n),
       status: 0x18e,
       timeout: 431999,
       mark: 0xffffffff,
@@ -43,11 +44,12 @@ test('every field of the shared vector', () => {
       stateProto: 'tcp',
       state: 3,
       stateName: 'ESTABLISHED',
-      origCounters: { packets: 9007199254740993n, bytes: 18446744073709551615n },
-      replyCounters: { packets: 0n, bytes: 29n },
-      start: 1795709861292510123n,
-      stop: 1795709891292510999n,
-      eventTime: 1795709891300000000n,
+      // 2^53 + 1 and 2^64 - 1 in the vector: numbers, rounded past 2^53.
+      origCounters: { packets: 2 ** 53, bytes: 2 ** 64 },
+      replyCounters: { packets: 0, bytes: 29 },
+      start: at(1795709861292510123n),
+      stop: at(1795709891292510999n),
+      eventTime: at(1795709891300000000n),
       helper: 'ftp',
       secctx: 'system_u:object_r:ssh_t:s0',
       labels: new Uint8Array([1, 0, 0x80]),
@@ -56,7 +58,7 @@ test('every field of the shared vector', () => {
   );
   // Absent attributes are undefined (every event has every key, for speed).
   const present = defined({ ...bare, orig: defined(bare.orig), reply: defined(bare.reply) });
-  assert.deepEqual(present, { type: 'new', family: 'ipv4', proto: 0, protoName: 'unknown', orig: {}, reply: {}, portid: 0, time: 0n });
+  assert.deepEqual(present, { type: 'new', family: 'ipv4', proto: 0, protoName: 'unknown', orig: {}, reply: {}, portid: 0, time: { sec: 0, nsec: 0 } });
   assert.deepEqual(Object.keys(bare), Object.keys(e), 'one shape for all events');
   assert.deepEqual(Object.keys(bare.orig), Object.keys(e.reply), 'one shape for all tuples');
 });
@@ -88,7 +90,7 @@ test('next() reads counters right event after event, with and without them', () 
   const all = new WireBatch(four).events();
   assert.deepEqual(
     all.map((e) => e.replyCounters),
-    [{ packets: 0n, bytes: 29n }, { packets: 0n, bytes: 30n }, undefined, { packets: 0n, bytes: 29n }],
+    [{ packets: 0, bytes: 29 }, { packets: 0, bytes: 30 }, undefined, { packets: 0, bytes: 29 }],
   );
   const batch = new WireBatch(four);
   for (const want of all) assert.deepEqual(batch.next(), want);
@@ -104,6 +106,19 @@ test('a batch of another wire version is refused', () => {
   const b = Buffer.from(vector);
   b[0] = 99;
   assert.throws(() => new WireBatch(b), /wire version 99, expected 3/);
+});
+
+test('times: any 64 bits into seconds and nanoseconds, exactly', () => {
+  const times = [0n, 1n, 999_999_999n, 1_000_000_000n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n + 1n, 1795709891400000001n, 2n ** 64n - 1n];
+  for (let i = 0; i < 1000; i++)
+    times.push(BigInt.asUintN(64, BigInt(Math.floor(Math.random() * 2 ** 32)) * 2n ** 32n + BigInt(Math.floor(Math.random() * 2 ** 32))));
+  const b = Buffer.from(vector);
+  for (const t of times) {
+    // The first event's read time: 12 bytes into it, after the batch's 32.
+    b.writeBigUInt64LE(t, 32 + 12);
+    const ev = new WireBatch(b).next();
+    assert.deepEqual(ev?.time, at(t), String(t));
+  }
 });
 
 test('IPv6 text as inet_ntop writes it', () => {
@@ -126,7 +141,7 @@ const tcpDestroy = Buffer.from(readFileSync(path.join(ROOT, 'testdata/tcp-destro
 test('a captured kernel message through decodeMessages, WireBatch and the vyos format', () => {
   const events = new WireBatch(decodeMessages(tcpDestroy, 42)).events();
   assert.equal(events.length, 1);
-  assert.equal(events[0].time, 42n);
+  assert.deepEqual(events[0].time, { sec: 0, nsec: 42 });
   // delta: 998,719,668 ns = 998,719.668 us, rounded to 998,720 us.
   assert.equal(
     formatVyos(events[0]),

@@ -183,7 +183,8 @@ export class Daemon {
     // One reused event object: nothing of an event outlives its lines.
     let ev = batch.next();
     /** The batch's first event's time, µs: the oldest, as events come in the kernel's order. */
-    const oldest = ev === undefined ? 0 : Number((ev.eventTime ?? ev.time) / 1000n);
+    const t = ev?.eventTime ?? ev?.time;
+    const oldest = t === undefined ? 0 : t.sec * 1e6 + Math.floor(t.nsec / 1000);
     for (; ev !== undefined; ev = batch.next()) {
       const kind = kindOf(ev);
       for (let i = 0; i < routes.length; i++) routes[i].add(ev, kind, batch);

@@ -38,10 +38,48 @@ export interface Tuple {
   zone?: number;
 }
 
-/** Packets and bytes seen in one direction (needs nf_conntrack_acct=1). */
+/**
+ * Packets and bytes seen in one direction (needs nf_conntrack_acct=1).
+ * Numbers: exact up to 2^53 (8 PiB), more than a flow carries; the
+ * kernel's 64 bits are rounded beyond.
+ */
 export interface Counters {
-  packets: bigint;
-  bytes: bigint;
+  packets: number;
+  bytes: number;
+}
+
+/**
+ * A moment as the kernel gives it (ns since the epoch, 64 bits unsigned),
+ * as whole seconds and the nanoseconds past them: both numbers, exact, no
+ * bigint to make or to print. `timeNs()` gives the bigint where one is wanted.
+ */
+export interface Time {
+  sec: number;
+  /** 0 to 999,999,999. */
+  nsec: number;
+}
+
+/** `t` as ns since the epoch. */
+export function timeNs(t: Time): bigint {
+  return BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
+}
+
+/** `t` as ns since the epoch, in decimal. */
+export function timeText(t: Time): string {
+  return t.sec === 0 ? String(t.nsec) : `${t.sec}${String(t.nsec).padStart(9, '0')}`;
+}
+
+/** Seconds apart whose nanoseconds stay below 2^53 (104 days). */
+const MAX_EXACT_SECONDS = 9_007_199;
+
+/**
+ * `stop` − `start` in ns (negative if the clock was stepped back): a
+ * number, exact, within 104 days; a bigint beyond.
+ */
+export function spanNs(start: Time, stop: Time): number | bigint {
+  const secs = stop.sec - start.sec;
+  if (Math.abs(secs) > MAX_EXACT_SECONDS) return timeNs(stop) - timeNs(start);
+  return secs * 1e9 + (stop.nsec - start.nsec);
 }
 
 export interface ConntrackEvent {
@@ -72,11 +110,11 @@ export interface ConntrackEvent {
   stateName?: string;
   origCounters?: Counters;
   replyCounters?: Counters;
-  /** Flow start / stop, ns since the epoch (needs nf_conntrack_timestamp=1). */
-  start?: bigint;
-  stop?: bigint;
-  /** When the kernel generated the event, ns since the epoch (newer kernels). */
-  eventTime?: bigint;
+  /** Flow start / stop (needs nf_conntrack_timestamp=1). */
+  start?: Time;
+  stop?: Time;
+  /** When the kernel generated the event (newer kernels). */
+  eventTime?: Time;
   /** Connection tracking helper name (CTA_HELP_NAME), escaped as `progname` is. */
   helper?: string;
   /** Security context (CTA_SECCTX_NAME), escaped as `progname` is. */
@@ -92,8 +130,8 @@ export interface ConntrackEvent {
    * so that it never breaks a line.
    */
   progname?: string;
-  /** When ctlogd read the event, ns since the epoch. */
-  time: bigint;
+  /** When ctlogd read the event. */
+  time: Time;
 }
 
 /** IPS_* status bits (linux/netfilter/nf_conntrack_common.h). */

@@ -17,7 +17,7 @@ export {
   type NumberMatch,
   type StatusMatch,
 } from './native.js';
-export { IPS, type ConntrackEvent, type Counters, type EventType, type Family, type Tuple } from './event.js';
+export { IPS, spanNs, timeNs, timeText, type ConntrackEvent, type Counters, type EventType, type Family, type Time, type Tuple } from './event.js';
 export { formatConntrack, type ConntrackFormatOptions } from './format/conntrack.js';
 export { formatJson } from './format/json.js';
 export { formatEcs, ECS_VERSION } from './format/ecs.js';

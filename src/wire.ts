@@ -3,7 +3,7 @@
  * batch) into ConntrackEvent objects. The layout is written by
  * crates/ctlog-core/src/wire.rs; the two change together (WIRE_VERSION).
  */
-import { EVENT_TYPES, type ConntrackEvent, type Counters, type Tuple } from './event.js';
+import { EVENT_TYPES, type ConntrackEvent, type Counters, type Time, type Tuple } from './event.js';
 import { protoName, stateName } from './names.js';
 
 export const WIRE_VERSION = 3;
@@ -101,7 +101,7 @@ function blankEvent(): ConntrackEvent {
     labels: undefined,
     portid: 0,
     progname: undefined,
-    time: 0n,
+    time: { sec: 0, nsec: 0 },
   };
 }
 
@@ -134,9 +134,9 @@ export class WireBatch {
   private pos = HEADER_LEN;
   private index = 0;
   private view?: ConntrackEvent;
-  private lastLo = 0;
-  private lastHi = 0;
-  private lastTime = 0n;
+  private lastLo = -1;
+  private lastHi = -1;
+  private lastTime: Time = { sec: 0, nsec: 0 };
   /** Where the event next() returned starts. */
   private start = HEADER_LEN;
 
@@ -193,7 +193,7 @@ export class WireBatch {
     ev.family = dv.getUint8(this.pos + 1) === AF_INET6 ? 'ipv6' : 'ipv4';
     const bits = dv.getUint32(this.pos + 4, true);
     ev.portid = dv.getUint32(this.pos + 8, true);
-    ev.time = this.time(this.pos + 12);
+    ev.time = this.readTime(this.pos + 12);
     this.pos += 20;
     this.tuple(ev.orig, (bits & F_ORIG) !== 0);
     this.tuple(ev.reply, (bits & F_REPLY) !== 0);
@@ -221,9 +221,9 @@ export class WireBatch {
     }
     ev.origCounters = bits & F_COUNTERS_ORIG ? this.counters(ev.origCounters) : undefined;
     ev.replyCounters = bits & F_COUNTERS_REPLY ? this.counters(ev.replyCounters) : undefined;
-    ev.start = bits & F_START ? this.u64() : undefined;
-    ev.stop = bits & F_STOP ? this.u64() : undefined;
-    ev.eventTime = bits & F_EVENT_TIME ? this.u64() : undefined;
+    ev.start = bits & F_START ? this.time(ev.start) : undefined;
+    ev.stop = bits & F_STOP ? this.time(ev.stop) : undefined;
+    ev.eventTime = bits & F_EVENT_TIME ? this.time(ev.eventTime) : undefined;
     ev.helper = bits & F_HELPER ? this.text(RECENT_HELPER) : undefined;
     ev.secctx = bits & F_SECCTX ? this.text(RECENT_SECCTX) : undefined;
     ev.labels = bits & F_LABELS ? new Uint8Array(this.bytes()) : undefined;
@@ -231,18 +231,27 @@ export class WireBatch {
   }
 
   /**
-   * The time read: events read by one system call share it, so the BigInt
-   * of the previous event is reused when the bytes are the same.
+   * When the event was read: events read by one system call share it, so
+   * the previous event's object is reused when the bytes are the same (a
+   * kept event's time is never written over).
    */
-  private time(at: number): bigint {
+  private readTime(at: number): Time {
     const lo = this.dv.getUint32(at, true);
     const hi = this.dv.getUint32(at + 4, true);
     if (lo !== this.lastLo || hi !== this.lastHi) {
       this.lastLo = lo;
       this.lastHi = hi;
-      this.lastTime = (BigInt(hi) << 32n) | BigInt(lo);
+      this.lastTime = nsTime(hi, lo, { sec: 0, nsec: 0 });
     }
     return this.lastTime;
+  }
+
+  /** A time attribute, in the object the event already has if any (next()'s reused event), else in a new one. */
+  private time(into: Time | undefined): Time {
+    const lo = this.dv.getUint32(this.pos, true);
+    const hi = this.dv.getUint32(this.pos + 4, true);
+    this.pos += 8;
+    return nsTime(hi, lo, into ?? { sec: 0, nsec: 0 });
   }
 
   private tuple(t: Tuple, present: boolean): void {
@@ -325,11 +334,32 @@ export class WireBatch {
     return v;
   }
 
-  private u64(): bigint {
-    const v = this.dv.getBigUint64(this.pos, true);
+  /** 64 bits as a number: exact up to 2^53. */
+  private u64(): number {
+    const lo = this.dv.getUint32(this.pos, true);
+    const hi = this.dv.getUint32(this.pos + 4, true);
     this.pos += 8;
-    return v;
+    return hi * 0x100000000 + lo;
   }
+}
+
+/**
+ * ns since the epoch, `hi` * 2^32 + `lo`, into seconds and nanoseconds,
+ * exactly, without a bigint: long division by 10^9 of its four 16-bit
+ * digits (each step's dividend stays below 2^46).
+ */
+function nsTime(hi: number, lo: number, into: Time): Time {
+  // The top two digits are `hi` itself, below 2^32.
+  const q1 = Math.floor(hi / 1e9);
+  let rest = hi - q1 * 1e9;
+  let cur = rest * 65536 + (lo >>> 16);
+  const q2 = Math.floor(cur / 1e9);
+  rest = cur - q2 * 1e9;
+  cur = rest * 65536 + (lo & 0xffff);
+  const q3 = Math.floor(cur / 1e9);
+  into.sec = q1 * 0x100000000 + q2 * 65536 + q3;
+  into.nsec = cur - q3 * 1e9;
+  return into;
 }
 
 /**

@@ -14,7 +14,7 @@
  */
 
 import { ctime } from '../clock.js';
-import { IPS, type ConntrackEvent, type Counters, type Family, type Tuple } from '../event.js';
+import { IPS, type ConntrackEvent, type Counters, type Family, type Time, type Tuple } from '../event.js';
 import { IPPROTO, l3Name, l3Num, protoName, stateName } from '../names.js';
 import { option, simple } from '../config/rules.js';
 import { defineFormat } from './definition.js';
@@ -66,8 +66,8 @@ export function writeConntrack(ev: ConntrackEvent, w: LineWriter, opts: Conntrac
   // event_cb(): -o timestamp prints "[%-.8ld.%-.6ld]\t" before the line. The
   // precision zero-pads: at least 8 digits of seconds, exactly 6 of usec.
   if (opts.timestamp) {
-    const t = u64(ev.time);
-    w.str(`[${(t / 1_000_000_000n).toString().padStart(8, '0')}.${((t % 1_000_000_000n) / 1000n).toString().padStart(6, '0')}]\t`);
+    const t = ev.time;
+    w.str(`[${String(t.sec).padStart(8, '0')}.${String(Math.floor(t.nsec / 1000)).padStart(6, '0')}]\t`);
   }
 
   body(ev, w, opts);
@@ -143,11 +143,11 @@ function body(ev: ConntrackEvent, w: LineWriter, opts: ConntrackFormatOptions): 
 
   if (ev.start !== undefined) {
     w.bytes(C_DELTA_TIME);
-    w.big(deltaTime(ev));
+    w.int(deltaTime(ev.start, ev));
     w.byte(SP);
-    if (opts.ktimestamp) w.str(`[start=${ctimeAt(u64(ev.start) / 1_000_000_000n)}] `);
+    if (opts.ktimestamp) w.str(`[start=${ctimeAt(ev.start.sec)}] `);
   }
-  if (opts.ktimestamp && ev.stop !== undefined) w.str(`[stop=${ctimeAt(u64(ev.stop) / 1_000_000_000n)}] `);
+  if (opts.ktimestamp && ev.stop !== undefined) w.str(`[stop=${ctimeAt(ev.stop.sec)}] `);
 
   if (ev.helper !== undefined) w.str(`helper=${ev.helper} `);
   if (ev.use !== undefined) field(w, C_USE, u32(ev.use));
@@ -198,9 +198,9 @@ function numSp(w: LineWriter, n: number): void {
 
 function counters(w: LineWriter, c: Counters): void {
   w.bytes(C_PACKETS);
-  w.big(u64(c.packets));
+  w.num(c.packets);
   w.bytes(C_BYTES);
-  w.big(u64(c.bytes));
+  w.num(c.bytes);
   w.byte(SP);
 }
 
@@ -260,17 +260,16 @@ function tuple(w: LineWriter, t: Tuple, family: Family, evProto: number): void {
  * print time; here that is `ev.time`, when the event was read. A negative
  * difference wraps, as the C cast to unsigned long long does.
  */
-function deltaTime(ev: ConntrackEvent): bigint {
-  const startS = u64(ev.start ?? 0n) / 1_000_000_000n;
+function deltaTime(start: Time, ev: ConntrackEvent): number | bigint {
   // The C tests the value, not the attribute: stop == 0 also means "now".
-  const stopNs = ev.stop !== undefined && ev.stop !== 0n ? ev.stop : undefined;
-  const stopS = stopNs !== undefined ? u64(stopNs) / 1_000_000_000n : u64(ev.time) / 1_000_000_000n;
-  return BigInt.asUintN(64, stopS - startS);
+  const stop = ev.stop !== undefined && (ev.stop.sec !== 0 || ev.stop.nsec !== 0) ? ev.stop : ev.time;
+  const d = stop.sec - start.sec;
+  return d >= 0 ? d : BigInt.asUintN(64, BigInt(d));
 }
 
 /** ctime(3) of a kernel time in seconds. */
-function ctimeAt(sec: bigint): string {
-  return ctime(new Date(Number(sec) * 1000));
+function ctimeAt(sec: number): string {
+  return ctime(new Date(sec * 1000));
 }
 
 function u8(n: number): number {
@@ -281,9 +280,6 @@ function u16(n: number): number {
 }
 function u32(n: number): number {
   return n >>> 0;
-}
-function u64(n: bigint): bigint {
-  return BigInt.asUintN(64, n);
 }
 
 /** The `-o` variants, as conntrack_options names them. */

@@ -11,12 +11,12 @@
  * format's names. An attribute the kernel did not send is absent, never 0.
  *
  * As json.ts, the line is written piece by piece into the batch's bytes:
- * it runs once per event. Counters and durations are JSON numbers written
- * digit for digit from the bigint (ECS types them `long`), so none is
- * rounded on the way; a reader that parses numbers as doubles rounds
- * values past 2^53 itself.
+ * it runs once per event. Counters and durations are JSON numbers (ECS
+ * types them `long`), digit for digit: exact up to 2^53 (a counter past
+ * that is rounded when read from the kernel; a duration past 104 days is
+ * exact too).
  */
-import type { ConntrackEvent, Counters, EventType, Tuple } from '../event.js';
+import { spanNs, type ConntrackEvent, type Counters, type EventType, type Time, type Tuple } from '../event.js';
 import { IPPROTO } from '../names.js';
 import { communityId } from './community-id.js';
 import { isoNs, writeEntry, writeTuple, writeTupleMembers } from './json.js';
@@ -93,21 +93,21 @@ const K_PORTID = ascii(',"portid":');
 const K_PROGNAME = ascii(',"progname":');
 
 /** The ISO text of the last read time written: events read together share it. */
-let lastTime: bigint | undefined;
+let lastTime: Time = { sec: -1, nsec: -1 };
 let lastIso = '';
 
-function readTime(ns: bigint): string {
-  if (ns !== lastTime) {
-    lastIso = isoNs(ns);
-    lastTime = ns;
+function readTime(t: Time): string {
+  if (t.sec !== lastTime.sec || t.nsec !== lastTime.nsec) {
+    lastIso = isoNs(t);
+    lastTime = { ...t };
   }
   return lastIso;
 }
 
 /** `,"name":"<ISO time>"` */
-function time(w: LineWriter, name: Uint8Array, ns: bigint): void {
+function time(w: LineWriter, name: Uint8Array, t: Time): void {
   w.bytes(name);
-  w.str(isoNs(ns));
+  w.str(isoNs(t));
   w.byte(QUOTE);
 }
 
@@ -139,9 +139,9 @@ function endpoint(
   }
   if (c !== undefined) {
     first = key(w, first, K_BYTES);
-    w.big(c.bytes);
+    w.num(c.bytes);
     w.bytes(K_PACKETS);
-    w.big(c.packets);
+    w.num(c.packets);
   }
   if (natIp !== undefined && (natIp !== ip || (natPort !== undefined && natPort !== port))) {
     first = key(w, first, K_NAT_IP);
@@ -199,7 +199,7 @@ export function writeEcs(ev: ConntrackEvent, w: LineWriter): void {
   // Negative only if the wall clock was stepped back during the flow.
   if (ev.start !== undefined && ev.stop !== undefined) {
     w.bytes(K_DURATION);
-    w.big(ev.stop - ev.start);
+    w.int(spanNs(ev.start, ev.stop));
   }
   w.byte(CLOSE);
 
@@ -219,9 +219,9 @@ export function writeEcs(ev: ConntrackEvent, w: LineWriter): void {
   if (oc !== undefined && rc !== undefined) {
     w.byte(COMMA);
     w.bytes(K_BYTES);
-    w.big(oc.bytes + rc.bytes);
+    w.num(oc.bytes + rc.bytes);
     w.bytes(K_PACKETS);
-    w.big(oc.packets + rc.packets);
+    w.num(oc.packets + rc.packets);
   }
   if (o.src !== undefined && o.dst !== undefined) {
     const icmp = ev.proto === IPPROTO.ICMP || ev.proto === IPPROTO.ICMPV6;

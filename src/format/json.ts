@@ -4,11 +4,10 @@
  *
  * The line is written piece by piece into the batch's bytes rather than by
  * JSON.stringify on an object: it runs once per event at up to ~200k
- * events/s, and bigints (which JSON.stringify refuses) must be written as
- * decimal strings anyway so that no 64-bit value loses precision in a JSON
- * double.
+ * events/s, and 64-bit values (times in ns, counters) are written as
+ * decimal strings so that no reader rounds them into a JSON double.
  */
-import { EVENT_TYPES, IPS, type ConntrackEvent, type Counters, type EventType, type Family, type Tuple } from '../event.js';
+import { EVENT_TYPES, IPS, spanNs, timeText, type ConntrackEvent, type Counters, type EventType, type Family, type Time, type Tuple } from '../event.js';
 import { IPPROTO } from '../names.js';
 import { defineFormat } from './definition.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
@@ -28,31 +27,22 @@ const STATUS_NAMES: string[] = (() => {
 /** Two lower-case hex digits per byte value. */
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-const NS_PER_S = 1_000_000_000n;
-
 /** The last whole second formatted: events arrive in time order, so most share it. */
-let lastSecs: bigint | undefined;
+let lastSecs = -1;
 let lastPrefix = '';
 
 /**
- * ISO-8601 UTC with all nine fractional digits, from integer nanoseconds.
- * Date only holds milliseconds, so it is used for whole seconds only (exact)
- * and the fraction is appended from the bigint.
+ * ISO-8601 UTC with all nine fractional digits. Date only holds
+ * milliseconds, so it is used for whole seconds only (exact) and the
+ * nanoseconds are appended.
  */
-export function isoNs(ns: bigint): string {
-  let secs = ns / NS_PER_S;
-  let frac = ns % NS_PER_S;
-  if (frac < 0n) {
-    // Before 1970: floor, not truncate, so the fraction stays positive.
-    secs -= 1n;
-    frac += NS_PER_S;
-  }
-  if (secs !== lastSecs) {
+export function isoNs(t: Time): string {
+  if (t.sec !== lastSecs) {
     // toISOString gives YYYY-MM-DDTHH:MM:SS.000Z; keep up to the seconds.
-    lastPrefix = new Date(Number(secs) * 1000).toISOString().slice(0, -5);
-    lastSecs = secs;
+    lastPrefix = new Date(t.sec * 1000).toISOString().slice(0, -5);
+    lastSecs = t.sec;
   }
-  return `${lastPrefix}.${frac.toString().padStart(9, '0')}Z`;
+  return `${lastPrefix}.${String(t.nsec).padStart(9, '0')}Z`;
 }
 
 /**
@@ -87,10 +77,10 @@ function num(w: LineWriter, name: Uint8Array, n: number): void {
   w.num(n);
 }
 
-/** `,"name":"N"` for a 64-bit value. */
-function big(w: LineWriter, name: Uint8Array, n: bigint): void {
+/** `,"name":"N"` for a time in ns. */
+function time(w: LineWriter, name: Uint8Array, t: Time): void {
   w.bytes(name);
-  w.big(n);
+  w.time(t);
   w.byte(QUOTE);
 }
 
@@ -131,8 +121,10 @@ export function writeTuple(w: LineWriter, t: Tuple, gre: boolean, c: Counters | 
   first = writeTupleMembers(w, t, gre, first, true);
   if (c !== undefined) {
     key(w, first, K_PACKETS);
-    w.big(c.packets);
-    big(w, K_BYTES, c.bytes);
+    w.num(c.packets);
+    w.bytes(K_BYTES);
+    w.num(c.bytes);
+    w.byte(QUOTE);
   }
   w.byte(0x7d); // }
 }
@@ -222,7 +214,7 @@ const J_EVENT_TIME = ascii(',"event_time":"');
 const J_PORTID = ascii(',"portid":');
 
 /** `2026-12-01T10:00:00.123456789Z","time_ns":"1764583200123456789"` of the last time written: events read together share it. */
-let lastTime: bigint | undefined;
+let lastTime: Time = { sec: -1, nsec: -1 };
 let lastTimeMembers: Uint8Array = new Uint8Array(0);
 
 /**
@@ -257,9 +249,9 @@ export function writeEntry(w: LineWriter, ev: ConntrackEvent): void {
  * omitted, never written as 0 or null; 64-bit values are decimal strings.
  */
 export function writeJson(ev: ConntrackEvent, w: LineWriter): void {
-  if (ev.time !== lastTime) {
-    lastTimeMembers = ascii(`${isoNs(ev.time)}","time_ns":"${ev.time}"`);
-    lastTime = ev.time;
+  if (ev.time.sec !== lastTime.sec || ev.time.nsec !== lastTime.nsec) {
+    lastTimeMembers = ascii(`${isoNs(ev.time)}","time_ns":"${timeText(ev.time)}"`);
+    lastTime = { ...ev.time };
   }
   // type, family, protoName and stateName come from fixed tables: no escaping needed.
   w.bytes(J_HEAD[ev.type]);
@@ -285,11 +277,15 @@ export function writeJson(ev: ConntrackEvent, w: LineWriter): void {
   writeTuple(w, ev.orig, gre, ev.origCounters);
   w.bytes(J_REPLY);
   writeTuple(w, ev.reply, gre, ev.replyCounters);
-  if (ev.start !== undefined) big(w, J_START, ev.start);
-  if (ev.stop !== undefined) big(w, J_STOP, ev.stop);
-  // Can be negative if the wall clock was stepped back during the flow.
-  if (ev.start !== undefined && ev.stop !== undefined) big(w, J_DURATION_NS, ev.stop - ev.start);
-  if (ev.eventTime !== undefined) big(w, J_EVENT_TIME, ev.eventTime);
+  if (ev.start !== undefined) time(w, J_START, ev.start);
+  if (ev.stop !== undefined) time(w, J_STOP, ev.stop);
+  if (ev.start !== undefined && ev.stop !== undefined) {
+    // Can be negative if the wall clock was stepped back during the flow.
+    w.bytes(J_DURATION_NS);
+    w.int(spanNs(ev.start, ev.stop));
+    w.byte(QUOTE);
+  }
+  if (ev.eventTime !== undefined) time(w, J_EVENT_TIME, ev.eventTime);
   num(w, J_PORTID, ev.portid);
   if (ev.progname !== undefined) {
     w.bytes(J_PROGNAME);

@@ -7,6 +7,7 @@
  * The bytes of a batch are handed out with take() and stay untouched until
  * the output calls their `done`; then their memory is written over again.
  */
+import type { Time } from '../event.js';
 
 /** Bytes handed out in one piece, and how to give them back. */
 export interface Chunk {
@@ -33,14 +34,6 @@ export class LineWriter {
   private start = 0;
   /** Whole slabs whose chunks are all done, ready to be written over. */
   private readonly free: Slab[] = [];
-  /** The last four seconds of the times big() wrote: each one's first ns (also as a number) and its digits. */
-  private readonly seconds: { base: bigint; approx: number; digits: Uint8Array }[] = Array.from({ length: 4 }, () => ({
-    base: -1n,
-    approx: -1e30,
-    digits: new Uint8Array(0),
-  }));
-  /** Which of the four big() replaces next. */
-  private oldest = 0;
 
   constructor(private slabBytes = SLAB_BYTES) {
     this.slab = { buf: Buffer.allocUnsafeSlow(slabBytes), out: 0 };
@@ -115,19 +108,12 @@ export class LineWriter {
     this.pos += 4;
   }
 
-  /** Big-endian 64 bits, of a whole number of at most 2^53 (times in milliseconds). */
-  u64n(v: number): void {
+  /** Big-endian 64 bits of a whole number (times in milliseconds, counters): exact up to 2^53. */
+  u64(v: number): void {
     if (this.pos + 8 > this.buf.length) this.room(8);
     const hi = Math.floor(v / 0x100000000);
     this.buf.writeUInt32BE(hi >>> 0, this.pos);
     this.buf.writeUInt32BE((v - hi * 0x100000000) >>> 0, this.pos + 4);
-    this.pos += 8;
-  }
-
-  /** Big-endian 64 bits of a bigint (counters), its low 64 bits. */
-  u64(v: bigint): void {
-    if (this.pos + 8 > this.buf.length) this.room(8);
-    this.buf.writeBigUInt64BE(BigInt.asUintN(64, v), this.pos);
     this.pos += 8;
   }
 
@@ -205,7 +191,8 @@ export class LineWriter {
       return;
     }
     if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER && Math.floor(n) === n)) {
-      this.str(String(n));
+      // A counter past 2^53 (rounded): its digits, not an exponent.
+      this.str(Number.isInteger(n) ? BigInt(n).toString() : String(n));
       return;
     }
     let digits = 1;
@@ -219,60 +206,19 @@ export class LineWriter {
     } while (n > 0);
   }
 
-  /**
-   * A bigint in decimal. Nanosecond times (past 2^53) within a second of
-   * one of the last four seconds written are written as that second's
-   * digits, kept, and nine of the fraction: an event's times (start, stop,
-   * the event's own) and the next event's mostly fall in the same few
-   * seconds, and turning each into a string cost more than the rest of a
-   * vyos line's numbers together. Others are written whole, and their
-   * second kept in place of the oldest.
-   */
-  big(v: bigint): void {
-    // Tested on the number, not the bigint: a bigint comparison costs a
-    // call here. Number() rounds, but never across 2^53, so the test holds
-    // for `v` exactly.
-    const n = Number(v);
-    if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) {
-      this.num(n);
-      return;
+  /** A whole number in decimal, negative or past 2^53 (a bigint) too: spans of time. */
+  int(n: number | bigint): void {
+    if (typeof n === 'number' && n >= 0) this.num(n);
+    else this.str(String(n));
+  }
+
+  /** A moment as ns since the epoch, in decimal: its seconds, then nine digits of nanoseconds. */
+  time(t: Time): void {
+    if (t.sec === 0) this.num(t.nsec);
+    else {
+      this.num(t.sec);
+      this.digits(t.nsec, 9);
     }
-    if (!(n > 0 && n < 2 ** 64)) {
-      this.str(v.toString());
-      return;
-    }
-    const seconds = this.seconds;
-    for (let i = 0; i < seconds.length; i++) {
-      const s = seconds[i];
-      // The rounded number narrows it down (it is off by at most 2048 ns
-      // below 2^64), the bigint decides.
-      const near = n - s.approx;
-      if (near > -4096 && near < 1e9 + 4096) {
-        const frac = Number(v - s.base);
-        if (frac >= 0 && frac < 1e9) {
-          this.bytes(s.digits);
-          this.digits(frac, 9);
-          return;
-        }
-      }
-    }
-    // Room first: the digits are read back from where they start, which
-    // a move to another slab in the middle of str() would leave behind.
-    if (this.pos + 20 > this.buf.length) this.room(20);
-    const at = this.pos;
-    this.str(v.toString());
-    // Past 2^53 there are at least seven digits of seconds before the nine of the fraction.
-    const b = this.buf;
-    const len = this.pos - at - 9;
-    const digits = new Uint8Array(len);
-    for (let i = 0; i < len; i++) digits[i] = b[at + i];
-    let frac = 0;
-    for (let i = at + len; i < this.pos; i++) frac = frac * 10 + b[i] - 48;
-    const s = seconds[this.oldest];
-    this.oldest = (this.oldest + 1) % seconds.length;
-    s.base = v - BigInt(frac);
-    s.approx = Number(s.base);
-    s.digits = digits;
   }
 
   /** `n` (below 10^count, at most 2^32) as exactly `count` digits, zeros in front. */

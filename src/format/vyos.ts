@@ -4,7 +4,7 @@
  * Unlike VyOS, it prints counters when the kernel sent them, prints `start=`
  * alone on NEW (VyOS crashes there), and leaves no doubled or trailing space.
  */
-import { IPS, type ConntrackEvent, type Counters, type Tuple } from '../event.js';
+import { IPS, spanNs, type ConntrackEvent, type Counters, type Time, type Tuple } from '../event.js';
 import { defineFormat } from './definition.js';
 import { ascii, lineOf, type LineWriter } from './line.js';
 
@@ -96,9 +96,9 @@ function flow(w: LineWriter, t: Tuple, c: Counters | undefined): void {
   }
   if (c) {
     w.bytes(B_PACKETS);
-    w.big(c.packets);
+    w.num(c.packets);
     w.bytes(B_BYTES);
-    w.big(c.bytes);
+    w.num(c.bytes);
   }
 }
 
@@ -106,12 +106,10 @@ function flow(w: LineWriter, t: Tuple, c: Counters | undefined): void {
  * VyOS prints `delta=` as Python's timedelta(...).total_seconds(): whole
  * microseconds (rounded half to even), in Python's float repr.
  */
-function writeDelta(w: LineWriter, start: bigint, stop: bigint): void {
-  const d = stop - start;
-  // Tested on the number, as LineWriter.big does: Number() rounds, but never across 2^53.
-  const ns = Number(d);
-  if (!(ns >= -Number.MAX_SAFE_INTEGER && ns <= Number.MAX_SAFE_INTEGER)) {
-    w.str(vyosDelta(d));
+function writeDelta(w: LineWriter, start: Time, stop: Time): void {
+  const ns = spanNs(start, stop);
+  if (typeof ns === 'bigint') {
+    w.str(vyosDelta(ns));
     return;
   }
   // Whole nanoseconds below 2^53 (104 days): the rounding in numbers, no bigint.
@@ -128,9 +126,9 @@ function writeDelta(w: LineWriter, start: bigint, stop: bigint): void {
   // fraction without trailing zeros (at least one). At most 15 significant
   // digits, so this is the shortest text that reads back as that float.
   if (ns < 0) w.byte(0x2d);
-  const secs = Math.floor(us / 1e6);
-  let frac = us - secs * 1e6;
-  w.num(secs);
+  const whole = Math.floor(us / 1e6);
+  let frac = us - whole * 1e6;
+  w.num(whole);
   w.byte(0x2e);
   if (frac === 0) {
     w.byte(0x30);
@@ -200,10 +198,10 @@ export function writeVyos(ev: ConntrackEvent, w: LineWriter): void {
   }
   if (ev.start !== undefined) {
     w.bytes(B_START);
-    w.big(ev.start);
+    w.time(ev.start);
     if (ev.stop !== undefined) {
       w.bytes(B_STOP);
-      w.big(ev.stop);
+      w.time(ev.stop);
       w.bytes(B_DELTA);
       writeDelta(w, ev.start, ev.stop);
     }

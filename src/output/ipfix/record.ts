@@ -5,14 +5,12 @@
  * and join a run of the same template into one set (message.ts). The
  * fields and their order are template.ts's.
  */
-import type { ConntrackEvent, Tuple } from '../../event.js';
+import type { ConntrackEvent, Time, Tuple } from '../../event.js';
 import { IPPROTO } from '../../names.js';
 import type { LineWriter } from '../../format/line.js';
 import { KIND, KIND_LENGTH, kindOf, NAT66_EVENTS, NAT_EVENTS, TEMPLATE_BASE } from './template.js';
 
 export type NatEventMode = keyof typeof NAT_EVENTS;
-
-const NS_PER_MS = 1_000_000n;
 
 /** Bytes of each address text seen, bounded: a router's few addresses recur. */
 const ADDR_BYTES = new Map<string, Uint8Array>();
@@ -71,7 +69,8 @@ const isIcmp = (proto: number): boolean => proto === IPPROTO.ICMP || proto === I
 const srcPort = (t: Tuple, icmp: boolean): number => (icmp ? t.icmpId : t.sport) ?? 0;
 const dstPort = (t: Tuple, icmp: boolean): number => (icmp ? 0 : (t.dport ?? 0));
 
-const ms = (ns: bigint): number => Number(ns / NS_PER_MS);
+/** A moment in ms since the epoch (IPFIX's dateTimeMilliseconds). */
+const ms = (t: Time): number => t.sec * 1000 + Math.floor(t.nsec / 1e6);
 
 /** Writes NEW and DESTROY events as records; true if it wrote one (an UPDATE has none). */
 export function recordWriter(mode: NatEventMode): (ev: ConntrackEvent, w: LineWriter) => boolean {
@@ -88,12 +87,12 @@ export function recordWriter(mode: NatEventMode): (ev: ConntrackEvent, w: LineWr
     w.u16(TEMPLATE_BASE + k);
     w.u16(4 + KIND_LENGTH[k]);
     // In template.ts's FIELDS order.
-    w.u64n(ev.id ?? 0);
-    w.u64n(observed);
-    if (ev.type === 'new') w.u64n(ev.start !== undefined ? ms(ev.start) : observed);
+    w.u64(ev.id ?? 0);
+    w.u64(observed);
+    if (ev.type === 'new') w.u64(ev.start !== undefined ? ms(ev.start) : observed);
     else {
-      if (ev.start !== undefined) w.u64n(ms(ev.start));
-      w.u64n(ev.stop !== undefined ? ms(ev.stop) : observed);
+      if (ev.start !== undefined) w.u64(ms(ev.start));
+      w.u64(ev.stop !== undefined ? ms(ev.stop) : observed);
     }
     if (translated) {
       const e = v6 ? NAT66_EVENTS : events;
