@@ -1716,7 +1716,7 @@ function table(results, heading) {
   if (!results.length) return '';
   const rows = [heading, ''];
   rows.push(
-    '| scenario | tool | generated | captured | lost | loss % | CPU user+sys s (user / sys) | CPU at start s | CPU in event phase s | CPU µs / captured event | wake-ups in event phase (per s) | peak RSS MB | caught up after s | event to output p50 / p99 / max ms |',
+    "| scenario | tool | generated | captured | lost | loss % | CPU user+sys s (user / sys) | CPU at start s | CPU in event phase s | CPU µs / captured event | wake-ups in event phase (per s) | peak RSS MB (ctlogd: over Node's floor) | caught up after s | event to output p50 / p99 / max ms |",
   );
   rows.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   const ratios = [];
@@ -1729,7 +1729,7 @@ function table(results, heading) {
       const byType = r.key === 'c' ? ` (N ${fmtInt(t.captured.new)} U ${fmtInt(t.captured.update)} D ${fmtInt(t.captured.destroy)})` : '';
       const genByType = r.key === 'c' ? ` (N ${fmtInt(t.generated.new)} U ≥${fmtInt(t.generated.update)} D ${fmtInt(t.generated.destroy)})` : '';
       rows.push(
-        `| ${r.key} | ${t.name} | ${r.key === 'c' ? '≥' : ''}${fmtInt(t.generated.total)}${genByType} | ${fmtInt(t.captured.total)}${byType} | ${fmtInt(lost)} | ${fmt((100 * lost) / t.generated.total, 3)} | ${fmt(t.cpu)} (${fmt(t.user)} / ${fmt(t.sys)}) | ${fmt(t.startCpu)} | ${fmt(t.cpuEvents)} | ${fmt(per, 2)} | ${fmtInt(t.wakeups)} (${fmt(t.wakeups / t.phase, 1)}) | ${fmt(t.rssMb, 1)} | ${fmt(t.caughtUp, 2)} | ${t.latencyMs ? `${fmt(t.latencyMs.p50, 1)} / ${fmt(t.latencyMs.p99, 1)} / ${fmt(t.latencyMs.max, 1)}` : '–'} |`,
+        `| ${r.key} | ${t.name} | ${r.key === 'c' ? '≥' : ''}${fmtInt(t.generated.total)}${genByType} | ${fmtInt(t.captured.total)}${byType} | ${fmtInt(lost)} | ${fmt((100 * lost) / t.generated.total, 3)} | ${fmt(t.cpu)} (${fmt(t.user)} / ${fmt(t.sys)}) | ${fmt(t.startCpu)} | ${fmt(t.cpuEvents)} | ${fmt(per, 2)} | ${fmtInt(t.wakeups)} (${fmt(t.wakeups / t.phase, 1)}) | ${fmt(t.rssMb, 1)}${t.name === TOOL_NAMES.ctlogd ? ` (+${fmt(t.rssMb - NODE_FLOOR_MB, 1)})` : ''} | ${fmt(t.caughtUp, 2)} | ${t.latencyMs ? `${fmt(t.latencyMs.p50, 1)} / ${fmt(t.latencyMs.p99, 1)} / ${fmt(t.latencyMs.max, 1)}` : '–'} |`,
       );
     }
     const a = r.tools.find((t) => t.name === TOOL_NAMES.ctlogd);
@@ -1794,6 +1794,26 @@ function outputsTable(r) {
   return rows.join('\n');
 }
 
+/**
+ * Node's own floor here: the peak RSS of `node` that loads the addon (as
+ * ctlogd does) and does nothing else, under `ctbench run`. What ctlogd
+ * holds beyond it is its own.
+ */
+let NODE_FLOOR_MB = NaN;
+async function nodeFloor(ctbench) {
+  const rusage = path.join(OUT, 'node-floor.rusage.json');
+  const native = path.join(ROOT, 'dist/native.js');
+  await run(ctbench, [
+    'run',
+    rusage,
+    process.execPath,
+    '--input-type=module',
+    '-e',
+    `await (await import(${JSON.stringify(native)})).loadNative(); await new Promise((r) => setTimeout(r, 500));`,
+  ]);
+  NODE_FLOOR_MB = JSON.parse(fs.readFileSync(rusage, 'utf8')).maxrss_kb / 1024;
+}
+
 function machine() {
   const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?';
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
@@ -1803,6 +1823,7 @@ function machine() {
     `- machine: ${os.cpus().length} CPUs (\`nproc\` ${tryText('nproc', [])}), ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
     `- kernel: ${tryText('uname', ['-r'])}`,
     `- node ${process.version}; ${tryText('conntrack', ['--version'])}; ${tryText('ulogd', ['--version']).split('\n')[0]}; ctlogd ${pkg.version} (git ${rev}${dirty})`,
+    `- Node's floor here: ${fmt(NODE_FLOOR_MB, 1)} MB peak RSS (\`node\` that loads ctlogd's addon and does nothing else)`,
     `- command: \`${['node', path.relative(process.cwd(), fileURLToPath(import.meta.url)) || 'bench/run.mjs', ...process.argv.slice(2)].join(' ')}\` (as root), ${new Date().toISOString()}`,
   ].join('\n');
 }
@@ -1816,6 +1837,7 @@ async function main() {
   removeStaleNetns();
   restoreStaleSysctls();
   const ctbench = buildCtbench();
+  await nodeFloor(ctbench);
   const results = [];
   for (const key of selected) {
     if (aborting) break;
