@@ -17,10 +17,12 @@
  *                          the floor of reading: joins the conntrack event
  *                          groups in MASK (NEW 1, UPDATE 2, DESTROY 4) with a
  *                          256 MiB receive buffer (ctlogd's default), reads
- *                          with recvmmsg 64 datagrams at a time, and writes
+ *                          with recvmmsg 64 datagrams at a time (after a read
+ *                          that emptied the socket, 16 ms later, as ctlogd's
+ *                          reader lingers: one wake-up for many events), and writes
  *                          one short line an event ("[NEW] src=ADDR") to FILE
- *                          through stdio's buffer, flushed when the socket
- *                          has nothing more. ENOBUFS is counted and read on.
+ *                          through stdio's buffer, flushed when nothing came
+ *                          for 10 ms. ENOBUFS is counted and read on.
  *                          Stops on SIGTERM; says what it read on stderr.
  *   ctbench run FILE CMD [ARG...]
  *                          runs CMD as a child, forwards SIGTERM/SIGINT/SIGHUP/
@@ -222,6 +224,9 @@ static int floor_reader(const char *file, int mask) {
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0) die("SO_RCVBUFFORCE");
   struct sockaddr_nl sn = {.nl_family = AF_NETLINK};
   if (bind(fd, (struct sockaddr *)&sn, sizeof sn) < 0) die("bind");
+  /* A read that waits 10 ms for nothing ends: what was read goes out then. */
+  struct timeval idle = {.tv_usec = 10000};
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle) < 0) die("SO_RCVTIMEO");
   for (int g = 1; g <= 3; g++) {
     int group = g; /* NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY */
     if ((mask & (1 << (g - 1))) && setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0)
@@ -237,14 +242,12 @@ static int floor_reader(const char *file, int mask) {
   long events = 0, enobufs = 0, reads = 0;
   fprintf(stderr, "ctbench floor: listening\n");
   while (!stopping) {
-    int n = recvmmsg(fd, msgs, FLOOR_BATCH, MSG_DONTWAIT, NULL);
-    if (n < 0 && errno == EAGAIN) {
-      /* Nothing more for now: what was read goes out before waiting. */
-      fflush(out);
-      n = recvmmsg(fd, msgs, FLOOR_BATCH, MSG_WAITFORONE, NULL);
-    }
+    int n = recvmmsg(fd, msgs, FLOOR_BATCH, MSG_WAITFORONE, NULL);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EINTR) {
+        fflush(out);
+        continue;
+      }
       if (errno == ENOBUFS) {
         enobufs++;
         continue;
@@ -252,6 +255,10 @@ static int floor_reader(const char *file, int mask) {
       die("recvmmsg");
     }
     reads++;
+    if (n < FLOOR_BATCH) {
+      struct timespec linger = {.tv_nsec = 16000000};
+      nanosleep(&linger, NULL);
+    }
     for (int i = 0; i < n; i++) {
       unsigned left = msgs[i].msg_len;
       for (const struct nlmsghdr *h = (const void *)bufs[i]; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {

@@ -38,7 +38,7 @@
 // (vyos format, --output file), `conntrack -E -e <types>` > file, ulogd2
 // (NFCT in event mode, its netlink buffer allowed to grow to 256 MiB,
 // PRINTFLOW lines through LOGEMU to a file), and the floor of reading
-// (`ctbench floor`: recvmmsg of 64, one short line an event, buffered).
+// (`ctbench floor`: recvmmsg of 64, one short line an event, buffered, flushed after 10 ms without events).
 // With --contention, the three loggers then also run at once, a second
 // view: on 2 cores they take CPU from each other and from the generator.
 // Each runs under `ctbench run`, which measures that very process with
@@ -950,7 +950,7 @@ async function scenario(key, ctbench, which, label) {
       ctlogd: `node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/ctlogd.js -c ${path.relative(ROOT, cfg)} --log-level debug ${output.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}${FILTER ? ` ${FILTER.join(' ')}` : ''}   # ${fs.readFileSync(cfg, 'utf8').trim()}`,
       conntrack: `conntrack ${conntrackArgs.join(' ')} > ${path.relative(ROOT, files.conntrack)}`,
       ulogd: `ulogd -c ${path.relative(ROOT, f('ulogd.conf'))}   # NFCT (event_mask ${eventMask(sc.events)}, hash_enable=0, netlink_socket_buffer_maxsize 256 MiB) → IP2STR → PRINTFLOW → LOGEMU (sync=1)`,
-      floor: `ctbench floor ${path.relative(ROOT, files.floor)} ${Number(eventMask(sc.events))}   # recvmmsg of 64, "[NEW] src=ADDR" an event, 64 KiB stdio buffer`,
+      floor: `ctbench floor ${path.relative(ROOT, files.floor)} ${Number(eventMask(sc.events))}   # recvmmsg of 64, "[NEW] src=ADDR" an event, 64 KiB stdio buffer flushed after 10 ms without events`,
     };
     writeUlogdConf(f('ulogd.conf'), sc.events, files.ulogd, f('ulogd.messages'));
     info.which = which;
