@@ -194,6 +194,7 @@ pub fn lookup(dir: &Path, q: &Lookup) -> io::Result<Found> {
         }
     };
     let mut records = answer(&r.rows);
+    let read_before = r.found.files_read;
     // Those still open at N: their ends, after it.
     let mut open: HashSet<Conn> = records
         .iter()
@@ -227,7 +228,8 @@ pub fn lookup(dir: &Path, q: &Lookup) -> io::Result<Found> {
         from = closing.map(|&(at, _)| at);
         later += 1;
     }
-    if next.is_some() {
+    // Read on for ends: the answer again, with them.
+    if r.found.files_read > read_before {
         records = answer(&r.rows);
     }
     r.found.records = records;
