@@ -152,9 +152,12 @@ test('the installed command and conffile log a real event in a namespace', async
   t.after(() => ns.destroy());
   const out = new Lines(ns.spawn('/usr/bin/ctlogd', ['--config', CONFFILE, '--log-level', 'debug']));
   await out.until(() => out.stderr.includes('listening'), 'ctlogd to listen');
-  // Through the launcher: /usr/bin/node, its inspector kept shut (docs/security.md).
+  // Through the launcher: /usr/bin/node, its inspector kept shut (docs/security.md),
+  // one V8 helper thread, a 1 MiB young generation half and two malloc arenas (docs/benchmarks.md).
   const argv = readFileSync(`/proc/${out.child.pid}/cmdline`, 'utf8').split('\0');
-  assert.deepEqual(argv.slice(1, 3), ['--inspect-port=[fe80::1]:9229', '/usr/lib/ctlogd/bin/ctlogd.js']);
+  assert.deepEqual(argv.slice(1, 5), ['--inspect-port=[fe80::1]:9229', '--v8-pool-size=1', '--max-semi-space-size=1', '/usr/lib/ctlogd/bin/ctlogd.js']);
+  const environ = readFileSync(`/proc/${out.child.pid}/environ`, 'utf8').split('\0');
+  assert.ok(environ.includes('MALLOC_ARENA_MAX=2'), environ.join(' '));
   assert.equal(readlinkSync(`/proc/${out.child.pid}/exe`), realpathSync('/usr/bin/node'));
   const m = marker(60);
   m.insert(ns);

@@ -53,6 +53,39 @@ import { parseArgs } from 'node:util';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CTLOGD = path.join(ROOT, 'bin/ctlogd.js');
+/** The ctlogd command as installed: its launcher, which sets node's flags and glibc's arenas. */
+const CTLOGD_COMMAND = path.join(ROOT, 'bin/ctlogd');
+
+/**
+ * How ctlogd is started: through its launcher, as installed; under
+ * --profile, node with the launcher's own flags and environment (read from
+ * it, so that they are one fact) and --cpu-prof. `env` runs node in place:
+ * the pid measured is node's either way.
+ */
+function ctlogdCommand(args) {
+  if (!opts.profile) return { cmd: CTLOGD_COMMAND, argv: args, shown: `bin/ctlogd ${shown(args)}` };
+  const { env, flags } = launcherNode();
+  const prof = ['--cpu-prof', '--cpu-prof-dir', path.join(OUT, 'prof')];
+  return {
+    cmd: 'env',
+    argv: [env, process.execPath, ...flags, ...prof, CTLOGD, ...args],
+    shown: `${env} node ${shown([...flags, ...prof])} bin/ctlogd.js ${shown(args)}`,
+  };
+}
+
+/** The launcher's node flags and its MALLOC_ARENA_MAX (as `NAME=VALUE`), read from it. */
+function launcherNode() {
+  const text = fs.readFileSync(CTLOGD_COMMAND, 'utf8');
+  const m = /^exec node (.*) "\$here\/ctlogd\.js" "\$@"$/m.exec(text);
+  const arenas = /MALLOC_ARENA_MAX:-(\d+)/.exec(text);
+  if (!m || !arenas) throw new Error(`bench: cannot read node's flags and MALLOC_ARENA_MAX in ${CTLOGD_COMMAND}`);
+  return { env: `MALLOC_ARENA_MAX=${arenas[1]}`, flags: m[1].split(' ').map((a) => a.replace(/^'(.*)'$/, '$1')) };
+}
+
+/** Arguments as a command line, paths under the repository relative to it. */
+function shown(args) {
+  return args.map((a) => (a.startsWith(`${ROOT}/`) ? path.relative(ROOT, a) : a)).join(' ');
+}
 const SRC = path.join(ROOT, 'bench/ctbench.c');
 
 const SCENARIOS = {
@@ -929,8 +962,6 @@ async function scenario(key, ctbench, which, label) {
     const keeps = (proto) => Object.values(event).every((protos) => Object.keys(protos ?? {}).length === 0 || proto in protos);
     markerProto = keeps('udp') || !keeps('tcp') ? 'udp' : 'tcp';
     if (Object.keys(EXTRA_CONFIG).length) info.notes.push(`**ctlogd config beyond the default: \`${opts.config}\`**`);
-    const profDir = path.join(OUT, 'prof');
-    const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
     // Scenario n: nfcapd in the namespace, its files in OUT/n-nfcapd; ctlogd's
     // "file" is the one nfcapd writes (it grows while records come in).
     let nfcapd;
@@ -943,11 +974,11 @@ async function scenario(key, ctbench, which, label) {
       key === 'n'
         ? ['--output', 'ipfix', '--ipfix-host', '127.0.0.1', '--ipfix-port', String(IPFIX_PORT)]
         : ['--output', 'file', '--output-file', files.ctlogd];
-    const ctlogdArgs = [...nodeFlags, CTLOGD, '-c', cfg, '--log-level', 'debug', ...output, ...(FILTER ?? [])];
+    const ctlogd = ctlogdCommand(['-c', cfg, '--log-level', 'debug', ...output, ...(FILTER ?? [])]);
     const conntrackArgs = ['-E', '-e', sc.events.map((e) => e.toUpperCase()).join(','), ...(FILTER ?? [])];
     if (FILTER) info.notes.push(`**filter, both tools: \`${FILTER.join(' ')}\`; it keeps ${opts['filter-keeps']} of the generated events**`);
     info.commands = {
-      ctlogd: `node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/ctlogd.js -c ${path.relative(ROOT, cfg)} --log-level debug ${output.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}${FILTER ? ` ${FILTER.join(' ')}` : ''}   # ${fs.readFileSync(cfg, 'utf8').trim()}`,
+      ctlogd: `${ctlogd.shown}   # ${fs.readFileSync(cfg, 'utf8').trim()}`,
       conntrack: `conntrack ${conntrackArgs.join(' ')} > ${path.relative(ROOT, files.conntrack)}`,
       ulogd: `ulogd -c ${path.relative(ROOT, f('ulogd.conf'))}   # NFCT (event_mask ${eventMask(sc.events)}, hash_enable=0, netlink_socket_buffer_maxsize 256 MiB) → IP2STR → PRINTFLOW → LOGEMU (sync=1)`,
       floor: `ctbench floor ${path.relative(ROOT, files.floor)} ${Number(eventMask(sc.events))}   # recvmmsg of 64, "[NEW] src=ADDR" an event, 64 KiB stdio buffer flushed after 10 ms without events`,
@@ -955,7 +986,7 @@ async function scenario(key, ctbench, which, label) {
     writeUlogdConf(f('ulogd.conf'), sc.events, files.ulogd, f('ulogd.messages'));
     info.which = which;
     for (const w of which) {
-      if (w === 'ctlogd') tools.push(await startMeasured(ns, ctbench, `${key}-ctlogd`, process.execPath, ctlogdArgs, null, f('ctlogd.stderr')));
+      if (w === 'ctlogd') tools.push(await startMeasured(ns, ctbench, `${key}-ctlogd`, ctlogd.cmd, ctlogd.argv, null, f('ctlogd.stderr')));
       else if (w === 'conntrack')
         tools.push(await startMeasured(ns, ctbench, `${key}-conntrack`, 'conntrack', conntrackArgs, files.conntrack, f('conntrack.stderr')));
       else if (w === 'floor')
@@ -1180,18 +1211,15 @@ async function outputsRun(key, ctbench, n, c, f, say, info) {
   let tools = [];
   try {
     setUpNetns(ns, key, n, info);
-    const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(OUT, 'prof')] : [];
     const files = Object.fromEntries(O_OUTPUTS.map((fmt) => [fmt, f(`${c.tag}-${fmt}.log`)]));
     for (const x of Object.values(files)) fs.writeFileSync(x, '');
     const commands = [];
     for (const p of c.processes) {
       const cfg = f(`${c.tag}-${p.name}.json`);
       fs.writeFileSync(cfg, JSON.stringify(p.config) + '\n');
-      const args = [...nodeFlags, CTLOGD, '-c', cfg, '--log-level', 'debug', ...p.args, ...(FILTER ?? [])];
-      tools.push(await startMeasured(ns, ctbench, `${key}-${c.tag}-${p.name}`, process.execPath, args, null, f(`${c.tag}-${p.name}.stderr`)));
-      commands.push(
-        `node ${args.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}   # ${JSON.stringify(p.config).replaceAll(`${ROOT}/`, '')}`,
-      );
+      const run = ctlogdCommand(['-c', cfg, '--log-level', 'debug', ...p.args, ...(FILTER ?? [])]);
+      tools.push(await startMeasured(ns, ctbench, `${key}-${c.tag}-${p.name}`, run.cmd, run.argv, null, f(`${c.tag}-${p.name}.stderr`)));
+      commands.push(`${run.shown}   # ${JSON.stringify(p.config).replaceAll(`${ROOT}/`, '')}`);
     }
     await waitListening(
       ns,
@@ -1274,8 +1302,6 @@ async function outputsRun(key, ctbench, n, c, f, say, info) {
 
 // ---------------------------------------------------------------- scenario store
 
-/** The ctlogd command as installed (its launcher: Node's start included). */
-const CTLOGD_COMMAND = path.join(ROOT, 'bin/ctlogd');
 const STORE_GEN = path.join(ROOT, 'target/release/store-gen');
 /** A day at 2,000 connections a second. */
 const DAY_AT_2000 = 2000 * 86_400;
@@ -1398,10 +1424,9 @@ async function storeRun(key, ctbench, n, tag, f, say, info) {
     }
     const cfg = f(`${tag}-ctlogd.json`);
     fs.writeFileSync(cfg, JSON.stringify(config) + '\n');
-    const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(OUT, 'prof')] : [];
-    const argv = [...nodeFlags, CTLOGD, '-c', cfg, '--log-level', 'debug', ...args];
+    const run = ctlogdCommand(['-c', cfg, '--log-level', 'debug', ...args]);
     const stderrFile = f(`${tag}-ctlogd.stderr`);
-    tool = await startMeasured(ns, ctbench, `${key}-${tag}-ctlogd`, process.execPath, argv, null, stderrFile);
+    tool = await startMeasured(ns, ctbench, `${key}-${tag}-ctlogd`, run.cmd, run.argv, null, stderrFile);
     // The markers are not translated: the store skips them, the file has them (not counted).
     await waitListening(ns, tag === 'file' ? [logFile] : [], [stderrFile]);
     say(`listening: ctlogd (${tag})`);
@@ -1443,7 +1468,7 @@ async function storeRun(key, ctbench, n, tag, f, say, info) {
         `\`conntrack -F\` of ${fmtInt(inTable)} entries took ${fmt(flush.seconds, 3)} s`,
         `\`${statsLine.replace(/^ctlogd: /, '')}\``,
         `exit ${ru.signal ? `signal ${ru.signal}` : ru.exit}, ran ${fmt(ru.wall, 1)} s, VmHWM before stop ${fmt(after.hwm / 1024, 1)} MB; CPU in the event phase by thread: ${threadsDelta(before.threads, after.threads)}`,
-        `\`node ${argv.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a)).join(' ')}\`   # ${JSON.stringify(config).replaceAll(`${ROOT}/`, '')}`,
+        `\`${run.shown}\`   # ${JSON.stringify(config).replaceAll(`${ROOT}/`, '')}`,
       ],
     };
     if (tag === 'file') {
@@ -1803,10 +1828,15 @@ let NODE_FLOOR_MB = NaN;
 async function nodeFloor(ctbench) {
   const rusage = path.join(OUT, 'node-floor.rusage.json');
   const native = path.join(ROOT, 'dist/native.js');
+  // As the launcher runs node (its flags and arenas), with nothing of ctlogd but the addon.
+  const { env, flags } = launcherNode();
   await run(ctbench, [
     'run',
     rusage,
+    'env',
+    env,
     process.execPath,
+    ...flags,
     '--input-type=module',
     '-e',
     `await (await import(${JSON.stringify(native)})).loadNative(); await new Promise((r) => setTimeout(r, 500));`,
@@ -1823,7 +1853,7 @@ function machine() {
     `- machine: ${os.cpus().length} CPUs (\`nproc\` ${tryText('nproc', [])}), ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
     `- kernel: ${tryText('uname', ['-r'])}`,
     `- node ${process.version}; ${tryText('conntrack', ['--version'])}; ${tryText('ulogd', ['--version']).split('\n')[0]}; ctlogd ${pkg.version} (git ${rev}${dirty})`,
-    `- Node's floor here: ${fmt(NODE_FLOOR_MB, 1)} MB peak RSS (\`node\` that loads ctlogd's addon and does nothing else)`,
+    `- Node's floor here: ${fmt(NODE_FLOOR_MB, 1)} MB peak RSS (\`node\` with the launcher's flags and MALLOC_ARENA_MAX that loads ctlogd's addon and does nothing else)`,
     `- command: \`${['node', path.relative(process.cwd(), fileURLToPath(import.meta.url)) || 'bench/run.mjs', ...process.argv.slice(2)].join(' ')}\` (as root), ${new Date().toISOString()}`,
   ].join('\n');
 }

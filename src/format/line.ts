@@ -249,9 +249,11 @@ export class LineWriter {
     const pending = this.pos - this.start;
     const need = pending + n;
     if (need > this.slabBytes) {
-      // Batches are bigger than slabs: from now on slabs are bigger, and
-      // the smaller free ones are let go.
-      this.slabBytes = 2 * need;
+      // Batches are bigger than slabs: from now on slabs are a quarter
+      // bigger than this one needs (not twice: two or three slabs are
+      // held at once, and a flood's peak memory is theirs), and the
+      // smaller free ones are let go.
+      this.slabBytes = need + (need >> 2);
       this.free.length = 0;
     }
     let next: Slab | undefined;
