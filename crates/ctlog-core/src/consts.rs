@@ -13,6 +13,8 @@ pub const NLMSG_DONE: u16 = 3;
 pub const NLMSG_OVERRUN: u16 = 4;
 pub const NLM_F_EXCL: u16 = 0x200;
 pub const NLM_F_CREATE: u16 = 0x400;
+/// struct nlattr
+pub const NLA_HDRLEN: usize = 4;
 /// The type bits of nla_type, without NLA_F_NESTED / NLA_F_NET_BYTEORDER.
 pub const NLA_TYPE_MASK: u16 = 0x3fff;
 

@@ -38,7 +38,7 @@ const TYPE_MASK_HI: u32 = (NLA_TYPE_MASK >> 8) as u32;
 // The layouts the kernel writes (ctnetlink_dump_tuples and the l3/l4
 // protocols' tuple_to_nlattr): an attribute's nla_len, padding not counted
 // but for the nests, which end where their last attribute's padding ends.
-const NLA_HDR: u32 = 4;
+const NLA_HDR: u32 = consts::NLA_HDRLEN as u32;
 const IPV4_ADDR: u32 = NLA_HDR + 4;
 const IPV6_ADDR: u32 = NLA_HDR + 16;
 const IPV4_NEST: u32 = NLA_HDR + 2 * IPV4_ADDR;
