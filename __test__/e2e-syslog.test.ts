@@ -215,6 +215,10 @@ function assertAccounted(s: Record<string, number>, text: string): void {
 test('tcp fault: a receiver that accepts and never reads is killed and rsyslog takes its place; drops counted lost, the unacknowledged sent again', async (t) => {
   const { ns, rs, stalled, sys } = await stalledFlood(t, 'syslog-stall', 40_000);
   await sys.until(() => /16 MiB of lines are waiting; dropping new lines \(counted\)/.test(sys.stderr), 'the full queue');
+  // Every event is the output's before the outage ends: a line handed to it
+  // after the reconnect would find the queue still full and be dropped
+  // after the line that says how many were.
+  await statsWhen(sys, (s) => handed(s), 'every event handed to the output');
   // What the stalled receiver holds, acknowledged and never read, dies with
   // it. Nothing more reaches it while that is measured and it is killed
   // (its reset still goes out).
