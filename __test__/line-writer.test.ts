@@ -103,7 +103,7 @@ test('bytes handed out are not written over until done; then their memory is reu
   assert.equal(fourth.bytes.toString(), 'd'.repeat(40));
 });
 
-test('a batch bigger than a slab: slabs grow, the bytes stay whole', () => {
+test('a batch bigger than a slab: slabs grow by a quarter of what they must hold, the bytes stay whole', () => {
   const w = new LineWriter(16);
   const line = 'src=192.0.2.1 dst=192.0.2.2 sport=40000 dport=53\n';
   for (let i = 0; i < 1000; i++) w.str(line);
@@ -111,6 +111,14 @@ test('a batch bigger than a slab: slabs grow, the bytes stay whole', () => {
   assert.equal(c.bytes.length, line.length * 1000);
   assert.equal(c.bytes.toString(), line.repeat(1000));
   c.done();
+  // A batch just past a slab: the next slab is a quarter bigger than the
+  // batch (a flood's peak memory is two or three of them), not twice it.
+  const v = new LineWriter(1024);
+  for (let i = 0; i < 11; i++) v.str('x'.repeat(99) + '\n');
+  const d = v.take();
+  assert.equal(d.bytes.length, 1100);
+  assert.equal(d.bytes.buffer.byteLength, 1375);
+  d.done();
 });
 
 test('ASCII constants as bytes; anything else is refused when the constant is made', () => {
