@@ -103,6 +103,16 @@ test('pack.sh: the root package carries no addon and no build step; both carry L
   ]) {
     assert.ok(existsSync(path.join(mod, 'ctlogd', f)), `ctlogd/${f}`);
   }
+  // V8 keeps the bundle's text while ctlogd runs: ASCII is one byte a
+  // character, one other character anywhere would make it two (src/main.ts).
+  const bundle = readFileSync(path.join(mod, 'ctlogd/dist/ctlogd.mjs'));
+  assert.equal(
+    bundle.findIndex((b) => b > 0x7f),
+    -1,
+    'dist/ctlogd.mjs is ASCII',
+  );
+  const lines = bundle.toString('latin1').split('\n').length;
+  assert.ok(lines < 1000, `dist/ctlogd.mjs is left without its whitespace and comments (${lines} lines, about 18,000 with them)`);
   assert.ok(!existsSync(path.join(mod, 'ctlogd', `ctlogd.${PLATFORM}.node`)), 'the addon is in its own package');
   for (const f of ['LICENSE', `ctlogd.${PLATFORM}.node`]) assert.ok(existsSync(path.join(mod, ADDON_PKG, f)), `${ADDON_PKG}/${f}`);
   // The addon loads on glibc 2.17 and later (README, Installing).
