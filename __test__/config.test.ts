@@ -563,6 +563,18 @@ function cli(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+test('the command loads node:crypto and node:tls only for a configuration that uses them (src/on-demand.ts)', () => {
+  // Every module of the bundle runs when it loads, whatever the arguments.
+  const hook = path.join(mkdtempSync(path.join(tmpdir(), 'ctlogd-modules-')), 'hook.cjs');
+  writeFileSync(hook, "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)));\n");
+  const r = spawnSync(process.execPath, ['--require', hook, CTLOGD, '--version'], { encoding: 'utf8', timeout: 10000, env: cleanEnv() });
+  rmSync(path.dirname(hook), { recursive: true });
+  assert.equal(r.status, 0, r.stderr);
+  const loaded = JSON.parse(r.stderr) as string[];
+  assert.ok(loaded.includes('NativeModule net'), 'the list names the modules loaded');
+  for (const m of ['NativeModule crypto', 'NativeModule tls']) assert.ok(!loaded.includes(m), m);
+});
+
 function assertCliRefuses(r: ReturnType<typeof cli>, re: RegExp): void {
   assert.equal(r.code, 78, r.err);
   assert.equal(r.out, '');

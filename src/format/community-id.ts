@@ -16,8 +16,8 @@
  * once, and the addresses are read from their text without a string or an
  * array per call.
  */
-import * as crypto from 'node:crypto';
 import { IPPROTO } from '../names.js';
+import { crypto } from '../on-demand.js';
 
 /**
  * ICMP types that have a counterpart (request and reply), as Zeek pairs
@@ -64,11 +64,20 @@ const input = Buffer.alloc(40);
 const addrs = Buffer.alloc(32);
 const words = new Uint16Array(8);
 
-/** crypto.hash (Node 20.12, 21.7) saves making a Hash object per call; Node 18 has only createHash. */
-const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+/**
+ * SHA-1 in base64, made on the first Community ID: node:crypto is loaded
+ * then (src/on-demand.ts). crypto.hash (Node 20.12, 21.7) saves making a
+ * Hash object per call; Node 18 has only createHash.
+ */
+let sha1: ((data: Buffer) => string) | undefined;
 
 function sha1Base64(data: Buffer): string {
-  return oneShot !== undefined ? oneShot('sha1', data, 'base64') : crypto.createHash('sha1').update(data).digest('base64');
+  if (sha1 === undefined) {
+    const c = crypto();
+    const oneShot = c.hash;
+    sha1 = typeof oneShot === 'function' ? (d) => oneShot('sha1', d, 'base64') : (d) => c.createHash('sha1').update(d).digest('base64');
+  }
+  return sha1(data);
 }
 
 /**

@@ -13,19 +13,12 @@
  * passphrase) that matches it. At start that line is a config error (exit 78); on SIGHUP it
  * is reported and the files read before are kept.
  */
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { isIP, type Socket } from 'node:net';
 import type * as Tls from 'node:tls';
 import { echo } from '../../echo.js';
-
-/**
- * node:tls, loaded on first use: it costs a ctlogd about 3 MB of memory,
- * which one that never speaks TLS need not pay.
- */
-let tlsModule: typeof Tls | undefined;
-const tls = (): typeof Tls => (tlsModule ??= createRequire(import.meta.url)('node:tls') as typeof Tls);
+import { crypto, tls } from '../../on-demand.js';
 
 /** What an empty CA file means: the system's CA store, as Debian (and VyOS, Alpine) keep it with update-ca-certificates. */
 const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
@@ -98,7 +91,7 @@ function certificates(key: string, path: string, pem: string): X509Certificate[]
   if (blocks.length === 0) throw new TlsFileError(`${key} ${echo(path)}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it`);
   return blocks.map((b, i) => {
     try {
-      return new X509Certificate(b);
+      return new (crypto().X509Certificate)(b);
     } catch (e) {
       throw new TlsFileError(`${key} ${echo(path)}: certificate ${i + 1} does not parse: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
@@ -120,7 +113,7 @@ function load(o: TlsOptions): Tls.SecureContext {
   const keyPem = readPem(keyKey, o.key);
   let key: KeyObject;
   try {
-    key = createPrivateKey(keyPem);
+    key = crypto().createPrivateKey(keyPem);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     throw new TlsFileError(`${keyKey} ${echo(o.key)}: no private key that can be read without a passphrase (${code})`);
