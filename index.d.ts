@@ -168,7 +168,7 @@ export interface CaptureOptions {
   /**
    * Events handed over and not yet released before the reader pauses
    * (the kernel's receive buffer holds what comes meanwhile).
-   * @default 16384
+   * @default 8192
    */
   queueSize?: number
   /**

@@ -652,7 +652,7 @@ test('the CLI on bytes that are not UTF-8 in output_file: refused, exit 78, and 
 // ----- accepted -----
 
 const DEFAULTS: Omit<Config, 'event'> = {
-  queue_size: 16384,
+  queue_size: 8192,
   log_level: 'info',
   timestamp: false,
   format: 'vyos',

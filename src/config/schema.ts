@@ -103,7 +103,9 @@ const SCHEMA = {
   ...option(
     'queue_size',
     "Events read from the kernel socket and not yet written by the output. Past it the reader stops reading and the socket's receive buffer (receive_buffer) holds what comes; when that is full too, the kernel drops events and they are counted as lost.",
-    16384,
+    // Two of the reader's batches, as the library's default (ReaderOptions
+    // in crates/ctlog-core/src/reader.rs says why).
+    8192,
     integer(1, INT_MAX),
   ),
   ...option('log_level', "`debug` adds the service's own diagnostics (on stderr); it never changes the event lines.", 'info', oneOf(['info', 'debug'])),

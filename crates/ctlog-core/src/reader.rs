@@ -127,14 +127,16 @@ pub struct ReaderOptions {
 }
 
 impl Default for ReaderOptions {
-    /// Every event type and protocol; a 256 MiB receive buffer and a
-    /// 16,384-event queue, which lose nothing in the benchmark's floods
-    /// (README, Benchmarks); batches of up to 4,096 events.
+    /// Every event type and protocol; a 256 MiB receive buffer, which
+    /// loses nothing in the benchmark's floods (docs/benchmarks.md);
+    /// batches of up to 4,096 events, and a queue of two of them: one
+    /// that JavaScript writes while the reader fills the next. More only
+    /// holds more memory in a burst (about 0.5 MB a batch of DESTROY).
     fn default() -> Self {
         ReaderOptions {
             groups: EventType::ALL.to_vec(),
             rcvbuf: 256 << 20,
-            queue_size: 16_384,
+            queue_size: 8192,
             max_batch: 4096,
             reliable: false,
             protocols: ProtoFilter::default(),

@@ -24,7 +24,7 @@ pub struct CaptureOptions {
     pub rcvbuf: Option<u32>,
     /// Events handed over and not yet released before the reader pauses
     /// (the kernel's receive buffer holds what comes meanwhile).
-    /// @default 16384
+    /// @default 8192
     pub queue_size: Option<u32>,
     /// Events per batch at most; taken at start, `reconfigure` keeps it.
     /// @default 4096
