@@ -174,8 +174,8 @@ export class Daemon {
 
   /**
    * Writes the lines of one batch, each output its own, and hands each
-   * output its lines in one piece. Returns the outputs' backpressure, if
-   * any: the capture waits for it.
+   * output its lines (Route: in one piece, or a few for long lines).
+   * Returns the outputs' backpressure, if any: the capture waits for it.
    */
   private onBatch(batch: WireBatch): void | Promise<void> {
     const routes = this.routes;

@@ -3,7 +3,8 @@
  * `event`, and the event types its definition has something for), how it
  * writes each (encoder), where to (sink), and its own counts. The daemon
  * hands every event of a batch to each route, then each route's lines to
- * its sink in one piece.
+ * its sink: in one piece, or in pieces of about PIECE_BYTES when the
+ * batch's lines are longer.
  */
 import type { EventConfig, OutputConfig } from '../config.js';
 import { EVENT_TYPES, type ConntrackEvent } from '../event.js';
@@ -76,6 +77,16 @@ export function openSink(o: OutputConfig, report: Report, ledger: Ledger, at: Op
   return outputDefinition(o.output).open(o, report, ledger, at);
 }
 
+/**
+ * Lines past this many bytes go to the sink before the batch ends. A
+ * batch's lines are the memory of a flood's peak, held until the sink has
+ * written them: 4,096 json lines are 4 MB in one piece, and that piece was
+ * 5 MB of the 22 MB over Node's floor of `format: json` in bench scenario
+ * a (docs/benchmarks.md, Memory). Pieces of this size still cost a flood
+ * one write in hundreds of lines.
+ */
+export const PIECE_BYTES = 256 * 1024;
+
 export class Route {
   readonly config: OutputConfig;
   private readonly encode: Encoder;
@@ -84,6 +95,8 @@ export class Route {
   private readonly lines = new LineWriter();
   private kinds = new Uint8Array(4096);
   private n = 0;
+  /** The sink's backpressure for the pieces of this batch handed over so far. */
+  private waits: Promise<void>[] = [];
 
   constructor(
     config: OutputConfig,
@@ -129,19 +142,29 @@ export class Route {
       this.kinds = more;
     }
     this.kinds[this.n++] = kind;
+    if (w.length >= PIECE_BYTES) this.hand();
   }
 
   /**
-   * Hands the batch's lines to the sink in one piece. Returns the sink's
-   * backpressure, if any.
+   * Hands the rest of the batch's lines to the sink. Returns the sink's
+   * backpressure for any piece of the batch, if any.
    */
   flush(): void | Promise<void> {
-    if (this.n === 0) return;
+    if (this.n > 0) this.hand();
+    const waits = this.waits;
+    if (waits.length === 0) return;
+    this.waits = [];
+    return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+  }
+
+  /** Hands the lines written since the last piece to the sink. */
+  private hand(): void {
     const { bytes, done } = this.lines.take();
     // A copy: the sink may hold the lines after this batch.
     const kinds = this.kinds.slice(0, this.n);
     this.n = 0;
     count(this.ledger.handed, kinds);
-    return this.sink.write({ bytes, kinds }, done);
+    const wait = this.sink.write({ bytes, kinds }, done);
+    if (wait) this.waits.push(wait);
   }
 }
