@@ -40,8 +40,11 @@ function route(format: string, sink: EventSink): { r: Route; ledger: Ledger } {
   return { r: new Route(o, sink, ledger, report), ledger };
 }
 
+/** Text from outside the program, a newline in it: still one line an event, whatever the pieces. */
+const HELPER = 'ftp\n[DESTROY] forged';
+
 function addAll(r: Route, n: number): void {
-  const ev: ConntrackEvent = tcpEvent({ helper: 'ftp' });
+  const ev: ConntrackEvent = tcpEvent({ helper: HELPER });
   for (let i = 0; i < n; i++) {
     ev.id = i;
     r.add(ev, kindOf(ev), NO_WIRE);
@@ -55,22 +58,26 @@ test(`a batch whose lines pass PIECE_BYTES (${PIECE_BYTES}) reaches the sink in 
   addAll(r, n);
   assert.equal(r.flush(), undefined, 'no backpressure');
   assert.ok(sink.pieces.length > 1, `${sink.pieces.length} piece(s)`);
-  const line = sink.pieces[0].text.indexOf('\n') + 1;
-  for (const p of sink.pieces) {
+  sink.pieces.forEach((p, i) => {
     assert.ok(p.text.endsWith('\n'), 'a piece ends with a whole line');
-    assert.ok(Buffer.byteLength(p.text) < PIECE_BYTES + line, `${Buffer.byteLength(p.text)} bytes: at most one line past PIECE_BYTES`);
     assert.equal(p.kinds, p.text.split('\n').length - 1, 'one kind a line');
-  }
-  const ids = sink.pieces
+    // Handed as soon as its lines reach PIECE_BYTES: without its last line it is under it.
+    const bytes = Buffer.byteLength(p.text);
+    const last = bytes - p.text.lastIndexOf('\n', p.text.length - 2) - 1;
+    assert.ok(bytes - last < PIECE_BYTES, `piece ${i}: ${bytes} bytes, ${last} in its last line`);
+    if (i < sink.pieces.length - 1) assert.ok(bytes >= PIECE_BYTES, `piece ${i}: ${bytes} bytes, before the batch's end`);
+  });
+  const events = sink.pieces
     .map((p) => p.text)
     .join('')
     .trimEnd()
     .split('\n')
-    .map((l) => (JSON.parse(l) as { id: number }).id);
+    .map((l) => JSON.parse(l) as { id: number; helper: string });
   assert.deepEqual(
-    ids,
+    events.map((e) => e.id),
     Array.from({ length: n }, (_, i) => i),
   );
+  for (const e of events) assert.equal(e.helper, HELPER);
   assert.equal(total(ledger.handed), n);
 });
 

@@ -26,6 +26,7 @@ import { daemonFamilies, type BuildInfo, type DaemonCounters, type LastReload, t
 import { MetricsServer } from './metrics/server.js';
 import { platformPackage } from './native.js';
 import {
+  allWrites,
   diagnostics,
   eventsTaken,
   kindOf,
@@ -198,8 +199,7 @@ export class Daemon {
       const wait = r.flush();
       if (wait) waits.push(wait);
     }
-    if (waits.length === 0) return;
-    return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+    return allWrites(waits);
   }
 
   /** Loss is never silent: each batch's notices become one warning line. */

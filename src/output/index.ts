@@ -10,7 +10,7 @@ import { oneLine } from '../echo.js';
 export type { Encoder } from './definition.js';
 export { eventsTaken, openSink, Route, sinkKey, writtenAs } from './route.js';
 export { count, KINDS, kindCounts, kindOf, Ledger, perType, total, type KindCounts, type Lines } from './ledger.js';
-export { OutputError, type EventSink, type Report } from './sink.js';
+export { allWrites, OutputError, type EventSink, type Report } from './sink.js';
 
 export type Diagnostics = winston.Logger;
 

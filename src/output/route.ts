@@ -13,7 +13,7 @@ import { LineWriter, makeFormatter } from '../format/index.js';
 import type { Encoder, Opening } from './definition.js';
 import { count, KINDS, type Ledger } from './ledger.js';
 import { outputDefinition } from './registry.js';
-import type { EventSink, Report } from './sink.js';
+import { allWrites, type EventSink, type Report } from './sink.js';
 
 /** The keys a reload reopens the output's sink for (and `output`), as one comparable string. */
 export function sinkKey(o: OutputConfig): string {
@@ -151,10 +151,10 @@ export class Route {
    */
   flush(): void | Promise<void> {
     if (this.n > 0) this.hand();
+    if (this.waits.length === 0) return;
     const waits = this.waits;
-    if (waits.length === 0) return;
     this.waits = [];
-    return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+    return allWrites(waits);
   }
 
   /** Hands the lines written since the last piece to the sink. */

@@ -26,6 +26,12 @@ export interface EventSink {
   close(): Promise<void>;
 }
 
+/** The backpressure of several writes (EventSink.write's) as one; none if none of them waits. */
+export function allWrites(waits: readonly Promise<void>[]): void | Promise<void> {
+  if (waits.length === 0) return;
+  return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+}
+
 /** The errno name of a failed write, or what there is instead. */
 export const codeOf = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
